@@ -1,0 +1,4 @@
+#include <kit/report.h>
+#include <kit/start.h>
+const char test_title[] = "hypercalls_bad";
+void test_main(const struct hvm_start_info *si) { (void)si; xtf_success(NULL); }

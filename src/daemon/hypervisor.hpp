@@ -1,0 +1,43 @@
+// Everything xenolithd owns, in construction order: KVM, the hypervisor
+// log, timers, domain 0's event channels, the domain table.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "domain/domain_table.hpp"
+#include "domain/hypervisor_log.hpp"
+#include "domain/timer_service.hpp"
+#include "kvm/kvm_system.hpp"
+
+namespace xenolith::daemon {
+
+struct HypervisorOptions {
+    std::string run_dir;        // control socket
+    std::string console_log_dir;
+};
+
+class Hypervisor {
+public:
+    static Result<std::unique_ptr<Hypervisor>> create(const HypervisorOptions& opts);
+    ~Hypervisor();
+
+    const HypervisorOptions& options() const { return opts_; }
+    kvm::System& kvm() { return *kvm_; }
+    domain::HypervisorLog& log() { return log_; }
+    domain::DomainTable& domains() { return *domains_; }
+    std::chrono::steady_clock::time_point started_at() const { return started_; }
+
+private:
+    Hypervisor() = default;
+
+    HypervisorOptions opts_;
+    std::unique_ptr<kvm::System> kvm_;
+    domain::HypervisorLog log_;
+    std::unique_ptr<domain::TimerService> timers_;
+    std::unique_ptr<domain::DomainTable> domains_;
+    std::unique_ptr<domain::Services> services_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace xenolith::daemon

@@ -1,0 +1,129 @@
+// xenolithd: the hypervisor daemon. Owns every domain; serves xl on a unix
+// socket. SIGTERM/SIGINT destroy all domains (their console logs remain)
+// and remove the socket: nothing outlives the daemon.
+#include <getopt.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "base/log.hpp"
+#include "base/unique_fd.hpp"
+#include "control/protocol.hpp"
+#include "daemon/hypervisor.hpp"
+#include "daemon/requests.hpp"
+
+namespace {
+
+using namespace xenolith;
+
+std::atomic<int> g_listen_fd{-1};
+std::atomic<bool> g_stop{false};
+
+void on_terminate(int) {
+    g_stop = true;
+    // Wake accept(): shutting the listening socket down makes it return.
+    if (int fd = g_listen_fd.load(); fd >= 0) shutdown(fd, SHUT_RDWR);
+}
+
+void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
+    for (;;) {
+        auto msg = control::recv_message(fd.get());
+        if (!msg || !*msg) return;
+        const nlohmann::json& req = **msg;
+        if (req.value("cmd", "") == "console") {
+            daemon::serve_console(hv, fd.get(), req);
+            return;
+        }
+        if (!control::send_message(fd.get(), daemon::handle_request(hv, req))) return;
+    }
+}
+
+void usage() {
+    std::fprintf(stderr,
+                 "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--verbose]\n"
+                 "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
+                 "/run/xenolith)\n"
+                 "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    daemon::HypervisorOptions opts;
+    opts.run_dir = control::run_dir();
+    opts.console_log_dir = "/var/log/xen/console";
+    static const option longopts[] = {{"run-dir", required_argument, nullptr, 'r'},
+                                      {"log-dir", required_argument, nullptr, 'l'},
+                                      {"verbose", no_argument, nullptr, 'v'},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {nullptr, 0, nullptr, 0}};
+    for (int c; (c = getopt_long(argc, argv, "r:l:vh", longopts, nullptr)) != -1;) {
+        switch (c) {
+            case 'r': opts.run_dir = optarg; break;
+            case 'l': opts.console_log_dir = optarg; break;
+            case 'v': log::set_level(log::Level::debug); break;
+            case 'h': usage(); return 0;
+            default: usage(); return 2;
+        }
+    }
+    ::mkdir(opts.run_dir.c_str(), 0700);
+    ::mkdir(opts.console_log_dir.c_str(), 0750);
+
+    auto hv = daemon::Hypervisor::create(opts);
+    if (!hv) {
+        log::error("xenolithd: {}", hv.error().what);
+        return 1;
+    }
+
+    const std::string path = opts.run_dir + "/xenolithd.sock";
+    UniqueFd listen_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(addr.sun_path)) {
+        log::error("xenolithd: socket path too long: {}", path);
+        return 1;
+    }
+    std::strcpy(addr.sun_path, path.c_str());
+    ::unlink(path.c_str());
+    if (::bind(listen_fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
+        ::chmod(path.c_str(), 0600) < 0 || ::listen(listen_fd.get(), 64) < 0) {
+        log::error("xenolithd: cannot listen on {}: {}", path, std::strerror(errno));
+        return 1;
+    }
+    g_listen_fd = listen_fd.get();
+
+    struct sigaction sa {};
+    sa.sa_handler = on_terminate;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    log::info("xenolithd listening on {}", path);
+    while (!g_stop) {
+        int fd = ::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            if (g_stop) break;
+            log::warn("accept: {}", std::strerror(errno));
+            continue;
+        }
+        // One thread per client: xl connections are short, consoles are few.
+        std::thread(serve_client, std::ref(**hv), UniqueFd(fd)).detach();
+    }
+    log::info("xenolithd stopping: destroying {} domain(s)", (*hv)->domains().all().size());
+    ::unlink(path.c_str());
+    (*hv)->domains().destroy_all();
+    // Detached client threads may still hold domain references; process exit
+    // reclaims them. KVM fds close with the process, so no VM outlives us.
+    std::fflush(nullptr);
+    _exit(0);
+}

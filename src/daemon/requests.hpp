@@ -1,0 +1,18 @@
+// The control requests xenolithd serves, one handler per xl operation.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/hypervisor.hpp"
+
+namespace xenolith::daemon {
+
+// Runs one request; the reply always has "ok" and, on failure, "error"
+// (the message xl prints) and "rc".
+nlohmann::json handle_request(Hypervisor& hv, const nlohmann::json& req);
+
+// "console": attaches `fd` to the domain's console and pumps keystrokes
+// from it until the client or the domain goes away.
+void serve_console(Hypervisor& hv, int fd, const nlohmann::json& req);
+
+}  // namespace xenolith::daemon

@@ -1,0 +1,259 @@
+#include <cstdint>
+#include "domain/domain.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <xen/errno.h>
+}
+
+#include "base/log.hpp"
+#include "console/console_backend.hpp"
+#include "domain/vcpu.hpp"
+#include "evtchn/two_level.hpp"
+#include "kvm/kvm_vm.hpp"
+
+namespace xenolith::domain {
+namespace {
+
+const char* shutdown_reason_name(unsigned reason) {
+    switch (reason) {
+        case SHUTDOWN_poweroff: return "poweroff";
+        case SHUTDOWN_reboot: return "reboot";
+        case SHUTDOWN_suspend: return "suspend";
+        case SHUTDOWN_crash: return "crash";
+        case SHUTDOWN_watchdog: return "watchdog";
+        case SHUTDOWN_soft_reset: return "soft_reset";
+        default: return "unknown";
+    }
+}
+
+}  // namespace
+
+Domain::Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> vm,
+               std::unique_ptr<GuestMemory> memory)
+    : id_(std::move(id)),
+      services_(services),
+      vm_(std::move(vm)),
+      memory_(std::move(memory)),
+      shared_info_(reinterpret_cast<shared_info_t*>(own_shared_info_.data())),
+      vcpu_info_(new std::atomic<vcpu_info_t*>[id_.max_vcpus]),
+      upcall_vector_(new std::atomic<std::uint8_t>[id_.max_vcpus]),
+      created_at_(std::chrono::steady_clock::now()) {
+    for (unsigned i = 0; i < id_.max_vcpus; ++i) {
+        vcpu_info_[i] = nullptr;
+        upcall_vector_[i] = 0;
+    }
+    // Event delivery stays masked in vcpu_info until the guest says otherwise.
+    for (unsigned i = 0; i < XEN_LEGACY_MAX_VCPUS; ++i)
+        shared_info()->vcpu_info[i].evtchn_upcall_mask = 1;
+    events_ = std::make_shared<evtchn::EventChannels>(
+        id_.domid, this, std::make_unique<evtchn::TwoLevelDelivery>(), services_.registry,
+        id_.max_event_channels + 1);
+}
+
+Domain::~Domain() { destroy(); }
+
+std::string Domain::name() const {
+    std::lock_guard lock(name_mu_);
+    return id_.name;
+}
+
+void Domain::set_name(std::string name) {
+    std::lock_guard lock(name_mu_);
+    id_.name = std::move(name);
+}
+
+void Domain::set_console(std::unique_ptr<console::ConsoleBackend> c) { console_ = std::move(c); }
+
+void Domain::add_vcpu(std::unique_ptr<Vcpu> v) { vcpus_.push_back(std::move(v)); }
+
+Status Domain::register_memory_slots() {
+    for (const MemoryRegion& r : memory_->regions()) {
+        if (auto st = vm_->set_memory_region(next_kvm_slot_++, r.gpa, r.size,
+                                             memory_->region_host(r));
+            !st)
+            return st;
+    }
+    return ok_status();
+}
+
+vcpu_info_t* Domain::vcpu_info(unsigned vcpu) {
+    if (vcpu >= id_.max_vcpus) return nullptr;
+    if (vcpu_info_t* v = vcpu_info_[vcpu].load(std::memory_order_acquire)) return v;
+    if (vcpu < XEN_LEGACY_MAX_VCPUS) return &shared_info()->vcpu_info[vcpu];
+    return nullptr;
+}
+
+void Domain::raise_upcall(unsigned vcpu) {
+    if (vcpu >= nr_vcpus()) return;
+    std::uint8_t vector = upcall_vector_[vcpu].load();
+    if (!vector) {
+        // HVM_PARAM_CALLBACK_IRQ of type "vector" (bits 63:56 == 2).
+        const std::uint64_t via = callback_via_.load();
+        if ((via >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR) vector = via & 0xff;
+        else if (via != 0 && first_time(0x3100))
+            guest_log("callback via GSI/INTx is not supported; use a vector callback");
+    }
+    if (vector) deliver_vector(vcpu, vector);
+    vcpus_[vcpu]->wake();
+}
+
+void Domain::deliver_vector(unsigned vcpu, std::uint8_t vector) {
+    if (auto st = vm_->signal_msi(x86::apic_id_of_vcpu(vcpu), vector); !st)
+        log::warn("d{}: cannot inject vector {:#x}: {}", id_.domid, vector, st.error().what);
+}
+
+std::uint64_t Domain::param(unsigned index) {
+    std::lock_guard lock(events_->mutex());
+    return index < params_.size() ? params_[index] : 0;
+}
+
+void Domain::set_param(unsigned index, std::uint64_t value) {
+    {
+        std::lock_guard lock(events_->mutex());
+        if (index >= params_.size()) return;
+        params_[index] = value;
+        if (index == HVM_PARAM_CALLBACK_IRQ) callback_via_ = value;
+    }
+    // A callback installed while events are pending fires at once.
+    if (index == HVM_PARAM_CALLBACK_IRQ)
+        for (unsigned v = 0; v < nr_vcpus(); ++v)
+            if (vcpu_info_t* vi = vcpu_info(v); vi && vi->evtchn_upcall_pending) raise_upcall(v);
+}
+
+long Domain::map_shared_info(std::uint64_t gfn) {
+    std::lock_guard lock(events_->mutex());
+    const std::uint64_t gpa = gfn << kPageShift;
+    if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
+        return -XEN_EINVAL;  // the toolstack's ring pages cannot be replaced
+    std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
+    if (!page) {
+        auto region = memory_->add_hole_page(gfn);
+        if (!region) return -XEN_EINVAL;
+        if (!vm_->set_memory_region(next_kvm_slot_++, region->gpa, region->size,
+                                    memory_->region_host(*region)))
+            return -XEN_ENOMEM;
+        page = memory_->host_ptr(gpa, kPageSize);
+    }
+    auto* fresh = reinterpret_cast<shared_info_t*>(page);
+    shared_info_t* old = shared_info();
+    if (fresh != old) std::memmove(fresh, old, sizeof(shared_info_t));
+    shared_info_.store(fresh, std::memory_order_release);
+    shared_info_gfn_ = gfn;
+    return 0;
+}
+
+long Domain::register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) {
+    if (vcpu >= id_.max_vcpus) return -XEN_ENOENT;
+    if (offset > kPageSize - sizeof(vcpu_info_t)) return -XEN_EINVAL;
+    std::lock_guard lock(events_->mutex());
+    if (vcpu_info_[vcpu].load()) return -XEN_EINVAL;  // once only, as Xen
+    if (gfn > (std::uint64_t{1} << 40)) return -XEN_EINVAL;
+    const std::uint64_t gpa = gfn << kPageShift;
+    if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
+        return -XEN_EINVAL;
+    std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
+    if (!page) return -XEN_EINVAL;
+    auto* fresh = reinterpret_cast<vcpu_info_t*>(page + offset);
+    if (vcpu_info_t* old = vcpu_info(vcpu)) {
+        std::memmove(fresh, old, sizeof(vcpu_info_t));
+    } else {
+        std::memset(fresh, 0, sizeof(vcpu_info_t));
+        fresh->evtchn_upcall_mask = 1;
+    }
+    vcpu_info_[vcpu].store(fresh, std::memory_order_release);
+    // Mark everything pending so nothing is lost in the move; the guest
+    // copes with a spurious upcall (Xen does the same).
+    __atomic_store_n(&fresh->evtchn_pending_sel, ~xen_ulong_t{0}, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&fresh->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
+    raise_upcall(vcpu);
+    return 0;
+}
+
+void Domain::set_upcall_vector(unsigned vcpu, std::uint8_t vector) {
+    if (vcpu >= id_.max_vcpus) return;
+    upcall_vector_[vcpu] = vector;
+    if (vcpu_info_t* vi = vcpu_info(vcpu);
+        vi && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+        raise_upcall(vcpu);
+}
+
+void Domain::start(bool paused) {
+    if (paused) pause_count_ = 1;
+    for (auto& v : vcpus_) v->start_thread();
+}
+
+void Domain::pause() {
+    ++pause_count_;
+    for (auto& v : vcpus_) v->kick();
+}
+
+void Domain::unpause() {
+    int c = pause_count_.load();
+    while (c > 0 && !pause_count_.compare_exchange_weak(c, c - 1)) {
+    }
+    for (auto& v : vcpus_) v->wake();
+}
+
+void Domain::shutdown(unsigned reason) {
+    bool expected = false;
+    if (!shutdown_.compare_exchange_strong(expected, true)) return;  // first reason wins
+    shutdown_reason_ = reason;
+    services_.hvlog.append_line(fmt::format("(XEN) Domain {} ({}) shutdown: {}", id_.domid,
+                                            name(), shutdown_reason_name(reason)));
+    for (auto& v : vcpus_) v->kick();
+    if (console_) console_->drain();
+    if (services_.on_shutdown) services_.on_shutdown(id_.domid);
+}
+
+void Domain::destroy() {
+    bool expected = false;
+    if (!destroyed_.compare_exchange_strong(expected, true)) return;
+    shutdown_ = true;
+    for (auto& v : vcpus_) v->stop();
+    if (console_) console_->close();
+    events_->close_all();
+    events_->detach_target();
+}
+
+RunState Domain::state() const {
+    if (destroyed_) return RunState::dying;
+    if (shutdown_) return shutdown_reason_ == SHUTDOWN_crash ? RunState::crashed
+                                                             : RunState::shutdown;
+    if (pause_count_ > 0) return RunState::paused;
+    return RunState::running;
+}
+
+bool Domain::all_vcpus_blocked() const {
+    for (const auto& v : vcpus_)
+        if (v->online() && v->state() != Vcpu::State::blocked) return false;
+    return true;
+}
+
+double Domain::cpu_seconds() const {
+    double s = 0;
+    for (const auto& v : vcpus_) s += v->cpu_seconds();
+    return s;
+}
+
+void Domain::guest_log(std::string_view line) {
+    services_.hvlog.append_line(fmt::format("(d{}) {}", id_.domid, line));
+}
+
+void Domain::debug_port_write(char c) {
+    std::lock_guard lock(log_mu_);
+    debug_port_.feed(&c, 1, [this](const std::string& line) { guest_log(line); });
+}
+
+bool Domain::first_time(std::uint32_t key) {
+    std::lock_guard lock(log_mu_);
+    key %= warned_.size();
+    if (warned_.test(key)) return false;
+    warned_.set(key);
+    return true;
+}
+
+}  // namespace xenolith::domain

@@ -1,0 +1,192 @@
+// A domain: identity, guest memory, the KVM VM, vCPUs, event channels, HVM
+// parameters, console back-end, and its run state. Implements the
+// EventTarget that event delivery writes into.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bitset>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <xen/hvm/params.h>
+#include <xen/sched.h>
+}
+
+#include "arch/x86/pvh_layout.hpp"
+#include "evtchn/event_channels.hpp"
+#include "domain/hypervisor_log.hpp"
+#include "memory/guest_memory.hpp"
+
+namespace xenolith::kvm {
+class System;
+class Vm;
+}  // namespace xenolith::kvm
+
+namespace xenolith::console {
+class ConsoleBackend;
+}
+
+namespace xenolith::domain {
+
+class Vcpu;
+class TimerService;
+
+using Uuid = std::array<std::uint8_t, 16>;
+
+// Xen's domain states, as `xl list` shows them (r b p s c d).
+enum class RunState { running, paused, shutdown, crashed, dying };
+
+// What happens when the guest shuts down for a given reason (xl.cfg on_*).
+enum class Action { destroy, restart, rename_restart, preserve, coredump_destroy,
+                    coredump_restart, soft_reset };
+
+struct LifecycleActions {
+    Action on_poweroff = Action::destroy;
+    Action on_reboot = Action::restart;
+    Action on_watchdog = Action::destroy;
+    Action on_crash = Action::destroy;
+    Action on_soft_reset = Action::soft_reset;
+};
+
+// Daemon-wide services a domain uses. Outlives every domain.
+struct Services {
+    const kvm::System& kvm;
+    HypervisorLog& hvlog;
+    TimerService& timers;
+    evtchn::Registry& registry;
+    std::shared_ptr<evtchn::EventChannels> host_events;  // domain 0's table
+    // Called (on a vCPU thread) when the guest has shut down or crashed.
+    std::function<void(domid_t)> on_shutdown;
+};
+
+struct DomainIdentity {
+    domid_t domid = 0;
+    std::string name;
+    Uuid uuid{};
+    unsigned vcpus = 1;
+    unsigned max_vcpus = 1;
+    std::uint64_t memory_kib = 0;
+    std::uint64_t max_memory_kib = 0;
+    unsigned max_event_channels = 1023;
+    LifecycleActions actions;
+    nlohmann::json config;  // the domain configuration as `xl list -l` prints it
+};
+
+class Domain final : public evtchn::EventTarget {
+public:
+    Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> vm,
+           std::unique_ptr<GuestMemory> memory);
+    ~Domain() override;
+    Domain(const Domain&) = delete;
+    Domain& operator=(const Domain&) = delete;
+
+    // EventTarget
+    domid_t domid() const override { return id_.domid; }
+    unsigned max_vcpus() const override { return id_.max_vcpus; }
+    shared_info_t* shared_info() override { return shared_info_.load(std::memory_order_acquire); }
+    vcpu_info_t* vcpu_info(unsigned vcpu) override;
+    void raise_upcall(unsigned vcpu) override;
+
+    const DomainIdentity& identity() const { return id_; }
+    std::string name() const;
+    void set_name(std::string name);
+    Services& services() { return services_; }
+    GuestMemory& memory() { return *memory_; }
+    kvm::Vm& vm() { return *vm_; }
+    evtchn::EventChannels& events() { return *events_; }
+    std::shared_ptr<evtchn::EventChannels> events_ptr() { return events_; }
+    console::ConsoleBackend* console() { return console_.get(); }
+    void set_console(std::unique_ptr<console::ConsoleBackend> c);
+    unsigned nr_vcpus() const { return static_cast<unsigned>(vcpus_.size()); }
+    Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
+    void add_vcpu(std::unique_ptr<Vcpu> v);
+
+    // HVM parameters (hvm_op get/set_param). Guarded by the event lock.
+    std::uint64_t param(unsigned index);
+    void set_param(unsigned index, std::uint64_t value);
+
+    // The guest's memory map (XENMEM_memory_map and start_info agree).
+    const std::vector<x86::MemmapEntry>& memory_map() const { return memmap_; }
+    void set_memory_map(std::vector<x86::MemmapEntry> m) { memmap_ = std::move(m); }
+    // Registers every guest memory region with KVM (at build time).
+    Status register_memory_slots();
+
+    // memory_op add_to_physmap(shared_info): moves shared_info to `gfn`.
+    long map_shared_info(std::uint64_t gfn);
+    // vcpu_op register_vcpu_info.
+    long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset);
+    // hvm_op set_evtchn_upcall_vector (0 = none).
+    void set_upcall_vector(unsigned vcpu, std::uint8_t vector);
+
+    // Lifecycle. start() runs the vCPU threads (paused if asked).
+    void start(bool paused);
+    void pause();
+    void unpause();
+    bool paused() const { return pause_count_.load() > 0; }
+    // From the guest (SCHEDOP_shutdown, triple fault): record and stop vCPUs.
+    void shutdown(unsigned reason);
+    bool is_shut_down() const { return shutdown_.load(); }
+    unsigned shutdown_reason() const { return shutdown_reason_.load(); }
+    void set_shutdown_code(unsigned code) { shutdown_code_ = code; }
+    // Stops and joins every vCPU thread and closes event channels. Idempotent.
+    void destroy();
+    RunState state() const;
+    // True when every online vCPU is blocked (`xl list` shows 'b').
+    bool all_vcpus_blocked() const;
+    double cpu_seconds() const;
+    std::chrono::steady_clock::time_point created_at() const { return created_at_; }
+
+    // Log helpers: "(dN) text" lines in the hypervisor log; warn_once keys
+    // unknown hypercalls so a looping guest cannot flood the log.
+    void guest_log(std::string_view line);
+    void debug_port_write(char c);
+    bool first_time(std::uint32_t key);
+
+private:
+    void deliver_vector(unsigned vcpu, std::uint8_t vector);
+
+    DomainIdentity id_;
+    mutable std::mutex name_mu_;
+    Services& services_;
+    std::unique_ptr<kvm::Vm> vm_;
+    std::unique_ptr<GuestMemory> memory_;
+    std::shared_ptr<evtchn::EventChannels> events_;
+    std::unique_ptr<console::ConsoleBackend> console_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+
+    // Where shared_info lives: our own page until the guest maps it.
+    // Pointers into guest memory are atomics so vCPU threads can read them
+    // without the event lock; the pages they point to live as long as the
+    // domain, so a reader holding a just-replaced pointer is still safe.
+    alignas(4096) std::array<std::uint8_t, 4096> own_shared_info_{};
+    std::atomic<shared_info_t*> shared_info_;
+    std::uint64_t shared_info_gfn_ = ~0ull;
+    std::unique_ptr<std::atomic<vcpu_info_t*>[]> vcpu_info_;  // registered areas
+    std::uint32_t next_kvm_slot_ = 0;
+    std::unique_ptr<std::atomic<std::uint8_t>[]> upcall_vector_;  // per vCPU, 0 = none
+    std::vector<x86::MemmapEntry> memmap_;
+    std::array<std::uint64_t, HVM_NR_PARAMS> params_{};
+    std::atomic<std::uint64_t> callback_via_{0};  // HVM_PARAM_CALLBACK_IRQ, read lock-free
+
+    std::atomic<int> pause_count_{0};
+    std::atomic<bool> shutdown_{false};
+    std::atomic<unsigned> shutdown_reason_{0};
+    std::atomic<unsigned> shutdown_code_{0};
+    std::atomic<bool> destroyed_{false};
+    std::chrono::steady_clock::time_point created_at_;
+
+    std::mutex log_mu_;
+    LineAssembler debug_port_;
+    std::bitset<4096> warned_;
+};
+
+}  // namespace xenolith::domain

@@ -1,0 +1,168 @@
+#include <cstdint>
+#include "domain/domain_table.hpp"
+
+#include <fmt/format.h>
+
+#include "base/log.hpp"
+
+namespace xenolith::domain {
+
+DomainTable::DomainTable() : reaper_([this] { reaper(); }) {}
+
+DomainTable::~DomainTable() {
+    {
+        std::lock_guard lock(reap_mu_);
+        stopping_ = true;
+    }
+    reap_cv_.notify_all();
+    reaper_.join();
+    destroy_all();
+}
+
+std::shared_ptr<evtchn::EventChannels> DomainTable::find(domid_t domid) {
+    if (domid == 0) return services_ ? services_->host_events : nullptr;
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    return it == domains_.end() ? nullptr : it->second->events_ptr();
+}
+
+domid_t DomainTable::allocate_domid_locked() {
+    for (unsigned tries = 0; tries < unsigned{DOMID_FIRST_RESERVED}; ++tries) {
+        const domid_t d = next_domid_;
+        next_domid_ = static_cast<domid_t>(d + 1u >= DOMID_FIRST_RESERVED ? 1u : d + 1u);
+        if (!domains_.count(d)) return d;
+    }
+    return 0;
+}
+
+Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, d] : domains_)
+            if (d && d->name() == req.identity.name)
+                return make_error(fmt::format("Domain name '{}' is already in use by domain {}",
+                                              req.identity.name, id));
+        const domid_t domid = allocate_domid_locked();
+        if (domid == 0) return make_error("no free domain id");
+        req.identity.domid = domid;
+        // Reserve the id and name while building (a null entry).
+        domains_[domid] = nullptr;
+    }
+    auto dom = build_domain(req, *services_);
+    std::lock_guard lock(mu_);
+    if (!dom) {
+        domains_.erase(req.identity.domid);
+        return dom.error();
+    }
+    domains_[req.identity.domid] = *dom;
+    requests_[req.identity.domid] = req;
+    (*dom)->start(req.paused);
+    return dom;
+}
+
+std::shared_ptr<Domain> DomainTable::get(domid_t domid) {
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    return it == domains_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Domain> DomainTable::resolve(const std::string& name_or_id) {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, d] : domains_)
+        if (d && d->name() == name_or_id) return d;
+    if (!name_or_id.empty() && name_or_id.size() <= 5 &&
+        name_or_id.find_first_not_of("0123456789") == std::string::npos) {
+        auto it = domains_.find(static_cast<domid_t>(std::stoul(name_or_id)));
+        if (it != domains_.end()) return it->second;
+    }
+    return nullptr;
+}
+
+std::vector<std::shared_ptr<Domain>> DomainTable::all() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Domain>> out;
+    for (const auto& [id, d] : domains_)
+        if (d) out.push_back(d);
+    return out;
+}
+
+bool DomainTable::destroy(domid_t domid) {
+    std::shared_ptr<Domain> d;
+    {
+        std::lock_guard lock(mu_);
+        auto it = domains_.find(domid);
+        if (it == domains_.end() || !it->second) return false;
+        d = it->second;
+        domains_.erase(it);
+        requests_.erase(domid);
+    }
+    d->destroy();
+    services_->hvlog.append_line(fmt::format("(XEN) Domain {} ({}) destroyed", domid, d->name()));
+    return true;
+}
+
+void DomainTable::destroy_all() {
+    for (const auto& d : all()) destroy(d->domid());
+}
+
+void DomainTable::notify_shutdown(domid_t domid) {
+    {
+        std::lock_guard lock(reap_mu_);
+        reap_queue_.push_back(domid);
+    }
+    reap_cv_.notify_all();
+}
+
+void DomainTable::reaper() {
+    std::unique_lock lock(reap_mu_);
+    for (;;) {
+        reap_cv_.wait(lock, [this] { return stopping_ || !reap_queue_.empty(); });
+        if (stopping_) return;
+        const domid_t domid = reap_queue_.front();
+        reap_queue_.pop_front();
+        lock.unlock();
+        if (auto d = get(domid)) apply_action(d);
+        lock.lock();
+    }
+}
+
+void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
+    const LifecycleActions& a = d->identity().actions;
+    Action action = Action::preserve;  // suspend: stay shut down for save
+    switch (d->shutdown_reason()) {
+        case SHUTDOWN_poweroff: action = a.on_poweroff; break;
+        case SHUTDOWN_reboot: action = a.on_reboot; break;
+        case SHUTDOWN_crash: action = a.on_crash; break;
+        case SHUTDOWN_watchdog: action = a.on_watchdog; break;
+        case SHUTDOWN_soft_reset: action = a.on_soft_reset; break;
+        default: break;
+    }
+    std::optional<BuildRequest> again;
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = requests_.find(d->domid()); it != requests_.end()) again = it->second;
+    }
+    switch (action) {
+        case Action::preserve:
+            return;
+        case Action::destroy:
+        case Action::coredump_destroy:
+        case Action::soft_reset:
+            destroy(d->domid());
+            return;
+        case Action::restart:
+        case Action::rename_restart:
+        case Action::coredump_restart:
+            destroy(d->domid());
+            if (again) {
+                again->paused = false;
+                if (auto r = create(*again); !r)
+                    services_->hvlog.append_line(
+                        fmt::format("(XEN) restart of {} failed: {}", again->identity.name,
+                                    r.error().what));
+            }
+            return;
+    }
+}
+
+}  // namespace xenolith::domain

@@ -1,0 +1,65 @@
+// Every domain xenolithd runs, by domid: allocation, lookup by id or name,
+// and the shutdown actions (on_poweroff, on_reboot, on_crash, ...), which run
+// on the table's own reaper thread because a vCPU thread cannot join itself.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/domain.hpp"
+#include "domain/domain_builder.hpp"
+
+namespace xenolith::domain {
+
+class DomainTable final : public evtchn::Registry {
+public:
+    DomainTable();
+    ~DomainTable() override;
+
+    // Must be called once, before create(); `services` outlives the table.
+    void set_services(Services* services) { services_ = services; }
+
+    // evtchn::Registry
+    std::shared_ptr<evtchn::EventChannels> find(domid_t domid) override;
+
+    // Builds and starts a domain. The domid is chosen here; the name must
+    // be unique. On failure nothing remains.
+    Result<std::shared_ptr<Domain>> create(BuildRequest req);
+    std::shared_ptr<Domain> get(domid_t domid);
+    // "name" or "domid", as xl accepts either.
+    std::shared_ptr<Domain> resolve(const std::string& name_or_id);
+    std::vector<std::shared_ptr<Domain>> all();
+    // Destroys and forgets a domain (xl destroy).
+    bool destroy(domid_t domid);
+    // Destroys every domain (daemon shutdown).
+    void destroy_all();
+
+    // Called from a vCPU thread when a domain has shut down.
+    void notify_shutdown(domid_t domid);
+
+private:
+    void reaper();
+    void apply_action(const std::shared_ptr<Domain>& d);
+    domid_t allocate_domid_locked();
+
+    Services* services_ = nullptr;
+    std::mutex mu_;
+    std::map<domid_t, std::shared_ptr<Domain>> domains_;
+    std::map<domid_t, BuildRequest> requests_;  // for restart
+    domid_t next_domid_ = 1;
+
+    std::mutex reap_mu_;
+    std::condition_variable reap_cv_;
+    std::deque<domid_t> reap_queue_;
+    bool stopping_ = false;
+    std::thread reaper_;
+};
+
+}  // namespace xenolith::domain

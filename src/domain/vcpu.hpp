@@ -1,0 +1,86 @@
+// A vCPU: its KVM vCPU, the thread that runs it, and an explicit run state.
+// The exit loop is one switch on the exit reason handing off to small
+// handlers (hypercall port, hypercall-page MSR, debug port, faults).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "domain/timer_service.hpp"
+
+namespace xenolith::kvm {
+class Vcpu;
+}
+
+namespace xenolith::domain {
+
+class Domain;
+
+class Vcpu {
+public:
+    enum class State { created, running, blocked, paused, stopped };
+
+    Vcpu(Domain& domain, unsigned id, std::unique_ptr<kvm::Vcpu> kvm_vcpu);
+    ~Vcpu();
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    unsigned id() const { return id_; }
+    Domain& domain() { return domain_; }
+    kvm::Vcpu& kvm() { return *kvm_; }
+    State state() const { return state_.load(); }
+    bool online() const { return online_.load(); }
+    void set_online(bool on) { online_ = on; }
+
+    void start_thread();
+    // Makes the thread leave KVM_RUN or a block and recheck its state.
+    void kick();
+    // Asks the thread to exit and joins it. Idempotent.
+    void stop();
+    // Wakes the thread out of SCHEDOP_block (an event became pending).
+    void wake();
+
+    // SCHEDOP_block: sleep until an event is pending for this vCPU, a kick,
+    // or `deadline`. Called on this vCPU's thread only.
+    void block(std::optional<TimerService::Clock::time_point> deadline = std::nullopt);
+
+    // set_timer_op: one singleshot timer per vCPU raising VIRQ_TIMER.
+    void set_singleshot_timer(std::optional<TimerService::Clock::time_point> when);
+
+    double cpu_seconds() const;
+
+private:
+    void thread_main();
+    void run_loop();
+    bool wait_until_runnable();  // false when stopping
+    void handle_exit();
+    void handle_io();
+    void handle_wrmsr();
+    void handle_rdmsr();
+    void crash(const char* why);
+
+    Domain& domain_;
+    const unsigned id_;
+    std::unique_ptr<kvm::Vcpu> kvm_;
+    std::thread thread_;
+    std::atomic<pthread_t> native_{};
+    std::atomic<State> state_{State::created};
+    std::atomic<bool> online_{true};
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> kicked_{false};
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<TimerService::Id> timer_;
+    std::atomic<std::int64_t> cpu_ns_{0};
+};
+
+// Installs the no-op signal used to kick vCPU threads out of KVM_RUN.
+void install_vcpu_kick_signal();
+
+}  // namespace xenolith::domain

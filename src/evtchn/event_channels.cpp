@@ -1,0 +1,330 @@
+#include <cstdint>
+#include "evtchn/event_channels.hpp"
+
+extern "C" {
+#include <xen/errno.h>
+}
+
+namespace xenolith::evtchn {
+namespace {
+
+constexpr unsigned kBucket = 64;  // ports are made valid 64 at a time, as Xen does
+
+// VIRQs bound per vCPU; every other VIRQ is global and bound on vCPU 0.
+bool virq_is_global(unsigned virq) {
+    switch (virq) {
+        case VIRQ_TIMER:
+        case VIRQ_DEBUG:
+        case VIRQ_XENOPROF:
+        case VIRQ_XENPMU:
+            return false;
+        default:
+            return true;
+    }
+}
+
+}  // namespace
+
+EventChannels::EventChannels(domid_t self, EventTarget* target,
+                             std::unique_ptr<EventDelivery> delivery, Registry& registry,
+                             unsigned max_ports)
+    : self_(self),
+      target_(target),
+      delivery_(std::move(delivery)),
+      registry_(registry),
+      max_ports_(delivery_ ? std::min(max_ports, delivery_->port_limit()) : max_ports) {
+    channels_.resize(kBucket);
+    channels_[0].state = ChannelState::reserved;
+    virq_to_port_.assign(target_ ? target_->max_vcpus() : 1, std::vector<Port>(NR_VIRQS, 0));
+}
+
+EventChannels::~EventChannels() = default;
+
+long EventChannels::get_free_port(Port* port) {
+    for (Port p = 1; p < channels_.size(); ++p) {
+        if (channels_[p].state == ChannelState::free) {
+            *port = p;
+            return 0;
+        }
+    }
+    const std::size_t next = channels_.size();
+    if (next >= max_ports_) return -XEN_ENOSPC;
+    channels_.resize(std::min<std::size_t>(next + kBucket, max_ports_));
+    *port = static_cast<Port>(next);
+    return 0;
+}
+
+void EventChannels::deliver_locked(Port port) {
+    Channel& c = channels_[port];
+    if (delivery_) delivery_->set_pending(*target_, port, c.notify_vcpu);
+}
+
+long EventChannels::alloc_unbound(domid_t remote_dom, Port* port) {
+    std::lock_guard lock(mu_);
+    Port p = 0;
+    if (long rc = get_free_port(&p); rc) return rc;
+    Channel& c = channels_[p];
+    c = Channel{};
+    c.state = ChannelState::unbound;
+    c.remote_dom = remote_dom == DOMID_SELF ? self_ : remote_dom;
+    *port = p;
+    return 0;
+}
+
+long EventChannels::bind_interdomain(domid_t remote_dom, Port remote_port, Port* local_port) {
+    if (remote_dom == DOMID_SELF) remote_dom = self_;
+    std::shared_ptr<EventChannels> remote =
+        remote_dom == self_ ? shared_from_this() : registry_.find(remote_dom);
+    if (!remote) return -XEN_ESRCH;
+
+    std::unique_lock<std::mutex> l1(mu_, std::defer_lock);
+    std::unique_lock<std::mutex> l2(remote->mu_, std::defer_lock);
+    if (remote.get() == this)
+        l1.lock();
+    else
+        std::lock(l1, l2);
+
+    Port lport = 0;
+    if (long rc = get_free_port(&lport); rc) return rc;
+    if (!remote->port_valid(remote_port)) return -XEN_EINVAL;
+    Channel& rc = remote->channels_[remote_port];
+    if (rc.state != ChannelState::unbound || rc.remote_dom != self_) return -XEN_EINVAL;
+    if (remote.get() == this && remote_port == lport) return -XEN_EINVAL;
+
+    Channel& lc = channels_[lport];
+    lc = Channel{};
+    lc.state = ChannelState::interdomain;
+    lc.remote_dom = remote_dom;
+    lc.remote_port = remote_port;
+    rc.state = ChannelState::interdomain;
+    rc.remote_dom = self_;
+    rc.remote_port = lport;
+
+    // Notifications sent to the remote unbound port were dropped; Xen sets
+    // the new local port pending so the binder rechecks its rings.
+    deliver_locked(lport);
+    *local_port = lport;
+    return 0;
+}
+
+long EventChannels::bind_virq(unsigned virq, unsigned vcpu, Port* port) {
+    if (virq >= NR_VIRQS) return -XEN_EINVAL;
+    if (virq_is_global(virq) && vcpu != 0) return -XEN_EINVAL;
+    std::lock_guard lock(mu_);
+    if (vcpu >= virq_to_port_.size()) return -XEN_ENOENT;
+    if (virq_to_port_[vcpu][virq] != 0) return -XEN_EEXIST;
+    Port p = 0;
+    if (long rc = get_free_port(&p); rc) return rc;
+    Channel& c = channels_[p];
+    c = Channel{};
+    c.state = ChannelState::virq;
+    c.virq = virq;
+    c.notify_vcpu = vcpu;
+    virq_to_port_[vcpu][virq] = p;
+    *port = p;
+    return 0;
+}
+
+long EventChannels::bind_ipi(unsigned vcpu, Port* port) {
+    std::lock_guard lock(mu_);
+    if (vcpu >= virq_to_port_.size()) return -XEN_ENOENT;
+    Port p = 0;
+    if (long rc = get_free_port(&p); rc) return rc;
+    Channel& c = channels_[p];
+    c = Channel{};
+    c.state = ChannelState::ipi;
+    c.notify_vcpu = vcpu;
+    *port = p;
+    return 0;
+}
+
+long EventChannels::close(Port port) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return close_locked(port, lock);
+}
+
+// Called with mu_ held through `lock`; may drop and retake it to lock the
+// peer's table in a deadlock-free order.
+long EventChannels::close_locked(Port port, std::unique_lock<std::mutex>& lock) {
+    if (!port_valid(port)) return -XEN_EINVAL;
+    Channel& c = channels_[port];
+    switch (c.state) {
+        case ChannelState::free:
+        case ChannelState::reserved:
+            return -XEN_EINVAL;
+        case ChannelState::unbound:
+        case ChannelState::ipi:
+            break;
+        case ChannelState::virq:
+            if (c.notify_vcpu < virq_to_port_.size())
+                virq_to_port_[c.notify_vcpu][c.virq] = 0;
+            break;
+        case ChannelState::interdomain: {
+            const domid_t rdom = c.remote_dom;
+            const Port rport = c.remote_port;
+            std::shared_ptr<EventChannels> remote =
+                rdom == self_ ? shared_from_this() : registry_.find(rdom);
+            if (remote && remote.get() != this) {
+                lock.unlock();
+                const long rc = close_interdomain(port, rdom, rport, *remote);
+                lock.lock();
+                return rc;
+            }
+            if (remote.get() == this && port_valid(rport)) {
+                Channel& rc = channels_[rport];
+                if (rc.state == ChannelState::interdomain && rc.remote_port == port) {
+                    rc.state = ChannelState::unbound;
+                    rc.remote_dom = self_;
+                    rc.remote_port = 0;
+                }
+            }
+            break;
+        }
+    }
+    if (delivery_) delivery_->clear_pending(*target_, port);
+    channels_[port] = Channel{};
+    return 0;
+}
+
+// Closes our end of an interdomain channel to another table, returning the
+// peer's end to unbound. Takes both locks; the caller holds neither.
+long EventChannels::close_interdomain(Port port, domid_t rdom, Port rport,
+                                      EventChannels& remote) {
+    std::scoped_lock both(mu_, remote.mu_);
+    Channel& c = channels_[port];
+    if (c.state != ChannelState::interdomain || c.remote_dom != rdom || c.remote_port != rport)
+        return -XEN_EINVAL;  // raced with another close
+    Channel& rc = remote.channels_[rport];
+    if (rc.state == ChannelState::interdomain && rc.remote_dom == self_ &&
+        rc.remote_port == port) {
+        rc.state = ChannelState::unbound;
+        rc.remote_dom = self_;
+        rc.remote_port = 0;
+        rc.host_handler = nullptr;
+    }
+    if (delivery_) delivery_->clear_pending(*target_, port);
+    channels_[port] = Channel{};
+    return 0;
+}
+
+long EventChannels::send(Port port) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!port_valid(port)) return -XEN_EINVAL;
+    Channel& c = channels_[port];
+    switch (c.state) {
+        case ChannelState::unbound:
+            return 0;  // nobody listening yet: dropped, as on Xen
+        case ChannelState::ipi:
+            deliver_locked(port);
+            return 0;
+        case ChannelState::interdomain: {
+            const domid_t rdom = c.remote_dom;
+            const Port rport = c.remote_port;
+            if (rdom == self_) {
+                if (port_valid(rport)) deliver_locked(rport);
+                return 0;
+            }
+            lock.unlock();
+            if (auto remote = registry_.find(rdom)) remote->notify_from_peer(rport);
+            return 0;
+        }
+        default:
+            return -XEN_EINVAL;
+    }
+}
+
+void EventChannels::notify_from_peer(Port port) {
+    HostHandler handler;
+    {
+        std::lock_guard lock(mu_);
+        if (!port_valid(port) || channels_[port].state != ChannelState::interdomain) return;
+        if (!delivery_) {
+            handler = channels_[port].host_handler;
+        } else {
+            deliver_locked(port);
+            return;
+        }
+    }
+    if (handler) handler(port);
+}
+
+long EventChannels::status(evtchn_status_t& st) {
+    std::lock_guard lock(mu_);
+    if (!port_valid(st.port)) return -XEN_EINVAL;
+    const Channel& c = channels_[st.port];
+    st.vcpu = c.notify_vcpu;
+    switch (c.state) {
+        case ChannelState::free:
+        case ChannelState::reserved:
+            st.status = EVTCHNSTAT_closed;
+            break;
+        case ChannelState::unbound:
+            st.status = EVTCHNSTAT_unbound;
+            st.u.unbound.dom = c.remote_dom;
+            break;
+        case ChannelState::interdomain:
+            st.status = EVTCHNSTAT_interdomain;
+            st.u.interdomain.dom = c.remote_dom;
+            st.u.interdomain.port = c.remote_port;
+            break;
+        case ChannelState::virq:
+            st.status = EVTCHNSTAT_virq;
+            st.u.virq = c.virq;
+            break;
+        case ChannelState::ipi:
+            st.status = EVTCHNSTAT_ipi;
+            break;
+    }
+    return 0;
+}
+
+long EventChannels::unmask(Port port) {
+    std::lock_guard lock(mu_);
+    if (!port_valid(port)) return -XEN_EINVAL;
+    if (delivery_) delivery_->unmask(*target_, port, channels_[port].notify_vcpu);
+    return 0;
+}
+
+long EventChannels::bind_host(EventChannels& guest, Port guest_port, HostHandler handler,
+                              Port* local_port) {
+    EventChannels* remote = &guest;
+    std::scoped_lock both(mu_, remote->mu_);
+    Port lport = 0;
+    if (long rc = get_free_port(&lport); rc) return rc;
+    if (!remote->port_valid(guest_port)) return -XEN_EINVAL;
+    Channel& rc = remote->channels_[guest_port];
+    if (rc.state != ChannelState::unbound || rc.remote_dom != self_) return -XEN_EINVAL;
+    Channel& lc = channels_[lport];
+    lc = Channel{};
+    lc.state = ChannelState::interdomain;
+    lc.remote_dom = guest.self_;
+    lc.remote_port = guest_port;
+    lc.host_handler = std::move(handler);
+    rc.state = ChannelState::interdomain;
+    rc.remote_dom = self_;
+    rc.remote_port = lport;
+    *local_port = lport;
+    return 0;
+}
+
+void EventChannels::raise_virq(unsigned vcpu, unsigned virq) {
+    std::lock_guard lock(mu_);
+    if (vcpu >= virq_to_port_.size() || virq >= NR_VIRQS) return;
+    if (Port p = virq_to_port_[vcpu][virq]; p != 0) deliver_locked(p);
+}
+
+void EventChannels::detach_target() {
+    std::lock_guard lock(mu_);
+    target_ = nullptr;
+    delivery_.reset();
+}
+
+void EventChannels::close_all() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (Port p = 1; p < channels_.size(); ++p) {
+        const ChannelState s = channels_[p].state;
+        if (s != ChannelState::free && s != ChannelState::reserved) close_locked(p, lock);
+    }
+}
+
+}  // namespace xenolith::evtchn

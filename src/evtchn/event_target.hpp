@@ -1,0 +1,31 @@
+// What event delivery needs from a domain: its shared_info and vcpu_info
+// pages, and a way to raise the upcall. Implemented by domain::Domain and by
+// fakes in tests.
+#pragma once
+
+#include <cstdint>
+
+extern "C" {
+#include <xen/xen.h>
+}
+
+namespace xenolith::evtchn {
+
+class EventTarget {
+public:
+    virtual ~EventTarget() = default;
+
+    virtual domid_t domid() const = 0;
+    virtual unsigned max_vcpus() const = 0;
+    // The current shared_info: the guest's frame once it has mapped one,
+    // the domain's own page before that. Never null. Stable while the
+    // domain's event lock is held.
+    virtual shared_info_t* shared_info() = 0;
+    // The vCPU's vcpu_info (registered area or its slot in shared_info), or
+    // null when the vCPU has none (id >= XEN_LEGACY_MAX_VCPUS, unregistered).
+    virtual vcpu_info_t* vcpu_info(unsigned vcpu) = 0;
+    // evtchn_upcall_pending went 0 -> 1 on `vcpu`: inject its callback.
+    virtual void raise_upcall(unsigned vcpu) = 0;
+};
+
+}  // namespace xenolith::evtchn

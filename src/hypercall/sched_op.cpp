@@ -1,0 +1,84 @@
+// sched_op: yield, block, poll, and the guest's own shutdown.
+#include <cstdint>
+#include <sched.h>
+
+#include <vector>
+
+extern "C" {
+#include <xen/errno.h>
+#include <xen/sched.h>
+}
+
+#include "domain/domain.hpp"
+#include "domain/vcpu.hpp"
+#include "hypercall/hypercall.hpp"
+#include "hypercall/system_time.hpp"
+
+namespace xenolith::hypercall {
+namespace {
+
+constexpr unsigned kMaxPollPorts = 128;  // Xen's limit for SCHEDOP_poll
+
+long poll(Context& ctx) {
+    sched_poll_t p{};
+    if (!ctx.guest.read(ctx.arg[1], p)) return -XEN_EFAULT;
+    if (p.nr_ports > kMaxPollPorts) return -XEN_EINVAL;
+    std::vector<evtchn_port_t> ports(p.nr_ports);
+    if (!ctx.guest.copy_from(reinterpret_cast<std::uint64_t>(p.ports.p), ports.data(),
+                             ports.size() * sizeof(evtchn_port_t)))
+        return -XEN_EFAULT;
+    // Returns once any polled port is pending, or at the timeout.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (p.timeout) deadline = system_time_to_deadline(p.timeout);
+    for (;;) {
+        {
+            auto& ev = ctx.domain.events();
+            std::lock_guard lock(ev.mutex());
+            for (evtchn_port_t port : ports) {
+                if (port >= ev.max_ports()) return -XEN_EINVAL;
+                const xen_ulong_t* pend = ctx.domain.shared_info()->evtchn_pending;
+                constexpr unsigned kBits = sizeof(xen_ulong_t) * 8;
+                if (__atomic_load_n(&pend[port / kBits], __ATOMIC_SEQ_CST) &
+                    (xen_ulong_t{1} << (port % kBits)))
+                    return 0;
+            }
+        }
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) return 0;
+        if (ctx.domain.is_shut_down()) return 0;
+        ctx.vcpu.block(deadline);
+    }
+}
+
+}  // namespace
+
+long sched_op(Context& ctx) {
+    switch (ctx.arg[0]) {
+        case SCHEDOP_yield:
+            sched_yield();
+            return 0;
+        case SCHEDOP_block:
+            ctx.vcpu.block();
+            return 0;
+        case SCHEDOP_shutdown: {
+            sched_shutdown_t s{};
+            if (!ctx.guest.read(ctx.arg[1], s)) return -XEN_EFAULT;
+            ctx.domain.shutdown(s.reason & 0xff);  // Xen truncates to u8 too
+            return 0;
+        }
+        case SCHEDOP_shutdown_code: {
+            sched_shutdown_t s{};
+            if (!ctx.guest.read(ctx.arg[1], s)) return -XEN_EFAULT;
+            ctx.domain.set_shutdown_code(s.reason & 0xff);
+            return 0;
+        }
+        case SCHEDOP_poll:
+            return poll(ctx);
+        case SCHEDOP_remote_shutdown:
+        case SCHEDOP_pin_override:
+            return -XEN_EPERM;  // privileged domains only
+        default:
+            return unknown_subop(ctx, "sched_op", ctx.arg[0]);
+    }
+}
+
+}  // namespace xenolith::hypercall

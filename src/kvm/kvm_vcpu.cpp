@@ -1,0 +1,91 @@
+#include "kvm/kvm_vcpu.hpp"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace xenolith::kvm {
+namespace {
+Error ioctl_error(const char* what) {
+    return make_error(fmt::format("{}: {}", what, std::strerror(errno)));
+}
+}  // namespace
+
+Vcpu::Vcpu(UniqueFd fd, kvm_run* run, std::size_t run_size)
+    : fd_(std::move(fd)), run_(run), run_size_(run_size) {}
+
+Vcpu::~Vcpu() { munmap(run_, run_size_); }
+
+Status Vcpu::get_regs(kvm_regs& regs) {
+    if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return ioctl_error("KVM_GET_REGS");
+    return ok_status();
+}
+Status Vcpu::set_regs(const kvm_regs& regs) {
+    if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return ioctl_error("KVM_SET_REGS");
+    return ok_status();
+}
+Status Vcpu::get_sregs(kvm_sregs& sregs) {
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0) return ioctl_error("KVM_GET_SREGS");
+    return ok_status();
+}
+Status Vcpu::set_sregs(const kvm_sregs& sregs) {
+    if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return ioctl_error("KVM_SET_SREGS");
+    return ok_status();
+}
+
+Status Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
+    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
+    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+    c->nent = static_cast<std::uint32_t>(entries.size());
+    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (ioctl(fd_.get(), KVM_SET_CPUID2, c) < 0) return ioctl_error("KVM_SET_CPUID2");
+    return ok_status();
+}
+
+void Vcpu::enable_sync_regs(bool supported) {
+    sync_regs_ = supported;
+    run_->kvm_valid_regs = supported ? (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) : 0;
+}
+
+kvm_regs& Vcpu::regs() {
+    if (sync_regs_) return run_->s.regs.regs;
+    if (!regs_loaded_) {
+        if (!get_regs(fallback_regs_)) fallback_regs_ = {};
+        regs_loaded_ = true;
+    }
+    return fallback_regs_;
+}
+
+const kvm_sregs& Vcpu::sregs() {
+    if (sync_regs_) return run_->s.regs.sregs;
+    if (!sregs_loaded_) {
+        if (!get_sregs(fallback_sregs_)) fallback_sregs_ = {};
+        sregs_loaded_ = true;
+    }
+    return fallback_sregs_;
+}
+
+void Vcpu::mark_regs_dirty() {
+    if (sync_regs_)
+        run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+    else
+        regs_dirty_ = true;
+}
+
+Result<bool> Vcpu::run() {
+    if (!sync_regs_ && regs_dirty_) {
+        if (auto st = set_regs(fallback_regs_); !st) return st.error();
+        regs_dirty_ = false;
+    }
+    regs_loaded_ = false;
+    sregs_loaded_ = false;
+    if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
+    if (errno == EINTR || errno == EAGAIN) return false;
+    return ioctl_error("KVM_RUN");
+}
+
+}  // namespace xenolith::kvm

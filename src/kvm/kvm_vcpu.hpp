@@ -1,0 +1,62 @@
+// One KVM vCPU: register access and KVM_RUN. Register state is read through
+// the kvm_run sync area where the kernel offers it, saving two ioctls per
+// hypercall exit.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace xenolith::kvm {
+
+class Vcpu {
+public:
+    Vcpu(UniqueFd fd, kvm_run* run, std::size_t run_size);
+    ~Vcpu();
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    int fd() const { return fd_.get(); }
+    kvm_run* run_area() { return run_; }
+
+    Status get_regs(kvm_regs& regs);
+    Status set_regs(const kvm_regs& regs);
+    Status get_sregs(kvm_sregs& sregs);
+    Status set_sregs(const kvm_sregs& sregs);
+    Status set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+
+    // General registers through the kvm_run sync area (KVM_CAP_SYNC_REGS):
+    // valid after every exit; call mark_regs_dirty() after changing them so
+    // the next KVM_RUN loads them. Falls back to ioctls when unsupported.
+    void enable_sync_regs(bool supported);
+    kvm_regs& regs();
+    void mark_regs_dirty();
+    // Segment and control registers, read-only here (same sync area).
+    const kvm_sregs& sregs();
+
+    // KVM_RUN. Returns false with errno EINTR when interrupted by a signal
+    // (pause/stop requests); other errors are reported as Error.
+    Result<bool> run();
+    // Ask a running or about-to-run KVM_RUN to return (from any thread,
+    // followed by a signal to the vCPU thread).
+    void request_immediate_exit(bool on) {
+        __atomic_store_n(&run_->immediate_exit, on ? 1 : 0, __ATOMIC_SEQ_CST);
+    }
+
+private:
+    UniqueFd fd_;
+    kvm_run* run_;
+    std::size_t run_size_;
+    bool sync_regs_ = false;
+    bool regs_loaded_ = false;
+    bool regs_dirty_ = false;
+    kvm_regs fallback_regs_{};
+    bool sregs_loaded_ = false;
+    kvm_sregs fallback_sregs_{};
+};
+
+}  // namespace xenolith::kvm

@@ -1,0 +1,37 @@
+// A KVM virtual machine: memory slots, the in-kernel irqchip, MSI injection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace xenolith::kvm {
+
+class System;
+class Vcpu;
+
+class Vm {
+public:
+    Vm(const System& sys, UniqueFd fd) : sys_(sys), fd_(std::move(fd)) {}
+
+    int fd() const { return fd_.get(); }
+    const System& system() const { return sys_; }
+
+    Status set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
+                             void* host);
+    Status create_irqchip();
+    // Makes every MSR access KVM does not handle itself exit to userspace, and
+    // forces exits for `msr` even if KVM knows it (the Xen hypercall-page MSR).
+    Status trap_msr_to_userspace(std::uint32_t msr);
+    // Delivers a fixed-mode, edge MSI: lands `vector` in the LAPIC of `apic_id`.
+    Status signal_msi(std::uint32_t apic_id, std::uint8_t vector);
+    Result<std::unique_ptr<Vcpu>> create_vcpu(unsigned id);
+
+private:
+    const System& sys_;
+    UniqueFd fd_;
+};
+
+}  // namespace xenolith::kvm

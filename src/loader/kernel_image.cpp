@@ -1,0 +1,113 @@
+#include "loader/kernel_image.hpp"
+
+#include <fmt/format.h>
+
+#include "loader/bzimage.hpp"
+#include "loader/decompress.hpp"
+#include "loader/elf_parser.hpp"
+
+namespace xenolith::loader {
+namespace {
+
+std::string magic_hex(ByteSpan data) {
+    std::string out;
+    for (std::size_t i = 0; i < data.size() && i < 4; ++i) {
+        out += fmt::format("{}{:02x}", i == 0 ? "" : " ", data[i]);
+    }
+    return out;
+}
+
+Result<KernelImage> from_elf(std::vector<std::uint8_t> bytes, std::string container,
+                             const ParseLimits& limits) {
+    auto info = parse_elf(bytes, limits);
+    if (!info) return info.error();
+    KernelImage img;
+    img.elf = std::move(bytes);
+    img.is_64bit = info->is_64bit;
+    img.phys32_entry = info->phys32_entry;
+    img.segments = std::move(info->segments);
+    img.paddr_start = info->paddr_start;
+    img.paddr_end = info->paddr_end;
+    img.guest_os = std::move(info->guest_os);
+    img.hypercall_page = info->hypercall_page;
+    const char* elf_class = img.is_64bit ? "ELF64" : "ELF32";
+    img.format = container.empty() ? std::string(elf_class) : container;
+    return img;
+}
+
+// Decompresses `data` (whose codec is `codec`) and parses the ELF inside.
+// `what` names the compressed object in messages ("bzImage payload").
+Result<KernelImage> from_compressed(ByteSpan data, Codec codec, const std::string& what,
+                                    std::string format, const ParseLimits& limits) {
+    if (codec == Codec::lzo) {
+        return make_error(fmt::format("{} uses lzo compression, which is not supported", what));
+    }
+    if (codec == Codec::unknown) {
+        return make_error(fmt::format("{} has unrecognised compression (starts with {})", what,
+                                      magic_hex(data)));
+    }
+    auto bytes = decompress(codec, data, limits.max_decompressed);
+    if (!bytes) return make_error(fmt::format("{}: {}", what, bytes.error().what));
+    if (!has_elf_magic(*bytes)) {
+        return make_error(fmt::format("decompressed {} is not an ELF image (starts with {})",
+                                      what, magic_hex(*bytes)));
+    }
+    return from_elf(std::move(bytes).value(), std::move(format), limits);
+}
+
+Result<KernelImage> parse_any(ByteSpan file, const ParseLimits& limits) {
+    if (file.empty()) return make_error("file is empty");
+    if (has_elf_magic(file)) return from_elf({file.begin(), file.end()}, "", limits);
+    if (is_bzimage(file)) {
+        auto payload = bzimage_payload(file);
+        if (!payload) return payload.error();
+        const Codec codec = detect_codec(*payload);
+        if (codec == Codec::none) {
+            return from_elf({payload->begin(), payload->end()}, "bzImage/none", limits);
+        }
+        return from_compressed(*payload, codec, "bzImage payload",
+                               fmt::format("bzImage/{}", codec_name(codec)), limits);
+    }
+    const Codec codec = detect_codec(file);
+    if (codec == Codec::unknown) {
+        return make_error(
+            fmt::format("not an ELF or bzImage kernel (starts with {})", magic_hex(file)));
+    }
+    auto img = from_compressed(file, codec, fmt::format("{} file", codec_name(codec)), "", limits);
+    if (img) img->format = fmt::format("{}/{}", codec_name(codec), img->is_64bit ? "ELF64" : "ELF32");
+    return img;
+}
+
+}  // namespace
+
+std::span<const std::uint8_t> KernelImage::segment_bytes(const Segment& s) const {
+    const auto bytes = slice(elf, s.file_offset, s.filesz);
+    return bytes ? *bytes : std::span<const std::uint8_t>{};
+}
+
+std::optional<std::uint64_t> KernelImage::vaddr_to_paddr(std::uint64_t vaddr) const {
+    for (const Segment& s : segments) {
+        if (vaddr >= s.vaddr && vaddr - s.vaddr < s.memsz) return s.paddr + (vaddr - s.vaddr);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> KernelImage::paddr_to_offset(std::uint64_t paddr) const {
+    for (const Segment& s : segments) {
+        if (paddr >= s.paddr && paddr - s.paddr < s.filesz) return s.file_offset + (paddr - s.paddr);
+    }
+    return std::nullopt;
+}
+
+Result<KernelImage> parse_kernel(ByteSpan file, const std::string& name,
+                                 const ParseLimits& limits) {
+    auto img = parse_any(file, limits);
+    if (!img) return make_error(fmt::format("{}: {}", name, img.error().what));
+    return img;
+}
+
+Result<KernelImage> parse_kernel(ByteSpan file, const std::string& name) {
+    return parse_kernel(file, name, ParseLimits{});
+}
+
+}  // namespace xenolith::loader

@@ -1,0 +1,455 @@
+#include "toolstack/config/domain_config.hpp"
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "toolstack/config/keys.hpp"
+#include "toolstack/config/number.hpp"
+
+namespace xenolith::config {
+
+namespace {
+
+struct ActionName {
+    ShutdownAction action;
+    std::string_view config;  // xl.cfg
+    std::string_view json;    // libxl enum, lower-cased
+};
+
+constexpr std::array<ActionName, 7> kActions = {{
+    {ShutdownAction::destroy, "destroy", "destroy"},
+    {ShutdownAction::restart, "restart", "restart"},
+    {ShutdownAction::rename_restart, "rename-restart", "restart_rename"},
+    {ShutdownAction::preserve, "preserve", "preserve"},
+    {ShutdownAction::coredump_destroy, "coredump-destroy", "coredump_destroy"},
+    {ShutdownAction::coredump_restart, "coredump-restart", "coredump_restart"},
+    {ShutdownAction::soft_reset, "soft-reset", "soft_reset"},
+}};
+
+// Larger than any machine: 2^40 MiB is 1 EiB, and KiB still fit in 64 bits.
+constexpr std::int64_t kMaxMemoryMib = std::int64_t{1} << 40;
+
+// A value as it would be written in the file, shortened for messages.
+std::string shown(const Value& v) {
+    if (v.is_list()) return "a list";
+    Value copy = v;
+    copy.text = shorten(v.text);
+    return copy.to_config_text();
+}
+
+std::string shown(std::string_view text) { return shown(Value::string(std::string(text))); }
+
+bool is_prefix_of(std::string_view text, std::string_view word) {
+    return text.size() <= word.size() && word.substr(0, text.size()) == text;
+}
+
+class Builder {
+public:
+    Builder(const ParsedConfig& in, std::vector<Warning>& warnings) : in_(in), warnings_(warnings) {
+        out_.source = in.source;
+    }
+
+    Result<DomainConfig> build() {
+        warn_about_keys();
+        for (Status (Builder::*step)() : {&Builder::type, &Builder::name, &Builder::uuid,
+                                          &Builder::memory, &Builder::vcpus, &Builder::affinity,
+                                          &Builder::grants_and_events, &Builder::actions,
+                                          &Builder::kernel, &Builder::firmware_override}) {
+            if (Status st = (this->*step)(); !st) return st.error();
+        }
+        return std::move(out_);
+    }
+
+private:
+    // ---- messages -------------------------------------------------------
+
+    static Error fail(const Setting& s, std::string_view what) {
+        return make_error(fmt::format("{}:{}: {}: {}", s.pos.file, s.pos.line, s.key, what));
+    }
+
+    void warn(const Setting& s, std::string message) {
+        add_warning(warnings_, Warning{s.pos.file, s.pos.line, std::move(message)});
+    }
+
+    // ---- typed reads, as xlu_cfg_get_string / xlu_cfg_get_long ----------
+
+    Status get_string(std::string_view key, std::optional<std::string>& out,
+                      const Setting** where = nullptr) {
+        const Setting* s = in_.find(key);
+        if (where) *where = s;
+        if (!s) return ok_status();
+        if (s->value.is_list()) return fail(*s, "expected a string, got a list");
+        out = s->value.text;
+        return ok_status();
+    }
+
+    // `what` completes "expected ...": "a number of MiB".
+    Status get_number(std::string_view key, std::string_view what, std::optional<std::int64_t>& out,
+                      const Setting** where = nullptr) {
+        const Setting* s = in_.find(key);
+        if (where) *where = s;
+        if (!s) return ok_status();
+        if (s->value.is_list()) return fail(*s, fmt::format("expected {}, got a list", what));
+        if (s->appended) return fail(*s, "+= cannot be used with a number");
+        const ParsedNumber n = parse_xl_long(s->value.text);
+        switch (n.status) {
+        case ParsedNumber::Status::invalid:
+            return fail(*s, fmt::format("expected {}, got {}", what, shown(s->value)));
+        case ParsedNumber::Status::out_of_range:
+            return fail(*s, fmt::format("{} is out of range", shown(s->value)));
+        case ParsedNumber::Status::ok: break;
+        }
+        if (n.octal && n.value != decimal_reading(s->value.text)) {
+            warn(*s, fmt::format("{}: {} has a leading 0, so xl reads it as octal: {}", key,
+                                 s->value.text, n.value));
+        }
+        out = n.value;
+        return ok_status();
+    }
+
+    // What someone who did not mean octal meant.
+    static std::int64_t decimal_reading(std::string_view text) {
+        std::size_t i = 0;
+        while (i + 1 < text.size() && (text[i] == '0' || text[i] == ' ' || text[i] == '\t')) ++i;
+        const ParsedNumber n = parse_xl_long(text.substr(i));
+        return n.status == ParsedNumber::Status::ok ? n.value : -1;
+    }
+
+    // ---- steps ------------------------------------------------------------
+
+    void warn_about_keys() {
+        for (const Setting& s : in_.settings) {
+            const KeyInfo* info = find_key(s.key);
+            if (info && info->implemented) continue;
+            if (info) {
+                warn(s, fmt::format("'{}' is not supported by xenolith yet; ignored", s.key));
+                continue;
+            }
+            const std::string key = shorten(s.key);
+            std::string hint(xm_key_hint(s.key));
+            // The suggestion costs an edit distance per known key: skip it
+            // once the warnings are no longer kept anyway.
+            if (hint.empty() && warnings_.size() < kMaxWarnings) {
+                const std::string_view guess = suggest_key(s.key);
+                if (!guess.empty()) hint = fmt::format("did you mean '{}'?", guess);
+            }
+            warn(s, hint.empty()
+                        ? fmt::format("'{}' is not an xl.cfg key; ignored", key)
+                        : fmt::format("'{}' is not an xl.cfg key ({}); ignored", key, hint));
+        }
+    }
+
+    Status type() {
+        const Setting* type_at = nullptr;
+        std::optional<std::string> type;
+        if (Status st = get_string("type", type, &type_at); !st) return st;
+        if (type) {
+            // xl matches any prefix: strncmp(buf, "hvm", strlen(buf)).
+            static constexpr std::pair<std::string_view, DomainType> kTypes[] = {
+                {"hvm", DomainType::hvm}, {"pv", DomainType::pv}, {"pvh", DomainType::pvh}};
+            bool found = false;
+            for (const auto& [word, t] : kTypes) {
+                if (!type->empty() && is_prefix_of(*type, word)) {
+                    out_.type = t;
+                    found = true;
+                    if (*type != word) {
+                        warn(*type_at, fmt::format("type: {} is taken as \"{}\", as xl does",
+                                                   shown(*type), word));
+                    }
+                    break;
+                }
+            }
+            if (!found) {
+                return fail(*type_at,
+                            fmt::format("expected \"pv\", \"pvh\" or \"hvm\", got {}", shown(*type)));
+            }
+        }
+
+        const Setting* builder_at = nullptr;
+        std::optional<std::string> builder;
+        if (Status st = get_string("builder", builder, &builder_at); !st) return st;
+        if (!builder) return ok_status();
+        DomainType bt;
+        if (!builder->empty() && is_prefix_of(*builder, "hvm")) {
+            bt = DomainType::hvm;
+        } else if (!builder->empty() && is_prefix_of(*builder, "generic")) {
+            bt = DomainType::pv;
+        } else {
+            return fail(*builder_at,
+                        fmt::format("expected \"hvm\" or \"generic\", got {}", shown(*builder)));
+        }
+        if (type && out_.type != bt) {
+            return fail(*builder_at, fmt::format("{} contradicts type={} (line {})", shown(*builder),
+                                                 shown(*type), type_at->pos.line));
+        }
+        warn(*builder_at, fmt::format("'builder' is deprecated; write type=\"{}\" instead",
+                                      to_string(bt)));
+        out_.type = bt;
+        return ok_status();
+    }
+
+    Status name() {
+        const Setting* at = nullptr;
+        std::optional<std::string> name;
+        if (Status st = get_string("name", name, &at); !st) return st;
+        if (!name) {
+            return make_error(fmt::format("{}: name: missing; every domain needs name=\"...\"",
+                                          in_.source));
+        }
+        if (name->empty()) return fail(*at, "must not be empty");
+        bool all_digits = true;
+        for (unsigned char c : *name) {
+            if (c < 0x20 || c == 0x7f) return fail(*at, "contains a control character");
+            if (c < '0' || c > '9') all_digits = false;
+        }
+        if (all_digits) {
+            return fail(*at, fmt::format("{} is all digits, which xl commands would read as a "
+                                         "domain id",
+                                         shown(*name)));
+        }
+        out_.name = std::move(*name);
+        return ok_status();
+    }
+
+    Status uuid() {
+        const Setting* at = nullptr;
+        std::optional<std::string> text;
+        if (Status st = get_string("uuid", text, &at); !st) return st;
+        if (!text) return ok_status();
+        out_.uuid = Uuid::parse(*text);
+        if (!out_.uuid) {
+            return fail(*at, fmt::format("expected a UUID such as "
+                                         "\"5d3ec8a0-5f2d-4b9c-9d3e-2a1b0c9d8e7f\", got {}",
+                                         shown(*text)));
+        }
+        return ok_status();
+    }
+
+    Status memory() {
+        const Setting* mem_at = nullptr;
+        const Setting* max_at = nullptr;
+        std::optional<std::int64_t> mem, max;
+        if (Status st = get_number("memory", "a number of MiB", mem, &mem_at); !st) return st;
+        if (Status st = get_number("maxmem", "a number of MiB", max, &max_at); !st) return st;
+        for (auto [v, at] : {std::pair{mem, mem_at}, std::pair{max, max_at}}) {
+            if (!v) continue;
+            if (*v < 1) return fail(*at, fmt::format("must be at least 1 MiB, got {}", *v));
+            if (*v > kMaxMemoryMib) return fail(*at, fmt::format("{} MiB is too large", *v));
+        }
+        // xl: maxmem defaults to memory; libxl: memory defaults to maxmem.
+        if (mem && !max) max = mem;
+        if (max && !mem) mem = max;
+        if (mem && max && *mem > *max) {
+            return fail(*max_at, fmt::format("{} MiB is less than memory ({} MiB, line {})", *max,
+                                             *mem, mem_at->pos.line));
+        }
+        if (mem) out_.memory_mib = static_cast<std::uint64_t>(*mem);
+        if (max) out_.maxmem_mib = static_cast<std::uint64_t>(*max);
+        return ok_status();
+    }
+
+    Status vcpus() {
+        const Setting* at = nullptr;
+        std::optional<std::int64_t> n;
+        if (Status st = get_number("vcpus", "a number of vCPUs", n, &at); !st) return st;
+        if (n && *n < 1) {
+            warn(*at, fmt::format("vcpus: {} is taken as 1, as xl does", *n));
+            n = 1;
+        }
+        if (n && *n > kMaxVcpus) {
+            return fail(*at, fmt::format("{} is more than the {} vCPUs a domain can have", *n,
+                                         kMaxVcpus));
+        }
+        if (n) out_.vcpus = static_cast<std::uint32_t>(*n);
+
+        const Setting* max_at = nullptr;
+        std::optional<std::int64_t> max;
+        if (Status st = get_number("maxvcpus", "a number of vCPUs", max, &max_at); !st) return st;
+        if (max && *max < 0) return fail(*max_at, fmt::format("must not be negative, got {}", *max));
+        if (max && *max > kMaxVcpus) {
+            return fail(*max_at, fmt::format("{} is more than the {} vCPUs a domain can have",
+                                             *max, kMaxVcpus));
+        }
+        // xl: maxvcpus=0 means "not set".
+        out_.max_vcpus = (max && *max != 0) ? static_cast<std::uint32_t>(*max) : out_.vcpus;
+        if (out_.max_vcpus < out_.vcpus) {
+            return fail(*max_at, fmt::format("{} is less than vcpus ({}{})", out_.max_vcpus,
+                                             out_.vcpus,
+                                             at ? fmt::format(", line {}", at->pos.line) : ""));
+        }
+        return ok_status();
+    }
+
+    Status affinity() {
+        for (auto [key, out] : {std::pair{"cpus", &out_.cpus}, std::pair{"cpus_soft", &out_.cpus_soft}}) {
+            const Setting* s = in_.find(key);
+            if (!s) continue;
+            for (const Value& item : s->value.items) {
+                if (item.is_list()) return fail(*s, "expected a list of CPU ranges, got a nested list");
+            }
+            *out = s->value;
+        }
+        return ok_status();
+    }
+
+    Status bounded(std::string_view key, std::string_view what, std::int64_t min, std::int64_t max,
+                   std::uint32_t& out) {
+        const Setting* at = nullptr;
+        std::optional<std::int64_t> n;
+        if (Status st = get_number(key, what, n, &at); !st) return st;
+        if (!n) return ok_status();
+        if (*n < min || *n > max) {
+            return fail(*at, fmt::format("{} is outside {}..{}", *n, min, max));
+        }
+        out = static_cast<std::uint32_t>(*n);
+        return ok_status();
+    }
+
+    Status grants_and_events() {
+        // xl bounds these to 0..INT_MAX.
+        if (Status st = bounded("max_grant_frames", "a number of frames", 0, INT_MAX,
+                                out_.max_grant_frames);
+            !st) {
+            return st;
+        }
+        if (Status st = bounded("max_maptrack_frames", "a number of frames", 0, INT_MAX,
+                                out_.max_maptrack_frames);
+            !st) {
+            return st;
+        }
+        if (Status st = bounded("max_event_channels", "a number of event channels", 0,
+                                std::numeric_limits<std::uint32_t>::max(), out_.max_event_channels);
+            !st) {
+            return st;
+        }
+        // libxl: 0 means its default.
+        if (out_.max_event_channels == 0) out_.max_event_channels = kDefaultMaxEventChannels;
+        return ok_status();
+    }
+
+    Status actions() {
+        const std::pair<std::string_view, ShutdownAction*> keys[] = {
+            {"on_poweroff", &out_.on_poweroff}, {"on_reboot", &out_.on_reboot},
+            {"on_watchdog", &out_.on_watchdog}, {"on_crash", &out_.on_crash},
+            {"on_soft_reset", &out_.on_soft_reset}};
+        for (const auto& [key, out] : keys) {
+            const Setting* at = nullptr;
+            std::optional<std::string> text;
+            if (Status st = get_string(key, text, &at); !st) return st;
+            if (!text) continue;
+            auto action = parse_shutdown_action(*text);
+            if (!action) {
+                return fail(*at, fmt::format("unknown action {}; expected destroy, restart, "
+                                             "rename-restart, preserve, coredump-destroy, "
+                                             "coredump-restart or soft-reset",
+                                             shown(*text)));
+            }
+            *out = *action;
+        }
+        return ok_status();
+    }
+
+    Status kernel() {
+        const Setting* kernel_at = nullptr;
+        const Setting* cmdline_at = nullptr;
+        const Setting* root_at = nullptr;
+        const Setting* extra_at = nullptr;
+        if (Status st = get_string("kernel", out_.kernel, &kernel_at); !st) return st;
+        if (Status st = get_string("ramdisk", out_.ramdisk); !st) return st;
+        std::optional<std::string> cmdline;
+        if (Status st = get_string("cmdline", cmdline, &cmdline_at); !st) return st;
+        if (Status st = get_string("root", out_.root, &root_at); !st) return st;
+        if (Status st = get_string("extra", out_.extra, &extra_at); !st) return st;
+
+        // xl's parse_cmdline().
+        if (cmdline) {
+            for (const Setting* s : {root_at, extra_at}) {
+                if (!s) continue;
+                warn(*s, fmt::format("'{}' is ignored because cmdline= is set (line {}), as in xl",
+                                     s->key, cmdline_at->pos.line));
+            }
+            out_.cmdline = std::move(cmdline);
+        } else if (out_.root && out_.extra) {
+            out_.cmdline = fmt::format("root={} {}", *out_.root, *out_.extra);
+        } else if (out_.root) {
+            out_.cmdline = fmt::format("root={}", *out_.root);
+        } else if (out_.extra) {
+            out_.cmdline = *out_.extra;
+        }
+
+        // xl drops kernel="/usr/lib/xen/boot/hvmloader" for HVM guests.
+        if (out_.type == DomainType::hvm && out_.kernel) {
+            const std::string& k = *out_.kernel;
+            const auto slash = k.find_last_of('/');
+            const std::string_view base =
+                slash == std::string::npos ? std::string_view(k) : std::string_view(k).substr(slash + 1);
+            if (base == "hvmloader") {
+                warn(*kernel_at, "kernel= naming hvmloader is ignored for HVM guests, as in xl; "
+                                 "use firmware_override= for a non-default firmware");
+                out_.kernel.reset();
+            }
+        }
+        return ok_status();
+    }
+
+    Status firmware_override() {
+        const Setting* at = nullptr;
+        std::optional<std::string> fw;
+        if (Status st = get_string("firmware_override", fw, &at); !st) return st;
+        if (!fw) return ok_status();
+        if (out_.type != DomainType::hvm) {
+            warn(*at, "'firmware_override' only applies to HVM guests; ignored");
+            return ok_status();
+        }
+        out_.firmware_override = std::move(fw);
+        return ok_status();
+    }
+
+    const ParsedConfig& in_;
+    std::vector<Warning>& warnings_;
+    DomainConfig out_;
+};
+
+}  // namespace
+
+std::string_view to_string(DomainType type) {
+    switch (type) {
+    case DomainType::pv: return "pv";
+    case DomainType::pvh: return "pvh";
+    case DomainType::hvm: return "hvm";
+    }
+    return "?";
+}
+
+std::string_view to_config_name(ShutdownAction action) {
+    for (const auto& a : kActions) {
+        if (a.action == action) return a.config;
+    }
+    return "?";
+}
+
+std::string_view to_json_name(ShutdownAction action) {
+    for (const auto& a : kActions) {
+        if (a.action == action) return a.json;
+    }
+    return "?";
+}
+
+std::optional<ShutdownAction> parse_shutdown_action(std::string_view config_name) {
+    for (const auto& a : kActions) {
+        if (a.config == config_name) return a.action;
+    }
+    return std::nullopt;
+}
+
+Result<DomainConfig> build_domain_config(const ParsedConfig& parsed,
+                                         std::vector<Warning>& warnings) {
+    return Builder(parsed, warnings).build();
+}
+
+}  // namespace xenolith::config

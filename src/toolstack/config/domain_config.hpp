@@ -1,0 +1,90 @@
+// The typed domain configuration xenolith acts on, built from parsed xl.cfg
+// settings the way xl's parse_config_data() reads them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "toolstack/config/uuid.hpp"
+#include "toolstack/config/value.hpp"
+
+namespace xenolith::config {
+
+enum class DomainType { pv, pvh, hvm };
+
+// "pv", "pvh", "hvm": the xl.cfg spelling, which is also libxl's JSON one.
+std::string_view to_string(DomainType type);
+
+// What to do when the guest shuts down for a given reason.
+enum class ShutdownAction {
+    destroy,
+    restart,
+    rename_restart,
+    preserve,
+    coredump_destroy,
+    coredump_restart,
+    soft_reset,
+};
+
+// xl.cfg spelling: "rename-restart", "coredump-destroy", ...
+std::string_view to_config_name(ShutdownAction action);
+// libxl's JSON spelling: "restart_rename", "coredump_destroy", ...
+std::string_view to_json_name(ShutdownAction action);
+std::optional<ShutdownAction> parse_shutdown_action(std::string_view config_name);
+
+// Defaults xl/libxl apply when a key is absent.
+inline constexpr std::uint64_t kDefaultMemoryMib = 32;          // libxl: max_memkb = 32 MiB
+inline constexpr std::uint32_t kDefaultMaxGrantFrames = 64;      // Xen's gnttab_max_frames
+inline constexpr std::uint32_t kDefaultMaxMaptrackFrames = 1024; // Xen's gnttab_max_maptrack_frames
+inline constexpr std::uint32_t kDefaultMaxEventChannels = 1023;  // libxl
+// Upper bound on vcpus/maxvcpus (Xen's largest NR_CPUS is 4096).
+inline constexpr std::uint32_t kMaxVcpus = 4096;
+
+struct DomainConfig {
+    std::string source;  // the config file name, for later messages
+
+    std::string name;
+    DomainType type = DomainType::pv;  // xl's default on x86 when neither type= nor builder=
+    std::optional<Uuid> uuid;          // absent: the daemon generates one
+
+    // Direct kernel boot. `cmdline` is the command line the guest gets:
+    // cmdline= if given, else "root=<root> <extra>" composed as xl does.
+    std::optional<std::string> kernel;
+    std::optional<std::string> ramdisk;
+    std::optional<std::string> cmdline;
+    std::optional<std::string> root;   // as written
+    std::optional<std::string> extra;  // as written
+    std::optional<std::string> firmware_override;  // HVM only
+
+    std::uint64_t memory_mib = kDefaultMemoryMib;  // initial allocation (libxl target_memkb)
+    std::uint64_t maxmem_mib = kDefaultMemoryMib;  // ceiling (libxl max_memkb)
+    std::uint32_t vcpus = 1;                       // online at boot
+    std::uint32_t max_vcpus = 1;
+
+    ShutdownAction on_poweroff = ShutdownAction::destroy;
+    ShutdownAction on_reboot = ShutdownAction::restart;
+    ShutdownAction on_watchdog = ShutdownAction::destroy;
+    ShutdownAction on_crash = ShutdownAction::destroy;
+    ShutdownAction on_soft_reset = ShutdownAction::soft_reset;
+
+    std::uint32_t max_grant_frames = kDefaultMaxGrantFrames;
+    std::uint32_t max_maptrack_frames = kDefaultMaxMaptrackFrames;
+    std::uint32_t max_event_channels = kDefaultMaxEventChannels;
+
+    // Affinity as written (a string such as "0-3,^1" or a list of them),
+    // interpreted later against the host's CPUs.
+    std::optional<Value> cpus;
+    std::optional<Value> cpus_soft;
+};
+
+// Builds the typed configuration. Keys xenolith does not implement yet and
+// keys xl does not know add one warning each and are otherwise ignored.
+// Errors read "file:line: key: what is wrong".
+Result<DomainConfig> build_domain_config(const ParsedConfig& parsed,
+                                         std::vector<Warning>& warnings);
+
+}  // namespace xenolith::config

@@ -1,0 +1,21 @@
+// Numbers as xl reads them: libxlu's xlu_cfg_get_long() is strtol(text, 0)
+// over the whole text. So "0x20" is 32, "010" is octal 8, "08" is invalid,
+// surrounding text is invalid, and leading blanks and a sign are accepted
+// (they can only come from a quoted string, e.g. memory="512").
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace xenolith::config {
+
+struct ParsedNumber {
+    enum class Status { ok, invalid, out_of_range };
+    Status status = Status::invalid;
+    std::int64_t value = 0;
+    bool octal = false;  // written with a leading 0 (so "0100" means 64)
+};
+
+ParsedNumber parse_xl_long(std::string_view text);
+
+}  // namespace xenolith::config

@@ -1,0 +1,139 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "control/protocol.hpp"
+#include "toolstack/xl/xl.hpp"
+
+namespace xenolith::xl {
+namespace {
+
+const Command kCommands[] = {
+    {"create", cmd_create, "Create a domain from config file <filename>",
+     "[options] <ConfigFile> [vars]\n\n"
+     "Options:\n\n"
+     "-h                      Print this help.\n"
+     "-p                      Leave the domain paused after it is created.\n"
+     "-c                      Connect to the console after the domain is created.\n"
+     "-n, --dryrun            Dry run - prints the resulting configuration\n"
+     "                         in JSON but does not create the domain.\n"
+     "-q, --quiet             Quiet."},
+    {"list", cmd_list, "List information about all/some domains",
+     "[options] [Domain]\n\n"
+     "Options:\n\n"
+     "-l, --long              Output all VM details\n"
+     "-v, --verbose           Prints out UUIDs and security context"},
+    {"destroy", cmd_destroy, "Terminate a domain immediately",
+     "[options] <Domain>\n\n"
+     "Options:\n\n"
+     "-f                      Permit destroying domain 0, which will only succeed\n"
+     "                        when run from disaggregated toolstack domain with a\n"
+     "                        hardware domain distinct from domain 0."},
+    {"shutdown", cmd_shutdown, "Issue a shutdown signal to a domain",
+     "[options] <-a|Domain>\n\n"
+     "Options:\n\n"
+     "-a, --all               Shutdown all guest domains.\n"
+     "-h                      Print this help.\n"
+     "-F                      Fallback to ACPI power event for HVM guests with\n"
+     "                        no PV drivers.\n"
+     "-w, --wait              Wait for guest(s) to shutdown.\n"},
+    {"pause", cmd_pause, "Pause execution of a domain", "<Domain>"},
+    {"unpause", cmd_unpause, "Unpause a paused domain", "<Domain>"},
+    {"console", cmd_console, "Attach to domain's console",
+     "[options] <Domain>\n"
+     "-t <type>       console type, pv , serial or vuart\n"
+     "-n <number>     console number"},
+    {"domid", cmd_domid, "Convert a domain name to domain id", "<DomainName>"},
+    {"domname", cmd_domname, "Convert a domain id to domain name", "<DomainId>"},
+    {"uptime", cmd_uptime, "Print uptime for all/some domains",
+     "[-s] [Domain]"},
+    {"info", cmd_info, "Get information about Xen host",
+     "-n, --numa         List host NUMA topology information"},
+    {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
+     "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
+};
+
+int help(bool to_stderr) {
+    FILE* out = to_stderr ? stderr : stdout;
+    std::fprintf(out, "Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n");
+    for (const auto& c : kCommands) std::fprintf(out, " %-19s %s\n\n", c.name, c.summary);
+    return to_stderr ? 1 : 0;
+}
+
+}  // namespace
+
+int print_usage(const char* name) {
+    for (const auto& c : kCommands) {
+        if (std::string_view(c.name) == name) {
+            std::printf("Usage: xl [-v] %s %s\n\n%s.\n\n", c.name, c.usage, c.summary);
+            return 0;
+        }
+    }
+    return help(true);
+}
+
+UniqueFd connect_daemon() {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = control::socket_path();
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        std::fprintf(stderr,
+                     "xl: cannot connect to xenolithd at %s: %s\n"
+                     "Is xenolithd running? (start it, or set XENOLITH_RUN_DIR)\n",
+                     path.c_str(), std::strerror(errno));
+        return UniqueFd();
+    }
+    return fd;
+}
+
+std::optional<nlohmann::json> request(const nlohmann::json& req) {
+    UniqueFd fd = connect_daemon();
+    if (!fd.valid()) return std::nullopt;
+    if (auto st = control::send_message(fd.get(), req); !st) {
+        std::fprintf(stderr, "xl: %s\n", st.error().what.c_str());
+        return std::nullopt;
+    }
+    auto reply = control::recv_message(fd.get());
+    if (!reply || !*reply) {
+        std::fprintf(stderr, "xl: no reply from xenolithd\n");
+        return std::nullopt;
+    }
+    return **reply;
+}
+
+std::optional<nlohmann::json> find_domain(const std::string& name_or_id) {
+    auto reply = request({{"cmd", "list"}});
+    if (!reply) return std::nullopt;
+    for (const auto& d : (*reply)["domains"]) {
+        if (d["name"] == name_or_id) return d;
+        if (std::to_string(d["domid"].get<unsigned>()) == name_or_id) return d;
+    }
+    return nlohmann::json();  // null: not found
+}
+
+}  // namespace xenolith::xl
+
+int main(int argc, char** argv) {
+    using namespace xenolith::xl;
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && argv[i][1] != '-') ++i;  // -v -f -N -t -T: accepted
+    if (i >= argc) return help(true);
+    const std::string_view name = argv[i];
+    if (name == "help" || name == "--help") return help(false);
+    Args args(argv + i, argv + argc);
+    for (const auto& c : kCommands) {
+        if (name == c.name) {
+            for (const auto& a : args)
+                if (a == "-h" || a == "--help") return print_usage(c.name);
+            return c.fn(args);
+        }
+    }
+    std::fprintf(stderr, "command not implemented\n");
+    return 1;
+}
