@@ -9,6 +9,8 @@
 const char test_title[] = "hvm_params: HVM params and upcall vector registration";
 
 #define NR_2L_PORTS 4096u
+/* Deprecated params are only named for __XEN__/__XEN_TOOLS__ (params.h). */
+#define DEPRECATED_PARAM_PAE_ENABLED 4u
 #define MAX_PFN_4G  (1ul << (32 - PAGE_SHIFT))
 
 static long get_param(domid_t domid, uint32_t index, uint64_t *value)
@@ -93,7 +95,7 @@ static void test_bad_params(void)
     check_rc(set_param(DOMID_SELF, HVM_NR_PARAMS, 0), -XEN_EINVAL, "set index HVM_NR_PARAMS");
 
     /* hvm_allow_get_param: deprecated -> -EINVAL, others not for the guest -> -EPERM. */
-    check_rc(get_param(DOMID_SELF, HVM_PARAM_PAE_ENABLED, &v), -XEN_EINVAL,
+    check_rc(get_param(DOMID_SELF, DEPRECATED_PARAM_PAE_ENABLED, &v), -XEN_EINVAL,
              "get deprecated PAE_ENABLED");
     check_rc(get_param(DOMID_SELF, HVM_PARAM_IDENT_PT, &v), -XEN_EPERM,
              "get IDENT_PT (not guest readable)");
@@ -101,7 +103,7 @@ static void test_bad_params(void)
     check_rc(set_param(DOMID_SELF, HVM_PARAM_STORE_PFN, 0x1234), -XEN_EPERM, "set STORE_PFN");
     check_rc(set_param(DOMID_SELF, HVM_PARAM_CONSOLE_PFN, 0x1234), -XEN_EPERM,
              "set CONSOLE_PFN");
-    check_rc(set_param(DOMID_SELF, HVM_PARAM_PAE_ENABLED, 1), -XEN_EINVAL,
+    check_rc(set_param(DOMID_SELF, DEPRECATED_PARAM_PAE_ENABLED, 1), -XEN_EINVAL,
              "set deprecated PAE_ENABLED");
 
     /* rcu_lock_domain_by_any_id() fails first. */

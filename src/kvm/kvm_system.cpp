@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kvm/kvm_cpuid_abi.hpp"
 #include "kvm/kvm_vm.hpp"
 
 namespace xenolith::kvm {
@@ -25,11 +26,14 @@ Result<std::unique_ptr<System>> System::open(const char* path) {
 
     // KVM_GET_SUPPORTED_CPUID needs a buffer big enough; grow until it fits.
     for (unsigned n = 64; n <= 4096; n *= 2) {
-        std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-        c->nent = n;
-        if (ioctl(sys->fd_.get(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            sys->supported_cpuid_.assign(c->entries, c->entries + c->nent);
+        std::vector<std::uint8_t> buf(sizeof(CpuidHeader) + n * sizeof(kvm_cpuid_entry2));
+        CpuidHeader hdr{n, 0};
+        std::memcpy(buf.data(), &hdr, sizeof hdr);
+        if (ioctl(sys->fd_.get(), kIoctlGetSupportedCpuid, buf.data()) == 0) {
+            std::memcpy(&hdr, buf.data(), sizeof hdr);
+            sys->supported_cpuid_.resize(std::min(hdr.nent, n));
+            std::memcpy(sys->supported_cpuid_.data(), buf.data() + sizeof hdr,
+                        sys->supported_cpuid_.size() * sizeof(kvm_cpuid_entry2));
             break;
         }
         if (errno != E2BIG) return make_error("KVM_GET_SUPPORTED_CPUID failed");

@@ -1,10 +1,13 @@
 #include "kvm/kvm_vcpu.hpp"
 
+#include "kvm/kvm_cpuid_abi.hpp"
+
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -38,11 +41,15 @@ Status Vcpu::set_sregs(const kvm_sregs& sregs) {
 }
 
 Status Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = static_cast<std::uint32_t>(entries.size());
-    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-    if (ioctl(fd_.get(), KVM_SET_CPUID2, c) < 0) return ioctl_error("KVM_SET_CPUID2");
+    struct Table {
+        CpuidHeader hdr;
+        kvm_cpuid_entry2 entries[256];
+    };
+    if (entries.size() > 256) return make_error("KVM_SET_CPUID2: too many CPUID entries");
+    auto table = std::make_unique<Table>();
+    table->hdr.nent = static_cast<std::uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), table->entries);
+    if (ioctl(fd_.get(), kIoctlSetCpuid2, table.get()) < 0) return ioctl_error("KVM_SET_CPUID2");
     return ok_status();
 }
 

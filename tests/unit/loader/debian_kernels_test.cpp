@@ -112,7 +112,13 @@ void check_image(const fs::path& path) {
             for (const auto& [sym, vaddr] : syms) {
                 const auto paddr = pristine->vaddr_to_paddr(vaddr);
                 ASSERT_TRUE(paddr) << sym;
-                want.push_back(*paddr);
+                const auto off = pristine->paddr_to_offset(*paddr);
+                ASSERT_TRUE(off) << sym;
+                // IBT kernels open the function with endbr64 (f3 0f 1e fa).
+                const std::uint8_t* p = pristine->elf.data() + *off;
+                const bool endbr = *off + 4 <= pristine->elf.size() && p[0] == 0xf3 &&
+                                   p[1] == 0x0f && p[2] == 0x1e && (p[3] == 0xfa || p[3] == 0xfb);
+                want.push_back(*paddr + (endbr ? 4 : 0));
             }
             std::sort(want.begin(), want.end());
             EXPECT_EQ(patched->rewritten_hypercall_sites, want);

@@ -7,7 +7,10 @@
 # real one is taken from the matching -dbg package (large: ~280 MB cloud,
 # ~860 MB generic download) so the test can cross-check symbol addresses.
 #
-# usage: fetch-debian-kernels.sh [--system-map] DIR
+# Other metapackages can be named after DIR, e.g. the bookworm 6.12
+# backport: fetch-debian-kernels.sh DIR linux-image-6.12-cloud-amd64
+#
+# usage: fetch-debian-kernels.sh [--system-map] DIR [METAPACKAGE...]
 set -eu
 
 with_map=no
@@ -15,18 +18,22 @@ if [ "${1:-}" = "--system-map" ]; then
     with_map=yes
     shift
 fi
-if [ $# -ne 1 ]; then
-    echo "usage: $0 [--system-map] DIR" >&2
+if [ $# -lt 1 ]; then
+    echo "usage: $0 [--system-map] DIR [METAPACKAGE...]" >&2
     exit 2
 fi
 dest=$1
+shift
+if [ $# -eq 0 ]; then
+    set -- linux-image-cloud-amd64 linux-image-amd64
+fi
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for meta in linux-image-cloud-amd64 linux-image-amd64; do
+for meta in "$@"; do
     pkg=$(apt-cache depends "$meta" | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
     if [ -z "$pkg" ]; then
         echo "$0: cannot resolve $meta to a kernel package" >&2

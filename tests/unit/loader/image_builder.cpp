@@ -297,6 +297,16 @@ Bytes linux_elf(bool is_64bit, RetStyle style, bool hypercall_page_note, bool ib
     ElfBuilder b(is_64bit);
     b.segment({.paddr = 0x1000000, .vaddr = vbase + 0x1000000, .data = linux_text(style, ibt),
                .memsz = 0, .flags = PF_R | PF_X});
+    b.segment({.paddr = 0x1100000, .vaddr = vbase + 0x1100000, .data = Bytes(0x100, 0x5a),
+               .memsz = 0x2000, .flags = PF_R | PF_W});
+    b.note_string(XEN_ELFNOTE_GUEST_OS, "linux");
+    b.note_string(XEN_ELFNOTE_GUEST_VERSION, "2.6");
+    b.note_string(XEN_ELFNOTE_XEN_VERSION, "xen-3.0");
+    if (hypercall_page_note) b.note_u64(XEN_ELFNOTE_HYPERCALL_PAGE, vbase + 0x1000000);
+    b.note_u64(XEN_ELFNOTE_PHYS32_ENTRY, 0x1000000 + LinuxText::kThunk);
+    return b.build();
+}
+
 Bytes gzip_compress(const Bytes& in) {
     z_stream zs{};
     if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
