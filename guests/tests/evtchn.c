@@ -158,7 +158,7 @@ static void test_mask(evtchn_port_t a, evtchn_port_t b)
     evtchn_mask(a);
     check_rc(evtchn_send(b), 0, "send(%u) to masked %u", b, a);
     check(evtchn_is_pending(a), "masked port %u is pending", a);
-    irq_window();
+    upcall_window();
     check(evtchn_count(a) == before, "no upcall while port %u is masked", a);
 
     check_rc(evtchn_unmask(a), 0, "unmask(%u)", a);

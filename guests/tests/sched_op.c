@@ -80,7 +80,7 @@ static void test_poll(evtchn_port_t port)
     unsigned int before = evtchn_count(port);
     check_rc(evtchn_send(port), 0, "send to masked port %u", port);
     check(evtchn_is_pending(port), "masked port %u pending after send", port);
-    irq_window();
+    upcall_window();
     check(evtchn_count(port) == before, "no upcall for a masked port");
 
     t0 = xen_time_now();

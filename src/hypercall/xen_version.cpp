@@ -46,32 +46,33 @@ long xen_version(Context& ctx) {
         case XENVER_changeset:
             return copy_string<XEN_CHANGESET_INFO_LEN>(ctx, arg, "xenolith " XENOLITH_VERSION);
         case XENVER_platform_parameters: {
-            xen_platform_parameters_t p{};  // virt_start is 0 for HVM/PVH guests
+            // Xen 4.17 still reports the PV hypervisor hole to every guest.
+            xen_platform_parameters_t p{};
+            p.virt_start = ctx.is64 ? 0xffff800000000000ull : 0xf5800000ull;
             return ctx.guest.write(arg, p) ? 0 : -XEN_EFAULT;
         }
         case XENVER_get_features: {
             xen_feature_info_t fi{};
             if (!ctx.guest.read(arg, fi)) return -XEN_EFAULT;
-            if (fi.submap_idx == 0)
-                fi.submap = (1u << XENFEAT_writable_page_tables) |
+            if (fi.submap_idx >= XENFEAT_NR_SUBMAPS) return -XEN_EINVAL;
+            fi.submap = (1u << XENFEAT_writable_page_tables) |
                             (1u << XENFEAT_auto_translated_physmap) |
                             (1u << XENFEAT_hvm_callback_vector) |
                             (1u << XENFEAT_hvm_safe_pvclock) |
                             (1u << XENFEAT_memory_op_vnode_supported);
-            else
-                fi.submap = 0;
             return ctx.guest.write(arg, fi) ? 0 : -XEN_EFAULT;
         }
         case XENVER_pagesize:
-            return 4096;
+            return arg ? -XEN_EINVAL : 4096;
         case XENVER_guest_handle: {
             const auto& uuid = ctx.domain.identity().uuid;
             return ctx.guest.copy_to(arg, uuid.data(), uuid.size()) ? 0 : -XEN_EFAULT;
         }
+        case XENVER_commandline:
+        case XENVER_build_id:
+            return -XEN_EPERM;  // privileged domains only (XSM default policy)
         default:
-            // Xen's XSM default policy: everything else (commandline,
-            // build_id, unknown) is for privileged domains only.
-            return -XEN_EPERM;
+            return unknown_subop(ctx, "xen_version", cmd);
     }
 }
 

@@ -18,9 +18,9 @@ namespace {
 constexpr std::size_t kSetupHeaderOffset = offsetof(boot_params, hdr);
 constexpr std::uint32_t kHdrSMagic = 0x53726448;  // "HdrS"
 constexpr std::uint16_t kBootFlag = 0xAA55;
-constexpr std::uint16_t kMinVersion = 0x0208;     // adds payload_offset/length
+constexpr std::uint16_t kMinVersion = 0x0208;  // adds payload_offset/length
 constexpr std::uint64_t kSectorSize = 512;
-constexpr std::uint8_t kDefaultSetupSects = 4;    // setup_sects == 0 means 4
+constexpr std::uint8_t kDefaultSetupSects = 4;  // setup_sects == 0 means 4
 
 }  // namespace
 

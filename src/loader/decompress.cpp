@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -57,8 +59,9 @@ public:
     std::size_t size() const { return len_; }
 
     std::vector<std::uint8_t> take() {
+        const bool much_slack = buf_.size() - len_ > len_ / 4;
         buf_.resize(len_);
-        buf_.shrink_to_fit();
+        if (much_slack) buf_.shrink_to_fit();
         return std::move(buf_);
     }
 
@@ -74,8 +77,8 @@ T clamp_to(std::size_t n) {
 }
 
 Error too_large(Codec c, std::size_t limit) {
-    return make_error(fmt::format("{} stream decompresses to more than {}", codec_name(c),
-                                  format_size(limit)));
+    return make_error(
+        fmt::format("{} stream decompresses to more than {}", codec_name(c), format_size(limit)));
 }
 Error truncated(Codec c) {
     return make_error(fmt::format("{} stream is truncated", codec_name(c)));
@@ -97,7 +100,7 @@ private:
     int stalls_ = 0;
 };
 
-Result<std::vector<std::uint8_t>> gunzip(ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> gunzip(ByteSpan in, std::size_t max_out, std::size_t hint) {
     z_stream zs{};
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return make_error("gzip: zlib init failed");
     struct End {
@@ -105,7 +108,7 @@ Result<std::vector<std::uint8_t>> gunzip(ByteSpan in, std::size_t max_out) {
         ~End() { inflateEnd(s); }
     } end{&zs};
 
-    Output out(max_out, in.size() * 4);
+    Output out(max_out, hint);
     Progress progress;
     std::size_t in_pos = 0;
     for (;;) {
@@ -132,17 +135,19 @@ Result<std::vector<std::uint8_t>> gunzip(ByteSpan in, std::size_t max_out) {
     return out.take();
 }
 
-Result<std::vector<std::uint8_t>> unlzma(Codec codec, ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> unlzma(Codec codec, ByteSpan in, std::size_t max_out,
+                                         std::size_t hint) {
     lzma_stream s = LZMA_STREAM_INIT;
     const lzma_ret init = codec == Codec::xz ? lzma_stream_decoder(&s, kLzmaMemLimit, 0)
                                              : lzma_alone_decoder(&s, kLzmaMemLimit);
-    if (init != LZMA_OK) return make_error(fmt::format("{}: liblzma init failed", codec_name(codec)));
+    if (init != LZMA_OK)
+        return make_error(fmt::format("{}: liblzma init failed", codec_name(codec)));
     struct End {
         lzma_stream* s;
         ~End() { lzma_end(s); }
     } end{&s};
 
-    Output out(max_out, in.size() * 4);
+    Output out(max_out, hint);
     Progress progress;
     s.next_in = in.data();
     s.avail_in = in.size();
@@ -156,24 +161,18 @@ Result<std::vector<std::uint8_t>> unlzma(Codec codec, ByteSpan in, std::size_t m
         out.commit(produced);
         if (out.over_limit()) return too_large(codec, max_out);
         switch (rc) {
-            case LZMA_STREAM_END:
-                return out.take();
-            case LZMA_OK:
-                break;
+            case LZMA_STREAM_END: return out.take();
+            case LZMA_OK: break;
             case LZMA_BUF_ERROR:
                 if (s.avail_in == 0) return truncated(codec);
                 break;
             case LZMA_MEMLIMIT_ERROR:
                 return corrupt(codec, fmt::format("dictionary needs more than {}",
                                                   format_size(kLzmaMemLimit)));
-            case LZMA_FORMAT_ERROR:
-                return corrupt(codec, "bad header");
-            case LZMA_OPTIONS_ERROR:
-                return corrupt(codec, "unsupported options");
-            case LZMA_DATA_ERROR:
-                return corrupt(codec, "bad data");
-            default:
-                return corrupt(codec, fmt::format("liblzma error {}", static_cast<int>(rc)));
+            case LZMA_FORMAT_ERROR: return corrupt(codec, "bad header");
+            case LZMA_OPTIONS_ERROR: return corrupt(codec, "unsupported options");
+            case LZMA_DATA_ERROR: return corrupt(codec, "bad data");
+            default: return corrupt(codec, fmt::format("liblzma error {}", static_cast<int>(rc)));
         }
         if (!progress.note(avail_in - s.avail_in, produced)) {
             return s.avail_in == 0 ? truncated(codec) : corrupt(codec, "decoder stalled");
@@ -181,7 +180,7 @@ Result<std::vector<std::uint8_t>> unlzma(Codec codec, ByteSpan in, std::size_t m
     }
 }
 
-Result<std::vector<std::uint8_t>> unlz4_legacy(ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> unlz4_legacy(ByteSpan in, std::size_t max_out, std::size_t hint) {
     // Stream: magic, then blocks of {le32 compressed size, data}, each
     // decoding independently to at most 8 MiB. The magic may repeat
     // (concatenated streams); Linux appends a 4-byte size after the last
@@ -189,10 +188,11 @@ Result<std::vector<std::uint8_t>> unlz4_legacy(ByteSpan in, std::size_t max_out)
     const auto magic = read_at<std::uint32_t>(in, 0);
     if (!magic || *magic != kLz4LegacyMagic) return corrupt(Codec::lz4, "not a legacy lz4 stream");
 
-    Output out(max_out, in.size() * 4);
-    std::vector<std::uint8_t> block;
+    Output out(max_out, hint);
+    std::unique_ptr<std::uint8_t[]> block;  // one 8 MiB block, not zero-filled
     std::uint64_t pos = 4;
-    const auto max_csize = static_cast<std::uint32_t>(LZ4_compressBound(static_cast<int>(kLz4LegacyBlock)));
+    const auto max_csize =
+        static_cast<std::uint32_t>(LZ4_compressBound(static_cast<int>(kLz4LegacyBlock)));
     while (pos < in.size()) {
         const std::uint64_t rem = in.size() - pos;
         if (rem == 4) break;  // the appended uncompressed size
@@ -207,13 +207,13 @@ Result<std::vector<std::uint8_t>> unlz4_legacy(ByteSpan in, std::size_t max_out)
         }
         const auto src = slice(in, pos + 4, *csize);
         if (!src) return truncated(Codec::lz4);
-        if (block.empty()) block.resize(kLz4LegacyBlock);
-        const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(src->data()),
-                                          reinterpret_cast<char*>(block.data()),
-                                          static_cast<int>(*csize), static_cast<int>(block.size()));
+        if (!block) block.reset(new std::uint8_t[kLz4LegacyBlock]);
+        const int n = LZ4_decompress_safe(
+            reinterpret_cast<const char*>(src->data()), reinterpret_cast<char*>(block.get()),
+            static_cast<int>(*csize), static_cast<int>(kLz4LegacyBlock));
         if (n < 0) return corrupt(Codec::lz4, fmt::format("bad block at offset {:#x}", pos));
         std::size_t left = static_cast<std::size_t>(n);
-        const std::uint8_t* from = block.data();
+        const std::uint8_t* from = block.get();
         while (left > 0) {
             auto space = out.space();
             if (space.empty()) return too_large(Codec::lz4, max_out);
@@ -229,7 +229,7 @@ Result<std::vector<std::uint8_t>> unlz4_legacy(ByteSpan in, std::size_t max_out)
     return out.take();
 }
 
-Result<std::vector<std::uint8_t>> unzstd(ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> unzstd(ByteSpan in, std::size_t max_out, std::size_t hint) {
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
     if (dctx == nullptr) return make_error("zstd: out of memory");
     struct Free {
@@ -238,7 +238,7 @@ Result<std::vector<std::uint8_t>> unzstd(ByteSpan in, std::size_t max_out) {
     } free_ctx{dctx};
     ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, kZstdWindowLogMax);
 
-    Output out(max_out, in.size() * 4);
+    Output out(max_out, hint);
     Progress progress;
     ZSTD_inBuffer ib{in.data(), in.size(), 0};
     for (;;) {
@@ -257,7 +257,7 @@ Result<std::vector<std::uint8_t>> unzstd(ByteSpan in, std::size_t max_out) {
     }
 }
 
-Result<std::vector<std::uint8_t>> bunzip2(ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> bunzip2(ByteSpan in, std::size_t max_out, std::size_t hint) {
     bz_stream bs{};
     if (BZ2_bzDecompressInit(&bs, 0, 0) != BZ_OK) return make_error("bzip2: init failed");
     struct End {
@@ -265,7 +265,7 @@ Result<std::vector<std::uint8_t>> bunzip2(ByteSpan in, std::size_t max_out) {
         ~End() { BZ2_bzDecompressEnd(s); }
     } end{&bs};
 
-    Output out(max_out, in.size() * 4);
+    Output out(max_out, hint);
     Progress progress;
     std::size_t in_pos = 0;
     for (;;) {
@@ -327,14 +327,21 @@ std::string_view codec_name(Codec codec) {
     return "unknown";
 }
 
-Result<std::vector<std::uint8_t>> decompress(Codec codec, ByteSpan in, std::size_t max_out) {
+Result<std::vector<std::uint8_t>> decompress(Codec codec, ByteSpan in, std::size_t max_out,
+                                             std::size_t size_hint) {
+    // The hint only sizes the first allocation; a hostile one is capped by
+    // a generous compression ratio so tiny inputs cannot reserve much.
+    constexpr std::size_t kMaxRatio = 64;
+    const std::size_t ratio_cap =
+        in.size() > SIZE_MAX / kMaxRatio ? SIZE_MAX : in.size() * kMaxRatio;
+    const std::size_t hint = size_hint != 0 ? std::min(size_hint, ratio_cap) : in.size() * 4;
     switch (codec) {
-        case Codec::gzip: return gunzip(in, max_out);
+        case Codec::gzip: return gunzip(in, max_out, hint);
         case Codec::xz:
-        case Codec::lzma: return unlzma(codec, in, max_out);
-        case Codec::lz4: return unlz4_legacy(in, max_out);
-        case Codec::zstd: return unzstd(in, max_out);
-        case Codec::bzip2: return bunzip2(in, max_out);
+        case Codec::lzma: return unlzma(codec, in, max_out, hint);
+        case Codec::lz4: return unlz4_legacy(in, max_out, hint);
+        case Codec::zstd: return unzstd(in, max_out, hint);
+        case Codec::bzip2: return bunzip2(in, max_out, hint);
         case Codec::none:
         case Codec::lzo:
         case Codec::unknown: break;

@@ -24,7 +24,9 @@ std::string_view codec_name(Codec codec);
 
 // Decompresses one stream of `codec` (not none/lzo/unknown). Fails with an
 // Error whose text starts with the codec name when the data is corrupt or
-// truncated, or when the output would exceed `max_out` bytes.
-Result<std::vector<std::uint8_t>> decompress(Codec codec, ByteSpan in, std::size_t max_out);
+// truncated, or when the output would exceed `max_out` bytes. `size_hint`
+// (the expected output size, 0 if unknown) only sizes the first buffer.
+Result<std::vector<std::uint8_t>> decompress(Codec codec, ByteSpan in, std::size_t max_out,
+                                             std::size_t size_hint = 0);
 
 }  // namespace xenolith::loader

@@ -26,7 +26,9 @@ using Elf64 = ElfClass<Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr>;
 constexpr std::size_t kMaxGuestOsLen = 64;
 constexpr std::uint64_t k4GiB = std::uint64_t{1} << 32;
 
-std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+    return (v + a - 1) / a * a;
+}
 
 // Xen notes carry numbers as 1, 2, 4 or 8 little-endian bytes.
 std::optional<std::uint64_t> note_number(ByteSpan desc) {
@@ -60,8 +62,8 @@ Status take_xen_note(std::uint32_t type, ByteSpan desc, Notes& notes) {
             if (notes.phys32) break;  // first one wins
             const auto v = note_number(desc);
             if (!v) {
-                return make_error(fmt::format(
-                    "XEN_ELFNOTE_PHYS32_ENTRY has a {}-byte descriptor", desc.size()));
+                return make_error(
+                    fmt::format("XEN_ELFNOTE_PHYS32_ENTRY has a {}-byte descriptor", desc.size()));
             }
             if (*v >= k4GiB) {
                 return make_error(
@@ -81,14 +83,13 @@ Status take_xen_note(std::uint32_t type, ByteSpan desc, Notes& notes) {
             if (notes.hypercall_page) break;
             const auto v = note_number(desc);
             if (!v) {
-                return make_error(fmt::format(
-                    "XEN_ELFNOTE_HYPERCALL_PAGE has a {}-byte descriptor", desc.size()));
+                return make_error(fmt::format("XEN_ELFNOTE_HYPERCALL_PAGE has a {}-byte descriptor",
+                                              desc.size()));
             }
             notes.hypercall_page = *v;
             break;
         }
-        default:
-            break;
+        default: break;
     }
     return ok_status();
 }
@@ -118,11 +119,12 @@ Status parse_note_region(ByteSpan region, std::uint64_t base, std::uint64_t alig
     return ok_status();
 }
 
-std::uint64_t note_align(std::uint64_t a) { return a == 8 ? 8 : 4; }
+std::uint64_t note_align(std::uint64_t a) {
+    return a == 8 ? 8 : 4;
+}
 
 template <class C>
-Status parse_program_notes(ByteSpan elf, const std::vector<typename C::Phdr>& phdrs,
-                           Notes& notes) {
+Status parse_program_notes(ByteSpan elf, const std::vector<typename C::Phdr>& phdrs, Notes& notes) {
     for (std::size_t i = 0; i < phdrs.size(); ++i) {
         const auto& ph = phdrs[i];
         if (ph.p_type != PT_NOTE) continue;
@@ -173,9 +175,9 @@ Status check_overlaps(const std::vector<Segment>& segs, const std::vector<std::s
         if (lo.paddr + lo.memsz > hi.paddr) {
             const auto a = std::min(index[order[k - 1]], index[order[k]]);
             const auto b = std::max(index[order[k - 1]], index[order[k]]);
-            return make_error(fmt::format(
-                "PT_LOAD segments {} and {} overlap in guest memory at paddr {:#x}", a, b,
-                hi.paddr));
+            return make_error(
+                fmt::format("PT_LOAD segments {} and {} overlap in guest memory at paddr {:#x}", a,
+                            b, hi.paddr));
         }
     }
     return ok_status();
@@ -201,13 +203,12 @@ Result<Segment> load_segment(ByteSpan elf, const typename C::Phdr& ph, std::size
             i, s.file_offset, s.filesz, elf.size()));
     }
     if (s.memsz > UINT64_MAX - s.paddr) {
-        return make_error(fmt::format("PT_LOAD segment {}: paddr {:#x} + memsz {:#x} overflows",
-                                      i, s.paddr, s.memsz));
+        return make_error(fmt::format("PT_LOAD segment {}: paddr {:#x} + memsz {:#x} overflows", i,
+                                      s.paddr, s.memsz));
     }
     if (!is_64bit && s.paddr + s.memsz > k4GiB) {
         return make_error(fmt::format(
-            "PT_LOAD segment {}: paddr {:#x} + memsz {:#x} ends above 4 GiB", i, s.paddr,
-            s.memsz));
+            "PT_LOAD segment {}: paddr {:#x} + memsz {:#x} ends above 4 GiB", i, s.paddr, s.memsz));
     }
     return s;
 }
@@ -228,8 +229,8 @@ Result<ElfInfo> parse_class(ByteSpan elf, bool is_64bit, const ParseLimits& limi
         return make_error("extended ELF program header numbering is not supported");
     }
     if (eh->e_phentsize != sizeof(Phdr)) {
-        return make_error(fmt::format("ELF e_phentsize {} is not {}", eh->e_phentsize,
-                                      sizeof(Phdr)));
+        return make_error(
+            fmt::format("ELF e_phentsize {} is not {}", eh->e_phentsize, sizeof(Phdr)));
     }
     if (!slice(elf, eh->e_phoff, std::uint64_t{eh->e_phnum} * sizeof(Phdr))) {
         return make_error(fmt::format(
@@ -261,10 +262,10 @@ Result<ElfInfo> parse_class(ByteSpan elf, bool is_64bit, const ParseLimits& limi
         info.paddr_end = std::max(info.paddr_end, s.paddr + s.memsz);
     }
     if (info.paddr_end - info.paddr_start > limits.max_image_span) {
-        return make_error(fmt::format(
-            "image spans {:#x} bytes of guest memory [{:#x}, {:#x}) (limit {})",
-            info.paddr_end - info.paddr_start, info.paddr_start, info.paddr_end,
-            format_size(limits.max_image_span)));
+        return make_error(
+            fmt::format("image spans {:#x} bytes of guest memory [{:#x}, {:#x}) (limit {})",
+                        info.paddr_end - info.paddr_start, info.paddr_start, info.paddr_end,
+                        format_size(limits.max_image_span)));
     }
 
     Notes notes;

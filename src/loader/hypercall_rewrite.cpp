@@ -107,7 +107,9 @@ std::vector<Site> find_functions(const KernelImage& img, const Insn& insn) {
     return out;
 }
 
-std::uint64_t distance(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : b - a; }
+std::uint64_t distance(std::uint64_t a, std::uint64_t b) {
+    return a > b ? a - b : b - a;
+}
 
 std::vector<Pair> adjacent_pairs(const std::vector<Site>& amd, const std::vector<Site>& intel) {
     std::vector<Pair> out;
@@ -163,12 +165,12 @@ Result<std::size_t> rewrite_direct_hypercalls(KernelImage& image, const std::str
             name, list_sites(amd), list_sites(intel)));
     }
     if (pairs.size() > 1) {
-        return make_error(fmt::format(
-            "{}: ambiguous direct-hypercall pattern: {} candidate xen_hypercall_amd/"
-            "xen_hypercall_intel pairs at paddr {}; refusing to patch",
-            name, pairs.size(), list(pairs, [](const Pair& p) {
-                return fmt::format("({:#x}, {:#x})", p.amd.paddr, p.intel.paddr);
-            })));
+        return make_error(
+            fmt::format("{}: ambiguous direct-hypercall pattern: {} candidate xen_hypercall_amd/"
+                        "xen_hypercall_intel pairs at paddr {}; refusing to patch",
+                        name, pairs.size(), list(pairs, [](const Pair& p) {
+                            return fmt::format("({:#x}, {:#x})", p.amd.paddr, p.intel.paddr);
+                        })));
     }
     const Pair& pair = pairs.front();
     if (pair.amd.thunk && pair.intel.thunk && *pair.amd.thunk != *pair.intel.thunk) {

@@ -38,19 +38,20 @@ Result<KernelImage> from_elf(std::vector<std::uint8_t> bytes, std::string contai
 // Decompresses `data` (whose codec is `codec`) and parses the ELF inside.
 // `what` names the compressed object in messages ("bzImage payload").
 Result<KernelImage> from_compressed(ByteSpan data, Codec codec, const std::string& what,
-                                    std::string format, const ParseLimits& limits) {
+                                    std::string format, const ParseLimits& limits,
+                                    std::size_t size_hint = 0) {
     if (codec == Codec::lzo) {
         return make_error(fmt::format("{} uses lzo compression, which is not supported", what));
     }
     if (codec == Codec::unknown) {
-        return make_error(fmt::format("{} has unrecognised compression (starts with {})", what,
-                                      magic_hex(data)));
+        return make_error(
+            fmt::format("{} has unrecognised compression (starts with {})", what, magic_hex(data)));
     }
-    auto bytes = decompress(codec, data, limits.max_decompressed);
+    auto bytes = decompress(codec, data, limits.max_decompressed, size_hint);
     if (!bytes) return make_error(fmt::format("{}: {}", what, bytes.error().what));
     if (!has_elf_magic(*bytes)) {
-        return make_error(fmt::format("decompressed {} is not an ELF image (starts with {})",
-                                      what, magic_hex(*bytes)));
+        return make_error(fmt::format("decompressed {} is not an ELF image (starts with {})", what,
+                                      magic_hex(*bytes)));
     }
     return from_elf(std::move(bytes).value(), std::move(format), limits);
 }
@@ -65,8 +66,12 @@ Result<KernelImage> parse_any(ByteSpan file, const ParseLimits& limits) {
         if (codec == Codec::none) {
             return from_elf({payload->begin(), payload->end()}, "bzImage/none", limits);
         }
+        // Linux appends the uncompressed size (+1 leaves room for the
+        // decoder's final call, so the buffer never grows).
+        const auto appended = read_at<std::uint32_t>(*payload, payload->size() - 4);
+        const std::size_t hint = appended ? std::size_t{*appended} + 1 : 0;
         return from_compressed(*payload, codec, "bzImage payload",
-                               fmt::format("bzImage/{}", codec_name(codec)), limits);
+                               fmt::format("bzImage/{}", codec_name(codec)), limits, hint);
     }
     const Codec codec = detect_codec(file);
     if (codec == Codec::unknown) {
@@ -74,7 +79,8 @@ Result<KernelImage> parse_any(ByteSpan file, const ParseLimits& limits) {
             fmt::format("not an ELF or bzImage kernel (starts with {})", magic_hex(file)));
     }
     auto img = from_compressed(file, codec, fmt::format("{} file", codec_name(codec)), "", limits);
-    if (img) img->format = fmt::format("{}/{}", codec_name(codec), img->is_64bit ? "ELF64" : "ELF32");
+    if (img)
+        img->format = fmt::format("{}/{}", codec_name(codec), img->is_64bit ? "ELF64" : "ELF32");
     return img;
 }
 
@@ -94,7 +100,8 @@ std::optional<std::uint64_t> KernelImage::vaddr_to_paddr(std::uint64_t vaddr) co
 
 std::optional<std::uint64_t> KernelImage::paddr_to_offset(std::uint64_t paddr) const {
     for (const Segment& s : segments) {
-        if (paddr >= s.paddr && paddr - s.paddr < s.filesz) return s.file_offset + (paddr - s.paddr);
+        if (paddr >= s.paddr && paddr - s.paddr < s.filesz)
+            return s.file_offset + (paddr - s.paddr);
     }
     return std::nullopt;
 }

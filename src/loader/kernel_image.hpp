@@ -22,21 +22,29 @@ struct Segment {
     std::uint64_t file_offset;
     std::uint64_t filesz;
     std::uint64_t memsz;
-    std::uint64_t vaddr = 0;   // link address (maps System.map symbols to paddrs)
-    bool executable = false;   // PF_X
+    std::uint64_t vaddr = 0;  // link address (maps System.map symbols to paddrs)
+    bool executable = false;  // PF_X
 };
 
 struct KernelImage {
-    std::vector<std::uint8_t> elf;      // the (decompressed) ELF bytes; segments index into it
+    // The (decompressed) ELF bytes; segments index into it.
+    std::vector<std::uint8_t> elf;
     bool is_64bit = false;
-    std::uint32_t phys32_entry = 0;     // XEN_ELFNOTE_PHYS32_ENTRY
-    std::vector<Segment> segments;      // PT_LOAD, paddr-based, validated: in bounds, no overflow,
-                                        // memsz>=filesz, no overlap; program-header order
-    std::uint64_t paddr_start = 0, paddr_end = 0;  // lowest paddr, highest paddr+memsz
-    std::string format;                 // "ELF64", "ELF32", "bzImage/gzip", "bzImage/xz", ...
-    std::string guest_os;               // XEN_ELFNOTE_GUEST_OS if present ("linux", ...)
-    std::vector<std::uint64_t> rewritten_hypercall_sites;  // paddrs patched by rewrite_direct_hypercalls
-    std::optional<std::uint64_t> hypercall_page;  // XEN_ELFNOTE_HYPERCALL_PAGE (a vaddr) if present
+    // XEN_ELFNOTE_PHYS32_ENTRY; always inside a segment's file bytes.
+    std::uint32_t phys32_entry = 0;
+    // PT_LOAD, paddr-based, validated: in bounds, no overflow, memsz>=filesz,
+    // no overlap; program-header order; zero-memsz entries dropped.
+    std::vector<Segment> segments;
+    // Lowest paddr, highest paddr+memsz.
+    std::uint64_t paddr_start = 0, paddr_end = 0;
+    // "ELF64", "ELF32", "bzImage/gzip", "bzImage/xz", ..., "gzip/ELF64" (bare).
+    std::string format;
+    // XEN_ELFNOTE_GUEST_OS if present ("linux", "FreeBSD", ...).
+    std::string guest_os;
+    // paddrs of the instructions patched by rewrite_direct_hypercalls.
+    std::vector<std::uint64_t> rewritten_hypercall_sites;
+    // XEN_ELFNOTE_HYPERCALL_PAGE (a vaddr) if present.
+    std::optional<std::uint64_t> hypercall_page;
 
     // The file-backed bytes of `s` (filesz bytes; the caller zero-fills up
     // to memsz). Empty if `s` does not lie inside `elf`.
@@ -51,8 +59,8 @@ struct KernelImage {
 
 // Resource bounds for hostile input.
 struct ParseLimits {
-    std::size_t max_decompressed = std::size_t{512} << 20;   // bzImage payload after decompression
-    std::uint64_t max_image_span = std::uint64_t{1} << 30;   // paddr_end - paddr_start
+    std::size_t max_decompressed = std::size_t{512} << 20;  // bzImage payload after decompression
+    std::uint64_t max_image_span = std::uint64_t{1} << 30;  // paddr_end - paddr_start
 };
 
 // Parses an ELF32/ELF64 PVH image, a bzImage (x86 boot protocol >= 2.08;

@@ -60,15 +60,13 @@ static void ring_give_up(const char *why)
     HYPERVISOR_console_io(CONSOLEIO_write, (unsigned int)strlen(why), why);
 }
 
-/* Copy into the ring, turning "\n" into "\r\n"; wait (bounded) when full. */
+/* Copy into the ring; when it is full, publish, notify and wait (bounded). */
 static void ring_write(const char *s, size_t len)
 {
     XENCONS_RING_IDX prod = ring->out_prod; /* we are the only producer */
     unsigned int waits = 0;
-    bool cr_sent = false;
-    size_t i = 0;
 
-    while (i < len) {
+    while (len) {
         XENCONS_RING_IDX used = prod - READ_ONCE(ring->out_cons);
 
         barrier(); /* read the index before reusing the space */
@@ -85,18 +83,18 @@ static void ring_write(const char *s, size_t len)
             sched_yield();
             continue;
         }
-        for (; used < sizeof(ring->out) && i < len; used++) {
-            char c = s[i];
 
-            if (c == '\n' && !cr_sent) {
-                c = '\r';
-                cr_sent = true;
-            } else {
-                cr_sent = false;
-                i++;
-            }
-            ring->out[MASK_XENCONS_IDX(prod++, ring->out)] = c;
-        }
+        size_t idx = MASK_XENCONS_IDX(prod, ring->out);
+        size_t chunk = sizeof(ring->out) - used;
+
+        if (chunk > sizeof(ring->out) - idx)
+            chunk = sizeof(ring->out) - idx; /* up to the wrap */
+        if (chunk > len)
+            chunk = len;
+        memcpy(&ring->out[idx], s, chunk);
+        prod += (XENCONS_RING_IDX)chunk;
+        s += chunk;
+        len -= chunk;
     }
     ring_publish(prod);
 }
@@ -115,12 +113,18 @@ void console_write(const char *s, size_t len)
 
 void vprintk(const char *fmt, va_list ap)
 {
-    char buf[PRINTK_MAX];
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    char buf[PRINTK_MAX + 1]; /* room for the '\r' */
+    int n = vsnprintf(buf, PRINTK_MAX, fmt, ap);
 
-    if (n >= (int)sizeof(buf)) {
-        n = sizeof(buf) - 1;
+    if (n >= PRINTK_MAX) {
+        n = PRINTK_MAX - 1;
         buf[n - 1] = '\n'; /* keep the line structure when truncating */
+    }
+    /* A terminal line end for the PV console, as a tty's ONLCR would make;
+     * console_io drops the '\r' with the other non-printables. */
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[n - 1] = '\r';
+        buf[n++] = '\n';
     }
     console_write(buf, (size_t)n);
 }

@@ -29,7 +29,6 @@ shared_info_t *shared_info;
 
 static vcpu_info_t *cur_vcpu_info;
 static enum upcall_mode cur_mode;
-static bool lapic_eoi; /* sticky: Xen cannot turn a per-vCPU vector off */
 static struct port_handler handlers[MAX_HANDLERS];
 
 volatile unsigned int evtchn_upcalls;
@@ -44,9 +43,6 @@ static long set_per_vcpu_vector(void)
 {
     struct xen_hvm_evtchn_upcall_vector op = { .vcpu = 0, .vector = UPCALL_VECTOR };
 
-    /* Xen only raises the vector while the vLAPIC is enabled (SVR bit 8). */
-    *apic_reg(APIC_REG_SVR) = APIC_SVR_ENABLE | SPURIOUS_VECTOR;
-    lapic_eoi = true;
     return HYPERVISOR_hvm_op(HVMOP_set_evtchn_upcall_vector, &op);
 }
 
@@ -88,6 +84,12 @@ long evtchn_init(enum upcall_mode mode)
     shared_info = (shared_info_t *)shared_info_page;
     cur_vcpu_info = &shared_info->vcpu_info[0];
     traps_set_gate(UPCALL_VECTOR, upcall_entry);
+    /*
+     * Software-enable the xAPIC. Xen raises a per-vCPU vector only while
+     * the vLAPIC is enabled (hvm_assert_evtchn_irq); a hypervisor on KVM
+     * without KVM_XEN can only inject through the in-kernel LAPIC at all.
+     */
+    *apic_reg(APIC_REG_SVR) = APIC_SVR_ENABLE | SPURIOUS_VECTOR;
     return evtchn_set_upcall_mode(mode);
 }
 
@@ -181,8 +183,12 @@ void evtchn_upcall(void)
         if (!READ_ONCE(vi->evtchn_upcall_pending))
             break;
     }
-    if (lapic_eoi)
-        *apic_reg(APIC_REG_EOI) = 0;
+    /*
+     * Needed when the upcall came through the LAPIC (per-vCPU vector, or
+     * any vector on KVM without KVM_XEN). Xen's domain-wide callback does
+     * not set ISR, and an EOI with nothing in service is ignored.
+     */
+    *apic_reg(APIC_REG_EOI) = 0;
 }
 
 static xen_ulong_t *word_of(xen_ulong_t *array, evtchn_port_t port)
@@ -282,6 +288,13 @@ long evtchn_status(domid_t dom, evtchn_port_t port, struct evtchn_status *st)
     return HYPERVISOR_event_channel_op(EVTCHNOP_status, st);
 }
 
+void upcall_window(void)
+{
+    irq_enable();
+    sched_yield();
+    irq_disable();
+}
+
 bool evtchn_wait(evtchn_port_t port, unsigned int target)
 {
     uint64_t start = xen_time_now();
@@ -301,7 +314,7 @@ bool evtchn_wait(evtchn_port_t port, unsigned int target)
 
         set_xen_guest_handle(poll.ports, &port);
         HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
-        irq_window();
+        upcall_window();
     }
     return evtchn_count(port) >= target;
 }

@@ -1,6 +1,11 @@
 /* A small vsnprintf: enough for test messages, no floating point. */
 #include <kit/lib.h>
 
+/*
+ * Output is emitted in runs (memcpy) rather than per character: under a
+ * software instruction emulator every guest memory access costs
+ * microseconds, and most of a message is literal text or %s.
+ */
 struct out {
     char *buf;
     size_t size;
@@ -14,17 +19,36 @@ struct spec {
     unsigned int base;
 };
 
+static void emit(struct out *o, const char *s, size_t n)
+{
+    if (o->len + 1 < o->size) {
+        size_t room = o->size - 1 - o->len;
+        char *d = o->buf + o->len;
+
+        if (n < room)
+            room = n;
+        if (room < 8) /* not worth a call */
+            while (room--)
+                *d++ = *s++;
+        else
+            memcpy(d, s, room);
+    }
+    o->len += n;
+}
+
 static void put(struct out *o, char c)
 {
-    if (o->len + 1 < o->size)
-        o->buf[o->len] = c;
-    o->len++;
+    emit(o, &c, 1);
 }
 
 static void pad(struct out *o, char c, int n)
 {
-    while (n-- > 0)
-        put(o, c);
+    static const char spaces[] = "                ";
+    static const char zeros[] = "0000000000000000";
+    const char *run = c == '0' ? zeros : spaces;
+
+    for (; n > 0; n -= (int)sizeof(spaces) - 1)
+        emit(o, run, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
 }
 
 /* n / 10 and n % 10 without libgcc's 64-bit division on i386. */
@@ -70,20 +94,20 @@ static void put_number(struct out *o, uint64_t v, bool neg, const struct spec *s
     int prefix = (neg ? 1 : 0) + (s->alt && s->base == 16 ? 2 : 0);
     int body = prefix + prec_zeros + n;
     int fill = s->width > body ? s->width - body : 0;
+    char rev[sizeof(tmp)];
 
     if (!s->left && !(s->zero && s->prec < 0))
         pad(o, ' ', fill);
     if (neg)
         put(o, '-');
-    if (s->alt && s->base == 16) {
-        put(o, '0');
-        put(o, s->upper ? 'X' : 'x');
-    }
+    if (s->alt && s->base == 16)
+        emit(o, s->upper ? "0X" : "0x", 2);
     if (!s->left && s->zero && s->prec < 0)
         pad(o, '0', fill);
     pad(o, '0', prec_zeros);
-    while (n)
-        put(o, tmp[--n]);
+    for (int i = 0; i < n; i++)
+        rev[i] = tmp[n - 1 - i];
+    emit(o, rev, (size_t)n);
     if (s->left)
         pad(o, ' ', fill);
 }
@@ -98,8 +122,7 @@ static void put_string(struct out *o, const char *str, const struct spec *s)
 
     if (!s->left)
         pad(o, ' ', fill);
-    for (size_t i = 0; i < n; i++)
-        put(o, str[i]);
+    emit(o, str, n);
     if (s->left)
         pad(o, ' ', fill);
 }
@@ -119,7 +142,11 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 
     for (const char *p = fmt; *p; p++) {
         if (*p != '%') {
-            put(&o, *p);
+            const char *run = p;
+
+            while (p[1] && p[1] != '%')
+                p++;
+            emit(&o, run, (size_t)(p - run + 1));
             continue;
         }
 

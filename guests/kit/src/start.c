@@ -10,7 +10,6 @@
 #endif
 
 struct boot_state boot_state;
-__weak const uint8_t kit_probe_entry_segments = 0;
 
 const struct hvm_start_info *kit_start_info;
 

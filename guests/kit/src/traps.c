@@ -78,5 +78,8 @@ void exception_handler(struct cpu_regs *regs)
            regs->rcx, regs->rdx);
     printk("  rsi %#lx rdi %#lx rbp %#lx r8 %#lx\n", regs->rsi, regs->rdi,
            regs->rbp, regs->r8);
+    /* A vector without a gate arrives as #NP with IDT=1 in the error code. */
+    if (regs->vector == 11 && (regs->error_code & 2))
+        printk("  (interrupt vector %#lx has no handler)\n", regs->error_code >> 3);
     xtf_crash("exception %s at %#lx", name, regs->rip);
 }

@@ -23,10 +23,9 @@ XEN_NOTE XEN_ELFNOTE_GUEST_OS, .asciz "xenolith-test"
 XEN_NOTE XEN_ELFNOTE_PHYS32_ENTRY, .long _start
 
 /*
- * Record ebx, eflags, cr0, cr4, EFER and the selectors. Needs a stack for
- * pushf, so it loads %esp first (MOV leaves EFLAGS alone). Clobbers eax,
- * ecx, edx. With kit_probe_entry_segments set it also records GDTR, TR and
- * the segment limits lsl can read from the entry GDT.
+ * Record ebx, eflags, cr0, cr4, EFER, the selectors, GDTR and TR. Needs a
+ * stack for pushf, so it loads %esp first (MOV leaves EFLAGS alone).
+ * Clobbers eax, ecx, edx.
  */
 .macro RECORD_ENTRY_STATE stack_top
     mov     %ebx, boot_state + BS_EBX
@@ -47,26 +46,6 @@ XEN_NOTE XEN_ELFNOTE_PHYS32_ENTRY, .long _start
     mov     %ss, boot_state + BS_SS
     mov     %fs, boot_state + BS_FS
     mov     %gs, boot_state + BS_GS
-
-    cmpb    $0, kit_probe_entry_segments
-    je      99f
-    movl    $1, boot_state + BS_PROBED
-    sgdt    boot_state + BS_GDTR
     str     boot_state + BS_TR
-    PROBE_LIMIT BS_CS, BS_SEG_CS
-    PROBE_LIMIT BS_DS, BS_SEG_DS
-    PROBE_LIMIT BS_ES, BS_SEG_ES
-    PROBE_LIMIT BS_SS, BS_SEG_SS
-    PROBE_LIMIT BS_TR, BS_SEG_TR
-99:
-.endm
-
-/* lsl never faults: ZF clear means the descriptor was not readable. */
-.macro PROBE_LIMIT sel_off, idx
-    movzwl  boot_state + \sel_off, %eax
-    lsl     %eax, %edx
-    jnz     98f
-    mov     %edx, boot_state + BS_LIMITS + 4 * \idx
-    orl     $(1 << \idx), boot_state + BS_LIMIT_OK
-98:
+    sgdt    boot_state + BS_GDTR
 .endm

@@ -28,3 +28,5 @@ _start:
 stack:
     .skip STACK_SIZE
 stack_top:
+
+    .section .note.GNU-stack, "", @progbits

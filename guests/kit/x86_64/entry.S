@@ -92,3 +92,5 @@ pd:
 stack:
     .skip STACK_SIZE
 stack_top:
+
+    .section .note.GNU-stack, "", @progbits

@@ -98,3 +98,5 @@ exception_stubs:
     EXC_STUB_ADDR %v
     .set v, v + 1
     .endr
+
+    .section .note.GNU-stack, "", @progbits

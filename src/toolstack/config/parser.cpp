@@ -92,6 +92,13 @@ bool starts_with_quote(const Token& t) {
     return !t.text.empty() && (t.text[0] == '\'' || t.text[0] == '"');
 }
 
+// The word the user probably meant, without the punctuation after it:
+// "PVH;" -> "PVH".
+std::string_view leading_word(std::string_view text) {
+    const std::size_t end = text.find_first_of(";,]#='\"");
+    return text.substr(0, end);
+}
+
 class Parser {
 public:
     Parser(std::string_view text, std::string file, SettingStore& store, bool warn_duplicates,
@@ -118,7 +125,7 @@ public:
                 if (!tok_.text.empty() && tok_.text[0] >= 'A' && tok_.text[0] <= 'Z') {
                     return fail(tok_, fmt::format("expected a setting name, got '{}' "
                                                   "(setting names are lower-case)",
-                                                  tok_.text));
+                                                  leading_word(tok_.text)));
                 }
                 return fail(tok_, tok_.message);
             default:
@@ -199,7 +206,7 @@ private:
             if (word && !starts_with_quote(tok_)) {
                 return fail(tok_, fmt::format(
                                       "expected a value {}: strings must be quoted, e.g. \"{}\"",
-                                      where, tok_.text));
+                                      where, leading_word(tok_.text)));
             }
             return fail(tok_, tok_.message);
         }

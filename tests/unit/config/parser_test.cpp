@@ -187,6 +187,10 @@ TEST(ParserErrors, UnquotedString_SuggestsQuotes) {
               "t.cfg:1:8: expected a value after '=': strings must be quoted, e.g. \"web\"");
     EXPECT_EQ(parse_error("type = PVH\n"),
               "t.cfg:1:8: expected a value after '=': strings must be quoted, e.g. \"PVH\"");
+    EXPECT_EQ(parse_error("type = PVH;\n"),
+              "t.cfg:1:8: expected a value after '=': strings must be quoted, e.g. \"PVH\"");
+    EXPECT_EQ(parse_error("disk = [ /dev/sda,xvda ]\n"),
+              "t.cfg:1:10: expected a value in the list: strings must be quoted, e.g. \"/dev/sda\"");
     EXPECT_EQ(parse_error("kernel = /boot/vmlinuz\n"),
               "t.cfg:1:10: expected a value after '=': strings must be quoted, e.g. "
               "\"/boot/vmlinuz\"");
@@ -210,6 +214,8 @@ TEST(ParserErrors, MissingKey) {
     EXPECT_EQ(parse_error("'a' = 5\n"), "t.cfg:1:1: expected a setting name, got a string");
     EXPECT_EQ(parse_error("Name = 'x'\n"),
               "t.cfg:1:1: expected a setting name, got 'Name' (setting names are lower-case)");
+    EXPECT_EQ(parse_error("Memory=512\n"),
+              "t.cfg:1:1: expected a setting name, got 'Memory' (setting names are lower-case)");
     EXPECT_EQ(parse_error("[1]\n"), "t.cfg:1:1: expected a setting name, got '['");
 }
 

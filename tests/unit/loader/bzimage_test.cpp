@@ -11,11 +11,11 @@
 namespace xenolith::loader {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Bytes;
 using testing::BzImageSpec;
-using testing::RetStyle;
+using ::testing::HasSubstr;
 using testing::put;
+using testing::RetStyle;
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 
@@ -108,8 +108,9 @@ TEST_P(CodecTest, output_of_exactly_the_limit_when_parsed_then_allowed) {
     const Bytes zeros(kMiB, 0);
     ParseLimits limits;
     limits.max_decompressed = kMiB;
-    EXPECT_EQ(error_of(bzimage_of(GetParam().compress(zeros), zeros.size()), limits),
-              "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 00 00 00 00)");
+    EXPECT_EQ(
+        error_of(bzimage_of(GetParam().compress(zeros), zeros.size()), limits),
+        "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 00 00 00 00)");
 }
 
 TEST_P(CodecTest, garbage_after_the_stream_when_parsed_then_ignored_unless_lz4) {
@@ -161,8 +162,9 @@ TEST(Lz4Legacy, concatenated_streams_when_parsed_then_magic_between_them_is_skip
 
 TEST(Lz4Legacy, oversized_block_length_when_parsed_then_rejected) {
     Bytes z{0x02, 0x21, 0x4c, 0x18, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5};
-    EXPECT_EQ(error_of(bzimage_raw(z)),
-              "vmlinuz: bzImage payload: lz4 stream is corrupt (block size 4294967295 at offset 0x4)");
+    EXPECT_EQ(
+        error_of(bzimage_raw(z)),
+        "vmlinuz: bzImage payload: lz4 stream is corrupt (block size 4294967295 at offset 0x4)");
 }
 
 TEST(Lz4Legacy, garbage_block_when_parsed_then_rejected) {
@@ -182,7 +184,8 @@ TEST(Lzma, huge_dictionary_when_parsed_then_memory_limit_rejects) {
 TEST(Xz, corrupt_stream_header_when_parsed_then_rejected) {
     Bytes z = testing::xz_compress(testing::linux_elf(true, RetStyle::ret));
     z[7] ^= 0x40;  // stream flags, covered by the header CRC
-    EXPECT_THAT(error_of(bzimage_raw(z)), HasSubstr("vmlinuz: bzImage payload: xz stream is corrupt ("));
+    EXPECT_THAT(error_of(bzimage_raw(z)),
+                HasSubstr("vmlinuz: bzImage payload: xz stream is corrupt ("));
 }
 
 TEST(Gzip, bad_crc_when_parsed_then_rejected) {
@@ -228,7 +231,8 @@ TEST(Zstd, bomb_at_default_limit_when_parsed_then_stopped_at_512_mib) {
 TEST(Bzip2, bad_block_when_parsed_then_rejected) {
     Bytes z{'B', 'Z', 'h', '9'};
     z.resize(64, 0);
-    EXPECT_EQ(error_of(bzimage_raw(z)), "vmlinuz: bzImage payload: bzip2 stream is corrupt (bad data)");
+    EXPECT_EQ(error_of(bzimage_raw(z)),
+              "vmlinuz: bzImage payload: bzip2 stream is corrupt (bad data)");
 }
 
 // --- boot protocol header ----------------------------------------------------
@@ -299,12 +303,14 @@ TEST(BzImage, lzo_payload_when_parsed_then_unsupported) {
 
 TEST(BzImage, payload_decompressing_to_non_elf_when_parsed_then_rejected) {
     const Bytes text{'h', 'e', 'l', 'l', 'o'};
-    EXPECT_EQ(error_of(bzimage_of(testing::gzip_compress(text), text.size())),
-              "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 68 65 6c 6c)");
+    EXPECT_EQ(
+        error_of(bzimage_of(testing::gzip_compress(text), text.size())),
+        "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 68 65 6c 6c)");
 }
 
 TEST(BzImage, inner_elf_without_pvh_note_when_parsed_then_same_message_as_bare_elf) {
-    const Bytes elf = testing::pvh_kernel(true).note_placement(testing::NotePlacement::none).build();
+    const Bytes elf =
+        testing::pvh_kernel(true).note_placement(testing::NotePlacement::none).build();
     EXPECT_EQ(error_of(bzimage_of(testing::xz_compress(elf), elf.size())),
               "vmlinuz: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }

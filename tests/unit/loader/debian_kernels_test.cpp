@@ -91,7 +91,8 @@ void check_image(const fs::path& path) {
         for (std::size_t k = 0; k < 3; ++k) expected.push_back(*off + k);
         const std::uint8_t* before = pristine->elf.data() + *off;
         const std::uint8_t* after = patched->elf.data() + *off;
-        EXPECT_TRUE(before[0] == 0x0f && before[1] == 0x01 && (before[2] == 0xc1 || before[2] == 0xd9));
+        EXPECT_TRUE(before[0] == 0x0f && before[1] == 0x01 &&
+                    (before[2] == 0xc1 || before[2] == 0xd9));
         EXPECT_TRUE(after[0] == 0xe7 && after[1] == x86::kHypercallPort && after[2] == 0x90);
     }
     std::sort(expected.begin(), expected.end());
@@ -104,7 +105,8 @@ void check_image(const fs::path& path) {
 
     std::string cross_check = "no System.map";
     const std::string file_name = path.filename().string();
-    const fs::path map = path.parent_path() / ("System.map" + file_name.substr(std::string("vmlinuz").size()));
+    const fs::path map =
+        path.parent_path() / ("System.map" + file_name.substr(std::string("vmlinuz").size()));
     if (fs::exists(map)) {
         const auto syms = hypercall_symbols(map);
         if (syms.size() == 2) {
@@ -127,13 +129,12 @@ void check_image(const fs::path& path) {
             cross_check = "System.map is a placeholder";
         }
     }
-    std::cout << fmt::format("[ image    ] {}: {}, {:.1f} MiB ELF, phys32 {:#x}, guest_os {}, "
-                             "hypercall page note {}, sites [{}] ({})\n",
-                             file_name, pristine->format,
-                             static_cast<double>(pristine->elf.size()) / (1 << 20),
-                             pristine->phys32_entry, pristine->guest_os,
-                             pristine->hypercall_page ? "yes" : "no",
-                             hex_list(patched->rewritten_hypercall_sites), cross_check);
+    std::cout << fmt::format(
+        "[ image    ] {}: {}, {:.1f} MiB ELF, phys32 {:#x}, guest_os {}, "
+        "hypercall page note {}, sites [{}] ({})\n",
+        file_name, pristine->format, static_cast<double>(pristine->elf.size()) / (1 << 20),
+        pristine->phys32_entry, pristine->guest_os, pristine->hypercall_page ? "yes" : "no",
+        hex_list(patched->rewritten_hypercall_sites), cross_check);
 }
 
 TEST(DebianKernels, each_image_when_rewritten_then_only_the_hypercall_sites_change) {

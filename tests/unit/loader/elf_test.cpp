@@ -16,7 +16,9 @@ using testing::ElfBuilder;
 using testing::get;
 using testing::put;
 
-Result<KernelImage> parse(const Bytes& b) { return parse_kernel(b, "k.elf"); }
+Result<KernelImage> parse(const Bytes& b) {
+    return parse_kernel(b, "k.elf");
+}
 
 std::string error_of(const Bytes& b) {
     auto r = parse(b);
@@ -57,8 +59,9 @@ TEST_P(ElfClassTest, minimal_pvh_kernel_when_parsed_then_segments_and_notes_are_
 }
 
 TEST_P(ElfClassTest, notes_only_in_section_headers_when_parsed_then_found) {
-    const Bytes elf =
-        testing::pvh_kernel(GetParam(), "linux").note_placement(testing::NotePlacement::section_only).build();
+    const Bytes elf = testing::pvh_kernel(GetParam(), "linux")
+                          .note_placement(testing::NotePlacement::section_only)
+                          .build();
     auto img = parse(elf);
     ASSERT_TRUE(img) << img.error().what;
     EXPECT_EQ(img->phys32_entry, 0x100000u);
@@ -77,7 +80,10 @@ TEST_P(ElfClassTest, eight_byte_aligned_notes_when_parsed_then_found) {
 
 TEST_P(ElfClassTest, missing_phys32_note_when_parsed_then_not_a_pvh_kernel) {
     ElfBuilder b(GetParam());
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = Bytes(16, 0x90), .memsz = 0,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0x100000,
+               .data = Bytes(16, 0x90),
+               .memsz = 0,
                .flags = PF_R | PF_X});
     b.note_string(XEN_ELFNOTE_GUEST_OS, "linux");
     EXPECT_EQ(error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
@@ -88,21 +94,28 @@ INSTANTIATE_TEST_SUITE_P(Classes, ElfClassTest, ::testing::Bool(),
 
 TEST(ElfParse, phys32_note_with_foreign_owner_when_parsed_then_ignored) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = Bytes(16, 0x90), .memsz = 0,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0x100000,
+               .data = Bytes(16, 0x90),
+               .memsz = 0,
                .flags = PF_R | PF_X});
     b.note(XEN_ELFNOTE_PHYS32_ENTRY, {0, 0, 0x10, 0}, "Linux");
     EXPECT_EQ(error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }
 
 TEST(ElfParse, no_notes_at_all_when_parsed_then_not_a_pvh_kernel) {
-    const Bytes elf = testing::pvh_kernel(true).note_placement(testing::NotePlacement::none).build();
+    const Bytes elf =
+        testing::pvh_kernel(true).note_placement(testing::NotePlacement::none).build();
     EXPECT_EQ(error_of(elf), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }
 
 TEST(ElfParse, vaddr_and_paddr_lookups_when_queried_then_map_through_segments) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x1000000, .vaddr = 0xffffffff81000000, .data = Bytes(0x100, 0x90),
-               .memsz = 0x200, .flags = PF_R | PF_X});
+    b.segment({.paddr = 0x1000000,
+               .vaddr = 0xffffffff81000000,
+               .data = Bytes(0x100, 0x90),
+               .memsz = 0x200,
+               .flags = PF_R | PF_X});
     b.note_u64(XEN_ELFNOTE_PHYS32_ENTRY, 0x1000010);
     auto img = parse(b.build());
     ASSERT_TRUE(img) << img.error().what;
@@ -202,7 +215,11 @@ TEST(ElfHostile, no_program_headers_when_parsed_then_rejected) {
 
 TEST(ElfHostile, no_load_segments_when_parsed_then_rejected) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x100000, .vaddr = 0, .data = Bytes(16, 0), .memsz = 0, .flags = 0,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0,
+               .data = Bytes(16, 0),
+               .memsz = 0,
+               .flags = 0,
                .type = PT_NULL});
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, 0x100000);
     EXPECT_EQ(error_of(b.build()), "k.elf: ELF has no PT_LOAD segments");
@@ -262,7 +279,8 @@ TEST(ElfHostile, overlapping_segments_when_parsed_then_rejected) {
     auto b = testing::pvh_kernel(true);
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(1) + offsetof(Elf64_Phdr, p_paddr), 0x100040);
-    EXPECT_EQ(error_of(elf), "k.elf: PT_LOAD segments 0 and 1 overlap in guest memory at paddr 0x100040");
+    EXPECT_EQ(error_of(elf),
+              "k.elf: PT_LOAD segments 0 and 1 overlap in guest memory at paddr 0x100040");
 }
 
 TEST(ElfHostile, huge_memsz_when_parsed_then_span_limit_rejects) {
@@ -289,7 +307,10 @@ TEST(ElfHostile, segments_far_apart_when_parsed_then_span_limit_rejects) {
 
 TEST(ElfHostile, phys32_outside_segments_when_parsed_then_rejected) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = Bytes(16, 0x90), .memsz = 0x1000,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0x100000,
+               .data = Bytes(16, 0x90),
+               .memsz = 0x1000,
                .flags = PF_R | PF_X});
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, 0x100010);  // in bss, not file bytes
     EXPECT_EQ(error_of(b.build()),
@@ -299,7 +320,10 @@ TEST(ElfHostile, phys32_outside_segments_when_parsed_then_rejected) {
 
 TEST(ElfHostile, phys32_above_4gib_when_parsed_then_rejected) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = Bytes(16, 0x90), .memsz = 0,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0x100000,
+               .data = Bytes(16, 0x90),
+               .memsz = 0,
                .flags = PF_R | PF_X});
     b.note_u64(XEN_ELFNOTE_PHYS32_ENTRY, 0x100100000);
     EXPECT_EQ(error_of(b.build()),
@@ -308,7 +332,10 @@ TEST(ElfHostile, phys32_above_4gib_when_parsed_then_rejected) {
 
 TEST(ElfHostile, phys32_with_odd_descriptor_when_parsed_then_rejected) {
     ElfBuilder b(true);
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = Bytes(16, 0x90), .memsz = 0,
+    b.segment({.paddr = 0x100000,
+               .vaddr = 0x100000,
+               .data = Bytes(16, 0x90),
+               .memsz = 0,
                .flags = PF_R | PF_X});
     b.note(XEN_ELFNOTE_PHYS32_ENTRY, {0, 0, 0x10});
     EXPECT_EQ(error_of(b.build()), "k.elf: XEN_ELFNOTE_PHYS32_ENTRY has a 3-byte descriptor");

@@ -12,10 +12,10 @@
 namespace xenolith::loader {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::Bytes;
+using ::testing::ElementsAre;
 using testing::ElfBuilder;
+using ::testing::HasSubstr;
 using testing::LinuxText;
 using testing::RetStyle;
 
@@ -51,8 +51,8 @@ TEST_P(RewriteTest, linux_direct_hypercalls_when_rewritten_then_only_the_six_byt
     auto n = rewrite_direct_hypercalls(img, "vmlinux");
     ASSERT_TRUE(n) << n.error().what;
     EXPECT_EQ(*n, 2u);
-    EXPECT_THAT(img.rewritten_hypercall_sites,
-                ElementsAre(kText + LinuxText::amd_site(st.ibt), kText + LinuxText::intel_site(st.ibt)));
+    EXPECT_THAT(img.rewritten_hypercall_sites, ElementsAre(kText + LinuxText::amd_site(st.ibt),
+                                                           kText + LinuxText::intel_site(st.ibt)));
 
     const std::size_t amd = *img.paddr_to_offset(kText + LinuxText::amd_site(st.ibt));
     const std::size_t intel = *img.paddr_to_offset(kText + LinuxText::intel_site(st.ibt));
@@ -63,20 +63,22 @@ TEST_P(RewriteTest, linux_direct_hypercalls_when_rewritten_then_only_the_six_byt
     EXPECT_TRUE(std::equal(exit, exit + 3, img.elf.begin() + static_cast<std::ptrdiff_t>(intel)));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Returns, RewriteTest,
-    ::testing::Values(Style{RetStyle::ret, true, false}, Style{RetStyle::ret_int3, true, false},
-                      Style{RetStyle::return_thunk, true, false},
-                      Style{RetStyle::return_thunk, true, true}, Style{RetStyle::ret, true, true},
-                      Style{RetStyle::ret, false, false},
-                      Style{RetStyle::return_thunk, false, false}),
-    [](const auto& tpi) {
-        const char* ret = tpi.param.ret == RetStyle::ret        ? "ret"
-                          : tpi.param.ret == RetStyle::ret_int3 ? "ret_int3"
-                                                                 : "return_thunk";
-        return std::string(ret) + (tpi.param.is64 ? "_ELF64" : "_ELF32") +
-               (tpi.param.ibt ? "_endbr" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Returns, RewriteTest,
+                         ::testing::Values(Style{RetStyle::ret, true, false},
+                                           Style{RetStyle::ret_int3, true, false},
+                                           Style{RetStyle::return_thunk, true, false},
+                                           Style{RetStyle::return_thunk, true, true},
+                                           Style{RetStyle::ret, true, true},
+                                           Style{RetStyle::ret, false, false},
+                                           Style{RetStyle::return_thunk, false, false}),
+                         [](const auto& tpi) {
+                             const char* ret = tpi.param.ret == RetStyle::ret ? "ret"
+                                               : tpi.param.ret == RetStyle::ret_int3
+                                                   ? "ret_int3"
+                                                   : "return_thunk";
+                             return std::string(ret) + (tpi.param.is64 ? "_ELF64" : "_ELF32") +
+                                    (tpi.param.ibt ? "_endbr" : "");
+                         });
 
 TEST(Rewrite, second_call_when_already_rewritten_then_nothing_more_changes) {
     KernelImage img = must_parse(testing::linux_elf(true, RetStyle::return_thunk));
@@ -101,7 +103,8 @@ TEST(Rewrite, inside_bzimage_when_rewritten_then_offsets_index_the_decompressed_
 }
 
 TEST(Rewrite, old_linux_with_hypercall_page_note_when_rewritten_then_untouched) {
-    const Bytes elf = testing::linux_elf(true, RetStyle::return_thunk, /*hypercall_page_note=*/true);
+    const Bytes elf =
+        testing::linux_elf(true, RetStyle::return_thunk, /*hypercall_page_note=*/true);
     KernelImage img = must_parse(elf);
     EXPECT_FALSE(needs_direct_hypercall_rewrite(img));
     auto n = rewrite_direct_hypercalls(img, "vmlinux");
@@ -111,14 +114,18 @@ TEST(Rewrite, old_linux_with_hypercall_page_note_when_rewritten_then_untouched) 
     EXPECT_TRUE(img.rewritten_hypercall_sites.empty());
 }
 
-Bytes text_image(const std::string& guest_os, const Bytes& text, std::uint32_t flags = PF_R | PF_X) {
+Bytes text_image(const std::string& guest_os, const Bytes& text,
+                 std::uint32_t flags = PF_R | PF_X) {
     ElfBuilder b(true);
-    b.segment({.paddr = kText, .vaddr = 0xffffffff81000000, .data = text, .memsz = 0,
-               .flags = flags});
+    b.segment(
+        {.paddr = kText, .vaddr = 0xffffffff81000000, .data = text, .memsz = 0, .flags = flags});
     if (!guest_os.empty()) b.note_string(XEN_ELFNOTE_GUEST_OS, guest_os);
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, kText);
     if (flags != (PF_R | PF_X)) {  // keep the entry in an executable segment
-        b.segment({.paddr = 0x2000000, .vaddr = 0x2000000, .data = Bytes(16, 0x90), .memsz = 0,
+        b.segment({.paddr = 0x2000000,
+                   .vaddr = 0x2000000,
+                   .data = Bytes(16, 0x90),
+                   .memsz = 0,
                    .flags = PF_R | PF_X});
     }
     return b.build();
@@ -200,15 +207,17 @@ TEST(Rewrite, functions_not_adjacent_when_rewritten_then_no_pair_error) {
 TEST(Rewrite, functions_returning_through_different_thunks_when_rewritten_then_rejected) {
     Bytes text = testing::linux_text(RetStyle::return_thunk);
     // Re-aim intel's jmp at the ret of the unaligned decoy (still executable).
-    testing::put(text, LinuxText::kIntel + 4, static_cast<std::int32_t>(0x26 - (LinuxText::kIntel + 8)));
+    testing::put(text, LinuxText::kIntel + 4,
+                 static_cast<std::int32_t>(0x26 - (LinuxText::kIntel + 8)));
     const Bytes elf = text_image("linux", text);
     KernelImage img = must_parse(elf);
     auto n = rewrite_direct_hypercalls(img, "vmlinux");
     ASSERT_FALSE(n);
-    EXPECT_THAT(n.error().what,
-                HasSubstr("vmlinux: xen_hypercall_amd at paddr 0x1000040 and xen_hypercall_intel at "
-                          "paddr 0x1000050 return through different jmp targets "
-                          "(0xffffffff81000100, 0xffffffff81000026)"));
+    EXPECT_THAT(
+        n.error().what,
+        HasSubstr("vmlinux: xen_hypercall_amd at paddr 0x1000040 and xen_hypercall_intel at "
+                  "paddr 0x1000050 return through different jmp targets "
+                  "(0xffffffff81000100, 0xffffffff81000026)"));
     EXPECT_EQ(img.elf, elf);
 }
 

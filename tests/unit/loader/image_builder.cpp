@@ -16,7 +16,9 @@
 namespace xenolith::loader::testing {
 namespace {
 
-std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+    return (v + a - 1) / a * a;
+}
 
 void append(Bytes& out, const void* p, std::size_t n) {
     const auto* b = static_cast<const std::uint8_t*>(p);
@@ -243,9 +245,12 @@ ElfBuilder pvh_kernel(bool is_64bit, const std::string& guest_os) {
     ElfBuilder b(is_64bit);
     Bytes text(0x80, 0x90);
     text.back() = 0xc3;
-    b.segment({.paddr = 0x100000, .vaddr = 0x100000, .data = text, .memsz = 0,
-               .flags = PF_R | PF_X});
-    b.segment({.paddr = 0x200000, .vaddr = 0x200000, .data = Bytes(0x40, 0xab), .memsz = 0x1000,
+    b.segment(
+        {.paddr = 0x100000, .vaddr = 0x100000, .data = text, .memsz = 0, .flags = PF_R | PF_X});
+    b.segment({.paddr = 0x200000,
+               .vaddr = 0x200000,
+               .data = Bytes(0x40, 0xab),
+               .memsz = 0x1000,
                .flags = PF_R | PF_W});
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, 0x100000);
     if (!guest_os.empty()) b.note_string(XEN_ELFNOTE_GUEST_OS, guest_os);
@@ -295,10 +300,16 @@ Bytes linux_text(RetStyle style, bool ibt) {
 Bytes linux_elf(bool is_64bit, RetStyle style, bool hypercall_page_note, bool ibt) {
     const std::uint64_t vbase = is_64bit ? 0xffffffff80000000ull : 0xc0000000ull;
     ElfBuilder b(is_64bit);
-    b.segment({.paddr = 0x1000000, .vaddr = vbase + 0x1000000, .data = linux_text(style, ibt),
-               .memsz = 0, .flags = PF_R | PF_X});
-    b.segment({.paddr = 0x1100000, .vaddr = vbase + 0x1100000, .data = Bytes(0x100, 0x5a),
-               .memsz = 0x2000, .flags = PF_R | PF_W});
+    b.segment({.paddr = 0x1000000,
+               .vaddr = vbase + 0x1000000,
+               .data = linux_text(style, ibt),
+               .memsz = 0,
+               .flags = PF_R | PF_X});
+    b.segment({.paddr = 0x1100000,
+               .vaddr = vbase + 0x1100000,
+               .data = Bytes(0x100, 0x5a),
+               .memsz = 0x2000,
+               .flags = PF_R | PF_W});
     b.note_string(XEN_ELFNOTE_GUEST_OS, "linux");
     b.note_string(XEN_ELFNOTE_GUEST_VERSION, "2.6");
     b.note_string(XEN_ELFNOTE_XEN_VERSION, "xen-3.0");

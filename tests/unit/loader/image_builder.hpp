@@ -37,10 +37,22 @@ public:
     ElfBuilder& note_u32(std::uint32_t type, std::uint32_t v);
     ElfBuilder& note_u64(std::uint32_t type, std::uint64_t v);
     ElfBuilder& note_string(std::uint32_t type, const std::string& s);
-    ElfBuilder& machine(std::uint16_t m) { machine_ = m; return *this; }
-    ElfBuilder& type(std::uint16_t t) { type_ = t; return *this; }
-    ElfBuilder& note_placement(NotePlacement p) { placement_ = p; return *this; }
-    ElfBuilder& note_align(std::uint32_t a) { note_align_ = a; return *this; }
+    ElfBuilder& machine(std::uint16_t m) {
+        machine_ = m;
+        return *this;
+    }
+    ElfBuilder& type(std::uint16_t t) {
+        type_ = t;
+        return *this;
+    }
+    ElfBuilder& note_placement(NotePlacement p) {
+        placement_ = p;
+        return *this;
+    }
+    ElfBuilder& note_align(std::uint32_t a) {
+        note_align_ = a;
+        return *this;
+    }
 
     // Program headers come first (PT_LOADs in the order given, then
     // PT_NOTE), then the note blob, then each segment's data 16-aligned.
@@ -70,13 +82,13 @@ ElfBuilder pvh_kernel(bool is_64bit, const std::string& guest_os = "");
 
 // Layout of linux_text(): offsets inside the text segment.
 struct LinuxText {
-    static constexpr std::uint64_t kAmd = 0x40;     // xen_hypercall_amd (VMMCALL)
-    static constexpr std::uint64_t kIntel = 0x50;   // xen_hypercall_intel (VMCALL)
+    static constexpr std::uint64_t kAmd = 0x40;    // xen_hypercall_amd (VMMCALL)
+    static constexpr std::uint64_t kIntel = 0x50;  // xen_hypercall_intel (VMCALL)
     // With IBT (Debian 6.12): 16 bytes of padding, then endbr64 + insn.
-    static constexpr std::uint64_t kIbtAmd = 0xc0;   // function start; VMMCALL at +4
-    static constexpr std::uint64_t kIbtIntel = 0xe0; // function start; VMCALL at +4
-    static constexpr std::uint64_t kThunk = 0x100;  // __x86_return_thunk
-    static constexpr std::uint64_t kLoneAmd = 0x180; // aligned VMMCALL; jmp thunk, unpaired
+    static constexpr std::uint64_t kIbtAmd = 0xc0;    // function start; VMMCALL at +4
+    static constexpr std::uint64_t kIbtIntel = 0xe0;  // function start; VMCALL at +4
+    static constexpr std::uint64_t kThunk = 0x100;    // __x86_return_thunk
+    static constexpr std::uint64_t kLoneAmd = 0x180;  // aligned VMMCALL; jmp thunk, unpaired
     static constexpr std::uint64_t kSize = 0x200;
 
     static std::uint64_t amd_site(bool ibt) { return ibt ? kIbtAmd + 4 : kAmd; }
@@ -109,7 +121,7 @@ struct BzImageSpec {
     std::uint16_t version = 0x020f;
     std::uint8_t setup_sects = 7;
     std::uint16_t boot_flag = 0xAA55;
-    bool append_size = true;            // Linux appends the uncompressed size
+    bool append_size = true;  // Linux appends the uncompressed size
     std::uint32_t uncompressed_size = 0;
 };
 

@@ -31,13 +31,15 @@ int main(int argc, char** argv) {
     write(dir, "elf32-linux-direct-ret", linux_elf(false, RetStyle::ret_int3));
     const Bytes linux64 = linux_elf(true, RetStyle::return_thunk);
     write(dir, "elf64-linux-direct-thunk", linux64);
+    write(dir, "elf64-linux-direct-endbr", linux_elf(true, RetStyle::return_thunk, false, true));
     struct {
         const char* name;
         Bytes (*compress)(const Bytes&);
-    } codecs[] = {{"gzip", gzip_compress}, {"xz", xz_compress},     {"lzma", lzma_compress},
+    } codecs[] = {{"gzip", gzip_compress},      {"xz", xz_compress},     {"lzma", lzma_compress},
                   {"lz4", lz4_legacy_compress}, {"zstd", zstd_compress}, {"bzip2", bzip2_compress}};
     for (const auto& c : codecs) {
         BzImageSpec spec;
+        spec.setup_sects = 1;  // keep the seeds small
         spec.uncompressed_size = static_cast<std::uint32_t>(linux64.size());
         write(dir, std::string("bzimage-") + c.name, make_bzimage(c.compress(linux64), spec));
     }

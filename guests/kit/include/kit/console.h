@@ -1,8 +1,9 @@
 /*
  * Console output. Every message goes to the hypervisor log
  * (HYPERVISOR_console_io CONSOLEIO_write, seen with `xl dmesg`) and to the
- * PV console ring (io/console.h, `xl console`). The ring gets "\r\n" line
- * ends, as a tty would produce; the hypervisor log gets plain "\n".
+ * PV console ring (io/console.h, `xl console`). printk() ends a message's
+ * final "\n" as "\r\n", as a tty would; Xen's console_io drops the '\r'
+ * with the other non-printable characters. Keep messages to one line.
  */
 #ifndef KIT_CONSOLE_H
 #define KIT_CONSOLE_H

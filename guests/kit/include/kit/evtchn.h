@@ -6,13 +6,17 @@
  *
  * Upcall delivery, one of:
  *  - per vCPU: HVMOP_set_evtchn_upcall_vector; arrives through the local
- *    APIC, so the kit software-enables the xAPIC and EOIs every upcall;
- *  - domain-wide: HVM_PARAM_CALLBACK_IRQ = (2 << 56) | vector; no EOI.
+ *    APIC and must be EOIed;
+ *  - domain-wide: HVM_PARAM_CALLBACK_IRQ = (2 << 56) | vector; on Xen it
+ *    bypasses the LAPIC.
  * evtchn_init() picks per-vCPU when CPUID base+4 EAX advertises
  * XEN_HVM_CPUID_UPCALL_VECTOR (as Linux does), the callback otherwise.
+ * Either way the kit software-enables the xAPIC (SVR) and EOIs every
+ * upcall: harmless on Xen, and what a KVM-based hypervisor that injects
+ * through the in-kernel LAPIC needs.
  *
  * Guests run with IF=0; upcalls are taken only inside evtchn_wait() or
- * irq_window().
+ * upcall_window().
  */
 #ifndef KIT_EVTCHN_H
 #define KIT_EVTCHN_H
@@ -72,9 +76,16 @@ long evtchn_close(evtchn_port_t port);
 long evtchn_status(domid_t dom, evtchn_port_t port, struct evtchn_status *st);
 
 /*
+ * Let a pending upcall in: IF=1 across a SCHEDOP_yield, whose exit and
+ * re-entry deliver it even where the instruction emulator only injects at
+ * VM entry (PVM ignores a bare `sti; nop; cli` window).
+ */
+void upcall_window(void);
+
+/*
  * Wait until evtchn_count(port) >= target: SCHEDOP_poll on the port with
  * IF=0 (race-free: Xen returns at once if the port is already pending),
- * then an interrupt window for the upcall. Bounded: ~100 ms when the
+ * then upcall_window(). Bounded: ~100 ms when the
  * pvclock runs, a fixed number of rounds otherwise.
  */
 bool evtchn_wait(evtchn_port_t port, unsigned int target);

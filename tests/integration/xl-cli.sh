@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Drives the real xl against a real xenolithd the way a user would and
+# checks outputs and exit codes against Xen's.
+#   xl-cli.sh BUILD_DIR
+set -u
+build=$(cd "${1:?usage: xl-cli.sh BUILD_DIR}" && pwd)
+xl="$build/src/toolstack/xl/xl"
+work=$(mktemp -d /tmp/xenolith-xl.XXXXXX)
+export XENOLITH_RUN_DIR="$work/run"
+"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" >"$work/d.log" 2>&1 &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
+
+passed=0 failed=0
+check() {  # description, then a command that must succeed
+    local what=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
+}
+expect_rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; [ $? -eq "$want" ]; }
+
+cat >"$work/demo.cfg" <<CFG
+name = "cli-demo"
+type = "pvh"
+kernel = "$build/guests/demo.elf"
+memory = 32
+extra = "from the cli test"
+CFG
+
+# xl list: Xen's header and the host as Domain-0.
+"$xl" list >"$work/list" 2>&1
+check "list header" grep -qP '^Name {40}ID   Mem VCPUs\tState\tTime\(s\)$' "$work/list"
+check "Domain-0 line" grep -qE '^Domain-0 {33} {4}0 +[0-9]+ +[0-9]+     r-----  +[0-9]+\.[0-9]$' "$work/list"
+
+# create -p: the domain exists, paused ('p'), then runs and powers off.
+check "create -p" expect_rc 0 "$xl" create -p "$work/demo.cfg"
+"$xl" list cli-demo >"$work/list2"
+check "paused state letters" grep -qE '^cli-demo +[0-9]+ +32 +1     --p---  ' "$work/list2"
+id=$("$xl" domid cli-demo)
+check "domid prints the id" test -n "$id"
+check "domname round-trips" test "$("$xl" domname "$id")" = cli-demo
+check "uptime lists it" grep -q '^cli-demo ' <("$xl" uptime)
+check "list -l is JSON with the config" grep -q '"name": "cli-demo"' <("$xl" list -l cli-demo)
+check "unpause" expect_rc 0 "$xl" unpause cli-demo
+for _ in $(seq 100); do "$xl" domid cli-demo >/dev/null 2>&1 || break; sleep 0.05; done
+check "poweroff destroys it (on_poweroff=destroy)" expect_rc 1 "$xl" domid cli-demo
+check "domid error message" grep -q "Can't get domid of domain name 'cli-demo', maybe this domain does not exist." "$work/err"
+check "console log kept" grep -q 'Test result: SUCCESS' "$work/log/guest-cli-demo.log"
+check "dmesg has the guest's console_io" grep -q 'from the cli test' <("$xl" dmesg)
+
+# create -c with overrides: the override reaches the guest.
+check "create -c with key=value override" expect_rc 0 "$xl" create -c "$work/demo.cfg" 'extra="overridden"'
+check "override in console output" grep -q 'command line: "overridden"' "$work/out"
+
+# Errors: unknown domains, bad configs, bad kernels — clear message, exit 1,
+# and nothing left behind.
+check "destroy unknown" expect_rc 1 "$xl" destroy nosuch
+check "invalid identifier message" grep -q 'nosuch is an invalid domain identifier (rc=-6)' "$work/err"
+check "domname unknown" expect_rc 1 "$xl" domname 4242
+printf 'name = "bad"\nmemory = = 3\n' >"$work/bad.cfg"
+check "syntax error exits 1" expect_rc 1 "$xl" create "$work/bad.cfg"
+check "syntax error names file:line" grep -q "bad.cfg:2" "$work/err"
+printf 'name = "nokernel"\ntype="pvh"\nkernel = "/nonexistent/vmlinuz"\nmemory=32\n' >"$work/nok.cfg"
+check "missing kernel exits 1" expect_rc 1 "$xl" create "$work/nok.cfg"
+check "missing kernel message names the file" grep -q "/nonexistent/vmlinuz" "$work/err"
+head -c 4096 /dev/urandom >"$work/junk.elf"
+printf 'name = "junk"\ntype="pvh"\nkernel = "%s"\nmemory=32\n' "$work/junk.elf" >"$work/junk.cfg"
+check "garbage kernel exits 1" expect_rc 1 "$xl" create "$work/junk.cfg"
+check "no half-made domain" test "$("$xl" list | wc -l)" -eq 2
+check "dry run prints JSON" grep -q '"name"' <("$xl" create -n "$work/demo.cfg" 2>/dev/null)
+check "unknown command" expect_rc 1 "$xl" frobnicate
+check "help" expect_rc 0 "$xl" help
+
+echo "xl-cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
