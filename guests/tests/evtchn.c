@@ -2,7 +2,8 @@
  * __HYPERVISOR_event_channel_op with 2-level delivery, per
  * xen/common/event_channel.c and xen/common/event_2l.c: loopback
  * interdomain pairs, IPIs, VIRQ_TIMER, masking, status, close and the
- * errnos of each operation. Config: vcpus=1.
+ * errnos of each operation, delivered through a registered vcpu_info.
+ * Config: vcpus=1.
  */
 #include <kit/test.h>
 
@@ -229,7 +230,8 @@ void test_main(const struct hvm_start_info *si)
     evtchn_port_t a = 0, b = 0;
 
     (void)si;
-    if (!check_rc(evtchn_init(UPCALL_AUTO), 0, "evtchn_init"))
+    if (!check_rc(evtchn_init(UPCALL_AUTO), 0, "evtchn_init") ||
+        !check_rc(evtchn_register_vcpu_info(), 0, "register_vcpu_info(vCPU 0)"))
         return;
     printk("upcall via %s, vector %#x\n",
            evtchn_upcall_mode() == UPCALL_PER_VCPU ? "HVMOP_set_evtchn_upcall_vector"

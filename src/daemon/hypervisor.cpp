@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "domain/vcpu.hpp"
+#include "hypercall/transport.hpp"
 #include "evtchn/event_channels.hpp"
 
 namespace xenolith::daemon {
@@ -26,8 +27,8 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         [table](domid_t d) { table->notify_shutdown(d); }});
     h->domains_->set_services(h->services_.get());
     h->log_.append_line(fmt::format(
-        "(XEN) xenolith {} on KVM; hypercall transport: port I/O exits{}", XENOLITH_VERSION,
-        h->kvm_->has_xen_hvm() ? " (KVM_XEN offered by this host)" : " (no KVM_XEN on this host)"));
+        "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
+        hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));
     return h;
 }
 

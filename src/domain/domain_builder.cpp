@@ -24,6 +24,7 @@ extern "C" {
 #include "base/log.hpp"
 #include "console/console_backend.hpp"
 #include "domain/vcpu.hpp"
+#include "hypercall/transport.hpp"
 #include "kvm/kvm_system.hpp"
 #include "kvm/kvm_vcpu.hpp"
 #include "kvm/kvm_vm.hpp"
@@ -172,7 +173,8 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     if (!kernel_bytes) return kernel_bytes.error();
     auto image = loader::parse_kernel(*kernel_bytes, req.kernel);
     if (!image) return image.error();
-    if (!services.kvm.has_xen_hvm() && loader::needs_direct_hypercall_rewrite(*image)) {
+    const hypercall::Transport transport = hypercall::choose_transport(services.kvm.xen_hvm_caps());
+    if (transport == hypercall::Transport::port_io && loader::needs_direct_hypercall_rewrite(*image)) {
         auto n = loader::rewrite_direct_hypercalls(*image, req.kernel);
         if (!n) return n.error();
     }
@@ -212,8 +214,12 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     auto vm = services.kvm.create_vm();
     if (!vm) return vm.error();
     if (auto st = (*vm)->create_irqchip(); !st) return st.error();
-    if (auto st = (*vm)->trap_msr_to_userspace(x86::kXenHypercallPageMsr); !st)
+    if (transport == hypercall::Transport::kvm_xen) {
+        if (auto st = (*vm)->enable_xen_hypercall_intercept(x86::kXenHypercallPageMsr); !st)
+            return st.error();
+    } else if (auto st = (*vm)->trap_msr_to_userspace(x86::kXenHypercallPageMsr); !st) {
         return st.error();
+    }
     kvm::Vm& vmref = **vm;
 
     auto dom = std::make_shared<Domain>(id, services, std::move(*vm), std::move(*mem));
@@ -258,10 +264,9 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     dom->set_console(std::move(*console));
 
     services.hvlog.append_line(fmt::format(
-        "(XEN) d{}: {} {} MiB, {} vCPU(s), kernel {} ({}), entry {:#x}, hypercalls via port "
-        "I/O exits (KVM_XEN {}){}",
+        "(XEN) d{}: {} {} MiB, {} vCPU(s), kernel {} ({}), entry {:#x}, hypercalls via {}{}",
         id.domid, id.name, id.memory_kib >> 10, id.vcpus, req.kernel, image->format,
-        image->phys32_entry, services.kvm.has_xen_hvm() ? "offered by this host" : "not offered by this host",
+        image->phys32_entry, hypercall::transport_name(transport),
         image->rewritten_hypercall_sites.empty()
             ? ""
             : fmt::format(", {} direct call site(s) rewritten",

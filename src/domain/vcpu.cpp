@@ -18,6 +18,7 @@ extern "C" {
 #include "base/log.hpp"
 #include "domain/domain.hpp"
 #include "hypercall/hypercall.hpp"
+#include "hypercall/transport.hpp"
 #include "kvm/kvm_vcpu.hpp"
 
 namespace xenolith::domain {
@@ -26,7 +27,6 @@ namespace {
 constexpr int kKickSignal = SIGUSR1;
 constexpr std::uint16_t kDebugPort = 0xe9;   // Xen's HVM debug console port
 constexpr std::uint32_t kXenHypercallMsr = 0x40000000;
-constexpr std::uint64_t kEferLma = 1ull << 10;
 
 void on_kick(int) {}
 
@@ -130,6 +130,9 @@ void Vcpu::handle_exit() {
         case KVM_EXIT_X86_WRMSR:
             handle_wrmsr();
             return;
+        case KVM_EXIT_XEN:
+            handle_xen_exit();
+            return;
         case KVM_EXIT_X86_RDMSR:
             handle_rdmsr();
             return;
@@ -172,25 +175,10 @@ void Vcpu::handle_io() {
         std::uint32_t nr;
         std::memcpy(&nr, data, sizeof nr);
         kvm_regs& regs = kvm_->regs();
-        const kvm_sregs& sregs = kvm_->sregs();
-        const bool is64 = (sregs.efer & kEferLma) && sregs.cs.l;
-        long ret;
-        if ((sregs.cs.selector & 3) != 0) {
-            ret = -XEN_EPERM;  // hypercalls from guest user mode are refused, as on Xen
-        } else {
-            x86::PagingState paging{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
-            hypercall::GuestAccess guest(domain_.memory(), paging);
-            hypercall::Context ctx{
-                domain_, *this,
-                {is64 ? regs.rdi : regs.rbx & 0xffffffff, is64 ? regs.rsi : regs.rcx & 0xffffffff,
-                 is64 ? regs.rdx : regs.rdx & 0xffffffff, is64 ? regs.r10 : regs.rsi & 0xffffffff,
-                 is64 ? regs.r8 : regs.rdi & 0xffffffff},
-                guest,
-                is64};
-            ret = hypercall::dispatch(nr, ctx);
-        }
-        regs.rax = is64 ? static_cast<std::uint64_t>(ret)
-                        : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        const auto call = hypercall::decode_port_io_call(nr, regs, kvm_->sregs());
+        const long ret = run_hypercall(call);
+        regs.rax = call.is64 ? static_cast<std::uint64_t>(ret)
+                             : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
         kvm_->mark_regs_dirty();
         return;
     }
@@ -204,6 +192,29 @@ void Vcpu::handle_io() {
     if (domain_.first_time(0x2000 + (run->io.port & 0xfff)))
         domain_.guest_log(fmt::format("unhandled port I/O {} {:#x}", out ? "write" : "read",
                                       run->io.port));
+}
+
+long Vcpu::run_hypercall(const hypercall::DecodedCall& call) {
+    if (call.cpl != 0) return -XEN_EPERM;  // refused from guest user mode, as on Xen
+    const kvm_sregs& sregs = kvm_->sregs();
+    x86::PagingState paging{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
+    hypercall::GuestAccess guest(domain_.memory(), paging);
+    hypercall::Context ctx{domain_, *this,
+                           {call.arg[0], call.arg[1], call.arg[2], call.arg[3], call.arg[4]},
+                           guest, call.is64};
+    return hypercall::dispatch(call.nr, ctx);
+}
+
+void Vcpu::handle_xen_exit() {
+    kvm_run* run = kvm_->run_area();
+    if (auto call = hypercall::decode_kvm_xen_exit(run->xen)) {
+        const long ret = run_hypercall(*call);
+        run->xen.u.hcall.result = call->is64
+                                      ? static_cast<std::uint64_t>(ret)
+                                      : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        return;
+    }
+    crash(fmt::format("unexpected KVM_EXIT_XEN type {}", run->xen.type).c_str());
 }
 
 void Vcpu::handle_wrmsr() {

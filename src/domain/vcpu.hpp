@@ -16,6 +16,9 @@
 namespace xenolith::kvm {
 class Vcpu;
 }
+namespace xenolith::hypercall {
+struct DecodedCall;
+}
 
 namespace xenolith::domain {
 
@@ -61,6 +64,8 @@ private:
     void handle_exit();
     void handle_io();
     void handle_wrmsr();
+    void handle_xen_exit();
+    long run_hypercall(const hypercall::DecodedCall& call);
     void handle_rdmsr();
     void crash(const char* why);
 

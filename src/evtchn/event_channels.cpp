@@ -33,7 +33,7 @@ EventChannels::EventChannels(domid_t self, EventTarget* target,
       delivery_(std::move(delivery)),
       registry_(registry),
       max_ports_(delivery_ ? std::min(max_ports, delivery_->port_limit()) : max_ports) {
-    channels_.resize(kBucket);
+    channels_.resize(std::min<std::size_t>(kBucket, std::max(max_ports_, 1u)));
     channels_[0].state = ChannelState::reserved;
     virq_to_port_.assign(target_ ? target_->max_vcpus() : 1, std::vector<Port>(NR_VIRQS, 0));
 }

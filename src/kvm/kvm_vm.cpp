@@ -57,6 +57,14 @@ Status Vm::trap_msr_to_userspace(std::uint32_t msr) {
     return ok_status();
 }
 
+Status Vm::enable_xen_hypercall_intercept(std::uint32_t msr) {
+    kvm_xen_hvm_config cfg{};
+    cfg.flags = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL;
+    cfg.msr = msr;  // blob fields must stay zero with INTERCEPT_HCALL
+    if (ioctl(fd_.get(), KVM_XEN_HVM_CONFIG, &cfg) < 0) return ioctl_error("KVM_XEN_HVM_CONFIG");
+    return ok_status();
+}
+
 Status Vm::signal_msi(std::uint32_t apic_id, std::uint8_t vector) {
     kvm_msi msi{};
     msi.address_lo = 0xfee00000u | ((apic_id & 0xffu) << 12);

@@ -25,6 +25,10 @@ public:
     // Makes every MSR access KVM does not handle itself exit to userspace, and
     // forces exits for `msr` even if KVM knows it (the Xen hypercall-page MSR).
     Status trap_msr_to_userspace(std::uint32_t msr);
+    // KVM_XEN_HVM_CONFIG with KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL: KVM fills
+    // the hypercall page when the guest writes `msr` and turns every
+    // VMCALL/VMMCALL into KVM_EXIT_XEN (api.rst, "KVM_XEN_HVM_CONFIG").
+    Status enable_xen_hypercall_intercept(std::uint32_t msr);
     // Delivers a fixed-mode, edge MSI: lands `vector` in the LAPIC of `apic_id`.
     Status signal_msi(std::uint32_t apic_id, std::uint8_t vector);
     Result<std::unique_ptr<Vcpu>> create_vcpu(unsigned id);

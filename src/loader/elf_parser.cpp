@@ -24,6 +24,9 @@ using Elf32 = ElfClass<Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr>;
 using Elf64 = ElfClass<Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr>;
 
 constexpr std::size_t kMaxGuestOsLen = 64;
+// Linux carries ~20 notes. The bound keeps hostile images (thousands of
+// PT_NOTE headers pointing at one region) from costing quadratic time.
+constexpr std::size_t kMaxNotes = 4096;
 constexpr std::uint64_t k4GiB = std::uint64_t{1} << 32;
 
 std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
@@ -42,6 +45,7 @@ std::optional<std::uint64_t> note_number(ByteSpan desc) {
 }
 
 struct Notes {
+    std::size_t seen = 0;  // all notes walked, Xen or not
     bool any_xen = false;
     std::optional<std::uint64_t> phys32;
     std::optional<std::string> guest_os;
@@ -109,6 +113,9 @@ Status parse_note_region(ByteSpan region, std::uint64_t base, std::uint64_t alig
         const auto desc = slice(region, desc_off, descsz);
         if (!name || !desc) {
             return make_error(fmt::format("truncated ELF note at file offset {:#x}", base + pos));
+        }
+        if (++notes.seen > kMaxNotes) {
+            return make_error(fmt::format("ELF has more than {} notes", kMaxNotes));
         }
         if (is_xen_owner(*name)) {
             if (auto st = take_xen_note(type, *desc, notes); !st) return st;

@@ -16,10 +16,16 @@
 // .text, and one of them sits on a 16-byte boundary in Debian's 6.12. So a
 // match is an adjacent amd/intel pair of aligned functions, and there must
 // be exactly one such pair.
+#include <strings.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
-#include <strings.h>
+#include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -43,6 +49,9 @@ constexpr std::uint64_t kFunctionAlign = 16;
 // 16-byte functions plus up to 64-byte alignment or padding between them.
 constexpr std::uint64_t kMaxPairDistance = 128;
 constexpr std::size_t kMaxListed = 8;
+// Real kernels have one candidate of each kind; beyond this many the image
+// is ambiguous and scanning (and pairing) stops.
+constexpr std::size_t kMaxCandidates = 16;
 
 struct Site {
     std::uint64_t function;              // paddr of the function start
@@ -56,11 +65,39 @@ struct Pair {
     Site intel;
 };
 
-bool executable_vaddr(const KernelImage& img, std::uint64_t vaddr) {
-    return std::any_of(img.segments.begin(), img.segments.end(), [&](const Segment& s) {
-        return s.executable && vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz;
-    });
-}
+// Executable file bytes by vaddr, as sorted disjoint [begin, end) ranges,
+// so that checking a jmp target costs O(log segments) even for hostile
+// images with thousands of segments.
+class ExecutableRanges {
+public:
+    explicit ExecutableRanges(const KernelImage& img) {
+        for (const Segment& s : img.segments) {
+            if (!s.executable || s.filesz == 0) continue;
+            const std::uint64_t end =
+                s.filesz > UINT64_MAX - s.vaddr ? UINT64_MAX : s.vaddr + s.filesz;
+            ranges_.emplace_back(s.vaddr, end);
+        }
+        std::sort(ranges_.begin(), ranges_.end());
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> merged;
+        for (const auto& r : ranges_) {
+            if (!merged.empty() && r.first <= merged.back().second) {
+                merged.back().second = std::max(merged.back().second, r.second);
+            } else {
+                merged.push_back(r);
+            }
+        }
+        ranges_ = std::move(merged);
+    }
+
+    bool contains(std::uint64_t vaddr) const {
+        auto it = std::upper_bound(ranges_.begin(), ranges_.end(), vaddr,
+                                   [](std::uint64_t v, const auto& r) { return v < r.first; });
+        return it != ranges_.begin() && vaddr < std::prev(it)->second;
+    }
+
+private:
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_;
+};
 
 template <std::size_t N>
 bool bytes_at(ByteSpan bytes, std::uint64_t at, const std::array<std::uint8_t, N>& want) {
@@ -70,8 +107,8 @@ bool bytes_at(ByteSpan bytes, std::uint64_t at, const std::array<std::uint8_t, N
 
 // Decodes the return after the instruction ending at `next`
 // (segment-relative): ret, or jmp rel32 into executable code (`thunk`).
-bool return_at(const KernelImage& img, const Segment& seg, ByteSpan bytes, std::uint64_t next,
-               std::optional<std::uint64_t>& thunk) {
+bool return_at(const ExecutableRanges& exec, const Segment& seg, ByteSpan bytes,
+               std::uint64_t next, std::optional<std::uint64_t>& thunk) {
     if (next >= bytes.size()) return false;
     if (bytes[next] == kRet) return true;
     if (bytes[next] != kJmpRel32) return false;
@@ -79,30 +116,33 @@ bool return_at(const KernelImage& img, const Segment& seg, ByteSpan bytes, std::
     if (!rel) return false;
     const std::uint64_t target =
         seg.vaddr + next + 5 + static_cast<std::uint64_t>(static_cast<std::int64_t>(*rel));
-    if (!executable_vaddr(img, target)) return false;
+    if (!exec.contains(target)) return false;
     thunk = target;
     return true;
 }
 
-// Aligned functions of the form [endbr] insn; RET in one segment.
-void scan_segment(const KernelImage& img, const Segment& seg, const Insn& insn,
-                  std::vector<Site>& out) {
+// Aligned functions of the form [endbr] insn; RET in one segment. Stops
+// once `out` holds more than kMaxCandidates: that is ambiguous anyway.
+void scan_segment(const KernelImage& img, const ExecutableRanges& exec, const Segment& seg,
+                  const Insn& insn, std::vector<Site>& out) {
     const ByteSpan bytes = img.segment_bytes(seg);
     const std::uint64_t first = (kFunctionAlign - seg.paddr % kFunctionAlign) % kFunctionAlign;
-    for (std::uint64_t fn = first; fn < bytes.size(); fn += kFunctionAlign) {
+    for (std::uint64_t fn = first; fn < bytes.size() && out.size() <= kMaxCandidates;
+         fn += kFunctionAlign) {
         std::uint64_t at = fn;
         if (bytes_at(bytes, at, kEndbr64) || bytes_at(bytes, at, kEndbr32)) at += kEndbr64.size();
         if (!bytes_at(bytes, at, insn)) continue;
         std::optional<std::uint64_t> thunk;
-        if (!return_at(img, seg, bytes, at + insn.size(), thunk)) continue;
+        if (!return_at(exec, seg, bytes, at + insn.size(), thunk)) continue;
         out.push_back(Site{seg.paddr + fn, seg.paddr + at, seg.file_offset + at, thunk});
     }
 }
 
-std::vector<Site> find_functions(const KernelImage& img, const Insn& insn) {
+std::vector<Site> find_functions(const KernelImage& img, const ExecutableRanges& exec,
+                                 const Insn& insn) {
     std::vector<Site> out;
     for (const Segment& seg : img.segments) {
-        if (seg.executable) scan_segment(img, seg, insn, out);
+        if (seg.executable) scan_segment(img, exec, seg, insn, out);
     }
     return out;
 }
@@ -145,8 +185,19 @@ Result<std::size_t> rewrite_direct_hypercalls(KernelImage& image, const std::str
     if (!needs_direct_hypercall_rewrite(image)) return std::size_t{0};
     if (!image.rewritten_hypercall_sites.empty()) return std::size_t{0};
 
-    const std::vector<Site> amd = find_functions(image, kVmmcall);
-    const std::vector<Site> intel = find_functions(image, kVmcall);
+    const ExecutableRanges exec(image);
+    const std::vector<Site> amd = find_functions(image, exec, kVmmcall);
+    const std::vector<Site> intel = find_functions(image, exec, kVmcall);
+    const std::pair<const std::vector<Site>*, const char*> kinds[] = {
+        {&amd, "xen_hypercall_amd (VMMCALL; RET)"}, {&intel, "xen_hypercall_intel (VMCALL; RET)"}};
+    for (const auto& [sites, what] : kinds) {
+        if (sites->size() > kMaxCandidates) {
+            return make_error(fmt::format(
+                "{}: ambiguous direct-hypercall pattern: more than {} candidates for {} at paddr "
+                "{}; refusing to patch",
+                name, kMaxCandidates, what, list_sites(*sites)));
+        }
+    }
     const char* missing = amd.empty()     ? "xen_hypercall_amd (VMMCALL; RET)"
                           : intel.empty() ? "xen_hypercall_intel (VMCALL; RET)"
                                           : nullptr;

@@ -25,6 +25,7 @@ extern void upcall_entry(void);
 void evtchn_upcall(void);
 
 static uint8_t shared_info_page[PAGE_SIZE] __page_aligned_bss;
+static uint8_t vcpu_info_page[PAGE_SIZE] __page_aligned_bss;
 shared_info_t *shared_info;
 
 static vcpu_info_t *cur_vcpu_info;
@@ -96,6 +97,19 @@ long evtchn_init(enum upcall_mode mode)
 vcpu_info_t *evtchn_vcpu_info(void)
 {
     return cur_vcpu_info;
+}
+
+long evtchn_register_vcpu_info(void)
+{
+    struct vcpu_register_vcpu_info info = {
+        .mfn = (uintptr_t)vcpu_info_page >> PAGE_SHIFT,
+        .offset = 0,
+    };
+    long rc = HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &info);
+
+    if (rc == 0)
+        cur_vcpu_info = (vcpu_info_t *)vcpu_info_page;
+    return rc;
 }
 
 void evtchn_use_vcpu_info(vcpu_info_t *vi)

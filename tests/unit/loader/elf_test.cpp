@@ -362,6 +362,38 @@ TEST(ElfHostile, note_segment_past_end_when_parsed_then_rejected) {
                           off, elf.size()));
 }
 
+TEST(ElfHostile, thousands_of_notes_when_parsed_then_bounded) {
+    auto b = testing::pvh_kernel(true, "linux");
+    for (int i = 0; i < 5000; ++i) b.note(1, {}, "X");
+    EXPECT_EQ(error_of(b.build()), "k.elf: ELF has more than 4096 notes");
+}
+
+TEST(ElfHostile, many_note_headers_sharing_one_region_when_parsed_then_bounded) {
+    // 2100 PT_NOTE headers all pointing at the same 2-note blob.
+    auto b = testing::pvh_kernel(true, "linux");
+    Bytes elf = b.build();
+    const auto note_ph = get<Elf64_Phdr>(elf, b.phdr_offset(2));
+    Bytes out(elf.begin(), elf.begin() + static_cast<std::ptrdiff_t>(b.phdr_offset(0)));
+    const std::size_t phnum = 2 + 2100;
+    const std::size_t data_start = out.size() + phnum * sizeof(Elf64_Phdr);
+    std::vector<Elf64_Phdr> phdrs;
+    for (std::size_t i = 0; i < 2; ++i) {
+        auto ph = get<Elf64_Phdr>(elf, b.phdr_offset(i));
+        ph.p_offset += data_start;  // whole old image appended below
+        phdrs.push_back(ph);
+    }
+    auto shared = note_ph;
+    shared.p_offset += data_start;
+    phdrs.insert(phdrs.end(), 2100, shared);
+    for (const auto& ph : phdrs) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(&ph);
+        out.insert(out.end(), p, p + sizeof ph);
+    }
+    out.insert(out.end(), elf.begin(), elf.end());
+    put<std::uint16_t>(out, offsetof(Elf64_Ehdr, e_phnum), static_cast<std::uint16_t>(phnum));
+    EXPECT_EQ(error_of(out), "k.elf: ELF has more than 4096 notes");
+}
+
 TEST(ElfHostile, every_truncation_of_a_valid_image_when_parsed_then_fails_cleanly) {
     const Bytes full = testing::linux_elf(true, testing::RetStyle::return_thunk);
     for (std::size_t n = 0; n < full.size(); ++n) {

@@ -189,6 +189,23 @@ TEST(Rewrite, lone_aligned_vmmcall_far_from_any_vmcall_when_rewritten_then_ignor
               0);
 }
 
+TEST(Rewrite, many_candidates_when_rewritten_then_scan_stops_with_ambiguous_error) {
+    Bytes text(0x400, 0xcc);
+    for (std::size_t at = 0; at < text.size(); at += 16) {
+        const Bytes amd{0x0f, 0x01, 0xd9, 0xc3};
+        std::copy(amd.begin(), amd.end(), text.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    const Bytes elf = text_image("linux", text);
+    KernelImage img = must_parse(elf);
+    auto n = rewrite_direct_hypercalls(img, "vmlinux");
+    ASSERT_FALSE(n);
+    EXPECT_EQ(n.error().what,
+              "vmlinux: ambiguous direct-hypercall pattern: more than 16 candidates for "
+              "xen_hypercall_amd (VMMCALL; RET) at paddr 0x1000000, 0x1000010, 0x1000020, "
+              "0x1000030, 0x1000040, 0x1000050, 0x1000060, 0x1000070, ...; refusing to patch");
+    EXPECT_EQ(img.elf, elf);
+}
+
 TEST(Rewrite, functions_not_adjacent_when_rewritten_then_no_pair_error) {
     Bytes text(0x400, 0xcc);
     const Bytes amd{0x0f, 0x01, 0xd9, 0xc3}, intel{0x0f, 0x01, 0xc1, 0xc3};

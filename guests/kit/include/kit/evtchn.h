@@ -43,9 +43,13 @@ enum upcall_mode evtchn_upcall_mode(void);
 /* Switch delivery later (e.g. the hvm_params test tries both). */
 long evtchn_set_upcall_mode(enum upcall_mode mode);
 
-/* The vcpu_info the scan reads: shared_info's slot 0 until a test moves
- * it with VCPUOP_register_vcpu_info and tells the kit here. */
+/* The vcpu_info the scan reads: shared_info's slot 0 until moved. */
 vcpu_info_t *evtchn_vcpu_info(void);
+
+/* VCPUOP_register_vcpu_info for vCPU 0 onto a kit page, then use it. */
+long evtchn_register_vcpu_info(void);
+
+/* Use a vcpu_info a test registered itself. */
 void evtchn_use_vcpu_info(vcpu_info_t *vi);
 
 /* Handler and counter for a port; fn may be NULL to only count. */

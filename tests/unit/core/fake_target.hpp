@@ -1,0 +1,54 @@
+// A domain stand-in for event-channel tests: shared_info and vcpu_info in
+// plain memory, upcalls counted.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "evtchn/event_channels.hpp"
+
+namespace xenolith::test {
+
+class FakeTarget : public evtchn::EventTarget {
+public:
+    explicit FakeTarget(domid_t id, unsigned vcpus = 2) : upcalls(vcpus), id_(id), vcpus_(vcpus) {}
+    domid_t domid() const override { return id_; }
+    unsigned max_vcpus() const override { return vcpus_; }
+    shared_info_t* shared_info() override { return &shared_; }
+    vcpu_info_t* vcpu_info(unsigned v) override {
+        return v < XEN_LEGACY_MAX_VCPUS ? &shared_.vcpu_info[v] : nullptr;
+    }
+    void raise_upcall(unsigned v) override { ++upcalls.at(v); }
+
+    // What a guest's upcall handler does: clear the flags, collect ports.
+    std::vector<unsigned> take_pending(unsigned v = 0) {
+        std::vector<unsigned> ports;
+        vcpu_info_t* vi = vcpu_info(v);
+        vi->evtchn_upcall_pending = 0;
+        xen_ulong_t sel = vi->evtchn_pending_sel;
+        vi->evtchn_pending_sel = 0;
+        for (unsigned w = 0; w < 64; ++w) {
+            if (!(sel & (xen_ulong_t{1} << w))) continue;
+            xen_ulong_t bits = shared_.evtchn_pending[w] & ~shared_.evtchn_mask[w];
+            for (unsigned b = 0; b < 64; ++b)
+                if (bits & (xen_ulong_t{1} << b)) {
+                    ports.push_back(w * 64 + b);
+                    shared_.evtchn_pending[w] &= ~(xen_ulong_t{1} << b);
+                }
+        }
+        return ports;
+    }
+    void mask(unsigned port) { shared_.evtchn_mask[port / 64] |= xen_ulong_t{1} << (port % 64); }
+    bool pending(unsigned port) const {
+        return shared_.evtchn_pending[port / 64] & (xen_ulong_t{1} << (port % 64));
+    }
+
+    std::vector<unsigned> upcalls;
+
+private:
+    domid_t id_;
+    unsigned vcpus_;
+    shared_info_t shared_{};
+};
+
+}  // namespace xenolith::test
