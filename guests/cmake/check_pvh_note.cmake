@@ -6,6 +6,6 @@ execute_process(COMMAND ${READELF} -n ${ELF}
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readelf -n ${ELF} failed")
 endif()
-if(NOT notes MATCHES "Xen[ \t]+0x0*4[ \t]+[^\n]*0x0*12")
+if(NOT notes MATCHES "Xen[ \t]+0x0*4[ \t]+[^\n]*(\\(0x0*12\\)|PHYS32_ENTRY)")
   message(FATAL_ERROR "${ELF}: no Xen PHYS32_ENTRY note (type 0x12)")
 endif()

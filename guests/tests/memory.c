@@ -23,7 +23,7 @@ struct __attribute__((packed)) e820_entry {
     uint32_t type;
 };
 
-static uint8_t shinfo_page[PAGE_SIZE] __page_aligned_bss;
+static uint8_t shinfo_page[PAGE_SIZE] __page_aligned;
 
 static long add_to_physmap(domid_t domid, unsigned int space, xen_ulong_t idx,
                            xen_pfn_t gpfn)

@@ -12,7 +12,7 @@ const char test_title[] = "vcpu_op: is_up, runstate, vcpu_info registration, tim
 #define NR_VCPUS 2u
 #define BAD_GFN  (1ull << 30) /* 4 TiB: far beyond memory=32 */
 
-static uint8_t vcpu_info_page[PAGE_SIZE] __page_aligned_bss;
+static uint8_t vcpu_info_page[PAGE_SIZE] __page_aligned;
 
 static long register_vcpu_info(unsigned int vcpu, uint64_t gfn, uint32_t offset)
 {

@@ -59,6 +59,8 @@ std::string uuid_str(const domain::Uuid& u) {
 
 // The create request is validated again here: xl is a client, not trusted.
 json create(Hypervisor& hv, const json& req) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto c0 = domain::process_cpu_time();
     auto str = [&](const char* k) {
         return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
     };
@@ -95,6 +97,8 @@ json create(Hypervisor& hv, const json& req) {
     b.identity.config = req.contains("config") ? req["config"] : json::object();
     b.console_log_dir = hv.options().console_log_dir;
     b.paused = req.value("paused", false);
+    b.identity.requested_at = t0;
+    b.identity.requested_cpu = c0;
     auto d = hv.domains().create(std::move(b));
     if (!d) return fail(d.error().what);
     return {{"ok", true}, {"domid", (*d)->domid()}};

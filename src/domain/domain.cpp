@@ -1,6 +1,8 @@
 #include <cstdint>
 #include "domain/domain.hpp"
 
+#include <time.h>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -31,6 +33,21 @@ const char* shutdown_reason_name(unsigned reason) {
 }
 
 }  // namespace
+
+std::chrono::nanoseconds process_cpu_time() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+void Domain::log_first_entry() {
+    if (id_.requested_at == std::chrono::steady_clock::time_point{}) return;
+    using ms = std::chrono::duration<double, std::milli>;
+    services_.hvlog.append_line(fmt::format(
+        "(XEN) d{}: first guest instruction {:.2f} ms after xl create (VMM CPU {:.2f} ms)",
+        id_.domid, ms(std::chrono::steady_clock::now() - id_.requested_at).count(),
+        ms(process_cpu_time() - id_.requested_cpu).count()));
+}
 
 Domain::Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> vm,
                std::unique_ptr<GuestMemory> memory)

@@ -79,7 +79,14 @@ struct DomainIdentity {
     unsigned max_event_channels = 1023;
     LifecycleActions actions;
     nlohmann::json config;  // the domain configuration as `xl list -l` prints it
+    // When xl asked for the domain, for the start-up cost line in the log:
+    // wall clock and the daemon's CPU time (CLOCK_PROCESS_CPUTIME_ID).
+    std::chrono::steady_clock::time_point requested_at{};
+    std::chrono::nanoseconds requested_cpu{0};
 };
+
+// The daemon's CPU time so far.
+std::chrono::nanoseconds process_cpu_time();
 
 class Domain final : public evtchn::EventTarget {
 public:
@@ -150,6 +157,8 @@ public:
     void guest_log(std::string_view line);
     void debug_port_write(char c);
     bool first_time(std::uint32_t key);
+    // Logs the start-up cost, just before vCPU 0 first enters the guest.
+    void log_first_entry();
 
 private:
     void deliver_vector(unsigned vcpu, std::uint8_t vector);

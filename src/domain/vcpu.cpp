@@ -99,8 +99,13 @@ bool Vcpu::wait_until_runnable() {
 
 void Vcpu::run_loop() {
     unsigned exits = 0;
+    bool first = id_ == 0;
     while (wait_until_runnable()) {
         state_ = State::running;
+        if (first) {
+            domain_.log_first_entry();
+            first = false;
+        }
         auto r = kvm_->run();
         if (!r.ok()) {
             log::error("d{}v{}: {}", domain_.domid(), id_, r.error().what);

@@ -24,8 +24,8 @@ struct port_handler {
 extern void upcall_entry(void);
 void evtchn_upcall(void);
 
-static uint8_t shared_info_page[PAGE_SIZE] __page_aligned_bss;
-static uint8_t vcpu_info_page[PAGE_SIZE] __page_aligned_bss;
+static uint8_t shared_info_page[PAGE_SIZE] __page_aligned;
+static uint8_t vcpu_info_page[PAGE_SIZE] __page_aligned;
 shared_info_t *shared_info;
 
 static vcpu_info_t *cur_vcpu_info;

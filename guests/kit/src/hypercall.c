@@ -3,7 +3,7 @@
 #include <kit/hypercall.h>
 
 struct xen_cpuid_info xen_cpuid;
-uint8_t hypercall_page[PAGE_SIZE] __page_aligned_bss;
+uint8_t hypercall_page[PAGE_SIZE] __page_aligned;
 
 /* Xen may sit at 0x40000000 or, with Viridian, at 0x40000100 and up. */
 #define XEN_LEAF_SCAN_END  0x40010000u

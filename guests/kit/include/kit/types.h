@@ -15,7 +15,7 @@
 
 #define __noreturn     __attribute__((noreturn))
 #define __printf(f, a) __attribute__((format(printf, f, a)))
-#define __page_aligned_bss __attribute__((aligned(4096), section(".bss.page_aligned")))
+#define __page_aligned __attribute__((aligned(4096)))
 #define __weak         __attribute__((weak))
 #define __used         __attribute__((used))
 
