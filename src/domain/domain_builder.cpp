@@ -184,15 +184,18 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     GuestMemory& memory = **mem;
     if (auto st = load_kernel(memory, *image, req.kernel); !st) return st.error();
 
-    // Ramdisk (module 0) goes after the kernel, page aligned.
+    // Ramdisk (module 0) goes after the kernel, then the start-info block,
+    // each page aligned and in RAM, as Xen's domain builder places them.
+    auto page_up = [](std::uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); };
+    std::uint64_t next_free = page_up(image->paddr_end);
     std::vector<x86::BootModule> modules;
     if (!req.ramdisk.empty()) {
         auto rd = read_file(req.ramdisk, "ramdisk");
         if (!rd) return rd.error();
-        const std::uint64_t at = (image->paddr_end + kPageSize - 1) & ~(kPageSize - 1);
-        if (auto st = place(memory, at, *rd, "ramdisk '" + req.ramdisk + "'"); !st)
+        if (auto st = place(memory, next_free, *rd, "ramdisk '" + req.ramdisk + "'"); !st)
             return st.error();
-        modules.push_back({at, rd->size(), std::nullopt});
+        modules.push_back({next_free, rd->size(), std::nullopt});
+        next_free = page_up(next_free + rd->size());
     }
 
     const x86::MemmapEntry special{kSpecialPagesBase, kSpecialPageCount * kPageSize,
@@ -202,6 +205,7 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     if (auto st = place(memory, acpi.base_gpa, acpi.bytes, "ACPI tables"); !st)
         return st.error();
     x86::StartInfoSpec spec;
+    spec.base_gpa = next_free;
     spec.memmap = memmap;
     spec.cmdline = req.cmdline;
     spec.modules = modules;

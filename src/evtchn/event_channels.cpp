@@ -250,7 +250,8 @@ void EventChannels::notify_from_peer(Port port) {
 
 long EventChannels::status(evtchn_status_t& st) {
     std::lock_guard lock(mu_);
-    if (!port_valid(st.port)) return -XEN_EINVAL;
+    // Port 0 is valid (reserved) and reports "closed", as on Xen.
+    if (st.port >= channels_.size()) return -XEN_EINVAL;
     const Channel& c = channels_[st.port];
     st.vcpu = c.notify_vcpu;
     switch (c.state) {
@@ -276,6 +277,28 @@ long EventChannels::status(evtchn_status_t& st) {
             break;
     }
     return 0;
+}
+
+long EventChannels::bind_vcpu(Port port, unsigned vcpu) {
+    std::lock_guard lock(mu_);
+    if (!port_valid(port)) return -XEN_EINVAL;
+    if (vcpu >= virq_to_port_.size()) return -XEN_ENOENT;
+    Channel& c = channels_[port];
+    switch (c.state) {
+        case ChannelState::virq:
+            if (!virq_is_global(c.virq)) return -XEN_EINVAL;  // per-vCPU VIRQs stay put
+            // The VIRQ table is indexed by the bound vCPU: move the entry.
+            virq_to_port_[c.notify_vcpu][c.virq] = 0;
+            virq_to_port_[vcpu][c.virq] = port;
+            c.notify_vcpu = vcpu;
+            return 0;
+        case ChannelState::unbound:
+        case ChannelState::interdomain:
+            c.notify_vcpu = vcpu;
+            return 0;
+        default:
+            return -XEN_EINVAL;  // IPIs are bound to their vCPU for life
+    }
 }
 
 long EventChannels::unmask(Port port) {
@@ -309,7 +332,14 @@ long EventChannels::bind_host(EventChannels& guest, Port guest_port, HostHandler
 
 void EventChannels::raise_virq(unsigned vcpu, unsigned virq) {
     std::lock_guard lock(mu_);
-    if (vcpu >= virq_to_port_.size() || virq >= NR_VIRQS) return;
+    if (virq >= NR_VIRQS) return;
+    if (virq_is_global(virq)) {
+        // A global VIRQ is raised wherever bind_vcpu moved it.
+        for (auto& per_vcpu : virq_to_port_)
+            if (Port p = per_vcpu[virq]; p != 0) deliver_locked(p);
+        return;
+    }
+    if (vcpu >= virq_to_port_.size()) return;
     if (Port p = virq_to_port_[vcpu][virq]; p != 0) deliver_locked(p);
 }
 

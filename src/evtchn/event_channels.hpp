@@ -67,6 +67,7 @@ public:
     long send(Port port);
     long status(evtchn_status_t& st);
     long unmask(Port port);
+    long bind_vcpu(Port port, unsigned vcpu);
 
     // Host side: bind a back-end to `guest`'s unbound port (the guest's
     // remote_dom must be this table's domain). The handler runs on the

@@ -58,12 +58,15 @@ long event_channel_op(Context& ctx) {
                 if (long rc = check_self_domid(ctx, op.dom); rc) return rc;
                 return ev.status(op);
             }, true);
+        case EVTCHNOP_bind_vcpu:
+            return with_op<evtchn_bind_vcpu_t>(ctx, [&](auto& op) {
+                return ev.bind_vcpu(op.port, op.vcpu);
+            }, false);
         case EVTCHNOP_unmask:
             return with_op<evtchn_unmask_t>(ctx, [&](auto& op) { return ev.unmask(op.port); },
                                             false);
         default:
-            // FIFO (init_control, expand_array, set_priority), bind_vcpu and
-            // reset come with the core-ABI work; -ENOSYS makes Linux fall
+            // FIFO (init_control, expand_array, set_priority) and reset come with the core-ABI work; -ENOSYS makes Linux fall
             // back to 2-level channels.
             return unknown_subop(ctx, "event_channel_op", ctx.arg[0]);
     }

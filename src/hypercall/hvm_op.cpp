@@ -15,6 +15,25 @@ extern "C" {
 namespace xenolith::hypercall {
 namespace {
 
+// Parameters whose meaning is gone (params.h, "deprecated"): -EINVAL for
+// everyone, before any permission check.
+bool deprecated(std::uint32_t index) {
+    switch (index) {
+        case HVM_PARAM_PAE_ENABLED:
+        case HVM_PARAM_DM_DOMAIN:
+        case HVM_PARAM_MEMORY_EVENT_CR0:
+        case HVM_PARAM_MEMORY_EVENT_CR3:
+        case HVM_PARAM_MEMORY_EVENT_CR4:
+        case HVM_PARAM_MEMORY_EVENT_INT3:
+        case HVM_PARAM_MEMORY_EVENT_SINGLE_STEP:
+        case HVM_PARAM_BUFIOREQ_EVTCHN:
+        case HVM_PARAM_MEMORY_EVENT_MSR:
+            return true;
+        default:
+            return false;
+    }
+}
+
 // Xen's hvm_allow_set_param: what a guest may set on itself.
 bool guest_may_set(std::uint32_t index) {
     switch (index) {
@@ -57,6 +76,7 @@ long param_op(Context& ctx, bool set) {
     if (!ctx.guest.read(ctx.arg[1], p)) return -XEN_EFAULT;
     if (p.index >= HVM_NR_PARAMS) return -XEN_EINVAL;
     if (long rc = check_self_domid(ctx, p.domid); rc) return rc;
+    if (deprecated(p.index)) return -XEN_EINVAL;
     if (set) {
         if (!guest_may_set(p.index)) return -XEN_EPERM;
         ctx.domain.set_param(p.index, p.value);

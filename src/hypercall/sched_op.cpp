@@ -73,9 +73,19 @@ long sched_op(Context& ctx) {
         }
         case SCHEDOP_poll:
             return poll(ctx);
-        case SCHEDOP_remote_shutdown:
+        case SCHEDOP_remote_shutdown: {
+            // Xen reads the argument, finds the domain, then applies the
+            // policy: only a device model or privileged domain may do this.
+            sched_remote_shutdown_t r{};
+            if (!ctx.guest.read(ctx.arg[1], r)) return -XEN_EFAULT;
+            if (r.domain_id >= DOMID_FIRST_RESERVED) return -XEN_ESRCH;
+            if (r.domain_id != ctx.domain.domid() && r.domain_id != 0 &&
+                !ctx.domain.services().registry.find(r.domain_id))
+                return -XEN_ESRCH;
+            return -XEN_EPERM;
+        }
         case SCHEDOP_pin_override:
-            return -XEN_EPERM;  // privileged domains only
+            return -XEN_EPERM;  // hardware domain only
         default:
             return unknown_subop(ctx, "sched_op", ctx.arg[0]);
     }

@@ -68,7 +68,12 @@ long xen_version(Context& ctx) {
             const auto& uuid = ctx.domain.identity().uuid;
             return ctx.guest.copy_to(arg, uuid.data(), uuid.size()) ? 0 : -XEN_EFAULT;
         }
-        case XENVER_commandline:
+        case XENVER_commandline: {
+            // Denied to domUs by the default XSM policy: Xen answers with
+            // its "<denied>" placeholder, not an error.
+            static constexpr char kDenied[] = "<denied>";
+            return ctx.guest.copy_to(arg, kDenied, sizeof kDenied) ? 0 : -XEN_EFAULT;
+        }
         case XENVER_build_id:
             return -XEN_EPERM;  // privileged domains only (XSM default policy)
         default:

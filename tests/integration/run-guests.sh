@@ -34,7 +34,10 @@ run_one() {  # name extras...
         echo "kernel = \"$build/guests/$name.elf\""
         echo 'memory = 32'
         for kv in "$@"; do
-            if [ "$kv" = ramdisk=1 ]; then echo "ramdisk = \"$work/ramdisk.img\""; else echo "$kv"; fi
+            local k=${kv%%=*} v=${kv#*=}
+            if [ "$kv" = ramdisk=1 ]; then echo "ramdisk = \"$work/ramdisk.img\""
+            elif [[ $v =~ ^[0-9]+$ ]]; then echo "$k = $v"
+            else echo "$k = \"$v\""; fi
         done
     } >"$cfg"
     timeout 60 "$xl" create -c "$cfg" </dev/null >"$out" 2>&1
@@ -47,7 +50,7 @@ export work build xl
 
 mapfile -t lines < <(grep -v '^\s*#' "$here/guests.list" | grep -v '^\s*$')
 results=$(for l in "${lines[@]}"; do echo "$l"; done |
-    xargs -P "$jobs" -I{} bash -c 'eval "set -- {}"; run_one "$@"')
+    xargs -d '\n' -P "$jobs" -I{} bash -c 'eval "set -- {}"; run_one "$@"')
 
 passed=0 failed=0 skipped=0
 while read -r verdict name; do
