@@ -165,7 +165,9 @@ long Domain::map_shared_info(std::uint64_t gfn) {
 
 long Domain::register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) {
     if (vcpu >= id_.max_vcpus) return -XEN_ENOENT;
-    if (offset > kPageSize - sizeof(vcpu_info_t)) return -XEN_EINVAL;
+    // Xen 4.17 map_vcpu_info: the area must fit in the page and be aligned.
+    if (offset > kPageSize - sizeof(vcpu_info_t)) return -XEN_ENXIO;
+    if (offset % alignof(vcpu_info_t)) return -XEN_ENXIO;
     std::lock_guard lock(events_->mutex());
     if (vcpu_info_[vcpu].load()) return -XEN_EINVAL;  // once only, as Xen
     if (gfn > (std::uint64_t{1} << 40)) return -XEN_EINVAL;
@@ -226,10 +228,48 @@ void Domain::shutdown(unsigned reason) {
     if (services_.on_shutdown) services_.on_shutdown(id_.domid);
 }
 
+long Domain::watchdog(std::uint32_t id, std::uint32_t timeout_s) {
+    auto& timers = services_.timers;
+    std::weak_ptr<Domain> self = weak_from_this();
+    auto arm = [&](unsigned slot) {
+        watchdog_timers_[slot] = timers.schedule(
+            std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s), [self] {
+                if (auto d = self.lock()) d->shutdown(SHUTDOWN_watchdog);
+            });
+    };
+    std::optional<std::uint64_t> old;
+    long rc = 0;
+    {
+        std::lock_guard lock(watchdog_mu_);
+        if (id == 0) {
+            unsigned slot = 0;
+            while (slot < kWatchdogs && watchdog_timers_[slot]) ++slot;
+            if (slot == kWatchdogs) return -XEN_ENOSPC;
+            arm(slot);
+            return slot + 1;
+        }
+        if (id > kWatchdogs || !watchdog_timers_[id - 1]) return -XEN_EINVAL;
+        old = std::exchange(watchdog_timers_[id - 1], std::nullopt);
+        if (timeout_s) arm(id - 1);
+        else watchdog_timers_[id - 1].reset();
+        // A freed slot must read as free even before the old timer is gone.
+        if (!timeout_s) watchdog_timers_[id - 1] = std::nullopt;
+    }
+    if (old) timers.cancel(*old);
+    return rc;
+}
+
 void Domain::destroy() {
     bool expected = false;
     if (!destroyed_.compare_exchange_strong(expected, true)) return;
     shutdown_ = true;
+    std::array<std::optional<std::uint64_t>, kWatchdogs> dogs;
+    {
+        std::lock_guard lock(watchdog_mu_);
+        dogs = std::exchange(watchdog_timers_, {});
+    }
+    for (auto& t : dogs)
+        if (t) services_.timers.cancel(*t);
     for (auto& v : vcpus_) v->stop();
     if (console_) console_->close();
     events_->close_all();

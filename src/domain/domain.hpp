@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,7 @@ struct DomainIdentity {
 // The daemon's CPU time so far.
 std::chrono::nanoseconds process_cpu_time();
 
-class Domain final : public evtchn::EventTarget {
+class Domain final : public evtchn::EventTarget, public std::enable_shared_from_this<Domain> {
 public:
     Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> vm,
            std::unique_ptr<GuestMemory> memory);
@@ -108,6 +109,8 @@ public:
     void set_name(std::string name);
     Services& services() { return services_; }
     GuestMemory& memory() { return *memory_; }
+    // Serialises changes to the guest's physical memory (balloon, hole pages).
+    std::mutex& memory_lock() { return memory_mu_; }
     kvm::Vm& vm() { return *vm_; }
     evtchn::EventChannels& events() { return *events_; }
     std::shared_ptr<evtchn::EventChannels> events_ptr() { return events_; }
@@ -144,6 +147,10 @@ public:
     bool is_shut_down() const { return shutdown_.load(); }
     unsigned shutdown_reason() const { return shutdown_reason_.load(); }
     void set_shutdown_code(unsigned code) { shutdown_code_ = code; }
+    // SCHEDOP_watchdog: id 0 allocates one of two watchdogs (returns its id),
+    // a known id re-arms it (timeout in seconds) or, with 0, frees it. An
+    // expired watchdog shuts the domain down with SHUTDOWN_watchdog.
+    long watchdog(std::uint32_t id, std::uint32_t timeout_s);
     // Stops and joins every vCPU thread and closes event channels. Idempotent.
     void destroy();
     RunState state() const;
@@ -193,6 +200,10 @@ private:
     std::atomic<bool> destroyed_{false};
     std::chrono::steady_clock::time_point created_at_;
 
+    std::mutex memory_mu_;
+    static constexpr unsigned kWatchdogs = 2;  // Xen's NR_DOMAIN_WATCHDOG_TIMERS
+    std::mutex watchdog_mu_;
+    std::array<std::optional<std::uint64_t>, kWatchdogs> watchdog_timers_{};
     std::mutex log_mu_;
     LineAssembler debug_port_;
     std::bitset<4096> warned_;

@@ -245,7 +245,8 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
         }
         (*kv)->enable_sync_regs(sync_regs);
         auto v = std::make_unique<Vcpu>(*dom, i, std::move(*kv));
-        v->set_online(i == 0);  // secondary vCPUs wait for VCPUOP_up
+        if (i == 0) v->mark_initialised();
+        v->set_online(i == 0);  // secondary vCPUs wait for VCPUOP_initialise + up
         dom->add_vcpu(std::move(v));
     }
 

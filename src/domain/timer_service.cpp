@@ -23,13 +23,15 @@ TimerService::Id TimerService::schedule(Clock::time_point when, std::function<vo
 }
 
 void TimerService::cancel(Id id) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
         if (it->second.first == id) {
             queue_.erase(it);
             return;
         }
     }
+    if (std::this_thread::get_id() != thread_.get_id())
+        done_cv_.wait(lock, [&] { return running_ != id; });
 }
 
 void TimerService::run() {
@@ -45,10 +47,13 @@ void TimerService::run() {
             continue;
         }
         auto fn = std::move(it->second.second);
+        running_ = it->second.first;
         queue_.erase(it);
         lock.unlock();
         fn();
         lock.lock();
+        running_ = 0;
+        done_cv_.notify_all();
     }
 }
 

@@ -23,6 +23,9 @@ public:
     TimerService& operator=(const TimerService&) = delete;
 
     Id schedule(Clock::time_point when, std::function<void()> fn);
+    // Removes a pending timer; if its callback is running on the timer
+    // thread right now, waits for it to finish (so the caller may free what
+    // the callback uses). Must not be called with a lock the callback takes.
     void cancel(Id id);
 
 private:
@@ -32,6 +35,8 @@ private:
     std::condition_variable cv_;
     std::multimap<Clock::time_point, std::pair<Id, std::function<void()>>> queue_;
     Id next_id_ = 1;
+    Id running_ = 0;  // the id whose callback is executing, 0 if none
+    std::condition_variable done_cv_;
     bool stop_ = false;
     std::thread thread_;
 };

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include <xen/errno.h>
+#include <xen/hvm/hvm_vcpu.h>
 #include <xen/xen.h>
 }
 
@@ -28,6 +29,44 @@ constexpr int kKickSignal = SIGUSR1;
 constexpr std::uint16_t kDebugPort = 0xe9;   // Xen's HVM debug console port
 constexpr std::uint32_t kXenHypercallMsr = 0x40000000;
 
+std::uint64_t now_ns() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+kvm_segment flat_segment(std::uint16_t selector, std::uint8_t type, bool code64) {
+    kvm_segment s{};
+    s.base = 0;
+    s.limit = 0xffffffff;
+    s.selector = selector;
+    s.type = type;
+    s.present = 1;
+    s.s = 1;
+    s.g = 1;
+    s.l = code64 ? 1 : 0;
+    s.db = code64 ? 0 : 1;
+    return s;
+}
+
+// Segment from vcpu_hvm_x86_32's base/limit/access-rights triple (the
+// access rights use the VMX layout: type 0-3, S 4, DPL 5-6, P 7, AVL 8,
+// L 9, D/B 10, G 11).
+kvm_segment segment_from_ar(std::uint32_t base, std::uint32_t limit, std::uint16_t ar) {
+    kvm_segment s{};
+    s.base = base;
+    s.limit = limit;
+    s.type = ar & 0xf;
+    s.s = (ar >> 4) & 1;
+    s.dpl = (ar >> 5) & 3;
+    s.present = (ar >> 7) & 1;
+    s.avl = (ar >> 8) & 1;
+    s.l = (ar >> 9) & 1;
+    s.db = (ar >> 10) & 1;
+    s.g = (ar >> 11) & 1;
+    return s;
+}
+
 void on_kick(int) {}
 
 }  // namespace
@@ -41,7 +80,78 @@ void install_vcpu_kick_signal() {
 }
 
 Vcpu::Vcpu(Domain& domain, unsigned id, std::unique_ptr<kvm::Vcpu> kvm_vcpu)
-    : domain_(domain), id_(id), kvm_(std::move(kvm_vcpu)) {}
+    : domain_(domain), id_(id), kvm_(std::move(kvm_vcpu)) {
+    runstate_.state = RUNSTATE_offline;
+    runstate_.state_entry_time = now_ns();
+}
+
+void Vcpu::set_online(bool on) {
+    online_ = on;
+    if (on) {
+        wake();
+    } else {
+        kick();
+    }
+}
+
+void Vcpu::set_runstate(int state) {
+    std::lock_guard lock(runstate_mu_);
+    if (runstate_.state == state) return;
+    const std::uint64_t now = now_ns();
+    runstate_.time[runstate_.state] += now - runstate_.state_entry_time;
+    runstate_.state = state;
+    runstate_.state_entry_time = now;
+}
+
+vcpu_runstate_info_t Vcpu::runstate() {
+    std::lock_guard lock(runstate_mu_);
+    vcpu_runstate_info_t r = runstate_;
+    // Report the current state's time up to now, as Xen does.
+    r.time[r.state] += now_ns() - r.state_entry_time;
+    return r;
+}
+
+Status Vcpu::initialise(const ::vcpu_hvm_context& ctx) {
+    if (initialised_) return make_error("already initialised");
+    kvm_sregs s{};
+    if (auto st = kvm_->get_sregs(s); !st) return st;
+    kvm_regs r{};
+    if (ctx.mode == VCPU_HVM_MODE_64B) {
+        const auto& c = ctx.cpu_regs.x86_64;
+        // Long mode needs paging, PAE and LME/LMA, and a canonical rip.
+        if (!(c.cr0 & 0x80000001u) || !(c.cr4 & 0x20) || !(c.efer & 0x100))
+            return make_error("64-bit context without paging/PAE/LME");
+        r.rax = c.rax; r.rcx = c.rcx; r.rdx = c.rdx; r.rbx = c.rbx;
+        r.rsp = c.rsp; r.rbp = c.rbp; r.rsi = c.rsi; r.rdi = c.rdi;
+        r.rip = c.rip;
+        r.rflags = c.rflags | 2;
+        s.cr0 = c.cr0; s.cr3 = c.cr3; s.cr4 = c.cr4;
+        s.efer = c.efer | 0x400;  // LMA follows LME with paging on
+        s.cs = flat_segment(0x10, 0xb, true);
+        s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(0x18, 0x3, false);
+    } else if (ctx.mode == VCPU_HVM_MODE_32B) {
+        const auto& c = ctx.cpu_regs.x86_32;
+        r.rax = c.eax; r.rcx = c.ecx; r.rdx = c.edx; r.rbx = c.ebx;
+        r.rsp = c.esp; r.rbp = c.ebp; r.rsi = c.esi; r.rdi = c.edi;
+        r.rip = c.eip;
+        r.rflags = c.eflags | 2;
+        s.cr0 = c.cr0; s.cr3 = c.cr3; s.cr4 = c.cr4; s.efer = c.efer;
+        s.cs = segment_from_ar(c.cs_base, c.cs_limit, c.cs_ar);
+        s.ds = segment_from_ar(c.ds_base, c.ds_limit, c.ds_ar);
+        s.ss = segment_from_ar(c.ss_base, c.ss_limit, c.ss_ar);
+        s.es = segment_from_ar(c.es_base, c.es_limit, c.es_ar);
+        s.tr = segment_from_ar(c.tr_base, c.tr_limit, c.tr_ar);
+        s.fs = s.gs = s.ds;
+        if (!s.cs.present || !s.cs.s || !(s.cs.type & 0x8))
+            return make_error("32-bit context with an unusable code segment");
+    } else {
+        return make_error("unknown vCPU context mode");
+    }
+    if (auto st = kvm_->set_sregs(s); !st) return st;
+    if (auto st = kvm_->set_regs(r); !st) return st;
+    initialised_ = true;
+    return ok_status();
+}
 
 Vcpu::~Vcpu() { stop(); }
 
@@ -64,6 +174,7 @@ void Vcpu::wake() {
 void Vcpu::stop() {
     stopping_ = true;
     set_singleshot_timer(std::nullopt);
+    set_periodic_timer(std::nullopt);
     if (thread_.joinable()) {
         kick();
         thread_.join();
@@ -93,6 +204,7 @@ bool Vcpu::wait_until_runnable() {
         if (stopping_) return false;
         if (!domain_.paused() && online_ && !domain_.is_shut_down()) return true;
         state_ = State::paused;
+        set_runstate(online_ ? RUNSTATE_runnable : RUNSTATE_offline);
         cv_.wait(lock);
     }
 }
@@ -102,6 +214,7 @@ void Vcpu::run_loop() {
     bool first = id_ == 0;
     while (wait_until_runnable()) {
         state_ = State::running;
+        set_runstate(RUNSTATE_running);
         if (first) {
             domain_.log_first_entry();
             first = false;
@@ -261,20 +374,57 @@ void Vcpu::block(std::optional<TimerService::Clock::time_point> deadline) {
     std::unique_lock lock(mu_);
     state_ = State::blocked;
     auto ready = [&] { return stopping_ || kicked_ || domain_.is_shut_down() || pending(); };
-    if (deadline)
-        cv_.wait_until(lock, *deadline, ready);
-    else
-        cv_.wait(lock, ready);
+    if (!ready()) {
+        set_runstate(RUNSTATE_blocked);
+        if (deadline)
+            cv_.wait_until(lock, *deadline, ready);
+        else
+            cv_.wait(lock, ready);
+        set_runstate(RUNSTATE_running);
+    }
     state_ = State::running;
 }
 
-void Vcpu::set_singleshot_timer(std::optional<TimerService::Clock::time_point> when) {
-    std::lock_guard lock(mu_);
-    auto& timers = domain_.services().timers;
-    if (timer_) {
-        timers.cancel(*timer_);
-        timer_.reset();
+void Vcpu::set_periodic_timer(std::optional<std::chrono::nanoseconds> period) {
+    std::optional<TimerService::Id> old;
+    {
+        std::lock_guard lock(mu_);
+        ++periodic_generation_;
+        old = std::exchange(periodic_timer_, std::nullopt);
     }
+    // Outside mu_: cancel() waits for a tick in flight, and ticks take mu_.
+    if (old) domain_.services().timers.cancel(*old);
+    std::lock_guard lock(mu_);
+    if (!period || stopping_) return;
+    periodic_period_ = *period;
+    arm_periodic(periodic_generation_);
+}
+
+// Called with mu_ held. Each tick re-arms itself unless the generation
+// moved on (the timer was stopped or replaced).
+void Vcpu::arm_periodic(std::uint64_t generation) {
+    std::weak_ptr<evtchn::EventChannels> events = domain_.events_ptr();
+    const unsigned vcpu = id_;
+    periodic_timer_ = domain_.services().timers.schedule(
+        TimerService::Clock::now() + periodic_period_, [this, events, vcpu, generation] {
+            auto e = events.lock();
+            if (!e) return;
+            e->raise_virq(vcpu, VIRQ_TIMER);
+            std::lock_guard lock(mu_);
+            if (generation == periodic_generation_ && !stopping_) arm_periodic(generation);
+        });
+}
+
+void Vcpu::set_singleshot_timer(std::optional<TimerService::Clock::time_point> when) {
+    auto& timers = domain_.services().timers;
+    std::optional<TimerService::Id> old;
+    {
+        std::lock_guard lock(mu_);
+        old = std::exchange(timer_, std::nullopt);
+    }
+    // Outside mu_: a firing timer wakes this vCPU, which takes mu_.
+    if (old) timers.cancel(*old);
+    std::lock_guard lock(mu_);
     if (!when || stopping_) return;
     std::weak_ptr<evtchn::EventChannels> events = domain_.events_ptr();
     const unsigned vcpu = id_;

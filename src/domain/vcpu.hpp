@@ -11,6 +11,12 @@
 #include <optional>
 #include <thread>
 
+extern "C" {
+#include <xen/hvm/hvm_vcpu.h>
+#include <xen/vcpu.h>
+}
+
+#include "base/result.hpp"
 #include "domain/timer_service.hpp"
 
 namespace xenolith::kvm {
@@ -38,7 +44,15 @@ public:
     kvm::Vcpu& kvm() { return *kvm_; }
     State state() const { return state_.load(); }
     bool online() const { return online_.load(); }
-    void set_online(bool on) { online_ = on; }
+    // VCPUOP_up / VCPUOP_down (and the builder for vCPU 0).
+    void set_online(bool on);
+    // Whether the vCPU has a register state (vCPU 0 from the builder, the
+    // others from VCPUOP_initialise).
+    bool initialised() const { return initialised_.load(); }
+    void mark_initialised() { initialised_ = true; }
+    // VCPUOP_initialise for HVM/PVH guests: the vcpu_hvm_context_t entry
+    // state (32-bit protected or 64-bit long mode). Only while offline.
+    Status initialise(const ::vcpu_hvm_context& ctx);
 
     void start_thread();
     // Makes the thread leave KVM_RUN or a block and recheck its state.
@@ -55,6 +69,13 @@ public:
     // set_timer_op: one singleshot timer per vCPU raising VIRQ_TIMER.
     void set_singleshot_timer(std::optional<TimerService::Clock::time_point> when);
 
+    // set_periodic_timer: VIRQ_TIMER every `period` (nullopt stops it).
+    void set_periodic_timer(std::optional<std::chrono::nanoseconds> period);
+
+    // Runstate accounting (VCPUOP_get_runstate_info): time spent running,
+    // runnable, blocked and offline, in Xen system time (ns).
+    vcpu_runstate_info_t runstate();
+
     double cpu_seconds() const;
 
 private:
@@ -68,6 +89,8 @@ private:
     long run_hypercall(const hypercall::DecodedCall& call);
     void handle_rdmsr();
     void crash(const char* why);
+    void set_runstate(int state);
+    void arm_periodic(std::uint64_t generation);
 
     Domain& domain_;
     const unsigned id_;
@@ -82,6 +105,13 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::optional<TimerService::Id> timer_;
+    std::optional<TimerService::Id> periodic_timer_;
+    std::chrono::nanoseconds periodic_period_{0};
+    std::uint64_t periodic_generation_ = 0;
+    std::atomic<bool> initialised_{false};
+
+    std::mutex runstate_mu_;
+    vcpu_runstate_info_t runstate_{};
     std::atomic<std::int64_t> cpu_ns_{0};
 };
 

@@ -37,6 +37,8 @@ long add_to_physmap(Context& ctx, std::uint64_t arg) {
         case XENMAPSPACE_shared_info:
             if (xatp.idx != 0) return -XEN_EINVAL;
             return ctx.domain.map_shared_info(xatp.gpfn);
+        case XENMAPSPACE_gmfn_foreign:
+            return -XEN_ENOSYS;  // only through add_to_physmap_batch, as on Xen
         default:
             // grant-table frames arrive with the grant-table work; moving
             // RAM frames (gmfn, gmfn_range) is not offered to guests.
@@ -63,8 +65,57 @@ long reservation(Context& ctx, std::uint64_t arg, bool maximum) {
     domid_t domid;
     if (!ctx.guest.read(arg, domid)) return -XEN_EFAULT;
     if (long rc = check_self_domid(ctx, domid); rc) return rc;
-    const auto& id = ctx.domain.identity();
-    return static_cast<long>((maximum ? id.max_memory_kib : id.memory_kib) / 4);
+    if (maximum) return static_cast<long>(ctx.domain.identity().max_memory_kib / 4);
+    return static_cast<long>(ctx.domain.memory().populated_pages());
+}
+
+// The largest extent a domU may ask for (Xen's default domU max order).
+constexpr unsigned kMaxExtentOrder = 9;
+
+// increase_reservation, decrease_reservation and populate_physmap share
+// Xen's preamble and return the number of extents completed.
+long reservation_op(Context& ctx, std::uint64_t op, std::uint64_t start_extent,
+                    std::uint64_t arg) {
+    xen_memory_reservation_t r{};
+    // Xen reports "extents done" even for an unreadable argument.
+    if (!ctx.guest.read(arg, r)) return static_cast<long>(start_extent);
+    if (start_extent >= r.nr_extents) return static_cast<long>(start_extent);
+    if (r.extent_order > kMaxExtentOrder) return static_cast<long>(start_extent);
+    if (long rc = check_self_domid(ctx, r.domid); rc) return rc;
+    if (op == XENMEM_increase_reservation) {
+        // A translated guest gets nothing mappable from this operation;
+        // balloon drivers use populate_physmap instead.
+        return static_cast<long>(start_extent);
+    }
+    GuestMemory& mem = ctx.domain.memory();
+    std::lock_guard lock(ctx.domain.memory_lock());
+    const std::uint64_t max_pages = ctx.domain.identity().max_memory_kib / 4;
+    const std::uint64_t pages_per_extent = std::uint64_t{1} << r.extent_order;
+    const auto list = reinterpret_cast<std::uint64_t>(r.extent_start.p);
+    std::uint64_t i = start_extent;
+    for (; i < r.nr_extents; ++i) {
+        xen_pfn_t gfn;
+        if (!ctx.guest.read(list + i * sizeof(xen_pfn_t), gfn)) break;
+        if (gfn & (pages_per_extent - 1)) break;  // extents are naturally aligned
+        bool ok = true;
+        for (std::uint64_t j = 0; ok && j < pages_per_extent; ++j) {
+            if (op == XENMEM_decrease_reservation) {
+                ok = mem.remove_page(gfn + j);
+            } else {
+                if (!mem.is_populated(gfn + j) && mem.populated_pages() >= max_pages) ok = false;
+                else ok = mem.populate_page(gfn + j);
+            }
+        }
+        if (!ok) break;
+    }
+    return static_cast<long>(i);
+}
+
+long maximum_gpfn(Context& ctx, std::uint64_t arg) {
+    domid_t domid;
+    if (!ctx.guest.read(arg, domid)) return -XEN_EFAULT;
+    if (long rc = check_self_domid(ctx, domid); rc) return rc;
+    return static_cast<long>(ctx.domain.memory().max_backed_gfn());
 }
 
 long maximum_ram_page() {
@@ -88,6 +139,12 @@ long memory_op(Context& ctx) {
             return reservation(ctx, arg, false);
         case XENMEM_maximum_reservation:
             return reservation(ctx, arg, true);
+        case XENMEM_increase_reservation:
+        case XENMEM_decrease_reservation:
+        case XENMEM_populate_physmap:
+            return reservation_op(ctx, op, start_extent, arg);
+        case XENMEM_maximum_gpfn:
+            return maximum_gpfn(ctx, arg);
         case XENMEM_maximum_ram_page:
             if (start_extent) return -XEN_EINVAL;
             return maximum_ram_page();

@@ -73,6 +73,11 @@ long sched_op(Context& ctx) {
         }
         case SCHEDOP_poll:
             return poll(ctx);
+        case SCHEDOP_watchdog: {
+            sched_watchdog_t w{};
+            if (!ctx.guest.read(ctx.arg[1], w)) return -XEN_EFAULT;
+            return ctx.domain.watchdog(w.id, w.timeout);
+        }
         case SCHEDOP_remote_shutdown: {
             // Xen reads the argument, finds the domain, then applies the
             // policy: only a device model or privileged domain may do this.

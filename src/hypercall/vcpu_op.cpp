@@ -4,6 +4,7 @@
 
 extern "C" {
 #include <xen/errno.h>
+#include <xen/hvm/hvm_vcpu.h>
 #include <xen/vcpu.h>
 }
 
@@ -22,13 +23,47 @@ long vcpu_op(Context& ctx) {
     domain::Vcpu& v = ctx.domain.vcpu(static_cast<unsigned>(vcpuid));
 
     switch (cmd) {
+        case VCPUOP_initialise: {
+            vcpu_hvm_context_t hvm{};
+            if (!ctx.guest.read(arg, hvm)) return -XEN_EFAULT;
+            if (v.initialised()) return -XEN_EEXIST;
+            if (!v.initialise(hvm)) return -XEN_EINVAL;
+            return 0;
+        }
+        case VCPUOP_up:
+            if (!v.initialised()) return -XEN_EINVAL;
+            v.set_online(true);
+            return 0;
+        case VCPUOP_down:
+            v.set_online(false);
+            return 0;
+        case VCPUOP_is_up:
+            return v.online() ? 1 : 0;
+        case VCPUOP_get_runstate_info: {
+            const vcpu_runstate_info_t r = v.runstate();
+            return ctx.guest.write(arg, r) ? 0 : -XEN_EFAULT;
+        }
         case VCPUOP_register_vcpu_info: {
             vcpu_register_vcpu_info_t info{};
             if (!ctx.guest.read(arg, info)) return -XEN_EFAULT;
+            // Only on oneself or on a vCPU that is down (Xen's rule).
+            if (&v != &ctx.vcpu && v.online()) return -XEN_EINVAL;
             return ctx.domain.register_vcpu_info(v.id(), info.mfn, info.offset);
         }
-        case VCPUOP_is_up:
-            return v.online() ? 1 : 0;
+        case VCPUOP_set_periodic_timer: {
+            vcpu_set_periodic_timer_t t{};
+            if (!ctx.guest.read(arg, t)) return -XEN_EFAULT;
+            if (t.period_ns < 1000000) return -XEN_EINVAL;  // Xen's 1 ms floor
+            v.set_periodic_timer(std::chrono::nanoseconds(
+                std::min<std::uint64_t>(t.period_ns, std::uint64_t{1} << 62)));
+            return 0;
+        }
+        case VCPUOP_send_nmi:
+            if (arg) return -XEN_EINVAL;
+            unknown_subop(ctx, "vcpu_op", cmd);  // NMIs to guests are not wired yet
+            return 0;
+        case VCPUOP_get_physid:
+            return -XEN_EINVAL;  // only for the hardware domain's pinned vCPUs
         case VCPUOP_set_singleshot_timer: {
             if (&v != &ctx.vcpu) return -XEN_EINVAL;  // only on oneself, as Xen
             vcpu_set_singleshot_timer_t t{};
@@ -44,7 +79,8 @@ long vcpu_op(Context& ctx) {
             v.set_singleshot_timer(std::nullopt);
             return 0;
         case VCPUOP_stop_periodic_timer:
-            return 0;  // no periodic timer runs unless one is set
+            v.set_periodic_timer(std::nullopt);
+            return 0;
         default:
             return unknown_subop(ctx, "vcpu_op", cmd);
     }

@@ -1,5 +1,6 @@
 #include "memory/guest_memory.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(std::uint64_t ram_bytes
     if (p == MAP_FAILED)
         return make_error(fmt::format("cannot map guest memory: {}", std::strerror(errno)));
     m->base_ = static_cast<std::uint8_t*>(p);
+    m->released_.assign((ram_bytes / kPageSize + 63) / 64, 0);
+    m->populated_ = ram_bytes / kPageSize;
     return m;
 }
 
@@ -67,6 +70,47 @@ std::uint64_t GuestMemory::max_ram_gfn() const {
     std::uint64_t top = 0;
     for (const auto& r : regions())
         if (r.is_ram) top = std::max(top, (r.gpa + r.size) >> kPageShift);
+    return top - 1;
+}
+
+std::optional<std::uint64_t> GuestMemory::ram_page_index(std::uint64_t gfn) const {
+    if (gfn > (std::uint64_t{1} << 40)) return std::nullopt;
+    const std::uint64_t gpa = gfn << kPageShift;
+    for (const auto& r : regions())
+        if (r.is_ram && gpa >= r.gpa && gpa - r.gpa < r.size)
+            return (r.memfd_offset + (gpa - r.gpa)) / kPageSize;
+    return std::nullopt;
+}
+
+bool GuestMemory::is_populated(std::uint64_t gfn) const {
+    auto i = ram_page_index(gfn);
+    return i && !(released_[*i / 64] & (std::uint64_t{1} << (*i % 64)));
+}
+
+bool GuestMemory::remove_page(std::uint64_t gfn) {
+    auto i = ram_page_index(gfn);
+    if (!i || (released_[*i / 64] & (std::uint64_t{1} << (*i % 64)))) return false;
+    if (fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(*i * kPageSize), static_cast<off_t>(kPageSize)) < 0)
+        return false;
+    released_[*i / 64] |= std::uint64_t{1} << (*i % 64);
+    --populated_;
+    return true;
+}
+
+bool GuestMemory::populate_page(std::uint64_t gfn) {
+    auto i = ram_page_index(gfn);
+    if (!i) return false;
+    if (released_[*i / 64] & (std::uint64_t{1} << (*i % 64))) {
+        released_[*i / 64] &= ~(std::uint64_t{1} << (*i % 64));
+        ++populated_;
+    }
+    return true;
+}
+
+std::uint64_t GuestMemory::max_backed_gfn() const {
+    std::uint64_t top = 0;
+    for (const auto& r : regions()) top = std::max(top, (r.gpa + r.size) >> kPageShift);
     return top - 1;
 }
 

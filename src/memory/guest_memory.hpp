@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <span>
 #include <string>
 
@@ -68,6 +70,18 @@ public:
         return kSpecialPagesBase + index * kPageSize;
     }
 
+    // Ballooning. A RAM frame is either populated (backed by the memfd) or
+    // not (its memfd range is a hole: host memory really freed). Reading an
+    // unpopulated frame reads zeros, so populate() hands back zeroed pages.
+    bool is_populated(std::uint64_t gfn) const;
+    // Releases a populated RAM frame to the host; false if it is not one.
+    bool remove_page(std::uint64_t gfn);
+    // Repopulates an unpopulated RAM frame; false if it is not RAM.
+    bool populate_page(std::uint64_t gfn);
+    std::uint64_t populated_pages() const { return populated_.load(); }
+    // Highest guest frame backed by anything (RAM, special or hole pages).
+    std::uint64_t max_backed_gfn() const;
+
     // Backs a frame in unpopulated space (not RAM, not special) with a fresh
     // zeroed page. Returns the new region, to be registered with KVM, or an
     // error when the gfn is already backed or the per-domain limit is hit.
@@ -83,6 +97,10 @@ private:
     std::array<MemoryRegion, 3 + kMaxHolePages> regions_{};
     std::atomic<std::size_t> count_{0};
     unsigned hole_pages_ = 0;  // add_hole_page callers serialise (domain lock)
+    // One bit per RAM page (by memfd page index) that has been released.
+    std::optional<std::uint64_t> ram_page_index(std::uint64_t gfn) const;
+    std::vector<std::uint64_t> released_;  // guarded by the caller (domain lock)
+    std::atomic<std::uint64_t> populated_{0};
 };
 
 }  // namespace xenolith

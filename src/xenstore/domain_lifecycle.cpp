@@ -19,7 +19,7 @@ constexpr std::string_view kRelease = "@releaseDomain";
 }  // namespace
 
 XsErr Core::introduce(domid_t domid, std::int64_t gfn, evtchn_port_t port) {
-    if (domid == 0 || privileged_domid(domid) || domid >= DOMID_FIRST_RESERVED || port == 0)
+    if (domid == 0 || domid >= DOMID_FIRST_RESERVED || port == 0)
         return XsErr::inval;
     if (hooks) {
         if (XsErr e = hooks->introduce(domid, gfn, port); e != XsErr::ok) return e;
@@ -84,16 +84,27 @@ void Core::destroy(domid_t domid) {
 
 // As C xenstored: nodes owned by a dead domain go, with their subtrees, and
 // permission entries naming it are dropped, so that a new domain reusing the
-// id inherits nothing. Special nodes are handed to the control domain.
+// id inherits nothing. The root and special nodes are handed to the control
+// domain instead.
 void Core::remove_orphans(domid_t domid) {
     std::vector<std::string> owned;
+    std::vector<std::string> reowned;  // "/" and special nodes cannot go
     std::vector<std::string> mentioned;
     store.for_each([&](const std::string& path, const NodeRef& ref) {
         const Perms& p = ref->perms;
-        if (p[0].domid == domid && path != "/") owned.push_back(path);
-        else if (std::any_of(p.begin() + 1, p.end(), [&](const Perm& e) { return e.domid == domid; }))
+        if (p[0].domid == domid) {
+            (path == "/" || is_special(path) ? reowned : owned).push_back(path);
+        } else if (std::any_of(p.begin() + 1, p.end(),
+                               [&](const Perm& e) { return e.domid == domid; })) {
             mentioned.push_back(path);
+        }
     });
+    for (const std::string& path : reowned) {
+        auto copy = std::make_shared<Node>(*store.get(path));
+        copy->perms[0].domid = config.priv_domid;
+        store.put(path, std::move(copy));
+        mentioned.push_back(path);
+    }
 
     // Shortest first: an owned subtree root removes its owned descendants.
     std::sort(owned.begin(), owned.end(),
@@ -104,13 +115,6 @@ void Core::remove_orphans(domid_t domid) {
     for (const std::string& path : owned) {
         NodeRef n = store.get(path);
         if (!n) continue;
-        if (is_special(path)) {
-            auto copy = std::make_shared<Node>(*n);
-            copy->perms[0].domid = config.priv_domid;
-            store.put(path, std::move(copy));
-            mentioned.push_back(path);
-            continue;
-        }
         if (remove_tree(view, root, path) != XsErr::ok)
             log::error("xenstore: cannot remove orphaned node {}", path);
     }

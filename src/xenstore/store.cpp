@@ -65,8 +65,9 @@ OwnerUsage Store::usage(domid_t owner) const {
 Status Store::check() const {
     if (!exists("/")) return make_error("xenstore: root node missing");
     std::map<domid_t, OwnerUsage> recount;
-    for (const auto& [path, ref] : nodes_) {
-        const Node& n = *ref.node;
+    for (const auto& entry : nodes_) {
+        const std::string& path = entry.first;  // lambdas below cannot capture bindings (clang 14)
+        const Node& n = *entry.second.node;
         if (n.perms.empty()) return make_error(fmt::format("xenstore: {} has no permissions", path));
         if (!n.children.empty() && n.children.back() != '\0')
             return make_error(fmt::format("xenstore: {} has a torn child list", path));

@@ -50,7 +50,7 @@ export work build xl
 
 mapfile -t lines < <(grep -v '^\s*#' "$here/guests.list" | grep -v '^\s*$')
 results=$(for l in "${lines[@]}"; do echo "$l"; done |
-    xargs -d '\n' -P "$jobs" -I{} bash -c 'eval "set -- {}"; run_one "$@"')
+    xargs -d '\n' -P "$jobs" -n 1 bash -c 'eval "set -- $1"; run_one "$@"' _)
 
 passed=0 failed=0 skipped=0
 while read -r verdict name; do

@@ -36,16 +36,29 @@ TEST_F(Quotas_, NodesPerDomain) {
 }
 
 TEST_F(Quotas_, NodesCountedInsideTransactionsAndAtCommit) {
-    server.quotas().set_hard(Quota::nodes, 3);
+    server.quotas().set_hard(Quota::nodes, 4);
     Client g = guest_with_home(5);
+    EXPECT_EQ(g.mkdir("sub"), "ok");  // home + sub
     std::uint32_t tx = g.start();
     EXPECT_EQ(g.write("a", "", tx), "ok");
     EXPECT_EQ(g.write("b", "", tx), "ok");
     EXPECT_EQ(g.write("c", "", tx), "ENOSPC");
-    // Meanwhile, outside the transaction, the guest uses up the quota.
-    EXPECT_EQ(g.write("x", ""), "ok");
+    // Meanwhile, outside the transaction and away from what it touched, the
+    // guest uses up the quota: the commit would go over it.
+    EXPECT_EQ(g.write("sub/x", ""), "ok");
     EXPECT_EQ(g.end(tx), "ENOSPC");
     EXPECT_EQ(g.read("a"), "<ENOENT>");
+}
+
+TEST_F(Quotas_, PrivilegedTransactionsAreNotCheckedAtCommit) {
+    server.quotas().set_hard(Quota::nodes, 2);
+    guest_with_home(5);
+    std::uint32_t tx = dom0.start();
+    // Inherited ownership: these nodes count for dom5, yet dom0 is not limited.
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(dom0.write("/local/domain/5/n" + std::to_string(i), "", tx), "ok");
+    EXPECT_EQ(dom0.end(tx), "ok");
+    EXPECT_EQ(dom0.get_perms("/local/domain/5/n4"), "n5 r0");
 }
 
 TEST_F(Quotas_, PrivilegedIsNotLimited) {
@@ -86,10 +99,10 @@ TEST_F(Quotas_, TransactionNodes) {
     g.write("a", "");
     g.write("b", "");
     std::uint32_t tx = g.start();
-    EXPECT_EQ(g.read("a", tx), "");     // a, plus its parents when checking? no: 1 node
-    EXPECT_EQ(g.read("b", tx), "");     // 2
-    EXPECT_EQ(g.read("c", tx), "<ENOENT>");  // c and its parent: 3 (parent already? no) ...
-    EXPECT_EQ(g.read("/local/domain/5", tx), "");
+    EXPECT_EQ(g.read("a", tx), "");          // touched: a
+    EXPECT_EQ(g.read("b", tx), "");          // a b
+    EXPECT_EQ(g.read("c", tx), "<ENOENT>");  // a b c, and the home to pick the errno
+    EXPECT_EQ(g.read("/local/domain/5", tx), "");  // already touched
     EXPECT_EQ(g.read("d", tx), "<ENOSPC>");
     EXPECT_EQ(g.end(tx, false), "ok");
 }
@@ -104,7 +117,11 @@ TEST_F(Quotas_, NodePermissions) {
 
 TEST_F(Quotas_, PathMaxBelowTheDomainHome) {
     Client g = guest_with_home(5);
-    std::string rel(2048, 'a');
+    // 20 levels of 100 characters, then a last one to reach exactly 2048.
+    std::string rel;
+    for (int i = 0; i < 20; ++i) rel += std::string(100, 'a') + "/";
+    rel += std::string(2048 - rel.size(), 'z');
+    ASSERT_EQ(rel.size(), 2048u);
     EXPECT_EQ(g.write(rel, ""), "ok");
     EXPECT_EQ(g.write(rel + "b", ""), "EINVAL");
     // The absolute limit applies to everyone.

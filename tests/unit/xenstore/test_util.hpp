@@ -62,7 +62,9 @@ public:
         s_->reply_sent(*c_);
         EXPECT_EQ(r.req_id, m.req_id);
         EXPECT_EQ(r.tx_id, m.tx_id);
-        if (r.type != XS_ERROR) EXPECT_EQ(r.type, m.type);
+        if (r.type != XS_ERROR) {
+            EXPECT_EQ(r.type, m.type);
+        }
         EXPECT_LE(r.payload.size(), std::size_t{XENSTORE_PAYLOAD_MAX});
         return r;
     }
