@@ -118,6 +118,17 @@ void Domain::raise_upcall(unsigned vcpu) {
     vcpus_[vcpu]->wake();
 }
 
+void Domain::notify_pollers(unsigned) {
+    for (auto& v : vcpus_)
+        if (v->polling()) v->wake();
+}
+
+bool Domain::has_callback(unsigned vcpu) const {
+    if (vcpu >= id_.max_vcpus) return false;
+    if (upcall_vector_[vcpu].load()) return true;
+    return (callback_via_.load() >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR;
+}
+
 void Domain::deliver_vector(unsigned vcpu, std::uint8_t vector) {
     if (auto st = vm_->signal_msi(x86::apic_id_of_vcpu(vcpu), vector); !st)
         log::warn("d{}: cannot inject vector {:#x}: {}", id_.domid, vector, st.error().what);

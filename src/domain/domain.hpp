@@ -103,6 +103,9 @@ public:
     shared_info_t* shared_info() override { return shared_info_.load(std::memory_order_acquire); }
     vcpu_info_t* vcpu_info(unsigned vcpu) override;
     void raise_upcall(unsigned vcpu) override;
+    void notify_pollers(unsigned port) override;
+    // Whether an upcall on `vcpu` would interrupt the guest (a vector is set).
+    bool has_callback(unsigned vcpu) const;
 
     const DomainIdentity& identity() const { return id_; }
     std::string name() const;

@@ -364,12 +364,14 @@ void Vcpu::handle_rdmsr() {
 void Vcpu::block(std::optional<TimerService::Clock::time_point> deadline) {
     // Xen enables event delivery before blocking, then sleeps unless an
     // event is already pending.
+    // As Xen for HVM guests: only an upcall that would interrupt the guest
+    // (a callback vector is installed) ends the block early.
     auto pending = [this] {
-        std::lock_guard ev(domain_.events().mutex());
         vcpu_info_t* vi = domain_.vcpu_info(id_);
         if (!vi) return false;
         __atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
-        return __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0;
+        return domain_.has_callback(id_) &&
+               __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0;
     };
     std::unique_lock lock(mu_);
     state_ = State::blocked;
@@ -383,6 +385,22 @@ void Vcpu::block(std::optional<TimerService::Clock::time_point> deadline) {
         set_runstate(RUNSTATE_running);
     }
     state_ = State::running;
+}
+
+void Vcpu::poll(const std::function<bool()>& ready,
+                std::optional<TimerService::Clock::time_point> deadline) {
+    std::unique_lock lock(mu_);
+    polling_ = true;
+    auto done = [&] { return stopping_ || kicked_ || domain_.is_shut_down() || ready(); };
+    if (!done()) {
+        set_runstate(RUNSTATE_blocked);
+        if (deadline)
+            cv_.wait_until(lock, *deadline, done);
+        else
+            cv_.wait(lock, done);
+        set_runstate(RUNSTATE_running);
+    }
+    polling_ = false;
 }
 
 void Vcpu::set_periodic_timer(std::optional<std::chrono::nanoseconds> period) {

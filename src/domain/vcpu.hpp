@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,6 +66,11 @@ public:
     // SCHEDOP_block: sleep until an event is pending for this vCPU, a kick,
     // or `deadline`. Called on this vCPU's thread only.
     void block(std::optional<TimerService::Clock::time_point> deadline = std::nullopt);
+    // SCHEDOP_poll: sleep until `ready()` (checked on every event delivered
+    // to the domain), a kick, or `deadline`.
+    void poll(const std::function<bool()>& ready,
+              std::optional<TimerService::Clock::time_point> deadline);
+    bool polling() const { return polling_.load(); }
 
     // set_timer_op: one singleshot timer per vCPU raising VIRQ_TIMER.
     void set_singleshot_timer(std::optional<TimerService::Clock::time_point> when);
@@ -101,6 +107,7 @@ private:
     std::atomic<bool> online_{true};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> kicked_{false};
+    std::atomic<bool> polling_{false};
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -26,6 +26,8 @@ public:
     virtual vcpu_info_t* vcpu_info(unsigned vcpu) = 0;
     // evtchn_upcall_pending went 0 -> 1 on `vcpu`: inject its callback.
     virtual void raise_upcall(unsigned vcpu) = 0;
+    // `port` became pending (masked or not): wake vCPUs in SCHEDOP_poll.
+    virtual void notify_pollers(unsigned port) { (void)port; }
 };
 
 }  // namespace xenolith::evtchn

@@ -39,6 +39,7 @@ void TwoLevelDelivery::set_pending(EventTarget& t, Port port, unsigned vcpu) {
     shared_info_t* s = t.shared_info();
     if (test_and_set(s->evtchn_pending, port)) return;
     if (!test(s->evtchn_mask, port)) mark_vcpu_pending(t, port, vcpu);
+    t.notify_pollers(port);  // SCHEDOP_poll wakes even for masked ports
 }
 
 void TwoLevelDelivery::clear_pending(EventTarget& t, Port port) {

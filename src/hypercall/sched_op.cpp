@@ -27,26 +27,24 @@ long poll(Context& ctx) {
     if (!ctx.guest.copy_from(reinterpret_cast<std::uint64_t>(p.ports.p), ports.data(),
                              ports.size() * sizeof(evtchn_port_t)))
         return -XEN_EFAULT;
-    // Returns once any polled port is pending, or at the timeout.
+    auto& ev = ctx.domain.events();
+    for (evtchn_port_t port : ports)
+        if (port >= ev.max_ports()) return -XEN_EINVAL;
+    // Returns once any polled port is pending (masked or not), or at the
+    // timeout; a timeout already in the past returns at once.
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (p.timeout) deadline = system_time_to_deadline(p.timeout);
-    for (;;) {
-        {
-            auto& ev = ctx.domain.events();
-            std::lock_guard lock(ev.mutex());
-            for (evtchn_port_t port : ports) {
-                if (port >= ev.max_ports()) return -XEN_EINVAL;
-                const xen_ulong_t* pend = ctx.domain.shared_info()->evtchn_pending;
-                constexpr unsigned kBits = sizeof(xen_ulong_t) * 8;
-                if (__atomic_load_n(&pend[port / kBits], __ATOMIC_SEQ_CST) &
-                    (xen_ulong_t{1} << (port % kBits)))
-                    return 0;
-            }
-        }
-        if (deadline && std::chrono::steady_clock::now() >= *deadline) return 0;
-        if (ctx.domain.is_shut_down()) return 0;
-        ctx.vcpu.block(deadline);
-    }
+    auto any_pending = [&] {
+        constexpr unsigned kBits = sizeof(xen_ulong_t) * 8;
+        const xen_ulong_t* pend = ctx.domain.shared_info()->evtchn_pending;
+        for (evtchn_port_t port : ports)
+            if (__atomic_load_n(&pend[port / kBits], __ATOMIC_SEQ_CST) &
+                (xen_ulong_t{1} << (port % kBits)))
+                return true;
+        return false;
+    };
+    ctx.vcpu.poll(any_pending, deadline);
+    return 0;
 }
 
 }  // namespace

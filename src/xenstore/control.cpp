@@ -1,7 +1,10 @@
 // CONTROL (alias DEBUG): xenstore-control's commands. The set follows C
 // xenstored minus live-update, logfile and memreport; output formats match
 // so that scripts reading "quota" output keep working.
+#include <algorithm>
 #include <array>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>

@@ -125,8 +125,8 @@ void Core::remove_orphans(domid_t domid) {
         if (!n) continue;
         auto copy = std::make_shared<Node>(*n);
         auto& p = copy->perms;
-        p.erase(std::remove_if(p.begin() + 1, p.end(), [&](const Perm& e) { return e.domid == domid; }),
-                p.end());
+        auto names_it = [&](const Perm& e) { return e.domid == domid; };
+        p.erase(std::remove_if(p.begin() + 1, p.end(), names_it), p.end());
         store.put(path, std::move(copy));
     }
 }

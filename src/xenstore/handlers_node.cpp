@@ -77,12 +77,15 @@ XsErr do_write(Request& r) {
 }
 
 XsErr do_mkdir(Request& r) {
-    return modify_node(r, [&](TreeView& v, const std::string& p) { return make_dir(v, r.caller, p); });
+    return modify_node(r, [&](TreeView& v, const std::string& p) {
+        return make_dir(v, r.caller, p);
+    });
 }
 
 XsErr do_rm(Request& r) {
-    return modify_node(r,
-                       [&](TreeView& v, const std::string& p) { return remove_tree(v, r.caller, p); });
+    return modify_node(r, [&](TreeView& v, const std::string& p) {
+        return remove_tree(v, r.caller, p);
+    });
 }
 
 XsErr do_set_perms(Request& r) {

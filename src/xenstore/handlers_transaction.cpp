@@ -1,4 +1,5 @@
 // TRANSACTION_START and TRANSACTION_END.
+#include <cstdint>
 #include <memory>
 #include <string>
 

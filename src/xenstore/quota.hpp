@@ -35,7 +35,9 @@ struct QuotaInfo {
 const QuotaInfo& quota_info(Quota q);
 std::optional<Quota> quota_by_name(std::string_view name);
 
-inline bool exceeds(std::uint32_t limit, std::uint64_t value) { return limit != 0 && value > limit; }
+inline bool exceeds(std::uint32_t limit, std::uint64_t value) {
+    return limit != 0 && value > limit;
+}
 
 class Quotas {
 public:

@@ -68,7 +68,8 @@ Status Store::check() const {
     for (const auto& entry : nodes_) {
         const std::string& path = entry.first;  // lambdas below cannot capture bindings (clang 14)
         const Node& n = *entry.second.node;
-        if (n.perms.empty()) return make_error(fmt::format("xenstore: {} has no permissions", path));
+        if (n.perms.empty())
+            return make_error(fmt::format("xenstore: {} has no permissions", path));
         if (!n.children.empty() && n.children.back() != '\0')
             return make_error(fmt::format("xenstore: {} has a torn child list", path));
         auto& u = recount[n.owner()];
@@ -87,7 +88,8 @@ Status Store::check() const {
         for_each_child(parent->children, [&](std::string_view c) {
             if (c == basename_of(path)) ++listed;
         });
-        if (listed != 1) return make_error(fmt::format("xenstore: {} listed {} times", path, listed));
+        if (listed != 1)
+            return make_error(fmt::format("xenstore: {} listed {} times", path, listed));
     }
     for (const auto& [owner, u] : recount) {
         auto have = usage(owner);

@@ -24,7 +24,8 @@ std::vector<std::uint8_t> encode_message(const Message& m) {
     hdr.len = static_cast<std::uint32_t>(m.payload.size());
     std::vector<std::uint8_t> out(kHeaderSize + m.payload.size());
     std::memcpy(out.data(), &hdr, kHeaderSize);
-    if (!m.payload.empty()) std::memcpy(out.data() + kHeaderSize, m.payload.data(), m.payload.size());
+    if (!m.payload.empty())
+        std::memcpy(out.data() + kHeaderSize, m.payload.data(), m.payload.size());
     return out;
 }
 

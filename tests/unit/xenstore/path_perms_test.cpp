@@ -100,8 +100,8 @@ TEST(Perms, ParseAndFormat) {
     EXPECT_FALSE(parse_perm("r65536"));
     EXPECT_FALSE(parse_perm("r1a"));
     EXPECT_FALSE(parse_perm(""));
-    EXPECT_EQ(perms_to_wire({{0, kPermRead | kPermWrite}, {1, kPermRead}, {2, kPermNone}, {3, kPermWrite}}),
-              std::string("b0\0r1\0n2\0w3\0", 12));
+    Perms p{{0, kPermRead | kPermWrite}, {1, kPermRead}, {2, kPermNone}, {3, kPermWrite}};
+    EXPECT_EQ(perms_to_wire(p), std::string("b0\0r1\0n2\0w3\0", 12));
 }
 
 TEST(Perms, OwnerHasEverything) {

@@ -159,7 +159,9 @@ TEST_F(Quotas_, ControlQuotaShowsSettings) {
     EXPECT_NE(out.find("nodes            :     1000 Nodes per domain\n"), std::string::npos);
     EXPECT_NE(out.find("watches          :      128 Watches per domain\n"), std::string::npos);
     std::string soft = dom0.control({"quota-soft"});
-    EXPECT_EQ(soft, "Quota settings:\nmemory           :  2097152 Total Xenstore memory per domain\n");
+    EXPECT_EQ(soft,
+              "Quota settings:\n"
+              "memory           :  2097152 Total Xenstore memory per domain\n");
 }
 
 TEST_F(Quotas_, ControlQuotaSet) {
