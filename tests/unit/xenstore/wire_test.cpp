@@ -153,7 +153,8 @@ TEST(MessageReader, MaximumPayloadIsAccepted) {
 }
 
 TEST(Args, SplitStringsIgnoresUnterminatedTail) {
-    auto v = split_strings(std::string("a\0bc\0tail", 9));
+    const std::string payload("a\0bc\0tail", 9);
+    auto v = split_strings(payload);
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0], "a");
     EXPECT_EQ(v[1], "bc");
