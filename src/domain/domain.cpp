@@ -123,6 +123,11 @@ void Domain::notify_pollers(unsigned) {
         if (v->polling()) v->wake();
 }
 
+std::uint8_t* Domain::guest_frame(std::uint64_t gfn) {
+    if (gfn > (std::uint64_t{1} << 40)) return nullptr;
+    return memory_->host_ptr(gfn << kPageShift, kPageSize);
+}
+
 bool Domain::has_callback(unsigned vcpu) const {
     if (vcpu >= id_.max_vcpus) return false;
     if (upcall_vector_[vcpu].load()) return true;

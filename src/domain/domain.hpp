@@ -104,6 +104,7 @@ public:
     vcpu_info_t* vcpu_info(unsigned vcpu) override;
     void raise_upcall(unsigned vcpu) override;
     void notify_pollers(unsigned port) override;
+    std::uint8_t* guest_frame(std::uint64_t gfn) override;
     // Whether an upcall on `vcpu` would interrupt the guest (a vector is set).
     bool has_callback(unsigned vcpu) const;
 

@@ -28,6 +28,11 @@ public:
     virtual void raise_upcall(unsigned vcpu) = 0;
     // `port` became pending (masked or not): wake vCPUs in SCHEDOP_poll.
     virtual void notify_pollers(unsigned port) { (void)port; }
+    // Host mapping of one guest frame (RAM or a page the guest mapped), or
+    // null when the frame is not backed. Stable for the domain's lifetime.
+    // Used by ABIs whose state lives in guest frames (FIFO control blocks
+    // and event arrays).
+    virtual std::uint8_t* guest_frame(std::uint64_t gfn) { (void)gfn; return nullptr; }
 };
 
 }  // namespace xenolith::evtchn
