@@ -67,6 +67,11 @@ struct Services {
     std::shared_ptr<evtchn::EventChannels> host_events;  // domain 0's table
     // Called (on a vCPU thread) when the guest has shut down or crashed.
     std::function<void(domid_t)> on_shutdown;
+    // Called by the DomainTable after a domain is built and registered but
+    // before its vCPUs run (xenstore introduces it here), and after it is
+    // destroyed (xenstore releases it). Optional.
+    std::function<void(Domain&)> on_created;
+    std::function<void(domid_t)> on_destroyed;
 };
 
 struct DomainIdentity {

@@ -49,13 +49,17 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
         domains_[domid] = nullptr;
     }
     auto dom = build_domain(req, *services_);
-    std::lock_guard lock(mu_);
-    if (!dom) {
-        domains_.erase(req.identity.domid);
-        return dom.error();
+    {
+        std::lock_guard lock(mu_);
+        if (!dom) {
+            domains_.erase(req.identity.domid);
+            return dom.error();
+        }
+        domains_[req.identity.domid] = *dom;
+        requests_[req.identity.domid] = req;
     }
-    domains_[req.identity.domid] = *dom;
-    requests_[req.identity.domid] = req;
+    // Outside the table lock: hooks look domains up.
+    if (services_->on_created) services_->on_created(**dom);
     (*dom)->start(req.paused);
     return dom;
 }
@@ -97,6 +101,7 @@ bool DomainTable::destroy(domid_t domid) {
         requests_.erase(domid);
     }
     d->destroy();
+    if (services_->on_destroyed) services_->on_destroyed(domid);
     services_->hvlog.append_line(fmt::format("(XEN) Domain {} ({}) destroyed", domid, d->name()));
     return true;
 }
