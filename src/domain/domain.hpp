@@ -38,6 +38,7 @@ class ConsoleBackend;
 
 namespace xenolith::domain {
 
+class Domain;
 class Vcpu;
 class TimerService;
 
