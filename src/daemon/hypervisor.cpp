@@ -24,7 +24,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
     domain::DomainTable* table = h->domains_.get();
     h->services_.reset(new domain::Services{
         *h->kvm_, h->log_, *h->timers_, *h->domains_, host_events,
-        [table](domid_t d) { table->notify_shutdown(d); }});
+        [table](domid_t d) { table->notify_shutdown(d); }, nullptr, nullptr});
     h->domains_->set_services(h->services_.get());
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
