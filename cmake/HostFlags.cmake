@@ -12,3 +12,11 @@ if(XENOLITH_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(xenolith_host_flags INTERFACE -fsanitize=address,undefined)
 endif()
+
+# Fuzzing builds instrument every library for coverage; each target under
+# tests/fuzz links libFuzzer's main itself.
+if(XENOLITH_FUZZ AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  target_compile_options(xenolith_host_flags INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(xenolith_host_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -20,4 +20,26 @@ for variant in release asan; do
     echo "=== $variant xl"
     "$top/tests/integration/xl-cli.sh" "$dir" || status=1
 done
+
+# Fuzz smoke: every libFuzzer target (clang, ASan+UBSan) runs from its seeds
+# for a short while; a crash fails the run. Longer campaigns: see docs.
+echo "=== fuzz"
+fuzz="$top/build-fuzz"
+CC=clang CXX=clang++ cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DXENOLITH_FUZZ=ON -DXENOLITH_GUESTS=OFF >/dev/null
+targets=(fuzz_loader fuzz_config pagewalk_fuzz xenstore_fuzz hypercall_args_fuzz)
+ninja -C "$fuzz" -j"$(nproc)" "${targets[@]}"
+for t in "${targets[@]}"; do
+    bin=$(find "$fuzz/tests/fuzz" -type f -name "$t" | head -n 1)
+    seeds=$(dirname "$(grep -rl "$t" "$top"/tests/fuzz/*/CMakeLists.txt | head -n 1)")
+    corpus=$(mktemp -d)
+    extra=()
+    for d in "$seeds/seeds" "$seeds/corpus"; do [ -d "$d" ] && extra+=("$d"); done
+    if "$bin" -max_total_time="${XENOLITH_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${extra[@]}" \
+        >"$corpus.log" 2>&1; then
+        echo "fuzz $t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$corpus.log" || tail -n 1 "$corpus.log"))"
+    else
+        echo "fuzz $t: FAILED"; tail -n 30 "$corpus.log"; status=1
+    fi
+done
 exit $status

@@ -13,6 +13,7 @@ extern "C" {
 
 #include "base/log.hpp"
 #include "console/console_backend.hpp"
+#include "domain/pvclock.hpp"
 #include "domain/vcpu.hpp"
 #include "evtchn/two_level.hpp"
 #include "kvm/kvm_vm.hpp"
@@ -66,6 +67,12 @@ Domain::Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> v
     // Event delivery stays masked in vcpu_info until the guest says otherwise.
     for (unsigned i = 0; i < XEN_LEGACY_MAX_VCPUS; ++i)
         shared_info()->vcpu_info[i].evtchn_upcall_mask = 1;
+    // Wall clock at system time 0 (system time is CLOCK_MONOTONIC).
+    timespec wall{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    write_wallclock(*shared_info(), (wall.tv_sec - mono.tv_sec) * 1000000000ll +
+                                        (wall.tv_nsec - mono.tv_nsec));
     events_ = std::make_shared<evtchn::EventChannels>(
         id_.domid, this, std::make_unique<evtchn::TwoLevelDelivery>(), services_.registry,
         id_.max_event_channels + 1);

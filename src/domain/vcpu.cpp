@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <time.h>
 
+#include <cpuid.h>
+#include <x86intrin.h>
+
 #include <cstring>
 
 extern "C" {
@@ -18,6 +21,7 @@ extern "C" {
 #include "arch/x86/hypercall_port.hpp"
 #include "base/log.hpp"
 #include "domain/domain.hpp"
+#include "domain/pvclock.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/transport.hpp"
 #include "kvm/kvm_vcpu.hpp"
@@ -212,9 +216,11 @@ bool Vcpu::wait_until_runnable() {
 void Vcpu::run_loop() {
     unsigned exits = 0;
     bool first = id_ == 0;
+    calibrate_clock();
     while (wait_until_runnable()) {
         state_ = State::running;
         set_runstate(RUNSTATE_running);
+        refresh_clock(false);
         if (first) {
             domain_.log_first_entry();
             first = false;
@@ -232,6 +238,39 @@ void Vcpu::run_loop() {
             cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
         }
     }
+}
+
+void Vcpu::calibrate_clock() {
+    auto khz = kvm_->tsc_khz();
+    tsc_khz_ = khz.ok() ? *khz : 0;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    tsc_stable_ = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));  // invariant TSC
+    // Bracket the guest TSC read with host TSC reads; the offset is fixed
+    // for the vCPU's life (KVM keeps it unless the guest writes the TSC).
+    const std::uint64_t h0 = __rdtsc();
+    auto guest = kvm_->get_msr(0x10);  // IA32_TIME_STAMP_COUNTER
+    const std::uint64_t h1 = __rdtsc();
+    if (guest.ok())
+        guest_tsc_offset_ = static_cast<std::int64_t>(*guest - (h0 / 2 + h1 / 2));
+    refresh_clock(true);
+}
+
+// Rewrites vcpu_info.time with a fresh (TSC, system time) pair: at start,
+// when vcpu_info moved, and at least once a second so NTP slewing of the
+// host's monotonic clock never accumulates.
+void Vcpu::refresh_clock(bool force) {
+    if (!tsc_khz_) return;
+    const auto now = std::chrono::steady_clock::now();
+    vcpu_info_t* vi = domain_.vcpu_info(id_);
+    if (!vi) return;
+    if (!force && vi == clock_target_ && now - clock_refreshed_ < std::chrono::seconds(1)) return;
+    const std::uint64_t host_tsc = __rdtsc();
+    const std::uint64_t system_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+    write_vcpu_time(vi->time, host_tsc + static_cast<std::uint64_t>(guest_tsc_offset_), system_ns,
+                    pvclock_scale(tsc_khz_, tsc_stable_));
+    clock_target_ = vi;
+    clock_refreshed_ = now;
 }
 
 void Vcpu::crash(const char* why) {

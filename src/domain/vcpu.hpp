@@ -96,6 +96,9 @@ private:
     void handle_rdmsr();
     void crash(const char* why);
     void set_runstate(int state);
+    // pvclock: learn the guest TSC (first run), then refresh vcpu_info.time.
+    void calibrate_clock();
+    void refresh_clock(bool force);
     void arm_periodic(std::uint64_t generation);
 
     Domain& domain_;
@@ -116,6 +119,12 @@ private:
     std::chrono::nanoseconds periodic_period_{0};
     std::uint64_t periodic_generation_ = 0;
     std::atomic<bool> initialised_{false};
+
+    std::int64_t guest_tsc_offset_ = 0;  // guest TSC - host TSC
+    std::uint64_t tsc_khz_ = 0;
+    bool tsc_stable_ = false;
+    std::chrono::steady_clock::time_point clock_refreshed_{};
+    vcpu_info_t* clock_target_ = nullptr;  // where we last wrote the time
 
     std::mutex runstate_mu_;
     vcpu_runstate_info_t runstate_{};

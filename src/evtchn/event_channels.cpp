@@ -30,15 +30,25 @@ EventChannels::EventChannels(domid_t self, EventTarget* target,
                              unsigned max_ports)
     : self_(self),
       target_(target),
-      delivery_(std::move(delivery)),
+      base_(std::move(delivery)),
+      active_(nullptr),
       registry_(registry),
-      max_ports_(delivery_ ? std::min(max_ports, delivery_->port_limit()) : max_ports) {
-    channels_.resize(std::min<std::size_t>(kBucket, std::max(max_ports_, 1u)));
+      requested_ports_(max_ports),
+      max_ports_(max_ports) {
+    use_delivery(base_.get());
+    channels_.resize(std::min<std::size_t>(kBucket, std::max(this->max_ports(), 1u)));
     channels_[0].state = ChannelState::reserved;
     virq_to_port_.assign(target_ ? target_->max_vcpus() : 1, std::vector<Port>(NR_VIRQS, 0));
 }
 
 EventChannels::~EventChannels() = default;
+
+// Under mu_ (or in the constructor). The port limit follows the ABI.
+void EventChannels::use_delivery(EventDelivery* d) {
+    active_.store(d, std::memory_order_release);
+    max_ports_.store(d ? std::min(requested_ports_, d->port_limit()) : requested_ports_,
+                     std::memory_order_relaxed);
+}
 
 long EventChannels::get_free_port(Port* port) {
     for (Port p = 1; p < channels_.size(); ++p) {
@@ -48,15 +58,20 @@ long EventChannels::get_free_port(Port* port) {
         }
     }
     const std::size_t next = channels_.size();
-    if (next >= max_ports_) return -XEN_ENOSPC;
-    channels_.resize(std::min<std::size_t>(next + kBucket, max_ports_));
+    const unsigned limit = max_ports();
+    if (next >= limit) return -XEN_ENOSPC;
+    channels_.resize(std::min<std::size_t>(next + kBucket, limit));
     *port = static_cast<Port>(next);
     return 0;
 }
 
+// A port was just bound: the ABI resets its state (FIFO: default priority).
+void EventChannels::init_port(Port port) {
+    if (EventDelivery* d = delivery()) d->init_port(*target_, port);
+}
+
 void EventChannels::deliver_locked(Port port) {
-    Channel& c = channels_[port];
-    if (delivery_) delivery_->set_pending(*target_, port, c.notify_vcpu);
+    if (EventDelivery* d = delivery()) d->set_pending(*target_, port, channels_[port].notify_vcpu);
 }
 
 long EventChannels::alloc_unbound(domid_t remote_dom, Port* port) {
@@ -67,6 +82,7 @@ long EventChannels::alloc_unbound(domid_t remote_dom, Port* port) {
     c = Channel{};
     c.state = ChannelState::unbound;
     c.remote_dom = remote_dom == DOMID_SELF ? self_ : remote_dom;
+    init_port(p);
     *port = p;
     return 0;
 }
@@ -99,6 +115,7 @@ long EventChannels::bind_interdomain(domid_t remote_dom, Port remote_port, Port*
     rc.state = ChannelState::interdomain;
     rc.remote_dom = self_;
     rc.remote_port = lport;
+    init_port(lport);
 
     // Notifications sent to the remote unbound port were dropped; Xen sets
     // the new local port pending so the binder rechecks its rings.
@@ -121,6 +138,7 @@ long EventChannels::bind_virq(unsigned virq, unsigned vcpu, Port* port) {
     c.virq = virq;
     c.notify_vcpu = vcpu;
     virq_to_port_[vcpu][virq] = p;
+    init_port(p);
     *port = p;
     return 0;
 }
@@ -134,6 +152,7 @@ long EventChannels::bind_ipi(unsigned vcpu, Port* port) {
     c = Channel{};
     c.state = ChannelState::ipi;
     c.notify_vcpu = vcpu;
+    init_port(p);
     *port = p;
     return 0;
 }
@@ -181,7 +200,7 @@ long EventChannels::close_locked(Port port, std::unique_lock<std::mutex>& lock) 
             break;
         }
     }
-    if (delivery_) delivery_->clear_pending(*target_, port);
+    if (EventDelivery* d = delivery()) d->clear_pending(*target_, port);
     channels_[port] = Channel{};
     return 0;
 }
@@ -202,7 +221,7 @@ long EventChannels::close_interdomain(Port port, domid_t rdom, Port rport,
         rc.remote_port = 0;
         rc.host_handler = nullptr;
     }
-    if (delivery_) delivery_->clear_pending(*target_, port);
+    if (EventDelivery* d = delivery()) d->clear_pending(*target_, port);
     channels_[port] = Channel{};
     return 0;
 }
@@ -238,8 +257,8 @@ void EventChannels::notify_from_peer(Port port) {
     {
         std::lock_guard lock(mu_);
         if (!port_valid(port) || channels_[port].state != ChannelState::interdomain) return;
-        if (!delivery_) {
-            handler = channels_[port].host_handler;
+        if (!target_) {
+            handler = channels_[port].host_handler;  // the host's table
         } else {
             deliver_locked(port);
             return;
@@ -304,8 +323,88 @@ long EventChannels::bind_vcpu(Port port, unsigned vcpu) {
 long EventChannels::unmask(Port port) {
     std::lock_guard lock(mu_);
     if (!port_valid(port)) return -XEN_EINVAL;
-    if (delivery_) delivery_->unmask(*target_, port, channels_[port].notify_vcpu);
+    const Channel& c = channels_[port];
+    if (!usable(c)) return 0;  // Xen's evtchn_port_unmask ignores closed ports
+    if (EventDelivery* d = delivery()) d->unmask(*target_, port, c.notify_vcpu);
     return 0;
+}
+
+long EventChannels::init_control(std::uint64_t control_gfn, std::uint32_t offset, unsigned vcpu,
+                                 std::uint8_t* link_bits) {
+    std::lock_guard lock(mu_);
+    if (!delivery()) return -XEN_ENOSYS;  // the host's table, or a dying domain
+    if (!fifo_) fifo_ = std::make_unique<FifoDelivery>(target_->max_vcpus());
+    const bool switching = !fifo_active();
+    if (long rc = fifo_->init_control(*target_, vcpu, control_gfn, offset); rc) return rc;
+    if (switching) switch_to_fifo_locked();
+    *link_bits = EVTCHN_FIFO_LINK_BITS;
+    return 0;
+}
+
+// Xen's setup_ports: every bound port gets the default priority, and a
+// pending 2-level event moves over. There is no event array yet, so the
+// FIFO side only remembers it; expand_array raises it with its page.
+void EventChannels::switch_to_fifo_locked() {
+    EventDelivery* old = delivery();
+    for (Port p = 1; p < channels_.size(); ++p) {
+        if (!usable(channels_[p])) continue;
+        fifo_->init_port(*target_, p);
+        if (old->is_pending(*target_, p)) {
+            old->clear_pending(*target_, p);
+            fifo_->set_pending(*target_, p, channels_[p].notify_vcpu);
+        }
+    }
+    use_delivery(fifo_.get());
+}
+
+long EventChannels::expand_array(std::uint64_t array_gfn) {
+    std::lock_guard lock(mu_);
+    if (!fifo_active()) return -XEN_EOPNOTSUPP;  // Xen 4.17 evtchn_fifo_expand_array
+    Port first = 0, end = 0;
+    if (long rc = fifo_->expand_array(*target_, array_gfn, &first, &end); rc) return rc;
+    // Events raised while these ports had no event word are raised now.
+    for (Port p = first; p < end && p < channels_.size(); ++p)
+        if (usable(channels_[p]) && fifo_->take_deferred(p)) deliver_locked(p);
+    return 0;
+}
+
+long EventChannels::set_priority(Port port, unsigned priority) {
+    std::lock_guard lock(mu_);
+    // Xen's order: a port beyond the table, then an ABI without
+    // priorities, then a port that is not bound (port 0 is reserved).
+    if (port >= channels_.size()) return -XEN_EINVAL;
+    if (!fifo_active()) return -XEN_ENOSYS;
+    if (!usable(channels_[port])) return -XEN_EACCES;
+    return fifo_->set_priority(port, priority);
+}
+
+long EventChannels::reset() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (resetting_) return -XEN_EBUSY;
+    resetting_ = true;
+    // close_locked may drop the lock to take a peer's: re-read the size.
+    for (Port p = 1; p < channels_.size(); ++p)
+        if (usable(channels_[p])) close_locked(p, lock);
+    resetting_ = false;
+    for (Port p = 1; p < channels_.size(); ++p)
+        if (usable(channels_[p])) return -XEN_EAGAIN;  // bound meanwhile, as Xen
+    if (fifo_active()) {
+        fifo_->reset();
+        use_delivery(base_.get());
+        // Every port is free: the table shrinks to what 2-level addresses.
+        channels_.resize(std::min<std::size_t>(channels_.size(), max_ports()));
+    }
+    return 0;
+}
+
+bool EventChannels::fifo_active() const {
+    EventDelivery* d = delivery();
+    return d && d != base_.get();
+}
+
+bool EventChannels::poll_pending(Port port) const {
+    EventDelivery* d = delivery();
+    return d && target_ && d->is_pending(*target_, port);
 }
 
 long EventChannels::bind_host(EventChannels& guest, Port guest_port, HostHandler handler,
@@ -343,10 +442,11 @@ void EventChannels::raise_virq(unsigned vcpu, unsigned virq) {
     if (Port p = virq_to_port_[vcpu][virq]; p != 0) deliver_locked(p);
 }
 
+// The deliveries stay allocated (lock-free readers may hold one); only
+// the active pointer goes, and every use of target_ checks it.
 void EventChannels::detach_target() {
     std::lock_guard lock(mu_);
-    target_ = nullptr;
-    delivery_.reset();
+    active_.store(nullptr, std::memory_order_release);
 }
 
 void EventChannels::close_all() {

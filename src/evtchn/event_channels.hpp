@@ -1,16 +1,21 @@
 // A domain's event-channel table: port allocation, the binding kinds
 // (unbound, interdomain, VIRQ, IPI) and the EVTCHNOP semantics of Xen's
 // common/event_channel.c. The way a pending event reaches the guest is the
-// EventDelivery's business (2-level or FIFO).
+// EventDelivery's business: 2-level (given at construction) until the
+// guest's first EVTCHNOP_init_control switches the table to FIFO, and
+// back to 2-level on EVTCHNOP_reset, as Xen does. Both deliveries live as
+// long as the table, so a lock-free reader holding the old one is safe.
 //
 // Domain 0 (the host) has a table too, with no EventTarget: its ports are
 // bound to in-process back-ends, whose handler runs when the guest notifies.
 //
 // Locking: each table has one mutex. Operations that touch two tables lock
 // both with std::scoped_lock (deadlock-free); a send to another domain
-// releases the sender's lock before taking the receiver's.
+// releases the sender's lock before taking the receiver's. The delivery in
+// use changes only under the lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +27,7 @@ extern "C" {
 }
 
 #include "evtchn/event_delivery.hpp"
+#include "evtchn/fifo.hpp"
 
 namespace xenolith::evtchn {
 
@@ -69,6 +75,24 @@ public:
     long unmask(Port port);
     long bind_vcpu(Port port, unsigned vcpu);
 
+    // The FIFO ABI. The first init_control switches the domain to FIFO:
+    // bound ports keep working, their pending 2-level events are raised
+    // again once the event-array page covering them is added.
+    long init_control(std::uint64_t control_gfn, std::uint32_t offset, unsigned vcpu,
+                      std::uint8_t* link_bits);
+    long expand_array(std::uint64_t array_gfn);
+    long set_priority(Port port, unsigned priority);
+    // EVTCHNOP_reset on this domain: closes every port and returns to the
+    // 2-level ABI. -EAGAIN if ports were bound meanwhile, -EBUSY while
+    // another reset runs.
+    long reset();
+    bool fifo_active() const;
+
+    // Whether `port` is pending (masked or not), for SCHEDOP_poll. Takes no
+    // lock: its caller holds Vcpu::mu_, which nests inside the event lock.
+    // The caller keeps the domain alive.
+    bool poll_pending(Port port) const;
+
     // Host side: bind a back-end to `guest`'s unbound port (the guest's
     // remote_dom must be this table's domain). The handler runs on the
     // notifying vCPU's thread, with no event lock held.
@@ -81,7 +105,8 @@ public:
     // fall back to unbound, as in Xen.
     void close_all();
 
-    unsigned max_ports() const { return max_ports_; }
+    // Ports the current ABI allows (max_event_channels + 1, capped by it).
+    unsigned max_ports() const { return max_ports_.load(std::memory_order_relaxed); }
 
     // The domain is going away: later deliveries (timers in flight, peers)
     // become no-ops instead of touching it.
@@ -89,19 +114,30 @@ public:
 
 private:
     bool port_valid(Port p) const { return p != 0 && p < channels_.size(); }
+    static bool usable(const Channel& c) {
+        return c.state != ChannelState::free && c.state != ChannelState::reserved;
+    }
+    EventDelivery* delivery() const { return active_.load(std::memory_order_acquire); }
+    void use_delivery(EventDelivery* d);
     long get_free_port(Port* port);
+    void init_port(Port port);
     void deliver_locked(Port port);
+    void switch_to_fifo_locked();
     long close_locked(Port port, std::unique_lock<std::mutex>& lock);
     long close_interdomain(Port port, domid_t rdom, Port rport, EventChannels& remote);
     void notify_from_peer(Port port);
 
     const domid_t self_;
-    EventTarget* target_;
-    std::unique_ptr<EventDelivery> delivery_;
+    EventTarget* const target_;  // never changes: lock-free readers use it
+    const std::unique_ptr<EventDelivery> base_;  // the 2-level ABI
+    std::unique_ptr<FifoDelivery> fifo_;         // made by the first init_control
+    std::atomic<EventDelivery*> active_;         // base_, fifo_ or null (detached)
     Registry& registry_;
-    const unsigned max_ports_;
+    const unsigned requested_ports_;
+    std::atomic<unsigned> max_ports_;
 
     std::mutex mu_;
+    bool resetting_ = false;
     std::vector<Channel> channels_;                    // grows in buckets
     std::vector<std::vector<Port>> virq_to_port_;      // [vcpu][virq]
 };

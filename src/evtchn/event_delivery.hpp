@@ -1,6 +1,10 @@
 // The per-ABI part of event channels: how a pending event is recorded and
-// signalled. 2-level (two_level.cpp) is one implementation; FIFO is the
-// other (as Xen's evtchn_port_ops).
+// signalled. 2-level (two_level.cpp) and FIFO (fifo.cpp) are the two
+// implementations (as Xen's evtchn_port_ops).
+//
+// Every call is made with the owning table's lock held, except is_pending
+// and is_masked, which may also run without it (SCHEDOP_poll) and must
+// therefore be safe for any port number and read only guest memory.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +21,8 @@ public:
 
     // Highest number of ports the ABI can address for this guest.
     virtual unsigned port_limit() const = 0;
+    // `port` was just bound (Xen's evtchn_port_init): reset its ABI state.
+    virtual void init_port(EventTarget& t, Port port) { (void)t; (void)port; }
     virtual void set_pending(EventTarget& t, Port port, unsigned vcpu) = 0;
     virtual void clear_pending(EventTarget& t, Port port) = 0;
     virtual bool is_pending(EventTarget& t, Port port) = 0;

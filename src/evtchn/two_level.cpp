@@ -46,12 +46,13 @@ void TwoLevelDelivery::clear_pending(EventTarget& t, Port port) {
     test_and_clear(t.shared_info()->evtchn_pending, port);
 }
 
+// Both may run without the table's lock, for any port number.
 bool TwoLevelDelivery::is_pending(EventTarget& t, Port port) {
-    return test(t.shared_info()->evtchn_pending, port);
+    return port < port_limit() && test(t.shared_info()->evtchn_pending, port);
 }
 
 bool TwoLevelDelivery::is_masked(EventTarget& t, Port port) {
-    return test(t.shared_info()->evtchn_mask, port);
+    return port >= port_limit() || test(t.shared_info()->evtchn_mask, port);
 }
 
 void TwoLevelDelivery::unmask(EventTarget& t, Port port, unsigned vcpu) {

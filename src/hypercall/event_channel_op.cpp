@@ -13,6 +13,8 @@ extern "C" {
 namespace xenolith::hypercall {
 namespace {
 
+constexpr std::uint64_t kEvtchnopResetCont = 14;  // EVTCHNOP_reset_cont, Xen-internal name
+
 // Reads the op struct, runs `fn` on it, writes it back if fn returned 0.
 template <class Op, class Fn>
 long with_op(Context& ctx, Fn&& fn, bool copy_back) {
@@ -65,9 +67,33 @@ long event_channel_op(Context& ctx) {
         case EVTCHNOP_unmask:
             return with_op<evtchn_unmask_t>(ctx, [&](auto& op) { return ev.unmask(op.port); },
                                             false);
+        case EVTCHNOP_reset:
+            // Xen looks the domain up, then XSM allows only the domain itself.
+            return with_op<evtchn_reset_t>(ctx, [&](auto& op) {
+                if (long rc = check_self_domid(ctx, op.dom); rc) return rc;
+                return ev.reset();
+            }, false);
+        case kEvtchnopResetCont:
+            // Xen's continuation of a preempted reset, reachable by guests:
+            // ours is never preempted, so there is nothing to continue and
+            // evtchn_reset(d, resuming) answers -EBUSY.
+            return with_op<evtchn_reset_t>(ctx, [&](auto& op) -> long {
+                if (long rc = check_self_domid(ctx, op.dom); rc) return rc;
+                return -XEN_EBUSY;
+            }, false);
+        case EVTCHNOP_init_control:
+            return with_op<evtchn_init_control_t>(ctx, [&](auto& op) {
+                return ev.init_control(op.control_gfn, op.offset, op.vcpu, &op.link_bits);
+            }, true);
+        case EVTCHNOP_expand_array:
+            return with_op<evtchn_expand_array_t>(ctx, [&](auto& op) {
+                return ev.expand_array(op.array_gfn);
+            }, false);
+        case EVTCHNOP_set_priority:
+            return with_op<evtchn_set_priority_t>(ctx, [&](auto& op) {
+                return ev.set_priority(op.port, op.priority);
+            }, false);
         default:
-            // FIFO (init_control, expand_array, set_priority) and reset come with the core-ABI work; -ENOSYS makes Linux fall
-            // back to 2-level channels.
             return unknown_subop(ctx, "event_channel_op", ctx.arg[0]);
     }
 }

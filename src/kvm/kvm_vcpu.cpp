@@ -83,6 +83,23 @@ void Vcpu::mark_regs_dirty() {
         regs_dirty_ = true;
 }
 
+Result<std::uint64_t> Vcpu::get_msr(std::uint32_t index) {
+    struct {
+        MsrsHeader hdr;
+        kvm_msr_entry entry;
+    } req{};
+    req.hdr.nmsrs = 1;
+    req.entry.index = index;
+    if (ioctl(fd_.get(), kIoctlGetMsrs, &req) != 1) return ioctl_error("KVM_GET_MSRS");
+    return std::uint64_t{req.entry.data};
+}
+
+Result<std::uint32_t> Vcpu::tsc_khz() {
+    const int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+    if (khz <= 0) return ioctl_error("KVM_GET_TSC_KHZ");
+    return static_cast<std::uint32_t>(khz);
+}
+
 Result<bool> Vcpu::run() {
     if (!sync_regs_ && regs_dirty_) {
         if (auto st = set_regs(fallback_regs_); !st) return st.error();

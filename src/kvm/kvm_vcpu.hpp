@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "base/result.hpp"
@@ -28,6 +29,9 @@ public:
     Status get_sregs(kvm_sregs& sregs);
     Status set_sregs(const kvm_sregs& sregs);
     Status set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+    Result<std::uint64_t> get_msr(std::uint32_t index);
+    // The guest TSC frequency (KVM_GET_TSC_KHZ).
+    Result<std::uint32_t> tsc_khz();
 
     // General registers through the kvm_run sync area (KVM_CAP_SYNC_REGS):
     // valid after every exit; call mark_regs_dirty() after changing them so

@@ -1,5 +1,7 @@
 // A domain stand-in for event-channel tests: shared_info and vcpu_info in
-// plain memory, upcalls counted.
+// plain memory, upcalls and poller wake-ups counted, and a few guest frames
+// (gfn kFirstGfn .. kFirstGfn + kFrames - 1) for FIFO control blocks and
+// event arrays.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,14 @@ public:
         return v < XEN_LEGACY_MAX_VCPUS ? &shared_.vcpu_info[v] : nullptr;
     }
     void raise_upcall(unsigned v) override { ++upcalls.at(v); }
+    void notify_pollers(unsigned) override { ++poller_wakeups; }
+    std::uint8_t* guest_frame(std::uint64_t gfn) override {
+        if (gfn < kFirstGfn || gfn >= kFirstGfn + kFrames) return nullptr;
+        return frames_[gfn - kFirstGfn].bytes;
+    }
+
+    static constexpr std::uint64_t kFirstGfn = 0x100;
+    static constexpr unsigned kFrames = 8;
 
     // What a guest's upcall handler does: clear the flags, collect ports.
     std::vector<unsigned> take_pending(unsigned v = 0) {
@@ -44,11 +54,17 @@ public:
     }
 
     std::vector<unsigned> upcalls;
+    unsigned poller_wakeups = 0;
 
 private:
+    struct alignas(4096) Frame {
+        std::uint8_t bytes[4096];
+    };
+
     domid_t id_;
     unsigned vcpus_;
     shared_info_t shared_{};
+    std::vector<Frame> frames_ = std::vector<Frame>(kFrames);
 };
 
 }  // namespace xenolith::test
