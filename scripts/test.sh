@@ -19,6 +19,10 @@ for variant in release asan; do
     "$top/tests/integration/run-guests.sh" "$dir" || status=1
     echo "=== $variant xl"
     "$top/tests/integration/xl-cli.sh" "$dir" || status=1
+    if [ "$variant" = release ]; then
+        echo "=== real Linux lane (Debian kernels, bounded boot)"
+        "$top/tests/integration/linux-boot.sh" "$dir" "${XENOLITH_LINUX_SECONDS:-60}" || status=1
+    fi
 done
 
 # Fuzz smoke: every libFuzzer target (clang, ASan+UBSan) runs from its seeds

@@ -199,7 +199,17 @@ static bool check_memmap(const struct hvm_start_info *si)
           (unsigned long long)(ram >> 10));
     check(in_ram(si, (uintptr_t)_image_start, (uintptr_t)(_image_end - _image_start)),
           "image %p-%p lies in one RAM entry", _image_start, _image_end);
-    check(in_ram(si, (uintptr_t)si, sizeof(*si)), "start info %p lies in RAM", si);
+    /*
+     * pvh.pandoc does not say where start info goes. xenolith keeps it in a
+     * reserved range below 1 MiB (the guest must not lose it to its own
+     * allocator before copying it); Xen puts it in RAM. Either way the
+     * memmap must describe it, and never as free RAM overlapping the image.
+     */
+    const struct hvm_memmap_table_entry *si_entry = find_entry(si, (uintptr_t)si, sizeof(*si));
+    check(si_entry != NULL, "start info %p is described by the memmap", si);
+    check((uintptr_t)si >= (uintptr_t)_image_end ||
+              (uintptr_t)si + sizeof(*si) <= (uintptr_t)_image_start,
+          "start info %p does not overlap the image", si);
     return true;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/log.hpp"
+#include "daemon/xenstore_glue.hpp"
 #include "domain/vcpu.hpp"
 #include "hypercall/transport.hpp"
 #include "evtchn/event_channels.hpp"
@@ -21,10 +23,24 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
     // back-ends and has no shared_info.
     auto host_events = std::make_shared<evtchn::EventChannels>(0, nullptr, nullptr,
                                                                *h->domains_, 4096);
+    // xenstore runs in-process, on its own thread (docs/xenstore.md).
+    h->xenstore_glue_ = std::make_unique<XenstoreGlue>(*h->domains_, host_events);
+    xenstore::ServiceOptions xs;
+    xs.socket_path = opts.xenstore_socket;
+    auto service = xenstore::XenstoreService::start(xs, h->xenstore_glue_.get());
+    if (!service) return service.error();
+    h->xenstore_ = std::move(*service);
+
     domain::DomainTable* table = h->domains_.get();
+    xenstore::XenstoreService* store = h->xenstore_.get();
     h->services_.reset(new domain::Services{
         *h->kvm_, h->log_, *h->timers_, *h->domains_, host_events,
-        [table](domid_t d) { table->notify_shutdown(d); }, nullptr, nullptr});
+        [table, store](domid_t d) {
+            store->domain_shutdown(d);  // queued: fires @releaseDomain
+            table->notify_shutdown(d);
+        },
+        [store](domain::Domain& d) { (void)store->domain_created(XenstoreGlue::record_for(d)); },
+        [store](domid_t d) { store->domain_destroyed(d); }});
     h->domains_->set_services(h->services_.get());
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
@@ -33,10 +49,17 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
 }
 
 Hypervisor::~Hypervisor() {
-    // Domains first: their vCPU threads use the timers and the log.
+    // Domains first: their vCPU threads use the timers and the log, and
+    // their destruction tells xenstore.
     if (domains_) domains_->destroy_all();
     domains_.reset();
+    xenstore_.reset();
+    xenstore_glue_.reset();
     timers_.reset();
+}
+
+void Hypervisor::stop_xenstore() {
+    if (xenstore_) xenstore_->stop();
 }
 
 }  // namespace xenolith::daemon

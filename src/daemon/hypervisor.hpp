@@ -1,5 +1,5 @@
 // Everything xenolithd owns, in construction order: KVM, the hypervisor
-// log, timers, domain 0's event channels, the domain table.
+// log, timers, domain 0's event channels, the domain table, xenstore.
 #pragma once
 
 #include <memory>
@@ -9,13 +9,17 @@
 #include "domain/hypervisor_log.hpp"
 #include "domain/timer_service.hpp"
 #include "kvm/kvm_system.hpp"
+#include "xenstore/xenstore_service.hpp"
 
 namespace xenolith::daemon {
 
 struct HypervisorOptions {
     std::string run_dir;        // control socket
     std::string console_log_dir;
+    std::string xenstore_socket;  // where host tools reach xenstore
 };
+
+class XenstoreGlue;
 
 class Hypervisor {
 public:
@@ -26,6 +30,9 @@ public:
     kvm::System& kvm() { return *kvm_; }
     domain::HypervisorLog& log() { return log_; }
     domain::DomainTable& domains() { return *domains_; }
+    xenstore::XenstoreService& xenstore() { return *xenstore_; }
+    // Stops serving xenstore and removes its socket (daemon exit).
+    void stop_xenstore();
     std::chrono::steady_clock::time_point started_at() const { return started_; }
 
 private:
@@ -37,6 +44,8 @@ private:
     std::unique_ptr<domain::TimerService> timers_;
     std::unique_ptr<domain::DomainTable> domains_;
     std::unique_ptr<domain::Services> services_;
+    std::unique_ptr<XenstoreGlue> xenstore_glue_;
+    std::unique_ptr<xenstore::XenstoreService> xenstore_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

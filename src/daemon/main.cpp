@@ -1,6 +1,6 @@
 // xenolithd: the hypervisor daemon. Owns every domain; serves xl on a unix
-// socket. SIGTERM/SIGINT destroy all domains (their console logs remain)
-// and remove the socket: nothing outlives the daemon.
+// socket and xenstore on another. SIGTERM/SIGINT destroy all domains (their
+// console logs remain) and remove the sockets: nothing outlives the daemon.
 #include <getopt.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -19,6 +19,7 @@
 #include "control/protocol.hpp"
 #include "daemon/hypervisor.hpp"
 #include "daemon/requests.hpp"
+#include "xenstore/socket_transport.hpp"
 
 namespace {
 
@@ -42,16 +43,25 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
             daemon::serve_console(hv, fd.get(), req);
             return;
         }
+        if (req.value("cmd", "") == "wait") {
+            daemon::serve_wait(hv, fd.get(), req);
+            return;
+        }
         if (!control::send_message(fd.get(), daemon::handle_request(hv, req))) return;
     }
 }
 
 void usage() {
     std::fprintf(stderr,
-                 "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--verbose]\n"
+                 "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--xenstore-socket PATH] "
+                 "[--verbose]\n"
                  "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
                  "/run/xenolith)\n"
-                 "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n");
+                 "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n"
+                 "  --xenstore-socket PATH  xenstore's unix socket (default $XENSTORED_PATH,\n"
+                 "                 else $XENSTORED_RUNDIR/socket, else DIR/xenstored/socket\n"
+                 "                 with a --run-dir other than /run/xenolith, else %s)\n",
+                 xenstore::kDefaultSocketPath);
 }
 
 }  // namespace
@@ -62,13 +72,15 @@ int main(int argc, char** argv) {
     opts.console_log_dir = "/var/log/xen/console";
     static const option longopts[] = {{"run-dir", required_argument, nullptr, 'r'},
                                       {"log-dir", required_argument, nullptr, 'l'},
+                                      {"xenstore-socket", required_argument, nullptr, 'x'},
                                       {"verbose", no_argument, nullptr, 'v'},
                                       {"help", no_argument, nullptr, 'h'},
                                       {nullptr, 0, nullptr, 0}};
-    for (int c; (c = getopt_long(argc, argv, "r:l:vh", longopts, nullptr)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "r:l:x:vh", longopts, nullptr)) != -1;) {
         switch (c) {
             case 'r': opts.run_dir = optarg; break;
             case 'l': opts.console_log_dir = optarg; break;
+            case 'x': opts.xenstore_socket = optarg; break;
             case 'v': log::set_level(log::Level::debug); break;
             case 'h': usage(); return 0;
             default: usage(); return 2;
@@ -76,6 +88,12 @@ int main(int argc, char** argv) {
     }
     ::mkdir(opts.run_dir.c_str(), 0700);
     ::mkdir(opts.console_log_dir.c_str(), 0750);
+    // libxenstore's own rule first, so that clients in the same environment
+    // find the socket; a private run dir (tests) gets a private socket.
+    if (opts.xenstore_socket.empty()) opts.xenstore_socket = xenstore::socket_path_from_environment();
+    if (opts.xenstore_socket.empty())
+        opts.xenstore_socket = opts.run_dir == "/run/xenolith" ? xenstore::kDefaultSocketPath
+                                                              : opts.run_dir + "/xenstored/socket";
 
     auto hv = daemon::Hypervisor::create(opts);
     if (!hv) {
@@ -122,6 +140,7 @@ int main(int argc, char** argv) {
     log::info("xenolithd stopping: destroying {} domain(s)", (*hv)->domains().all().size());
     ::unlink(path.c_str());
     (*hv)->domains().destroy_all();
+    (*hv)->stop_xenstore();
     // Detached client threads may still hold domain references; process exit
     // reclaims them. KVM fds close with the process, so no VM outlives us.
     std::fflush(nullptr);

@@ -1,5 +1,6 @@
 #include "daemon/requests.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -12,7 +13,10 @@
 
 #include "console/console_backend.hpp"
 #include "control/protocol.hpp"
+#include "daemon/uuid.hpp"
 #include "domain/vcpu.hpp"
+#include "xenstore/domain_nodes.hpp"
+#include "grant/grant_table.hpp"
 
 namespace xenolith::daemon {
 namespace {
@@ -50,12 +54,7 @@ domain::Uuid make_uuid(const json& req) {
     return u;
 }
 
-std::string uuid_str(const domain::Uuid& u) {
-    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                       "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                       u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-                       u[12], u[13], u[14], u[15]);
-}
+std::string uuid_str(const domain::Uuid& u) { return uuid_string(u); }
 
 // The create request is validated again here: xl is a client, not trusted.
 json create(Hypervisor& hv, const json& req) {
@@ -87,6 +86,18 @@ json create(Hypervisor& hv, const json& req) {
         return fail("create: vcpus must be 1..maxvcpus and maxvcpus at most 128");
     b.identity.max_event_channels =
         static_cast<unsigned>(std::min<std::uint64_t>(num("max_event_channels", 1023), 4095));
+    // Xen's grant_table_init(): at least one frame, at most the hypervisor's caps.
+    const std::uint64_t grant_frames = num("max_grant_frames", grant::kMaxFramesLimit);
+    const std::uint64_t maptrack_frames =
+        num("max_maptrack_frames", grant::kMaxMaptrackFramesLimit);
+    if (grant_frames < grant::kInitialFrames || grant_frames > grant::kMaxFramesLimit)
+        return fail(fmt::format("create: max_grant_frames must be {}..{}", grant::kInitialFrames,
+                                grant::kMaxFramesLimit));
+    if (maptrack_frames > grant::kMaxMaptrackFramesLimit)
+        return fail(fmt::format("create: max_maptrack_frames must be 0..{}",
+                                grant::kMaxMaptrackFramesLimit));
+    b.identity.max_grant_frames = static_cast<unsigned>(grant_frames);
+    b.identity.max_maptrack_frames = static_cast<unsigned>(maptrack_frames);
     b.identity.actions.on_poweroff = parse_action(req, "on_poweroff", domain::Action::destroy);
     b.identity.actions.on_reboot = parse_action(req, "on_reboot", domain::Action::restart);
     b.identity.actions.on_watchdog = parse_action(req, "on_watchdog", domain::Action::destroy);
@@ -175,6 +186,56 @@ std::shared_ptr<Domain> find(Hypervisor& hv, const json& req) {
     return hv.domains().resolve(req["domain"].get<std::string>());
 }
 
+// libxl's error codes (libxl_types.idl) that xl prints as "rc=N".
+constexpr int kLibxlFail = -3;
+constexpr int kLibxlTimedOut = -9;
+constexpr int kLibxlNoParavirt = -10;
+constexpr auto kPvcontrolTimeout = std::chrono::seconds(60);  // libxl__domain_pvcontrol
+
+// libxl__domain_pvcontrol_available: PV and PVH guests always have the PV
+// control interface; an HVM guest only once its PV drivers registered an
+// event callback.
+bool pvcontrol_available(Domain& d) {
+    const json& cfg = d.identity().config;
+    const bool hvm = cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object() &&
+                     cfg["c_info"].value("type", "") == "hvm";
+    return !hvm || d.param(HVM_PARAM_CALLBACK_IRQ) != 0;
+}
+
+// xl shutdown / xl reboot (libxl_domain_shutdown / _reboot): write the
+// command to ~/control/shutdown and wait until the guest acknowledges it by
+// clearing the node (or the domain goes away), at most 60 s.
+json pv_control(Hypervisor& hv, Domain& d, const json& req) {
+    const std::string action = req.value("action", "poweroff");
+    if (action != "poweroff" && action != "reboot" && action != "suspend")
+        return fail("shutdown: unknown action '" + action + "'");
+    auto libxl_fail = [](int rc, std::string log) {
+        json r = fail(log, 1);
+        r["libxl_rc"] = rc;
+        r["log"] = std::move(log);
+        return r;
+    };
+    if (!pvcontrol_available(d)) return libxl_fail(kLibxlNoParavirt, "");
+    const std::string node = xenstore::domain_home(d.domid()) + "/control/shutdown";
+    if (hv.xenstore().write(node, action) != xenstore::XsErr::ok)
+        return libxl_fail(kLibxlFail, fmt::format("libxl: error: libxl_xshelp.c:96:"
+                                                  "libxl__xs_printf: failed to write key {}",
+                                                  node));
+    auto timeout = std::chrono::milliseconds(kPvcontrolTimeout);
+    if (req.contains("timeout_ms") && req["timeout_ms"].is_number_unsigned())
+        timeout = std::chrono::milliseconds(
+            std::min<std::uint64_t>(req["timeout_ms"].get<std::uint64_t>(), 3600000));
+    const bool acked = hv.xenstore().wait_for_node(
+        node, [](const std::optional<std::string>& v) { return !v || v->empty(); },
+        std::chrono::steady_clock::now() + timeout);
+    if (!acked)
+        return libxl_fail(kLibxlTimedOut,
+                          fmt::format("libxl: error: libxl_domain.c:854:pvcontrol_cb: guest "
+                                      "didn't acknowledge control request: {}",
+                                      kLibxlTimedOut));
+    return {{"ok", true}, {"domid", d.domid()}};
+}
+
 json info(Hypervisor& hv) {
     utsname u{};
     uname(&u);
@@ -222,15 +283,37 @@ json handle_request(Hypervisor& hv, const json& req) {
         } else if (cmd == "unpause") {
             d->unpause();
         } else {
-            // Xen asks PV-aware guests through xenstore control/shutdown;
-            // until the guest's xenstore is served there is no PV control
-            // interface, and xl reports exactly that.
-            return fail("PV control interface not available: external graceful shutdown not "
-                        "possible.\nUse \"-F\" to fallback to ACPI power event.");
+            return pv_control(hv, *d, req);
         }
         return {{"ok", true}};
     }
     return fail("unknown request '" + cmd + "'");
+}
+
+void serve_wait(Hypervisor& hv, int fd, const json& req) {
+    if (!req.contains("domid") || !req["domid"].is_number_unsigned()) {
+        (void)control::send_message(fd, fail("wait: no domid"));
+        return;
+    }
+    const auto domid = static_cast<domid_t>(req["domid"].get<unsigned>());
+    const bool death = req.value("death", false);
+    // Armed before xl asks the guest to shut down, so that a guest which
+    // powers off at once is still seen shutting down, not just gone.
+    auto d = hv.domains().get(domid);
+    if (!control::send_message(fd, {{"ok", true}, {"armed", d != nullptr}})) return;
+    for (;;) {
+        if (!death && d && d->is_shut_down()) {
+            (void)control::send_message(
+                fd, {{"ok", true}, {"event", "shutdown"}, {"reason", d->shutdown_reason()}});
+            return;
+        }
+        if (!d || hv.domains().get(domid) != d) {
+            (void)control::send_message(fd, {{"ok", true}, {"event", "destroyed"}});
+            return;
+        }
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 20) > 0) return;  // the client left (or spoke out of turn)
+    }
 }
 
 void serve_console(Hypervisor& hv, int fd, const json& req) {

@@ -15,4 +15,9 @@ nlohmann::json handle_request(Hypervisor& hv, const nlohmann::json& req);
 // from it until the client or the domain goes away.
 void serve_console(Hypervisor& hv, int fd, const nlohmann::json& req);
 
+// "wait": replies at once ("armed"), then blocks until the domain has shut
+// down (or, with "death", is gone), as xl's wait_for_domain_deaths, and
+// sends the event. Gives up when the client goes away.
+void serve_wait(Hypervisor& hv, int fd, const nlohmann::json& req);
+
 }  // namespace xenolith::daemon

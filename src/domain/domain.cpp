@@ -56,6 +56,7 @@ Domain::Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> v
       services_(services),
       vm_(std::move(vm)),
       memory_(std::move(memory)),
+      grants_(grant::Limits{id_.max_grant_frames, id_.max_maptrack_frames}),
       shared_info_(reinterpret_cast<shared_info_t*>(own_shared_info_.data())),
       vcpu_info_(new std::atomic<vcpu_info_t*>[id_.max_vcpus]),
       upcall_vector_(new std::atomic<std::uint8_t>[id_.max_vcpus]),
@@ -183,6 +184,34 @@ long Domain::map_shared_info(std::uint64_t gfn) {
     if (fresh != old) std::memmove(fresh, old, sizeof(shared_info_t));
     shared_info_.store(fresh, std::memory_order_release);
     shared_info_gfn_ = gfn;
+    return 0;
+}
+
+long Domain::map_frame_at(std::uint64_t gfn, std::span<const std::uint8_t> initial,
+                          std::uint8_t** host) {
+    if (initial.size() != kPageSize) return -XEN_EINVAL;
+    // Hole pages are added under both locks: map_shared_info holds the
+    // event lock, ballooning the memory lock.
+    std::lock_guard memory_lock(memory_mu_);
+    std::lock_guard event_lock(events_->mutex());
+    if (gfn > (std::uint64_t{1} << 40)) return -XEN_EINVAL;
+    const std::uint64_t gpa = gfn << kPageShift;
+    if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
+        return -XEN_EINVAL;  // the toolstack's ring pages cannot be replaced
+    if (gfn == shared_info_gfn_) return -XEN_EINVAL;  // Xen would unhook shared_info
+    std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
+    if (!page) {
+        auto region = memory_->add_hole_page(gfn);
+        if (!region) return -XEN_EINVAL;
+        if (!vm_->set_memory_region(next_kvm_slot_++, region->gpa, region->size,
+                                    memory_->region_host(*region)))
+            return -XEN_ENOMEM;
+        page = memory_->host_ptr(gpa, kPageSize);
+    } else if (memory_->is_ram_gfn(gfn)) {
+        memory_->populate_page(gfn);  // a ballooned-out page is RAM again
+    }
+    if (page != initial.data()) std::memmove(page, initial.data(), kPageSize);
+    *host = page;
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ extern "C" {
 #include "arch/x86/pvh_layout.hpp"
 #include "evtchn/event_channels.hpp"
 #include "domain/hypervisor_log.hpp"
+#include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
 
 namespace xenolith::kvm {
@@ -84,6 +86,8 @@ struct DomainIdentity {
     std::uint64_t memory_kib = 0;
     std::uint64_t max_memory_kib = 0;
     unsigned max_event_channels = 1023;
+    unsigned max_grant_frames = grant::kMaxFramesLimit;
+    unsigned max_maptrack_frames = grant::kMaxMaptrackFramesLimit;
     LifecycleActions actions;
     nlohmann::json config;  // the domain configuration as `xl list -l` prints it
     // When xl asked for the domain, for the start-up cost line in the log:
@@ -124,6 +128,7 @@ public:
     kvm::Vm& vm() { return *vm_; }
     evtchn::EventChannels& events() { return *events_; }
     std::shared_ptr<evtchn::EventChannels> events_ptr() { return events_; }
+    grant::GrantTable& grants() { return grants_; }
     console::ConsoleBackend* console() { return console_.get(); }
     void set_console(std::unique_ptr<console::ConsoleBackend> c);
     unsigned nr_vcpus() const { return static_cast<unsigned>(vcpus_.size()); }
@@ -142,6 +147,13 @@ public:
 
     // memory_op add_to_physmap(shared_info): moves shared_info to `gfn`.
     long map_shared_info(std::uint64_t gfn);
+    // Puts a hypervisor-owned frame (grant frames) at `gfn`: a RAM page is
+    // reused, unpopulated space gets a hole page with its own KVM slot. The
+    // page is filled with `initial` (one page) and its host address stored
+    // in *host. Returns 0 or -XEN_EINVAL (toolstack page, shared_info's
+    // frame, no such gfn) / -XEN_ENOMEM (no KVM slot).
+    long map_frame_at(std::uint64_t gfn, std::span<const std::uint8_t> initial,
+                      std::uint8_t** host);
     // vcpu_op register_vcpu_info.
     long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset);
     // hvm_op set_evtchn_upcall_vector (0 = none).
@@ -186,6 +198,7 @@ private:
     std::unique_ptr<kvm::Vm> vm_;
     std::unique_ptr<GuestMemory> memory_;
     std::shared_ptr<evtchn::EventChannels> events_;
+    grant::GrantTable grants_;
     std::unique_ptr<console::ConsoleBackend> console_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
 

@@ -184,8 +184,7 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     GuestMemory& memory = **mem;
     if (auto st = load_kernel(memory, *image, req.kernel); !st) return st.error();
 
-    // Ramdisk (module 0) goes after the kernel, then the start-info block,
-    // each page aligned and in RAM, as Xen's domain builder places them.
+    // Ramdisk (module 0) goes after the kernel, page aligned, in RAM.
     auto page_up = [](std::uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); };
     std::uint64_t next_free = page_up(image->paddr_end);
     std::vector<x86::BootModule> modules;
@@ -195,7 +194,6 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
         if (auto st = place(memory, next_free, *rd, "ramdisk '" + req.ramdisk + "'"); !st)
             return st.error();
         modules.push_back({next_free, rd->size(), std::nullopt});
-        next_free = page_up(next_free + rd->size());
     }
 
     const x86::MemmapEntry special{kSpecialPagesBase, kSpecialPageCount * kPageSize,
@@ -205,7 +203,11 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     if (auto st = place(memory, acpi.base_gpa, acpi.bytes, "ACPI tables"); !st)
         return st.error();
     x86::StartInfoSpec spec;
-    spec.base_gpa = next_free;
+    // Start info, memmap and cmdline go in the reserved area below 1 MiB,
+    // not after the image: Debian's 6.1 kernel stops before its first
+    // printk when they sit right after _end (observed), and the guest must
+    // not be able to allocate over them before it has copied them.
+    spec.base_gpa = x86::kStartInfoGpa;
     spec.memmap = memmap;
     spec.cmdline = req.cmdline;
     spec.modules = modules;

@@ -51,8 +51,9 @@ void EventChannels::use_delivery(EventDelivery* d) {
 }
 
 long EventChannels::get_free_port(Port* port) {
+    EventDelivery* d = delivery();
     for (Port p = 1; p < channels_.size(); ++p) {
-        if (channels_[p].state == ChannelState::free) {
+        if (channels_[p].state == ChannelState::free && !(d && d->is_busy(*target_, p))) {
             *port = p;
             return 0;
         }

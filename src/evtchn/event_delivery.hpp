@@ -29,6 +29,9 @@ public:
     virtual bool is_masked(EventTarget& t, Port port) = 0;
     // Clears the mask and, if the event is pending, signals `vcpu`.
     virtual void unmask(EventTarget& t, Port port, unsigned vcpu) = 0;
+    // A closed port the guest may still reach (FIFO: still LINKED on a
+    // queue) is not handed out again until it is not (Xen's is_busy).
+    virtual bool is_busy(EventTarget& t, Port port) { (void)t; (void)port; return false; }
 };
 
 }  // namespace xenolith::evtchn

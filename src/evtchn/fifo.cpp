@@ -4,6 +4,7 @@
 
 #include "base/log.hpp"
 #include "evtchn/fifo.hpp"
+#include "evtchn/fifo_link.hpp"
 
 extern "C" {
 #include <xen/errno.h>
@@ -15,14 +16,7 @@ namespace {
 constexpr std::uint32_t kPageSize = 4096;
 constexpr event_word_t kPending = event_word_t{1} << EVTCHN_FIFO_PENDING;
 constexpr event_word_t kMasked = event_word_t{1} << EVTCHN_FIFO_MASKED;
-constexpr event_word_t kLinked = event_word_t{1} << EVTCHN_FIFO_LINKED;
-constexpr event_word_t kBusy = event_word_t{1} << EVTCHN_FIFO_BUSY;
-constexpr event_word_t kLinkMask = EVTCHN_FIFO_LINK_MASK;
-
-// With BUSY set the guest may still set MASKED, clear PENDING and clear
-// LINKED; each changes the word at most once, so a well-behaved guest
-// cannot make this many compare-exchanges fail (Xen's bound).
-constexpr unsigned kLinkRetries = 4;
+constexpr event_word_t kLinked = fifo_link::kLinked;
 
 // Event words and control blocks are guest memory the guest changes
 // concurrently: every access is atomic, as the guest's own are.
@@ -92,7 +86,7 @@ void FifoDelivery::set_pending(EventTarget& t, Port port, unsigned vcpu) {
 
         Port& tail = v.tail[prio];
         event_word_t* tail_word = tail ? word(tail) : nullptr;
-        if (!tail_word || !link_after(tail_word, port)) {
+        if (!tail_word || !fifo_link::link_after(tail_word, port, fifo_link::atomic_cas)) {
             // The queue was empty (its tail consumed): the event is its head.
             __atomic_store_n(&v.control->head[prio], port, __ATOMIC_SEQ_CST);
             new_head = true;
@@ -102,32 +96,6 @@ void FifoDelivery::set_pending(EventTarget& t, Port port, unsigned vcpu) {
     if (new_head && !test_and_set(&v.control->ready, std::uint32_t{1} << prio))
         mark_vcpu_pending(t, vcpu);
     if (!was_pending) t.notify_pollers(port);  // SCHEDOP_poll wakes even if masked
-}
-
-// Points the tail's link at `port` iff the tail is still LINKED, i.e. the
-// guest has not consumed it. Returns false when it was not linked.
-bool FifoDelivery::link_after(event_word_t* tail, Port port) {
-    event_word_t old = __atomic_load_n(tail, __ATOMIC_SEQ_CST);
-    bool busy = false;
-    for (unsigned attempt = 0; attempt <= kLinkRetries; ++attempt) {
-        if (!(old & kLinked)) {
-            if (busy) clear_bits(tail, kBusy);
-            return false;
-        }
-        const event_word_t fresh = (old & ~(kBusy | kLinkMask)) | port;
-        if (__atomic_compare_exchange_n(tail, &old, fresh, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            return true;  // BUSY, if we set it, is cleared by the same write
-        if (!busy) {
-            // The guest changed the word under us: stop it unmasking.
-            old = __atomic_fetch_or(tail, kBusy, __ATOMIC_SEQ_CST) | kBusy;
-            busy = true;
-        }
-    }
-    // Only a guest that ignores BUSY gets here. As Xen, give up and treat
-    // the event as linked: that guest loses it, nobody else is affected.
-    clear_bits(tail, kBusy);
-    return true;
 }
 
 void FifoDelivery::mark_vcpu_pending(EventTarget& t, unsigned vcpu) {
@@ -151,6 +119,11 @@ bool FifoDelivery::is_pending(EventTarget&, Port port) {
 bool FifoDelivery::is_masked(EventTarget&, Port port) {
     const event_word_t* w = word(port);
     return !w || test(w, kMasked);
+}
+
+bool FifoDelivery::is_busy(EventTarget&, Port port) {
+    const event_word_t* w = word(port);
+    return w && test(w, kLinked);
 }
 
 void FifoDelivery::unmask(EventTarget& t, Port port, unsigned vcpu) {

@@ -6,8 +6,8 @@
 //
 // The guest consumes each queue from its head; we append at the tail we
 // remember, by setting the old tail word's link with a bounded cmpxchg
-// loop while it is still LINKED (BUSY keeps the guest from unmasking it
-// meanwhile). A queue whose tail is no longer linked is empty: the event
+// loop while it is still LINKED (fifo_link.hpp; BUSY keeps the guest from
+// unmasking it meanwhile). A queue whose tail is no longer linked is empty: the event
 // becomes its head and its ready bit is set; the bit's 0 -> 1 transition
 // sets evtchn_upcall_pending and raises the upcall, as Xen does.
 //
@@ -49,6 +49,7 @@ public:
     bool is_pending(EventTarget& t, Port port) override;
     bool is_masked(EventTarget& t, Port port) override;
     void unmask(EventTarget& t, Port port, unsigned vcpu) override;
+    bool is_busy(EventTarget& t, Port port) override;
 
     // EVTCHNOP_init_control for `vcpu`: 0, -ENOENT or -EINVAL (bad offset,
     // alignment, frame, or a vCPU that has its control block already).
@@ -82,7 +83,6 @@ private:
 
     event_word_t* word(Port port) const;
     PortState& state(Port port);
-    bool link_after(event_word_t* tail, Port port);
     void mark_vcpu_pending(EventTarget& t, unsigned vcpu);
 
     std::vector<VcpuQueues> vcpus_;

@@ -24,6 +24,7 @@ constexpr std::array<Handler, 64> make_table() {
     t[__HYPERVISOR_vcpu_op] = vcpu_op;
     t[__HYPERVISOR_sched_op] = sched_op;
     t[__HYPERVISOR_event_channel_op] = event_channel_op;
+    t[__HYPERVISOR_grant_table_op] = grant_table_op;
     t[__HYPERVISOR_hvm_op] = hvm_op;
     return t;
 }

@@ -105,6 +105,15 @@ long get_time(Context& ctx) {
     return ctx.guest.write(ctx.arg[1], t) ? 0 : -XEN_EFAULT;
 }
 
+// Linux announces page tables it is about to free; only shadow paging
+// cares, and KVM guests run on hardware paging: accepted, nothing to do.
+long pagetable_dying(Context& ctx) {
+    xen_hvm_pagetable_dying_t a{};
+    if (!ctx.guest.read(ctx.arg[1], a)) return -XEN_EFAULT;
+    if (a.domid != DOMID_SELF && a.domid != ctx.domain.domid()) return -XEN_EOPNOTSUPP;
+    return 0;
+}
+
 }  // namespace
 
 long hvm_op(Context& ctx) {
@@ -117,6 +126,8 @@ long hvm_op(Context& ctx) {
             return set_upcall_vector(ctx);
         case HVMOP_get_time:
             return get_time(ctx);
+        case HVMOP_pagetable_dying:
+            return pagetable_dying(ctx);
         default:
             return unknown_subop(ctx, "hvm_op", ctx.arg[0]);
     }

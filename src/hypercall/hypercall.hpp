@@ -38,6 +38,7 @@ long vcpu_op(Context& ctx);
 long sched_op(Context& ctx);
 long console_io(Context& ctx);
 long event_channel_op(Context& ctx);
+long grant_table_op(Context& ctx);
 long set_timer_op(Context& ctx);
 
 // Logs "(dN) unknown <what>" the first time a domain uses it.

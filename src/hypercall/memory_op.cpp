@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <sys/sysinfo.h>
 
+#include <span>
 #include <vector>
 
 extern "C" {
@@ -37,11 +38,17 @@ long add_to_physmap(Context& ctx, std::uint64_t arg) {
         case XENMAPSPACE_shared_info:
             if (xatp.idx != 0) return -XEN_EINVAL;
             return ctx.domain.map_shared_info(xatp.gpfn);
+        case XENMAPSPACE_grant_table:
+            // xenmem_add_to_physmap() refuses INVALID_GFN for every space.
+            if (xatp.gpfn == ~xen_pfn_t{0}) return -XEN_EINVAL;
+            return ctx.domain.grants().map_frame(
+                xatp.idx, xatp.gpfn,
+                [&](std::uint64_t gfn, std::span<const std::uint8_t> initial,
+                    std::uint8_t** host) { return ctx.domain.map_frame_at(gfn, initial, host); });
         case XENMAPSPACE_gmfn_foreign:
             return -XEN_ENOSYS;  // only through add_to_physmap_batch, as on Xen
         default:
-            // grant-table frames arrive with the grant-table work; moving
-            // RAM frames (gmfn, gmfn_range) is not offered to guests.
+            // Moving RAM frames (gmfn, gmfn_range) is not offered to guests.
             unknown_subop(ctx, "add_to_physmap space", xatp.space);
             return -XEN_EINVAL;
     }

@@ -26,6 +26,13 @@ void Server::disconnect(ConnId id) {
     c->ignored = true;
 }
 
+void Server::reset_connection(ConnId id) {
+    Connection* c = core_->find(id);
+    if (!c) return;
+    core_->reset_connection(*c);
+    c->ignored = false;
+}
+
 Reply Server::handle(Connection& conn, const Message& request) {
     return dispatch(*core_, conn, request);
 }

@@ -42,6 +42,10 @@ public:
     // domain's ring loses its watches and transactions and is ignored until
     // the next INTRODUCE (the domain stays introduced, as in C xenstored).
     void disconnect(ConnId id);
+    // A domain's ring was reset by the guest (xenstore-ring.txt
+    // reconnection): drop its watches, transactions and queued events and
+    // serve it again if it was ignored.
+    void reset_connection(ConnId id);
 
     // Handles one request from `conn`.
     Reply handle(Connection& conn, const Message& request);

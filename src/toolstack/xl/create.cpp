@@ -100,6 +100,8 @@ int cmd_create(const Args& a) {
                           {"vcpus", cfg->vcpus},
                           {"max_vcpus", cfg->max_vcpus},
                           {"max_event_channels", cfg->max_event_channels},
+                          {"max_grant_frames", cfg->max_grant_frames},
+                          {"max_maptrack_frames", cfg->max_maptrack_frames},
                           {"on_poweroff", config::to_config_name(cfg->on_poweroff)},
                           {"on_reboot", config::to_config_name(cfg->on_reboot)},
                           {"on_watchdog", config::to_config_name(cfg->on_watchdog)},

@@ -41,6 +41,14 @@ const Command kCommands[] = {
      "-F                      Fallback to ACPI power event for HVM guests with\n"
      "                        no PV drivers.\n"
      "-w, --wait              Wait for guest(s) to shutdown.\n"},
+    {"reboot", cmd_reboot, "Issue a reboot signal to a domain",
+     "[options] <-a|Domain>\n\n"
+     "Options:\n\n"
+     "-a, --all               Shutdown all guest domains.\n"
+     "-h                      Print this help.\n"
+     "-F                      Fallback to ACPI reset event for HVM guests with\n"
+     "                        no PV drivers.\n"
+     "-w, --wait              Wait for guest(s) to reboot.\n"},
     {"pause", cmd_pause, "Pause execution of a domain", "<Domain>"},
     {"unpause", cmd_unpause, "Unpause a paused domain", "<Domain>"},
     {"console", cmd_console, "Attach to domain's console",

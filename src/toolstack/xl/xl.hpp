@@ -41,6 +41,7 @@ int cmd_domname(const Args& a);
 int cmd_uptime(const Args& a);
 int cmd_destroy(const Args& a);
 int cmd_shutdown(const Args& a);
+int cmd_reboot(const Args& a);
 int cmd_pause(const Args& a);
 int cmd_unpause(const Args& a);
 int cmd_console(const Args& a);

@@ -3,6 +3,7 @@
 // follows the public FIFO ABI (as Linux's events_fifo does).
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -15,6 +16,7 @@ extern "C" {
 }
 
 #include "evtchn/event_channels.hpp"
+#include "evtchn/fifo_link.hpp"
 #include "evtchn/two_level.hpp"
 #include "fake_target.hpp"
 
@@ -97,6 +99,13 @@ public:
             ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
         }
         return out;
+    }
+
+    // Start over from the control block's heads (after a hostile test
+    // scribbled over the queues).
+    void forget_heads() {
+        for (auto& per_vcpu : heads_)
+            for (Port& h : per_vcpu) h = 0;
     }
 
 private:
@@ -293,6 +302,18 @@ TEST_F(FifoTest, a_rebound_port_gets_the_default_priority_again) {
     EXPECT_EQ(g.control(0)->ready, 1u << EVTCHN_FIFO_PRIORITY_DEFAULT);
 }
 
+TEST_F(FifoTest, a_closed_port_still_on_a_queue_is_not_reused_until_unlinked) {
+    init_fifo();
+    const Port a = ipi();
+    d1->send(a);
+    ASSERT_EQ(d1->close(a), 0);  // PENDING cleared, still LINKED in the guest's list
+    EXPECT_EQ(g.load(a) & (kPending | kLinked), kLinked);
+    const Port b = ipi();
+    EXPECT_NE(b, a);
+    EXPECT_TRUE(g.drain().empty());  // unlinked, nothing pending
+    EXPECT_EQ(ipi(), a);
+}
+
 TEST_F(FifoTest, a_priority_change_applies_from_the_next_queueing) {
     init_fifo();
     const Port a = ipi(), b = ipi();
@@ -454,8 +475,65 @@ TEST_F(FifoTest, a_guest_rewriting_event_words_concurrently_cannot_stall_deliver
     g.clear(a, ~0u);
     g.clear(b, ~0u);
     g.drain();
+    g.forget_heads();
     d1->send(a);  // the queue still works once the guest behaves
     EXPECT_EQ(g.drain(), std::vector<Port>{a});
+}
+
+// The link step against a guest that changes the tail word between our
+// read and our compare-exchange, `changes` times in a row.
+struct RacingGuest {
+    std::vector<std::uint32_t> writes;  // what the guest stores before each of our attempts
+    unsigned attempts = 0;
+    bool operator()(std::uint32_t* w, std::uint32_t* expected, std::uint32_t desired) {
+        if (attempts < writes.size()) {
+            // Keep whatever BUSY we set: the guest never touches it.
+            const std::uint32_t busy = __atomic_load_n(w, __ATOMIC_SEQ_CST) & kBusy;
+            __atomic_store_n(w, writes[attempts] | busy, __ATOMIC_SEQ_CST);
+        }
+        ++attempts;
+        return fifo_link::atomic_cas(w, expected, desired);
+    }
+};
+
+TEST(FifoLink, links_a_linked_tail_in_one_attempt) {
+    std::uint32_t w = kPending | kLinked;
+    RacingGuest guest;
+    EXPECT_TRUE(fifo_link::link_after(&w, 42, std::ref(guest)));
+    EXPECT_EQ(w, kPending | kLinked | 42);
+    EXPECT_EQ(guest.attempts, 1u);
+}
+
+TEST(FifoLink, an_unlinked_tail_means_an_empty_queue) {
+    std::uint32_t w = kPending;
+    RacingGuest guest;
+    EXPECT_FALSE(fifo_link::link_after(&w, 42, std::ref(guest)));
+    EXPECT_EQ(w, kPending);
+    EXPECT_EQ(guest.attempts, 0u);
+}
+
+TEST(FifoLink, retries_while_the_guest_masks_and_clears_pending_then_clears_busy) {
+    std::uint32_t w = kPending | kLinked;
+    RacingGuest guest{{kPending | kLinked | kMasked, kLinked | kMasked}};
+    EXPECT_TRUE(fifo_link::link_after(&w, 7, std::ref(guest)));
+    EXPECT_EQ(w, kLinked | kMasked | 7);  // BUSY gone, guest's changes kept
+    EXPECT_EQ(guest.attempts, 3u);
+}
+
+TEST(FifoLink, the_guest_consuming_the_tail_meanwhile_makes_the_queue_empty) {
+    std::uint32_t w = kPending | kLinked;
+    RacingGuest guest{{0}};  // consumed: LINKED and PENDING cleared
+    EXPECT_FALSE(fifo_link::link_after(&w, 7, std::ref(guest)));
+    EXPECT_EQ(w, 0u);  // and our BUSY is not left behind
+}
+
+TEST(FifoLink, a_guest_that_never_stops_changing_the_word_is_given_up_on) {
+    std::uint32_t w = kPending | kLinked;
+    RacingGuest guest;
+    for (std::uint32_t i = 0; i < 100; ++i) guest.writes.push_back(kLinked | (i & 1 ? kMasked : 0) | i);
+    EXPECT_TRUE(fifo_link::link_after(&w, 7, std::ref(guest)));
+    EXPECT_EQ(guest.attempts, fifo_link::kRetries + 1);
+    EXPECT_EQ(w & kBusy, 0u);
 }
 
 }  // namespace
