@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: unit tests (ctest),
-# the guest suite and the xl command-line suite through a real xenolithd —
+# the guest suite, the xl command-line suite and the xenstore suite (Debian's
+# xenstore-utils, Xen's test-xenstore) through a real xenolithd —
 # once optimised and once under AddressSanitizer + UBSan.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,10 @@ for variant in release asan; do
     "$top/tests/integration/run-guests.sh" "$dir" || status=1
     echo "=== $variant xl"
     "$top/tests/integration/xl-cli.sh" "$dir" || status=1
+    echo "=== $variant lifecycle"
+    "$top/tests/integration/lifecycle.sh" "$dir" || status=1
+    echo "=== $variant xenstore"
+    "$top/tests/integration/xenstore.sh" "$dir" || status=1
     if [ "$variant" = release ]; then
         echo "=== real Linux lane (Debian kernels, bounded boot)"
         "$top/tests/integration/linux-boot.sh" "$dir" "${XENOLITH_LINUX_SECONDS:-60}" || status=1

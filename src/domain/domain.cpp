@@ -338,7 +338,9 @@ RunState Domain::state() const {
 
 bool Domain::all_vcpus_blocked() const {
     for (const auto& v : vcpus_)
-        if (v->online() && v->state() != Vcpu::State::blocked) return false;
+        if (v->online() && v->state() != Vcpu::State::blocked &&
+            v->state() != Vcpu::State::dead_halt)
+            return false;
     return true;
 }
 

@@ -190,7 +190,9 @@ double Vcpu::cpu_seconds() const { return static_cast<double>(cpu_ns_.load()) / 
 
 void Vcpu::thread_main() {
     native_ = pthread_self();
+    arm_halt_probe();
     run_loop();
+    if (halt_probe_armed_) timer_delete(halt_probe_);
     // Final CPU time, so `xl list` stays right after the thread is gone.
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -218,8 +220,10 @@ void Vcpu::run_loop() {
     bool first = id_ == 0;
     calibrate_clock();
     while (wait_until_runnable()) {
-        state_ = State::running;
-        set_runstate(RUNSTATE_running);
+        if (state_ != State::dead_halt) {
+            state_ = State::running;
+            set_runstate(RUNSTATE_running);
+        }
         refresh_clock(false);
         if (first) {
             domain_.log_first_entry();
@@ -231,12 +235,52 @@ void Vcpu::run_loop() {
             crash("KVM_RUN failed");
             return;
         }
-        if (*r) handle_exit();
+        if (*r) {
+            handle_exit();
+            dead_halt_reported_ = false;
+        } else if (!kicked_) {
+            probe_halt();
+        }
         if ((++exits & 63) == 0) {
             timespec ts{};
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
             cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
         }
+    }
+}
+
+void Vcpu::arm_halt_probe() {
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = kKickSignal;
+    sev._sigev_un._tid = gettid();
+    if (timer_create(CLOCK_MONOTONIC, &sev, &halt_probe_) != 0) return;
+    itimerspec period{};
+    period.it_value.tv_sec = 1;
+    period.it_interval.tv_sec = 1;
+    timer_settime(halt_probe_, 0, &period, nullptr);
+    halt_probe_armed_ = true;
+}
+
+// KVM_RUN returned for the probe signal: a vCPU halted with interrupts
+// off can only leave HLT through NMI/INIT/SMI, none of which xenolith
+// sends, so it is dead. Report it once; it keeps costing nothing.
+void Vcpu::probe_halt() {
+    auto mp = kvm_->mp_state();
+    if (!mp.ok() || *mp != KVM_MP_STATE_HALTED) {
+        if (state_ == State::dead_halt) state_ = State::running;
+        return;
+    }
+    kvm_regs regs{};
+    if (!kvm_->get_regs(regs) || (regs.rflags & (1u << 9))) return;  // IF set: a normal idle HLT
+    state_ = State::dead_halt;
+    set_runstate(RUNSTATE_blocked);
+    if (!dead_halt_reported_) {
+        dead_halt_reported_ = true;
+        domain_.guest_log(fmt::format(
+            "vcpu {} halted with interrupts disabled and nothing pending at rip {:#x}: it cannot "
+            "run again (not spinning; `xl destroy` or an on_* action ends it)",
+            id_, regs.rip));
     }
 }
 

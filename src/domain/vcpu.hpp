@@ -12,6 +12,8 @@
 #include <optional>
 #include <thread>
 
+#include <time.h>
+
 extern "C" {
 #include <xen/hvm/hvm_vcpu.h>
 #include <xen/vcpu.h>
@@ -33,7 +35,10 @@ class Domain;
 
 class Vcpu {
 public:
-    enum class State { created, running, blocked, paused, stopped };
+    // dead_halt: halted with interrupts disabled and nothing pending, so
+    // it can never run again (Xen users meet this with FreeBSD guests); it
+    // costs no CPU and `xl list` shows it blocked.
+    enum class State { created, running, blocked, paused, dead_halt, stopped };
 
     Vcpu(Domain& domain, unsigned id, std::unique_ptr<kvm::Vcpu> kvm_vcpu);
     ~Vcpu();
@@ -98,6 +103,10 @@ private:
     void set_runstate(int state);
     // pvclock: learn the guest TSC (first run), then refresh vcpu_info.time.
     void calibrate_clock();
+    // Every second a timer signal interrupts KVM_RUN; if the vCPU sits in
+    // HLT with IF=0 it is reported once as dead_halt.
+    void arm_halt_probe();
+    void probe_halt();
     void refresh_clock(bool force);
     void arm_periodic(std::uint64_t generation);
 
@@ -111,6 +120,9 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<bool> kicked_{false};
     std::atomic<bool> polling_{false};
+    timer_t halt_probe_{};
+    bool halt_probe_armed_ = false;
+    bool dead_halt_reported_ = false;
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -94,6 +94,12 @@ Result<std::uint64_t> Vcpu::get_msr(std::uint32_t index) {
     return std::uint64_t{req.entry.data};
 }
 
+Result<std::uint32_t> Vcpu::mp_state() {
+    kvm_mp_state st{};
+    if (ioctl(fd_.get(), KVM_GET_MP_STATE, &st) < 0) return ioctl_error("KVM_GET_MP_STATE");
+    return std::uint32_t{st.mp_state};
+}
+
 Result<std::uint32_t> Vcpu::tsc_khz() {
     const int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
     if (khz <= 0) return ioctl_error("KVM_GET_TSC_KHZ");

@@ -30,6 +30,8 @@ public:
     Status set_sregs(const kvm_sregs& sregs);
     Status set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
     Result<std::uint64_t> get_msr(std::uint32_t index);
+    // KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _HALTED, ...
+    Result<std::uint32_t> mp_state();
     // The guest TSC frequency (KVM_GET_TSC_KHZ).
     Result<std::uint32_t> tsc_khz();
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Every SCHEDOP_shutdown reason and the on_* actions, a vCPU halted with
+# interrupts off, and a triple fault — through real xl commands against a
+# real xenolithd, checked in `xl list`'s state letters and `xl dmesg`.
+#   lifecycle.sh BUILD_DIR
+set -u
+build=$(cd "${1:?usage: lifecycle.sh BUILD_DIR}" && pwd)
+xl="$build/src/toolstack/xl/xl"
+work=$(mktemp -d /tmp/xenolith-life.XXXXXX)
+export XENOLITH_RUN_DIR="$work/run"
+"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" 2>"$work/d.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
+
+passed=0 failed=0
+check() { local what=$1; shift; if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi; }
+
+# start NAME EXTRA [cfg lines...]
+start() {
+    local name=$1 extra=$2; shift 2
+    { echo "name = \"$name\""; echo 'type = "pvh"'; echo "kernel = \"$build/guests/lifecycle.elf\""
+      echo 'memory = 16'; echo "extra = \"$extra\""; for l in "$@"; do echo "$l"; done; } >"$work/$name.cfg"
+    "$xl" create -q "$work/$name.cfg"
+}
+state_of() { "$xl" list "$1" 2>/dev/null | awk 'NR == 2 {print $5}'; }
+wait_state() {  # NAME WANT
+    for _ in $(seq 100); do [ "$(state_of "$1")" = "$2" ] && return 0; sleep 0.05; done
+    echo "  $1: state '$(state_of "$1")', want '$2'"; return 1
+}
+gone() { for _ in $(seq 100); do "$xl" domid "$1" >/dev/null 2>&1 || return 0; sleep 0.05; done; return 1; }
+
+# Each reason with its on_* action set to preserve: the 5th letter names it.
+start r-poweroff reason=0 'on_poweroff = "preserve"';   check "poweroff preserved as ---s--" wait_state r-poweroff ---s--
+start r-reboot reason=1 'on_reboot = "preserve"';        check "reboot preserved as ---sr-" wait_state r-reboot ---sr-
+start r-suspend reason=2;                                check "suspend stays as ---ss-" wait_state r-suspend ---ss-
+start r-crash reason=3 'on_crash = "preserve"';          check "crash preserved as ---sc-" wait_state r-crash ---sc-
+start r-watchdog reason=4 'on_watchdog = "preserve"';    check "watchdog preserved as ---sw-" wait_state r-watchdog ---sw-
+start r-softreset reason=5 'on_soft_reset = "preserve"'; check "soft_reset preserved as ---sS-" wait_state r-softreset ---sS-
+check "verbose list shows the reason code" grep -qE '^r-crash .* +3 +-$' <("$xl" list -v r-crash)
+for d in r-poweroff r-reboot r-suspend r-crash r-watchdog r-softreset; do "$xl" destroy "$d"; done
+
+# Default actions: poweroff and crash destroy; reboot restarts under a new domid.
+start a-poweroff reason=0; check "on_poweroff=destroy removes the domain" gone a-poweroff
+start a-crash reason=3;    check "on_crash=destroy removes the domain" gone a-crash
+start a-reboot reason=1
+first=$("$xl" domid a-reboot 2>/dev/null)
+restarted=no
+for _ in $(seq 100); do
+    now=$("$xl" domid a-reboot 2>/dev/null || true)
+    if [ -n "$now" ] && [ "$now" != "$first" ]; then restarted=yes; break; fi
+    sleep 0.05
+done
+check "on_reboot=restart starts it again under a new domid" test "$restarted" = yes
+"$xl" destroy a-reboot 2>/dev/null; sleep 0.2; "$xl" destroy a-reboot 2>/dev/null
+check "the console log survives and shows every boot" \
+    test "$(grep -c 'lifecycle: reason=1' "$work/log/guest-a-reboot.log")" -ge 2
+
+# A vCPU halted with interrupts off is reported, shown blocked, and idle.
+start h-halt halt
+check "dead halt reported in dmesg" bash -c \
+    "for i in \$(seq 60); do '$xl' dmesg | grep -q 'halted with interrupts disabled' && exit 0; sleep 0.1; done; exit 1"
+check "dead halt shown as blocked" wait_state h-halt -b----
+t0=$("$xl" list h-halt | awk 'NR == 2 {print $6}'); sleep 2; t1=$("$xl" list h-halt | awk 'NR == 2 {print $6}')
+check "a dead-halted vCPU uses no CPU (${t0}s -> ${t1}s)" awk -v a="$t0" -v b="$t1" 'BEGIN {exit !(b - a < 0.2)}'
+"$xl" destroy h-halt
+
+# A triple fault is a crash.
+start t-triple triplefault 'on_crash = "preserve"'
+check "triple fault is a crash (---sc-)" wait_state t-triple ---sc-
+check "triple fault named in dmesg" grep -q 'triple fault' <("$xl" dmesg)
+"$xl" destroy t-triple
+
+echo "lifecycle: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
