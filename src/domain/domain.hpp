@@ -1,5 +1,5 @@
-// A domain: identity, guest memory, the KVM VM, vCPUs, event channels, HVM
-// parameters, console back-end, and its run state. Implements the
+// A domain: identity, guest memory, the KVM VM, vCPUs, event channels, grant
+// table, HVM parameters, console back-end, and its run state. Implements the
 // EventTarget that event delivery writes into.
 #pragma once
 

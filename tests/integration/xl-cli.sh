@@ -71,5 +71,37 @@ check "dry run prints JSON" grep -q '"name"' <("$xl" create -n "$work/demo.cfg" 
 check "unknown command" expect_rc 1 "$xl" frobnicate
 check "help" expect_rc 0 "$xl" help
 
+# type="hvm" with firmware_override naming a PVH ELF boots the same way
+# (the form Xen's own test framework uses).
+cat >"$work/hvm.cfg" <<CFG
+name = "cli-hvm"
+type = "hvm"
+firmware_override = "$build/guests/demo.elf"
+memory = 32
+CFG
+check "hvm + firmware_override boots the PVH ELF" expect_rc 0 "$xl" create -c "$work/hvm.cfg"
+check "hvm guest reached SUCCESS" grep -q 'Test result: SUCCESS' "$work/out"
+printf 'name = "cli-hvm2"\ntype = "hvm"\nmemory = 32\n' >"$work/hvm2.cfg"
+check "hvm without firmware is refused clearly" expect_rc 1 "$xl" create "$work/hvm2.cfg"
+check "hvm refusal names firmware_override" grep -q firmware_override "$work/err"
+
+# Stopping xenolithd with domains running: they are destroyed, the socket
+# goes, the console logs stay, and the process exits promptly.
+cat >"$work/idle.cfg" <<CFG
+name = "cli-idle"
+type = "pvh"
+kernel = "$build/guests/idle.elf"
+memory = 8
+CFG
+check "idle domain starts" expect_rc 0 "$xl" create "$work/idle.cfg"
+kill -TERM "$daemon"
+stopped=no
+for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || { stopped=yes; break; }; sleep 0.05; done
+check "xenolithd exits on SIGTERM with a domain running" test "$stopped" = yes
+check "the control socket is removed" test ! -e "$XENOLITH_RUN_DIR/xenolithd.sock"
+check "the console log of the destroyed domain remains" test -f "$work/log/guest-cli-idle.log"
+check "xl reports a stopped daemon clearly" expect_rc 1 "$xl" list
+check "... naming the socket" grep -q 'cannot connect to xenolithd' "$work/err"
+
 echo "xl-cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

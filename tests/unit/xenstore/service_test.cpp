@@ -32,11 +32,12 @@ public:
         auto& g = guests[domid];
         if (!g) g = std::make_unique<GuestRing>();
         on_events[domid] = std::move(on_event);
+        notified[domid];  // created here, only read by the service thread
         RingBinding b;
         b.page = &g->page;
-        b.notify = [this, domid] { ++notified[domid]; };
-        auto released = &this->released[domid];
-        b.hold = std::shared_ptr<void>(nullptr, [released](void*) { ++*released; });
+        b.notify = [this, domid] { ++notified.at(domid); };
+        int* count = &released[domid];
+        b.hold = std::shared_ptr<void>(nullptr, [count](void*) { ++*count; });
         return b;
     }
     std::map<domid_t, std::unique_ptr<GuestRing>> guests;
@@ -123,23 +124,32 @@ protected:
         if (!read_n(kHeaderSize + h.len)) return std::nullopt;
         return parse_messages(buf).front();
     }
-    // The guest sends a request and waits for the whole reply on its ring.
-    Message guest_request(domid_t domid, std::uint32_t type, const std::string& payload) {
+    // The next message on a guest's response ring (bytes past it are kept).
+    std::optional<Message> guest_next(domid_t domid) {
         GuestRing& g = *host.guests.at(domid);
-        g.put_message(type, payload, 42);
+        std::string& bytes = rx_[domid];
+        if (!eventually([&] {
+                bytes += g.take();
+                return !parse_messages(bytes).empty();
+            }))
+            return std::nullopt;
+        Message m = parse_messages(bytes).front();
+        bytes.erase(0, kHeaderSize + m.payload.size());
+        return m;
+    }
+    // The guest sends a request and waits for the reply on its ring.
+    Message guest_request(domid_t domid, std::uint32_t type, const std::string& payload) {
+        host.guests.at(domid)->put_message(type, payload, 42);
         host.on_events.at(domid)();
-        std::string bytes;
-        EXPECT_TRUE(eventually([&] {
-            bytes += g.take();
-            return !parse_messages(bytes).empty();
-        }));
-        auto msgs = parse_messages(bytes);
-        return msgs.empty() ? Message{} : msgs.front();
+        auto m = guest_next(domid);
+        EXPECT_TRUE(m);
+        return m.value_or(Message{});
     }
 
     FakeRingHost host;
     std::unique_ptr<XenstoreService> svc;
     std::string dir_;
+    std::map<domid_t, std::string> rx_;
 };
 
 TEST_F(ServiceTest, SocketClientIsPrivilegedDom0) {
@@ -177,21 +187,14 @@ TEST_F(ServiceTest, CreatedDomainGetsLibxlNodesAndItsRing) {
 TEST_F(ServiceTest, HostWriteFiresTheGuestsWatch) {
     ASSERT_EQ(svc->domain_created(record(3)), XsErr::ok);
     EXPECT_EQ(status(guest_request(3, XS_WATCH, strs({"data/w", "tok"}))), "ok");
-    GuestRing& g = *host.guests.at(3);
-    std::string bytes;
-    ASSERT_TRUE(eventually([&] {  // the initial event
-        bytes += g.take();
-        return !parse_messages(bytes).empty();
-    }));
-    bytes.clear();
+    auto initial = guest_next(3);
+    ASSERT_TRUE(initial);
+    EXPECT_EQ(initial->type, XS_WATCH_EVENT);
     EXPECT_EQ(svc->write("/local/domain/3/data/w", "v"), XsErr::ok);
-    ASSERT_TRUE(eventually([&] {
-        bytes += g.take();
-        return !parse_messages(bytes).empty();
-    }));
-    Message ev = parse_messages(bytes).front();
-    EXPECT_EQ(ev.type, XS_WATCH_EVENT);
-    EXPECT_EQ(ev.payload, strs({"data/w", "tok"}));
+    auto ev = guest_next(3);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->type, XS_WATCH_EVENT);
+    EXPECT_EQ(ev->payload, strs({"data/w", "tok"}));
 }
 
 TEST_F(ServiceTest, LyingIndexStopsTheRingUntilReconnect) {
