@@ -6,6 +6,7 @@
  */
 #include <kit/arch.h>
 #include <kit/console.h>
+#include <kit/lib.h>
 #include <kit/hypercall.h>
 #include <kit/report.h>
 #include <kit/start.h>
@@ -14,16 +15,6 @@ const char test_title[] = "bench_hypercall: null hypercall vs port I/O exit";
 
 #define BATCHES 7
 #define PER_BATCH 200
-
-static void sort(uint64_t *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            uint64_t t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-}
 
 static uint64_t batch_hypercall(void)
 {
@@ -50,8 +41,8 @@ void test_main(const struct hvm_start_info *si)
         io[b] = batch_port_io();
         hc[b] = batch_hypercall();
     }
-    sort(hc, BATCHES);
-    sort(io, BATCHES);
+    sort_u64(hc, BATCHES);
+    sort_u64(io, BATCHES);
     printk("bench: port_io_cycles=%lu hypercall_cycles=%lu ratio_x1000=%lu\n",
            (unsigned long)io[BATCHES / 2], (unsigned long)hc[BATCHES / 2],
            (unsigned long)(hc[BATCHES / 2] * 1000 / (io[BATCHES / 2] ? io[BATCHES / 2] : 1)));

@@ -4,6 +4,7 @@
  * p50/p99/max in microseconds; bench/timer.sh reads them.
  */
 #include <kit/console.h>
+#include <kit/lib.h>
 #include <kit/evtchn.h>
 #include <kit/hypercall.h>
 #include <kit/report.h>
@@ -12,16 +13,6 @@
 const char test_title[] = "bench_timer: 1 ms singleshot timer lateness";
 
 #define SAMPLES 60
-
-static void sort(uint64_t *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            uint64_t t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-}
 
 void test_main(const struct hvm_start_info *si)
 {
@@ -53,7 +44,7 @@ void test_main(const struct hvm_start_info *si)
         xtf_error("no timer fired");
         return;
     }
-    sort(late, n);
+    sort_u64(late, (size_t)n);
     printk("bench: samples=%d p50_us=%lu p99_us=%lu max_us=%lu\n", n,
            (unsigned long)(late[n / 2] / 1000), (unsigned long)(late[(n * 99) / 100] / 1000),
            (unsigned long)(late[n - 1] / 1000));

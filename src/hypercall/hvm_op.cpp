@@ -34,8 +34,9 @@ bool deprecated(std::uint32_t index) {
     }
 }
 
-// Xen's hvm_allow_set_param: what a guest may set on itself.
-bool guest_may_set(std::uint32_t index) {
+// Xen's hvm_allow_set_param / hvm_allow_get_param: what a guest may do
+// with its own parameters. The ring PFNs (and ALTP2M) are readable only.
+bool guest_may_access(std::uint32_t index, bool set) {
     switch (index) {
         case HVM_PARAM_CALLBACK_IRQ:
         case HVM_PARAM_VM86_TSS:
@@ -46,26 +47,10 @@ bool guest_may_set(std::uint32_t index) {
         case HVM_PARAM_CONSOLE_EVTCHN:
         case HVM_PARAM_X87_FIP_WIDTH:
             return true;
-        default:
-            return false;
-    }
-}
-
-// Xen's hvm_allow_get_param: what a guest may read about itself.
-bool guest_may_get(std::uint32_t index) {
-    switch (index) {
-        case HVM_PARAM_CALLBACK_IRQ:
-        case HVM_PARAM_VM86_TSS:
-        case HVM_PARAM_VM86_TSS_SIZED:
-        case HVM_PARAM_ACPI_IOPORTS_LOCATION:
-        case HVM_PARAM_VM_GENERATION_ID_ADDR:
         case HVM_PARAM_STORE_PFN:
-        case HVM_PARAM_STORE_EVTCHN:
         case HVM_PARAM_CONSOLE_PFN:
-        case HVM_PARAM_CONSOLE_EVTCHN:
         case HVM_PARAM_ALTP2M:
-        case HVM_PARAM_X87_FIP_WIDTH:
-            return true;
+            return !set;
         default:
             return false;
     }
@@ -78,11 +63,11 @@ long param_op(Context& ctx, bool set) {
     if (long rc = check_self_domid(ctx, p.domid); rc) return rc;
     if (deprecated(p.index)) return -XEN_EINVAL;
     if (set) {
-        if (!guest_may_set(p.index)) return -XEN_EPERM;
+        if (!guest_may_access(p.index, true)) return -XEN_EPERM;
         ctx.domain.set_param(p.index, p.value);
         return 0;
     }
-    if (!guest_may_get(p.index)) return -XEN_EPERM;
+    if (!guest_may_access(p.index, false)) return -XEN_EPERM;
     p.value = ctx.domain.param(p.index);
     return ctx.guest.write(ctx.arg[1], p) ? 0 : -XEN_EFAULT;
 }

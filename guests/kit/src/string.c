@@ -104,3 +104,13 @@ const char *strstr(const char *haystack, const char *needle)
             return haystack;
     return n == 0 ? haystack : NULL;
 }
+
+void sort_u64(uint64_t *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}

@@ -16,6 +16,9 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 const char *strstr(const char *haystack, const char *needle);
 
+/* Sorts a small array in place (insertion sort: benchmark sample sets). */
+void sort_u64(uint64_t *v, size_t n);
+
 /*
  * printf subset: flags "-0#", width and precision (digits or '*'),
  * length modifiers hh h l ll z, conversions d i u x X p s c %.
