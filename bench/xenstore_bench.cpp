@@ -107,9 +107,27 @@ public:
     void add_child(const std::string& dir, const std::string& child) override {
         write(dir + "/" + child, "");
     }
+    // As libxenstore's xs_directory(): DIRECTORY, and on E2BIG (a list
+    // longer than XENSTORE_PAYLOAD_MAX) DIRECTORY_PART until the list ends.
     std::size_t list(const std::string& dir) override {
-        return std::count(last_.payload.begin(), call(XS_DIRECTORY, dir + '\0').payload.end(),
-                          '\0');
+        const Message& r = call(XS_DIRECTORY, dir + '\0', 0, true);
+        if (r.type != XS_ERROR)
+            return static_cast<std::size_t>(std::count(r.payload.begin(), r.payload.end(), '\0'));
+        std::size_t offset = 0, count = 0;
+        for (;;) {
+            const Message& part =
+                call(XS_DIRECTORY_PART, dir + '\0' + std::to_string(offset) + '\0');
+            const std::string& p = part.payload;
+            const std::size_t body = p.find('\0') + 1;  // after "<generation>\0"
+            const bool last = p.size() > body && p.back() == '\0' &&
+                              (p.size() == body + 1 || p[p.size() - 2] == '\0');
+            const std::size_t len = p.size() - body - (last ? 1 : 0);
+            count += static_cast<std::size_t>(std::count(p.begin() + static_cast<long>(body),
+                                                         p.begin() + static_cast<long>(body + len),
+                                                         '\0'));
+            offset += len;
+            if (last || len == 0) return count;
+        }
     }
     void watch(const std::string& key) override {
         call(XS_WATCH, key + '\0' + "tok" + '\0');
@@ -140,10 +158,7 @@ private:
         send_all(fd_, bytes.data(), bytes.size());
         for (;;) {
             next();
-            if (last_.type == XS_WATCH_EVENT) {
-                ++pending_events_;
-                continue;
-            }
+            if (last_.type == XS_WATCH_EVENT) continue;  // counted by next()
             if (last_.type == XS_ERROR && !may_fail)
                 throw std::runtime_error("xenstore error " + last_.payload);
             return last_;

@@ -165,20 +165,38 @@ void Domain::set_param(unsigned index, std::uint64_t value) {
             if (vcpu_info_t* vi = vcpu_info(v); vi && vi->evtchn_upcall_pending) raise_upcall(v);
 }
 
-long Domain::map_shared_info(std::uint64_t gfn) {
-    std::lock_guard lock(events_->mutex());
+// Finds or creates the backing page of `gfn` for a frame the guest places
+// there (shared_info, grant frames). Callers hold the memory and event
+// locks. Returns the host page, or null with *rc set to Xen's errno.
+std::uint8_t* Domain::back_frame_locked(std::uint64_t gfn, long* rc) {
+    *rc = -XEN_EINVAL;
+    if (gfn > (std::uint64_t{1} << 40)) return nullptr;
     const std::uint64_t gpa = gfn << kPageShift;
     if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
-        return -XEN_EINVAL;  // the toolstack's ring pages cannot be replaced
+        return nullptr;  // the toolstack's ring pages cannot be replaced
     std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
     if (!page) {
         auto region = memory_->add_hole_page(gfn);
-        if (!region) return -XEN_EINVAL;
+        if (!region) return nullptr;
         if (!vm_->set_memory_region(next_kvm_slot_++, region->gpa, region->size,
-                                    memory_->region_host(*region)))
-            return -XEN_ENOMEM;
+                                    memory_->region_host(*region))) {
+            *rc = -XEN_ENOMEM;
+            return nullptr;
+        }
         page = memory_->host_ptr(gpa, kPageSize);
+    } else if (memory_->is_ram_gfn(gfn)) {
+        memory_->populate_page(gfn);  // a ballooned-out page is RAM again
     }
+    *rc = 0;
+    return page;
+}
+
+long Domain::map_shared_info(std::uint64_t gfn) {
+    std::lock_guard memory_lock(memory_mu_);
+    std::lock_guard event_lock(events_->mutex());
+    long rc = 0;
+    std::uint8_t* page = back_frame_locked(gfn, &rc);
+    if (!page) return rc;
     auto* fresh = reinterpret_cast<shared_info_t*>(page);
     shared_info_t* old = shared_info();
     if (fresh != old) std::memmove(fresh, old, sizeof(shared_info_t));
@@ -190,26 +208,12 @@ long Domain::map_shared_info(std::uint64_t gfn) {
 long Domain::map_frame_at(std::uint64_t gfn, std::span<const std::uint8_t> initial,
                           std::uint8_t** host) {
     if (initial.size() != kPageSize) return -XEN_EINVAL;
-    // Hole pages are added under both locks: map_shared_info holds the
-    // event lock, ballooning the memory lock.
     std::lock_guard memory_lock(memory_mu_);
     std::lock_guard event_lock(events_->mutex());
-    if (gfn > (std::uint64_t{1} << 40)) return -XEN_EINVAL;
-    const std::uint64_t gpa = gfn << kPageShift;
-    if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
-        return -XEN_EINVAL;  // the toolstack's ring pages cannot be replaced
     if (gfn == shared_info_gfn_) return -XEN_EINVAL;  // Xen would unhook shared_info
-    std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
-    if (!page) {
-        auto region = memory_->add_hole_page(gfn);
-        if (!region) return -XEN_EINVAL;
-        if (!vm_->set_memory_region(next_kvm_slot_++, region->gpa, region->size,
-                                    memory_->region_host(*region)))
-            return -XEN_ENOMEM;
-        page = memory_->host_ptr(gpa, kPageSize);
-    } else if (memory_->is_ram_gfn(gfn)) {
-        memory_->populate_page(gfn);  // a ballooned-out page is RAM again
-    }
+    long rc = 0;
+    std::uint8_t* page = back_frame_locked(gfn, &rc);
+    if (!page) return rc;
     if (page != initial.data()) std::memmove(page, initial.data(), kPageSize);
     *host = page;
     return 0;

@@ -191,6 +191,7 @@ public:
 
 private:
     void deliver_vector(unsigned vcpu, std::uint8_t vector);
+    std::uint8_t* back_frame_locked(std::uint64_t gfn, long* rc);
 
     DomainIdentity id_;
     mutable std::mutex name_mu_;
