@@ -156,6 +156,10 @@ public:
                       std::uint8_t** host);
     // vcpu_op register_vcpu_info.
     long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset);
+    // vm_assist: the enabled VMASST_TYPE_* bits.
+    unsigned vm_assist() const { return vm_assist_.load(); }
+    void set_vm_assist(unsigned bits) { vm_assist_ = bits; }
+
     // hvm_op set_evtchn_upcall_vector (0 = none).
     void set_upcall_vector(unsigned vcpu, std::uint8_t vector);
 
@@ -217,6 +221,7 @@ private:
     std::array<std::uint64_t, HVM_NR_PARAMS> params_{};
     std::atomic<std::uint64_t> callback_via_{0};  // HVM_PARAM_CALLBACK_IRQ, read lock-free
 
+    std::atomic<unsigned> vm_assist_{0};
     std::atomic<int> pause_count_{0};
     std::atomic<bool> shutdown_{false};
     std::atomic<unsigned> shutdown_reason_{0};

@@ -9,6 +9,7 @@
 #include <cpuid.h>
 #include <x86intrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 extern "C" {
@@ -99,12 +100,66 @@ void Vcpu::set_online(bool on) {
 }
 
 void Vcpu::set_runstate(int state) {
-    std::lock_guard lock(runstate_mu_);
-    if (runstate_.state == state) return;
-    const std::uint64_t now = now_ns();
-    runstate_.time[runstate_.state] += now - runstate_.state_entry_time;
-    runstate_.state = state;
-    runstate_.state_entry_time = now;
+    vcpu_runstate_info_t copy;
+    {
+        std::lock_guard lock(runstate_mu_);
+        if (runstate_.state == state) return;
+        const std::uint64_t now = now_ns();
+        runstate_.time[runstate_.state] += now - runstate_.state_entry_time;
+        runstate_.state = state;
+        runstate_.state_entry_time = now;
+        copy = runstate_;
+    }
+    if (runstate_area_.load() && std::this_thread::get_id() == thread_.get_id())
+        publish_runstate(copy);
+}
+
+void Vcpu::set_runstate_area(std::uint64_t linear) {
+    runstate_area_ = linear;
+    if (linear) publish_runstate(runstate());
+}
+
+void Vcpu::set_time_area(std::uint64_t linear) {
+    time_area_ = linear;
+    if (linear) publish_time();
+}
+
+// Writes the runstate to the guest's registered area through its current
+// page tables. With VMASST_TYPE_runstate_update_flag the guest sees
+// XEN_RUNSTATE_UPDATE in state_entry_time while the copy is in flight.
+void Vcpu::publish_runstate(const vcpu_runstate_info_t& r) {
+    const std::uint64_t area = runstate_area_.load();
+    if (!area) return;
+    const kvm_sregs& sregs = kvm_->sregs();
+    hypercall::GuestAccess guest(domain_.memory(),
+                                 {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer});
+    const std::uint64_t entry_at = area + offsetof(vcpu_runstate_info_t, state_entry_time);
+    if (domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag)) {
+        const std::uint64_t flagged = r.state_entry_time | XEN_RUNSTATE_UPDATE;
+        if (!guest.write(entry_at, flagged)) return;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        vcpu_runstate_info_t body = r;
+        body.state_entry_time = flagged;
+        if (!guest.write(area, body)) return;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        guest.write(entry_at, r.state_entry_time);
+        return;
+    }
+    guest.write(area, r);
+}
+
+// Mirrors vcpu_info.time into the guest's registered time area.
+void Vcpu::publish_time() {
+    const std::uint64_t area = time_area_.load();
+    vcpu_info_t* vi = domain_.vcpu_info(id_);
+    if (!area || !vi) return;
+    const kvm_sregs& sregs = kvm_->sregs();
+    hypercall::GuestAccess guest(domain_.memory(),
+                                 {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer});
+    vcpu_time_info_t t;
+    std::memcpy(&t, &vi->time, sizeof t);
+    if (t.version & 1) return;  // mid-update: the next refresh publishes
+    guest.write(area, t);
 }
 
 vcpu_runstate_info_t Vcpu::runstate() {
@@ -153,6 +208,9 @@ Status Vcpu::initialise(const ::vcpu_hvm_context& ctx) {
     }
     if (auto st = kvm_->set_sregs(s); !st) return st;
     if (auto st = kvm_->set_regs(r); !st) return st;
+    // With the in-kernel LAPIC, application processors start in
+    // wait-for-SIPI; Xen's VCPUOP_up needs no INIT/SIPI, so make it runnable.
+    if (auto st = kvm_->set_mp_state(KVM_MP_STATE_RUNNABLE); !st) return st;
     initialised_ = true;
     return ok_status();
 }
@@ -315,6 +373,7 @@ void Vcpu::refresh_clock(bool force) {
                     pvclock_scale(tsc_khz_, tsc_stable_));
     clock_target_ = vi;
     clock_refreshed_ = now;
+    publish_time();
 }
 
 void Vcpu::crash(const char* why) {

@@ -87,6 +87,13 @@ public:
     // runnable, blocked and offline, in Xen system time (ns).
     vcpu_runstate_info_t runstate();
 
+    // VCPUOP_register_runstate_memory_area / register_vcpu_time_memory_area:
+    // guest linear addresses where the vCPU's runstate and time info are
+    // mirrored (0 = none). Written from this vCPU's thread with its current
+    // page tables, as Xen does when it schedules the vCPU.
+    void set_runstate_area(std::uint64_t linear);
+    void set_time_area(std::uint64_t linear);
+
     double cpu_seconds() const;
 
 private:
@@ -137,6 +144,11 @@ private:
     bool tsc_stable_ = false;
     std::chrono::steady_clock::time_point clock_refreshed_{};
     vcpu_info_t* clock_target_ = nullptr;  // where we last wrote the time
+
+    std::atomic<std::uint64_t> runstate_area_{0};
+    std::atomic<std::uint64_t> time_area_{0};
+    void publish_runstate(const vcpu_runstate_info_t& r);
+    void publish_time();
 
     std::mutex runstate_mu_;
     vcpu_runstate_info_t runstate_{};

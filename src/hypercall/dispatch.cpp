@@ -26,6 +26,7 @@ constexpr std::array<Handler, 64> make_table() {
     t[__HYPERVISOR_event_channel_op] = event_channel_op;
     t[__HYPERVISOR_grant_table_op] = grant_table_op;
     t[__HYPERVISOR_hvm_op] = hvm_op;
+    t[__HYPERVISOR_vm_assist] = vm_assist;
     return t;
 }
 constexpr std::array<Handler, 64> kTable = make_table();

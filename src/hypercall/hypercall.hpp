@@ -40,6 +40,7 @@ long console_io(Context& ctx);
 long event_channel_op(Context& ctx);
 long grant_table_op(Context& ctx);
 long set_timer_op(Context& ctx);
+long vm_assist(Context& ctx);
 
 // Logs "(dN) unknown <what>" the first time a domain uses it.
 long unknown_subop(Context& ctx, const char* family, std::uint64_t subop);

@@ -35,12 +35,8 @@ long poll(Context& ctx) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (p.timeout) deadline = system_time_to_deadline(p.timeout);
     auto any_pending = [&] {
-        constexpr unsigned kBits = sizeof(xen_ulong_t) * 8;
-        const xen_ulong_t* pend = ctx.domain.shared_info()->evtchn_pending;
         for (evtchn_port_t port : ports)
-            if (__atomic_load_n(&pend[port / kBits], __ATOMIC_SEQ_CST) &
-                (xen_ulong_t{1} << (port % kBits)))
-                return true;
+            if (ev.poll_pending(port)) return true;  // either ABI, lock-free
         return false;
     };
     ctx.vcpu.poll(any_pending, deadline);

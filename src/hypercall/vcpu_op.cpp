@@ -43,6 +43,20 @@ long vcpu_op(Context& ctx) {
             const vcpu_runstate_info_t r = v.runstate();
             return ctx.guest.write(arg, r) ? 0 : -XEN_EFAULT;
         }
+        case VCPUOP_register_runstate_memory_area: {
+            vcpu_register_runstate_memory_area_t a{};
+            if (!ctx.guest.read(arg, a)) return -XEN_EFAULT;
+            v.set_runstate_area(a.addr.p);
+            return 0;
+        }
+        case VCPUOP_register_vcpu_time_memory_area: {
+            vcpu_register_time_memory_area_t a{};
+            if (!ctx.guest.read(arg, a)) return -XEN_EFAULT;
+            // Xen checks the area is writable now (a NULL address unregisters).
+            if (a.addr.p && !ctx.guest.to_gpa(a.addr.p, true)) return -XEN_EFAULT;
+            v.set_time_area(a.addr.p);
+            return 0;
+        }
         case VCPUOP_register_vcpu_info: {
             vcpu_register_vcpu_info_t info{};
             if (!ctx.guest.read(arg, info)) return -XEN_EFAULT;

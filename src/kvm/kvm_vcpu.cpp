@@ -100,6 +100,13 @@ Result<std::uint32_t> Vcpu::mp_state() {
     return std::uint32_t{st.mp_state};
 }
 
+Status Vcpu::set_mp_state(std::uint32_t state) {
+    kvm_mp_state st{};
+    st.mp_state = state;
+    if (ioctl(fd_.get(), KVM_SET_MP_STATE, &st) < 0) return ioctl_error("KVM_SET_MP_STATE");
+    return ok_status();
+}
+
 Result<std::uint32_t> Vcpu::tsc_khz() {
     const int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
     if (khz <= 0) return ioctl_error("KVM_GET_TSC_KHZ");

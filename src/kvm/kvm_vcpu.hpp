@@ -32,6 +32,7 @@ public:
     Result<std::uint64_t> get_msr(std::uint32_t index);
     // KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _HALTED, ...
     Result<std::uint32_t> mp_state();
+    Status set_mp_state(std::uint32_t state);
     // The guest TSC frequency (KVM_GET_TSC_KHZ).
     Result<std::uint32_t> tsc_khz();
 

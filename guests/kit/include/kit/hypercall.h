@@ -119,6 +119,11 @@ static inline long HYPERVISOR_set_timer_op(uint64_t timeout)
 #endif
 }
 
+static inline long HYPERVISOR_vm_assist(unsigned int cmd, unsigned int type)
+{
+    return hypercall_slot(__HYPERVISOR_vm_assist, cmd, type, 0, 0, 0);
+}
+
 /* Small conveniences over the wrappers above. */
 long hvm_get_param(uint32_t index, uint64_t *value);
 long hvm_set_param(uint32_t index, uint64_t value);

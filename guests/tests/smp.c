@@ -1,0 +1,151 @@
+/*
+ * SMP guest (vcpus=4): brings vCPUs 1-3 up with VCPUOP_initialise + up,
+ * checks each really runs, exchanges IPIs through event channels in both
+ * directions, reads runstate (running/blocked, time accounted), mirrors
+ * vCPU 0's runstate into a registered area, takes one vCPU down again, and
+ * checks pvclock never goes backwards across vCPUs.
+ */
+#include <kit/arch.h>
+#include <kit/traps.h>
+#include <xen/hvm/hvm_vcpu.h>
+#include <kit/console.h>
+#include <kit/evtchn.h>
+#include <kit/hypercall.h>
+#include <kit/lib.h>
+#include <kit/report.h>
+#include <kit/start.h>
+
+const char test_title[] = "smp: 4-vCPU bring-up, cross-vCPU IPIs, runstate, pvclock";
+
+#define NR 4
+
+struct __attribute__((packed)) table_desc {
+    uint16_t limit;
+    uint64_t base;
+};
+struct table_desc smp_gdt, smp_idt;
+static uint8_t ap_stacks[NR][4096] __attribute__((aligned(16)));
+static volatile unsigned int ap_alive[NR];
+static volatile uint64_t ap_clock[NR];
+static evtchn_port_t to_ap[NR], to_bsp[NR];
+
+void smp_ap_main(unsigned long id);
+extern void smp_ap_entry(void);
+
+__asm__(".pushsection .text\n"
+        ".globl smp_ap_entry\nsmp_ap_entry:\n"
+        "  lgdt smp_gdt(%rip)\n lidt smp_idt(%rip)\n"
+        "  mov $0x10, %eax\n mov %eax, %ds\n mov %eax, %es\n mov %eax, %ss\n"
+        "  pushq $0x08\n lea 1f(%rip), %rax\n pushq %rax\n lretq\n"
+        "1: call smp_ap_main\n"
+        "2: cli\n hlt\n jmp 2b\n"
+        ".popsection\n");
+
+static bool port_pending(evtchn_port_t p)
+{
+    return READ_ONCE(shared_info->evtchn_pending[p / 64]) & ((xen_ulong_t)1 << (p % 64));
+}
+
+static void clear_port(evtchn_port_t p)
+{
+    __atomic_fetch_and(&shared_info->evtchn_pending[p / 64], ~((xen_ulong_t)1 << (p % 64)),
+                       __ATOMIC_SEQ_CST);
+}
+
+/* Runs on vCPU `id`: announce, wait for the BSP's IPI, answer it, park. */
+void smp_ap_main(unsigned long id)
+{
+    ap_clock[id] = xen_time_now();
+    WRITE_ONCE(ap_alive[id], 1);
+    for (unsigned int i = 0; i < 2000 && !port_pending(to_ap[id]); i++) {
+        struct sched_poll poll = { .nr_ports = 1, .timeout = 0 };
+        set_xen_guest_handle(poll.ports, &to_ap[id]);
+        HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+    }
+    if (port_pending(to_ap[id])) {
+        clear_port(to_ap[id]);
+        WRITE_ONCE(ap_alive[id], 2);
+        struct evtchn_send send = { .port = to_bsp[id] };
+        HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
+    }
+    for (;;)
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+}
+
+static bool start_ap(unsigned int id)
+{
+    struct vcpu_hvm_context ctx;
+    unsigned long cr3;
+
+    __asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.mode = VCPU_HVM_MODE_64B;
+    ctx.cpu_regs.x86_64.rip = (uintptr_t)smp_ap_entry;
+    ctx.cpu_regs.x86_64.rsp = (uintptr_t)(ap_stacks[id] + sizeof(ap_stacks[id]));
+    ctx.cpu_regs.x86_64.rdi = id;
+    ctx.cpu_regs.x86_64.rflags = 2;
+    ctx.cpu_regs.x86_64.cr0 = read_cr0();
+    ctx.cpu_regs.x86_64.cr3 = cr3;
+    ctx.cpu_regs.x86_64.cr4 = read_cr4();
+    ctx.cpu_regs.x86_64.efer = rdmsr(MSR_EFER);
+    return check_rc(HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &ctx), 0, "initialise(%u)", id) &&
+           check_rc(HYPERVISOR_vcpu_op(VCPUOP_up, id, NULL), 0, "up(%u)", id);
+}
+
+void test_main(const struct hvm_start_info *si)
+{
+    static struct vcpu_runstate_info area;
+    struct vcpu_register_runstate_memory_area reg = { .addr.v = &area };
+
+    (void)si;
+    if (!check_rc(evtchn_init(UPCALL_AUTO), 0, "evtchn_init"))
+        return;
+    __asm__ __volatile__("sgdt %0; sidt %1" : "=m"(smp_gdt), "=m"(smp_idt));
+
+    for (unsigned int id = 1; id < NR; id++) {
+        check_rc(evtchn_bind_ipi(id, &to_ap[id]), 0, "bind_ipi(vcpu %u)", id);
+        check_rc(evtchn_bind_ipi(0, &to_bsp[id]), 0, "bind_ipi(vcpu 0) for %u", id);
+        evtchn_bind_handler(to_bsp[id], NULL, NULL);
+        evtchn_mask(to_ap[id]);  /* the AP polls it; no upcall on the AP */
+        if (!start_ap(id))
+            return;
+    }
+    for (unsigned int id = 1; id < NR; id++) {
+        for (unsigned int i = 0; i < 20000 && !READ_ONCE(ap_alive[id]); i++)
+            sched_yield();
+        check(READ_ONCE(ap_alive[id]) >= 1, "vCPU %u runs after VCPUOP_up", id);
+        check_rc(HYPERVISOR_vcpu_op(VCPUOP_is_up, id, NULL), 1, "is_up(%u)", id);
+    }
+    for (unsigned int id = 1; id < NR; id++) {
+        unsigned int before = evtchn_count(to_bsp[id]);
+        check_rc(evtchn_send(to_ap[id]), 0, "IPI to vCPU %u", id);
+        check(evtchn_wait(to_bsp[id], before + 1), "IPI back from vCPU %u", id);
+        check(READ_ONCE(ap_alive[id]) == 2, "vCPU %u saw its IPI", id);
+    }
+
+    uint64_t now = xen_time_now();
+    for (unsigned int id = 1; id < NR; id++)
+        check(ap_clock[id] != 0 && ap_clock[id] <= now,
+              "pvclock on vCPU %u (%lu) not ahead of vCPU 0 later (%lu)", id,
+              (unsigned long)ap_clock[id], (unsigned long)now);
+
+    struct vcpu_runstate_info rs;
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0, "runstate(1)");
+    check(rs.state == RUNSTATE_blocked || rs.state == RUNSTATE_running,
+          "vCPU 1 runstate %d is running or blocked", rs.state);
+    check(rs.time[RUNSTATE_running] > 0, "vCPU 1 has run for %lu ns",
+          (unsigned long)rs.time[RUNSTATE_running]);
+
+    check_rc(HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_runstate_update_flag), 0,
+             "vm_assist(runstate_update_flag)");
+    check_rc(HYPERVISOR_vm_assist(VMASST_CMD_enable, 0), -XEN_EINVAL,
+             "vm_assist(4gb_segments) on HVM");
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_register_runstate_memory_area, 0, &reg), 0,
+             "register_runstate_memory_area(0)");
+    check(READ_ONCE(area.state) == RUNSTATE_running, "area shows vCPU 0 running (%d)", area.state);
+    check(!(READ_ONCE(area.state_entry_time) & XEN_RUNSTATE_UPDATE), "no update in flight");
+
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_down, 3, NULL), 0, "down(3)");
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_is_up, 3, NULL), 0, "is_up(3) after down");
+    xtf_success(NULL);
+}
