@@ -20,7 +20,9 @@ fi
 cache=${XENOLITH_CACHE:-/var/cache/xenolith}/xen-utils-4.17
 if [ ! -x "$cache/usr/lib/xen-4.17/bin/test-xenstore" ] && [ ! -x /usr/lib/xen-4.17/bin/test-xenstore ]; then
     tmp=$(mktemp -d)
-    if (cd "$tmp" && apt-get download -qq xen-utils-4.17); then
+    # A stale package list makes the download 404: refresh it once and retry.
+    if (cd "$tmp" && { apt-get download -qq xen-utils-4.17 ||
+                       { apt-get update -qq && apt-get download -qq xen-utils-4.17; }; }); then
         mkdir -p "$cache" && dpkg-deb -x "$tmp"/xen-utils-4.17_*.deb "$cache"
     fi
     rm -rf "$tmp"

@@ -33,13 +33,24 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
 
     domain::DomainTable* table = h->domains_.get();
     xenstore::XenstoreService* store = h->xenstore_.get();
+    Hypervisor* self = h.get();
     h->services_.reset(new domain::Services{
         *h->kvm_, h->log_, *h->timers_, *h->domains_, host_events,
-        [table, store](domid_t d) {
+        [self, table, store](domid_t d) {
+            {
+                std::lock_guard lock(self->shutdown_mu_);
+                self->shut_down_.insert(d);
+            }
             store->domain_shutdown(d);  // queued: fires @releaseDomain
             table->notify_shutdown(d);
         },
-        [store](domain::Domain& d) { (void)store->domain_created(XenstoreGlue::record_for(d)); },
+        [self, store](domain::Domain& d) {
+            {
+                std::lock_guard lock(self->shutdown_mu_);
+                self->shut_down_.erase(d.domid());  // a new domain reusing the id
+            }
+            (void)store->domain_created(XenstoreGlue::record_for(d));
+        },
         [store](domid_t d) { store->domain_destroyed(d); }});
     h->domains_->set_services(h->services_.get());
     h->log_.append_line(fmt::format(
@@ -56,6 +67,11 @@ Hypervisor::~Hypervisor() {
     xenstore_.reset();
     xenstore_glue_.reset();
     timers_.reset();
+}
+
+bool Hypervisor::shutdown_reported(domid_t domid) {
+    std::lock_guard lock(shutdown_mu_);
+    return shut_down_.count(domid) != 0;
 }
 
 void Hypervisor::stop_xenstore() {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "domain/domain_table.hpp"
@@ -33,6 +35,9 @@ public:
     xenstore::XenstoreService& xenstore() { return *xenstore_; }
     // Stops serving xenstore and removes its socket (daemon exit).
     void stop_xenstore();
+    // Whether the domain now using `domid` has shut down, as reported by
+    // Services::on_shutdown (which runs after the reason is recorded).
+    bool shutdown_reported(domid_t domid);
     std::chrono::steady_clock::time_point started_at() const { return started_; }
 
 private:
@@ -46,6 +51,8 @@ private:
     std::unique_ptr<domain::Services> services_;
     std::unique_ptr<XenstoreGlue> xenstore_glue_;
     std::unique_ptr<xenstore::XenstoreService> xenstore_;
+    std::mutex shutdown_mu_;  // a leaf
+    std::set<domid_t> shut_down_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -302,12 +302,16 @@ void serve_wait(Hypervisor& hv, int fd, const json& req) {
     auto d = hv.domains().get(domid);
     if (!control::send_message(fd, {{"ok", true}, {"armed", d != nullptr}})) return;
     for (;;) {
-        if (!death && d && d->is_shut_down()) {
+        // Gone first, then shut down: a domain destroyed after a shutdown was
+        // reported shut down by then (Services::on_shutdown runs before the
+        // reaper sees it), so -w reports the shutdown, as xl would.
+        const bool gone = !d || hv.domains().get(domid) != d;
+        if (!death && d && hv.shutdown_reported(domid)) {
             (void)control::send_message(
                 fd, {{"ok", true}, {"event", "shutdown"}, {"reason", d->shutdown_reason()}});
             return;
         }
-        if (!d || hv.domains().get(domid) != d) {
+        if (gone) {
             (void)control::send_message(fd, {{"ok", true}, {"event", "destroyed"}});
             return;
         }

@@ -17,7 +17,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 xl="$build/src/toolstack/xl/xl"
 cache=${XENOLITH_KERNEL_CACHE:-/var/cache/xenolith/kernels}
 if ! ls "$cache"/vmlinuz-* >/dev/null 2>&1; then
-    "$top/tests/unit/loader/fetch-debian-kernels.sh" "$cache" || { echo "linux-boot: cannot fetch kernels"; exit 1; }
+    # A stale package list makes apt-get download fail: refresh once, retry.
+    "$top/tests/unit/loader/fetch-debian-kernels.sh" "$cache" ||
+        { apt-get update -qq && "$top/tests/unit/loader/fetch-debian-kernels.sh" "$cache"; } ||
+        { echo "linux-boot: cannot fetch the Debian kernels"; exit 1; }
 fi
 
 passed=0 failed=0

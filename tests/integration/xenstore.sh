@@ -273,6 +273,8 @@ check "still serving" node_is /local/domain/0/name Domain-0
 # --- stopping the daemon removes the socket ----------------------------------
 kill "$daemon"; wait "$daemon" 2>/dev/null
 check "socket removed on exit" test ! -e "$XENSTORED_PATH"
+check "no sanitizer report in the daemon's log" \
+    bash -c "! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' \"$work/d.log\""
 
 echo "xenstore: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
