@@ -58,9 +58,9 @@ void usage() {
                  "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
                  "/run/xenolith)\n"
                  "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n"
-                 "  --xenstore-socket PATH  xenstore's unix socket (default $XENSTORED_PATH,\n"
-                 "                 else $XENSTORED_RUNDIR/socket, else DIR/xenstored/socket\n"
-                 "                 with a --run-dir other than /run/xenolith, else %s)\n",
+                 "  --xenstore-socket PATH  xenstore's unix socket (default DIR/xenstored/socket\n"
+                 "                 with a run dir other than /run/xenolith, else $XENSTORED_PATH,\n"
+                 "                 else $XENSTORED_RUNDIR/socket, else %s)\n",
                  xenstore::kDefaultSocketPath);
 }
 
@@ -88,12 +88,13 @@ int main(int argc, char** argv) {
     }
     ::mkdir(opts.run_dir.c_str(), 0700);
     ::mkdir(opts.console_log_dir.c_str(), 0750);
-    // libxenstore's own rule first, so that clients in the same environment
-    // find the socket; a private run dir (tests) gets a private socket.
+    // A private run dir (tests, benchmarks) gets a private socket, so that
+    // parallel daemons never collide; otherwise libxenstore's own rule, so
+    // that clients in the same environment find it.
+    if (opts.xenstore_socket.empty() && opts.run_dir != "/run/xenolith")
+        opts.xenstore_socket = opts.run_dir + "/xenstored/socket";
     if (opts.xenstore_socket.empty()) opts.xenstore_socket = xenstore::socket_path_from_environment();
-    if (opts.xenstore_socket.empty())
-        opts.xenstore_socket = opts.run_dir == "/run/xenolith" ? xenstore::kDefaultSocketPath
-                                                              : opts.run_dir + "/xenstored/socket";
+    if (opts.xenstore_socket.empty()) opts.xenstore_socket = xenstore::kDefaultSocketPath;
 
     auto hv = daemon::Hypervisor::create(opts);
     if (!hv) {

@@ -274,9 +274,12 @@ void Domain::unpause() {
 }
 
 void Domain::shutdown(unsigned reason) {
+    // The reason is published before the flag, so whoever sees the domain
+    // shut down also sees why; the first caller wins.
     bool expected = false;
-    if (!shutdown_.compare_exchange_strong(expected, true)) return;  // first reason wins
+    if (!shutting_down_.compare_exchange_strong(expected, true)) return;
     shutdown_reason_ = reason;
+    shutdown_ = true;
     services_.hvlog.append_line(fmt::format("(XEN) Domain {} ({}) shutdown: {}", id_.domid,
                                             name(), shutdown_reason_name(reason)));
     for (auto& v : vcpus_) v->kick();
@@ -318,6 +321,7 @@ long Domain::watchdog(std::uint32_t id, std::uint32_t timeout_s) {
 void Domain::destroy() {
     bool expected = false;
     if (!destroyed_.compare_exchange_strong(expected, true)) return;
+    shutting_down_ = true;
     shutdown_ = true;
     std::array<std::optional<std::uint64_t>, kWatchdogs> dogs;
     {

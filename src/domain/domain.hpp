@@ -223,7 +223,8 @@ private:
 
     std::atomic<unsigned> vm_assist_{0};
     std::atomic<int> pause_count_{0};
-    std::atomic<bool> shutdown_{false};
+    std::atomic<bool> shutting_down_{false};  // claimed by the first shutdown()
+    std::atomic<bool> shutdown_{false};       // visible state, set after the reason
     std::atomic<unsigned> shutdown_reason_{0};
     std::atomic<unsigned> shutdown_code_{0};
     std::atomic<bool> destroyed_{false};

@@ -43,7 +43,9 @@ void TimerService::run() {
         }
         auto it = queue_.begin();
         if (it->first > Clock::now()) {
-            cv_.wait_until(lock, it->first);
+            // Copy the deadline: cancel() may erase the entry while we wait.
+            const Clock::time_point when = it->first;
+            cv_.wait_until(lock, when);
             continue;
         }
         auto fn = std::move(it->second.second);

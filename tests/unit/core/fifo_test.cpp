@@ -76,7 +76,10 @@ public:
         std::vector<Port> out;
         evtchn_fifo_control_block_t* cb = control(v);
         t_.vcpu_info(v)->evtchn_upcall_pending = 0;
-        std::uint32_t ready = __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
+        // Like a careful guest, only look at the 16 queues that exist (a
+        // hostile test may have scribbled on the other ready bits).
+        constexpr std::uint32_t kQueues = (1u << EVTCHN_FIFO_MAX_QUEUES) - 1;
+        std::uint32_t ready = __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST) & kQueues;
         for (int steps = 0; ready && steps < 10000; ++steps) {
             const unsigned q = static_cast<unsigned>(__builtin_ctz(ready));
             Port head = heads_[v][q] ? heads_[v][q] : __atomic_load_n(&cb->head[q], __ATOMIC_SEQ_CST);
@@ -96,7 +99,7 @@ public:
             }
             heads_[v][q] = next;
             if (!next) ready &= ~(1u << q);
-            ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
+            ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST) & kQueues;
         }
         return out;
     }
