@@ -1,6 +1,9 @@
 #include <cstdint>
 #include "domain/domain_table.hpp"
 
+#include <algorithm>
+#include <ctime>
+
 #include <fmt/format.h>
 
 #include "base/log.hpp"
@@ -131,6 +134,28 @@ void DomainTable::reaper() {
     }
 }
 
+void DomainTable::preserve_renamed(const std::shared_ptr<Domain>& d) {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char suffix[24];
+    std::strftime(suffix, sizeof suffix, "-%Y%m%dT%H%MZ", &tm);
+    const std::string old_name = d->name();
+    std::string name = old_name + suffix;
+    {
+        std::lock_guard lock(mu_);
+        for (int n = 1; std::any_of(domains_.begin(), domains_.end(), [&](const auto& e) {
+                 return e.second && e.second != d && e.second->name() == name;
+             });
+             ++n)
+            name = old_name + suffix + "-" + std::to_string(n);
+        d->set_name(name);
+        requests_.erase(d->domid());  // the preserved one is not restarted again
+    }
+    services_->hvlog.append_line(fmt::format("(XEN) Preserving domain {} {} as {}", d->domid(),
+                                             old_name, name));
+}
+
 void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
     const LifecycleActions& a = d->identity().actions;
     Action action = Action::preserve;  // suspend: stay shut down for save
@@ -155,8 +180,19 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
         case Action::soft_reset:
             destroy(d->domid());
             return;
-        case Action::restart:
         case Action::rename_restart:
+            // xl keeps the dead domain under "<name>-<UTC time>" (with a new
+            // UUID) for inspection and starts a fresh one under the name.
+            preserve_renamed(d);
+            if (again) {
+                again->paused = false;
+                if (auto r = create(*again); !r)
+                    services_->hvlog.append_line(
+                        fmt::format("(XEN) restart of {} failed: {}", again->identity.name,
+                                    r.error().what));
+            }
+            return;
+        case Action::restart:
         case Action::coredump_restart:
             destroy(d->domid());
             if (again) {

@@ -47,6 +47,7 @@ public:
 private:
     void reaper();
     void apply_action(const std::shared_ptr<Domain>& d);
+    void preserve_renamed(const std::shared_ptr<Domain>& d);
     domid_t allocate_domid_locked();
 
     Services* services_ = nullptr;
