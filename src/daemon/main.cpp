@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <string>
 #include <thread>
 
 #include "base/log.hpp"
@@ -86,8 +88,16 @@ int main(int argc, char** argv) {
             default: usage(); return 2;
         }
     }
-    ::mkdir(opts.run_dir.c_str(), 0700);
-    ::mkdir(opts.console_log_dir.c_str(), 0750);
+    // Both may be several levels deep (/var/log/xen/console on a host that
+    // never had Xen): create the whole path, then report what failed.
+    for (const std::string& dir : {opts.run_dir, opts.console_log_dir}) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec) {
+            log::error("xenolithd: cannot create {}: {}", dir, ec.message());
+            return 1;
+        }
+    }
     // A private run dir (tests, benchmarks) gets a private socket, so that
     // parallel daemons never collide; otherwise libxenstore's own rule, so
     // that clients in the same environment find it.
