@@ -85,6 +85,34 @@ printf 'name = "cli-hvm2"\ntype = "hvm"\nmemory = 32\n' >"$work/hvm2.cfg"
 check "hvm without firmware is refused clearly" expect_rc 1 "$xl" create "$work/hvm2.cfg"
 check "hvm refusal names firmware_override" grep -q firmware_override "$work/err"
 
+# Interactive console: keystrokes reach the guest's input ring, through
+# `xl create -c` and through a later `xl console`; Ctrl-] detaches.
+cat >"$work/input.cfg" <<CFG
+name = "cli-input"
+type = "pvh"
+kernel = "$build/guests/console_input.elf"
+memory = 16
+CFG
+(sleep 1; echo ping) | timeout 60 "$xl" create -c "$work/input.cfg" >"$work/out" 2>&1
+check "create -c forwards keystrokes (ping -> pong)" grep -q '^pong' "$work/out"
+check "console_input guest succeeded" grep -q 'Test result: SUCCESS' "$work/out"
+check "create without -c" expect_rc 0 "$xl" create "$work/input.cfg"
+(sleep 1; echo ping) | timeout 60 "$xl" console cli-input >"$work/out" 2>&1
+check "xl console attaches later and forwards keystrokes" grep -q '^pong' "$work/out"
+check "xl console shows output from before it attached" grep -q 'type ping' "$work/out"
+cat >"$work/idle2.cfg" <<CFG
+name = "cli-idle2"
+type = "pvh"
+kernel = "$build/guests/idle.elf"
+memory = 8
+CFG
+"$xl" create -q "$work/idle2.cfg"
+printf '\035' | timeout 10 "$xl" console cli-idle2 >/dev/null 2>&1
+check "Ctrl-] leaves xl console (exit 0)" test $? -eq 0
+check "... and the domain keeps running" expect_rc 0 "$xl" domid cli-idle2
+"$xl" destroy cli-idle2
+check "console of an unknown domain fails" expect_rc 1 "$xl" console nosuch
+
 # Stopping xenolithd with domains running: they are destroyed, the socket
 # goes, the console logs stay, and the process exits promptly.
 cat >"$work/idle.cfg" <<CFG
