@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "test_util.hpp"
@@ -287,7 +289,11 @@ protected:
         std::ofstream f(path_, std::ios::binary);
         f << content;
     }
-    std::string path_ = ::testing::TempDir() + "xenolith_parser_test.cfg";
+    // One file per test and process: ctest runs tests of this fixture in
+    // parallel (and the release and ASan suites may run at once).
+    std::string path_ = ::testing::TempDir() + "xenolith_parser_" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                        std::to_string(::getpid()) + ".cfg";
 };
 
 TEST_F(ParserFile, ReadsAndNamesTheFile) {
