@@ -505,36 +505,33 @@ void Vcpu::handle_rdmsr() {
 
 void Vcpu::block(std::optional<TimerService::Clock::time_point> deadline) {
     // Xen enables event delivery before blocking, then sleeps unless an
-    // event is already pending.
-    // As Xen for HVM guests: only an upcall that would interrupt the guest
-    // (a callback vector is installed) ends the block early.
-    auto pending = [this] {
+    // event is already pending. As Xen for HVM guests: only an upcall that
+    // would interrupt the guest (a callback vector is installed) counts.
+    sleep_until([this] {
         vcpu_info_t* vi = domain_.vcpu_info(id_);
         if (!vi) return false;
         __atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
         return domain_.has_callback(id_) &&
                __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0;
-    };
-    std::unique_lock lock(mu_);
-    state_ = State::blocked;
-    auto ready = [&] { return stopping_ || kicked_ || domain_.is_shut_down() || pending(); };
-    if (!ready()) {
-        set_runstate(RUNSTATE_blocked);
-        if (deadline)
-            cv_.wait_until(lock, *deadline, ready);
-        else
-            cv_.wait(lock, ready);
-        set_runstate(RUNSTATE_running);
-    }
-    state_ = State::running;
+    }, deadline);
 }
 
 void Vcpu::poll(const std::function<bool()>& ready,
                 std::optional<TimerService::Clock::time_point> deadline) {
+    polling_ = true;  // every event delivered to the domain re-checks `ready`
+    sleep_until(ready, deadline);
+    polling_ = false;
+}
+
+// The one way a vCPU thread sleeps for the guest (block, poll): shown as
+// blocked in `xl list` and in the runstate until `ready`, a kick, stop,
+// shutdown or the deadline.
+void Vcpu::sleep_until(const std::function<bool()>& ready,
+                       std::optional<TimerService::Clock::time_point> deadline) {
     std::unique_lock lock(mu_);
-    polling_ = true;
     auto done = [&] { return stopping_ || kicked_ || domain_.is_shut_down() || ready(); };
     if (!done()) {
+        state_ = State::blocked;
         set_runstate(RUNSTATE_blocked);
         if (deadline)
             cv_.wait_until(lock, *deadline, done);
@@ -542,7 +539,7 @@ void Vcpu::poll(const std::function<bool()>& ready,
             cv_.wait(lock, done);
         set_runstate(RUNSTATE_running);
     }
-    polling_ = false;
+    state_ = State::running;
 }
 
 void Vcpu::set_periodic_timer(std::optional<std::chrono::nanoseconds> period) {

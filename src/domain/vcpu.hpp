@@ -108,6 +108,8 @@ private:
     void handle_rdmsr();
     void crash(const char* why);
     void set_runstate(int state);
+    void sleep_until(const std::function<bool()>& ready,
+                     std::optional<TimerService::Clock::time_point> deadline);
     // pvclock: learn the guest TSC (first run), then refresh vcpu_info.time.
     void calibrate_clock();
     // Every second a timer signal interrupts KVM_RUN; if the vCPU sits in
