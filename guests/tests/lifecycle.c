@@ -4,6 +4,7 @@
  *   reason=N      SCHEDOP_shutdown with reason N (after shutdown_code N)
  *   halt          cli; hlt: a vCPU that can never wake
  *   triplefault   an empty IDT, then a fault: the CPU resets (a crash)
+ *   watchdog      arms a 1 s watchdog and idles: shut down by the watchdog
  */
 #include <kit/arch.h>
 #include <kit/console.h>
@@ -28,6 +29,13 @@ void test_main(const struct hvm_start_info *si)
         HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
         printk("lifecycle: still running after shutdown\n");
         return;
+    }
+    if (strstr(cmd, "watchdog")) {
+        struct sched_watchdog wd = { .id = 0, .timeout = 1 };
+        long id = HYPERVISOR_sched_op(SCHEDOP_watchdog, &wd);
+        printk("lifecycle: watchdog %ld armed\n", id);
+        for (;;)
+            HYPERVISOR_sched_op(SCHEDOP_block, NULL);
     }
     if (strstr(cmd, "halt")) {
         __asm__ __volatile__("cli; 1: hlt; jmp 1b" ::: "memory");
