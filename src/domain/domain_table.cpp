@@ -181,29 +181,21 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
             destroy(d->domid());
             return;
         case Action::rename_restart:
-            // xl keeps the dead domain under "<name>-<UTC time>" (with a new
-            // UUID) for inspection and starts a fresh one under the name.
+            // xl keeps the dead domain under "<name>-<UTC time>" for
+            // inspection and starts a fresh one under the name.
             preserve_renamed(d);
-            if (again) {
-                again->paused = false;
-                if (auto r = create(*again); !r)
-                    services_->hvlog.append_line(
-                        fmt::format("(XEN) restart of {} failed: {}", again->identity.name,
-                                    r.error().what));
-            }
-            return;
+            break;
         case Action::restart:
         case Action::coredump_restart:
             destroy(d->domid());
-            if (again) {
-                again->paused = false;
-                if (auto r = create(*again); !r)
-                    services_->hvlog.append_line(
-                        fmt::format("(XEN) restart of {} failed: {}", again->identity.name,
-                                    r.error().what));
-            }
-            return;
+            break;
     }
+    // Both restart actions rebuild from the domain's original request.
+    if (!again) return;
+    again->paused = false;
+    if (auto r = create(*again); !r)
+        services_->hvlog.append_line(fmt::format("(XEN) restart of {} failed: {}",
+                                                 again->identity.name, r.error().what));
 }
 
 }  // namespace xenolith::domain
