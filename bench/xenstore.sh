@@ -20,7 +20,7 @@ redis_sock="$bench_work/redis.sock"
 redis-server --port 0 --unixsocket "$redis_sock" --unixsocketperm 700 --save "" \
     --appendonly no --dir "$bench_work" --logfile "$bench_work/redis.log" &
 redis=$!
-trap 'kill $bench_daemon $redis 2>/dev/null; wait $bench_daemon $redis 2>/dev/null' EXIT
+cleanup_extra() { kill "$redis" 2>/dev/null; wait "$redis" 2>/dev/null; }
 xs_sock="$XENOLITH_RUN_DIR/xenstored/socket"
 for _ in $(seq 100); do [ -S "$redis_sock" ] && [ -S "$xs_sock" ] && break; sleep 0.05; done
 

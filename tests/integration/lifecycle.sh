@@ -4,17 +4,7 @@
 # real xenolithd, checked in `xl list`'s state letters and `xl dmesg`.
 #   lifecycle.sh BUILD_DIR
 set -u
-build=$(cd "${1:?usage: lifecycle.sh BUILD_DIR}" && pwd)
-xl="$build/src/toolstack/xl/xl"
-work=$(mktemp -d /tmp/xenolith-life.XXXXXX)
-export XENOLITH_RUN_DIR="$work/run"
-"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" 2>"$work/d.log" &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
-
-passed=0 failed=0
-check() { local what=$1; shift; if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi; }
+source "$(dirname "$0")/lib.sh" "${1:?usage: lifecycle.sh BUILD_DIR}" life
 
 # start NAME EXTRA [cfg lines...]
 start() {
@@ -89,5 +79,4 @@ check "triple fault is a crash (---sc-)" wait_state t-triple ---sc-
 check "triple fault named in dmesg" grep -q 'triple fault' <("$xl" dmesg)
 "$xl" destroy t-triple
 
-echo "lifecycle: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary lifecycle

@@ -23,21 +23,13 @@ if ! ls "$cache"/vmlinuz-* >/dev/null 2>&1; then
         { echo "linux-boot: cannot fetch the Debian kernels"; exit 1; }
 fi
 
-passed=0 failed=0
-check() { local what=$1; shift; if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi; }
+source "$top/tests/integration/lib.sh" "$build" linux
 
 XENOLITH_LINUX_IMAGES="$cache" "$build/tests/unit/loader/loader_tests" --gtest_filter='Debian*' \
     >"$cache/loader.log" 2>&1
 check "loader rewrites exactly the direct hypercall sites of every Debian image" \
     grep -q '\[  PASSED  \]' "$cache/loader.log"
 check "no Debian image test was skipped" bash -c "! grep -q SKIPPED '$cache/loader.log'"
-
-work=$(mktemp -d /tmp/xenolith-linux.XXXXXX)
-export XENOLITH_RUN_DIR="$work/run"
-"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" 2>"$work/d.log" &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
 
 kernel=$(ls "$cache"/vmlinuz-*cloud* 2>/dev/null | head -n 1)
 [ -n "$kernel" ] || kernel=$(ls "$cache"/vmlinuz-* | head -n 1)

@@ -8,19 +8,9 @@
 # Guests listed in known-failures are run too, and reported as skipped with
 # the reason given there; if one of them starts passing, the run says so.
 set -u
-build=$(cd "${1:?usage: run-guests.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-xl="$build/src/toolstack/xl/xl"
-xenolithd="$build/src/daemon/xenolithd"
+source "$here/lib.sh" "${1:?usage: run-guests.sh BUILD_DIR}" guests
 jobs=${XENOLITH_TEST_JOBS:-4}
-
-work=$(mktemp -d /tmp/xenolith-guests.XXXXXX)
-export XENOLITH_RUN_DIR="$work/run"
-"$xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" >"$work/xenolithd.log" 2>&1 &
-daemon=$!
-cleanup() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
-trap cleanup EXIT
-for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
 
 printf 'XENOLITH-RAMDISK\n' >"$work/ramdisk.img"
 truncate -s 4096 "$work/ramdisk.img"

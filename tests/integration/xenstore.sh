@@ -12,35 +12,12 @@
 # Xen's init scripts; see docs/xenstore.md), cached under
 # ${XENOLITH_CACHE:-/var/cache/xenolith}.
 set -u
-build=$(cd "${1:?usage: xenstore.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-xl="$build/src/toolstack/xl/xl"
-work=$(mktemp -d /tmp/xenolith-xs.XXXXXX)
-export XENOLITH_RUN_DIR="$work/run"
-# The daemon's default for a private run dir: <run dir>/xenstored/socket.
-export XENSTORED_PATH="$XENOLITH_RUN_DIR/xenstored/socket"
-unset XENSTORED_RUNDIR
-"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" >"$work/d.log" 2>&1 &
-daemon=$!
-cleanup() {
-    kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null
-    jobs -p | xargs -r kill 2>/dev/null
-}
-trap cleanup EXIT
+source "$here/lib.sh" "${1:?usage: xenstore.sh BUILD_DIR}" xs
+cleanup_extra() { jobs -p | xargs -r kill 2>/dev/null; }
 for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
-
-passed=0 failed=0 skipped=0
-check() {  # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-expect_rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; [ $? -eq "$want" ]; }
+skipped=0
 out_is() { [ "$(cat "$work/out")" = "$1" ]; }
-wait_for() {  # seconds, command: poll until it succeeds
-    local n=$(($1 * 20)); shift
-    for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-    return 1
-}
 node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
 
 # --- the socket ------------------------------------------------------------
@@ -274,7 +251,7 @@ check "still serving" node_is /local/domain/0/name Domain-0
 kill "$daemon"; wait "$daemon" 2>/dev/null
 check "socket removed on exit" test ! -e "$XENSTORED_PATH"
 check "no sanitizer report in the daemon's log" \
-    bash -c "! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' \"$work/d.log\""
+    bash -c "! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' \"$work/xenolithd.log\""
 
 echo "xenstore: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

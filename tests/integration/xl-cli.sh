@@ -3,21 +3,7 @@
 # checks outputs and exit codes against Xen's.
 #   xl-cli.sh BUILD_DIR
 set -u
-build=$(cd "${1:?usage: xl-cli.sh BUILD_DIR}" && pwd)
-xl="$build/src/toolstack/xl/xl"
-work=$(mktemp -d /tmp/xenolith-xl.XXXXXX)
-export XENOLITH_RUN_DIR="$work/run"
-"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" >"$work/d.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
-
-passed=0 failed=0
-check() {  # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-expect_rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; [ $? -eq "$want" ]; }
+source "$(dirname "$0")/lib.sh" "${1:?usage: xl-cli.sh BUILD_DIR}" xl
 
 cat >"$work/demo.cfg" <<CFG
 name = "cli-demo"
@@ -131,5 +117,4 @@ check "the console log of the destroyed domain remains" test -f "$work/log/guest
 check "xl reports a stopped daemon clearly" expect_rc 1 "$xl" list
 check "... naming the socket" grep -q 'cannot connect to xenolithd' "$work/err"
 
-echo "xl-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary xl-cli

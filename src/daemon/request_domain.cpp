@@ -1,0 +1,304 @@
+#include "daemon/request_util.hpp"
+
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "console/console_backend.hpp"
+#include "control/protocol.hpp"
+#include "daemon/uuid.hpp"
+#include "domain/vcpu.hpp"
+#include "xenstore/domain_nodes.hpp"
+#include "grant/grant_table.hpp"
+
+namespace xenolith::daemon {
+namespace {
+
+using nlohmann::json;
+using domain::Domain;
+
+domain::Action parse_action(const json& j, const char* key, domain::Action def) {
+    if (!j.contains(key) || !j[key].is_string()) return def;
+    const std::string s = j[key];
+    if (s == "destroy") return domain::Action::destroy;
+    if (s == "restart") return domain::Action::restart;
+    if (s == "rename-restart") return domain::Action::rename_restart;
+    if (s == "preserve") return domain::Action::preserve;
+    if (s == "coredump-destroy") return domain::Action::coredump_destroy;
+    if (s == "coredump-restart") return domain::Action::coredump_restart;
+    if (s == "soft-reset") return domain::Action::soft_reset;
+    return def;
+}
+
+domain::Uuid make_uuid(const json& req) {
+    domain::Uuid u{};
+    if (req.contains("uuid") && req["uuid"].is_array() && req["uuid"].size() == 16) {
+        for (std::size_t i = 0; i < 16; ++i) u[i] = req["uuid"][i].get<std::uint8_t>();
+        return u;
+    }
+    std::random_device rd;
+    for (auto& b : u) b = static_cast<std::uint8_t>(rd());
+    u[6] = static_cast<std::uint8_t>((u[6] & 0x0f) | 0x40);  // version 4
+    u[8] = static_cast<std::uint8_t>((u[8] & 0x3f) | 0x80);
+    return u;
+}
+
+std::string uuid_str(const domain::Uuid& u) { return uuid_string(u); }
+
+
+// The create request is validated again here: xl is a client, not trusted.
+json create(Hypervisor& hv, const json& req) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto c0 = domain::process_cpu_time();
+    auto str = [&](const char* k) {
+        return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
+    };
+    auto num = [&](const char* k, std::uint64_t def) {
+        return req.contains(k) && req[k].is_number_unsigned() ? req[k].get<std::uint64_t>() : def;
+    };
+    domain::BuildRequest b;
+    b.identity.name = str("name");
+    if (b.identity.name.empty() || b.identity.name.size() > 64)
+        return fail("create: a domain name of 1 to 64 characters is required");
+    b.kernel = str("kernel");
+    if (b.kernel.empty()) return fail("create: no kernel given");
+    b.ramdisk = str("ramdisk");
+    b.cmdline = str("cmdline");
+    b.identity.memory_kib = num("memory_kib", 0);
+    b.identity.max_memory_kib = std::max(num("maxmem_kib", 0), b.identity.memory_kib);
+    if (b.identity.memory_kib < 4096 || b.identity.memory_kib > (std::uint64_t{1} << 40))
+        return fail("create: memory must be between 4 MiB and 1 TiB");
+    if (b.identity.memory_kib % 2048) return fail("create: memory must be a multiple of 2 MiB");
+    b.identity.vcpus = static_cast<unsigned>(num("vcpus", 1));
+    b.identity.max_vcpus = static_cast<unsigned>(num("max_vcpus", b.identity.vcpus));
+    if (b.identity.vcpus < 1 || b.identity.max_vcpus > 128 ||
+        b.identity.vcpus > b.identity.max_vcpus)
+        return fail("create: vcpus must be 1..maxvcpus and maxvcpus at most 128");
+    b.identity.max_event_channels =
+        static_cast<unsigned>(std::min<std::uint64_t>(num("max_event_channels", 1023), 4095));
+    // Xen's grant_table_init(): at least one frame, at most the hypervisor's caps.
+    const std::uint64_t grant_frames = num("max_grant_frames", grant::kMaxFramesLimit);
+    const std::uint64_t maptrack_frames =
+        num("max_maptrack_frames", grant::kMaxMaptrackFramesLimit);
+    if (grant_frames < grant::kInitialFrames || grant_frames > grant::kMaxFramesLimit)
+        return fail(fmt::format("create: max_grant_frames must be {}..{}", grant::kInitialFrames,
+                                grant::kMaxFramesLimit));
+    if (maptrack_frames > grant::kMaxMaptrackFramesLimit)
+        return fail(fmt::format("create: max_maptrack_frames must be 0..{}",
+                                grant::kMaxMaptrackFramesLimit));
+    b.identity.max_grant_frames = static_cast<unsigned>(grant_frames);
+    b.identity.max_maptrack_frames = static_cast<unsigned>(maptrack_frames);
+    b.identity.actions.on_poweroff = parse_action(req, "on_poweroff", domain::Action::destroy);
+    b.identity.actions.on_reboot = parse_action(req, "on_reboot", domain::Action::restart);
+    b.identity.actions.on_watchdog = parse_action(req, "on_watchdog", domain::Action::destroy);
+    b.identity.actions.on_crash = parse_action(req, "on_crash", domain::Action::destroy);
+    b.identity.actions.on_soft_reset =
+        parse_action(req, "on_soft_reset", domain::Action::soft_reset);
+    b.identity.uuid = make_uuid(req);
+    b.identity.config = req.contains("config") ? req["config"] : json::object();
+    b.console_log_dir = hv.options().console_log_dir;
+    b.paused = req.value("paused", false);
+    b.identity.requested_at = t0;
+    b.identity.requested_cpu = c0;
+    auto d = hv.domains().create(std::move(b));
+    if (!d) return fail(d.error().what);
+    return {{"ok", true}, {"domid", (*d)->domid()}};
+}
+
+std::uint64_t host_memory_kib() {
+    struct sysinfo si {};
+    sysinfo(&si);
+    return static_cast<std::uint64_t>(si.totalram) * si.mem_unit / 1024;
+}
+
+double host_cpu_seconds() {
+    std::ifstream f("/proc/stat");
+    std::string cpu;
+    unsigned long long user = 0, nice = 0, sys = 0;
+    f >> cpu >> user >> nice >> sys;
+    return static_cast<double>(user + nice + sys) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+json domain_entry(Domain& d) {
+    const auto st = d.state();
+    unsigned online = 0;
+    for (unsigned i = 0; i < d.nr_vcpus(); ++i) online += d.vcpu(i).online() ? 1 : 0;
+    const bool shut = st == domain::RunState::shutdown || st == domain::RunState::crashed;
+    const bool paused = st == domain::RunState::paused;
+    const bool blocked = !shut && !paused && d.all_vcpus_blocked();
+    return {{"name", d.name()},
+            {"domid", d.domid()},
+            {"uuid", uuid_str(d.identity().uuid)},
+            {"current_memkb", d.identity().memory_kib},
+            {"max_memkb", d.identity().max_memory_kib},
+            {"vcpu_online", online},
+            {"vcpu_max_id", d.nr_vcpus() - 1},
+            {"running", !shut && !paused && !blocked},
+            {"blocked", blocked},
+            {"paused", paused},
+            {"shutdown", shut},
+            {"shutdown_reason", shut ? d.shutdown_reason() : 0},
+            {"dying", st == domain::RunState::dying},
+            {"cpu_time", d.cpu_seconds()},
+            {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                     d.created_at())
+                           .count()},
+            {"config", d.identity().config}};
+}
+
+namespace {
+
+json list(Hypervisor& hv, const json&) {
+    json out = json::array();
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    struct sysinfo si {};
+    sysinfo(&si);
+    out.push_back({{"name", "Domain-0"},
+                   {"domid", 0},
+                   {"uuid", "00000000-0000-0000-0000-000000000000"},
+                   {"current_memkb", host_memory_kib()},
+                   {"max_memkb", host_memory_kib()},
+                   {"vcpu_online", ncpu},
+                   {"vcpu_max_id", ncpu - 1},
+                   {"running", true},
+                   {"blocked", false},
+                   {"paused", false},
+                   {"shutdown", false},
+                   {"shutdown_reason", 0},
+                   {"dying", false},
+                   {"cpu_time", host_cpu_seconds()},
+                   {"uptime", static_cast<double>(si.uptime)},
+                   {"config", nullptr}});
+    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(*d));
+    return {{"ok", true}, {"domains", out}};
+}
+
+// libxl's error codes (libxl_types.idl) that xl prints as "rc=N".
+constexpr int kLibxlFail = -3;
+constexpr int kLibxlTimedOut = -9;
+constexpr int kLibxlNoParavirt = -10;
+constexpr auto kPvcontrolTimeout = std::chrono::seconds(60);  // libxl__domain_pvcontrol
+
+// libxl__domain_pvcontrol_available: PV and PVH guests always have the PV
+// control interface; an HVM guest only once its PV drivers registered an
+// event callback.
+bool pvcontrol_available(Domain& d) {
+    const json& cfg = d.identity().config;
+    const bool hvm = cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object() &&
+                     cfg["c_info"].value("type", "") == "hvm";
+    return !hvm || d.param(HVM_PARAM_CALLBACK_IRQ) != 0;
+}
+
+// xl shutdown / xl reboot (libxl_domain_shutdown / _reboot): write the
+// command to ~/control/shutdown and wait until the guest acknowledges it by
+// clearing the node (or the domain goes away), at most 60 s.
+json pv_control(Hypervisor& hv, Domain& d, const json& req) {
+    const std::string action = req.value("action", "poweroff");
+    if (action != "poweroff" && action != "reboot" && action != "suspend")
+        return fail("shutdown: unknown action '" + action + "'");
+    auto libxl_fail = [](int rc, std::string log) {
+        json r = fail(log, 1);
+        r["libxl_rc"] = rc;
+        r["log"] = std::move(log);
+        return r;
+    };
+    if (!pvcontrol_available(d)) return libxl_fail(kLibxlNoParavirt, "");
+    const std::string node = xenstore::domain_home(d.domid()) + "/control/shutdown";
+    if (hv.xenstore().write(node, action) != xenstore::XsErr::ok)
+        return libxl_fail(kLibxlFail, fmt::format("libxl: error: libxl_xshelp.c:96:"
+                                                  "libxl__xs_printf: failed to write key {}",
+                                                  node));
+    auto timeout = std::chrono::milliseconds(kPvcontrolTimeout);
+    if (req.contains("timeout_ms") && req["timeout_ms"].is_number_unsigned())
+        timeout = std::chrono::milliseconds(
+            std::min<std::uint64_t>(req["timeout_ms"].get<std::uint64_t>(), 3600000));
+    const bool acked = hv.xenstore().wait_for_node(
+        node, [](const std::optional<std::string>& v) { return !v || v->empty(); },
+        std::chrono::steady_clock::now() + timeout);
+    if (!acked)
+        return libxl_fail(kLibxlTimedOut,
+                          fmt::format("libxl: error: libxl_domain.c:854:pvcontrol_cb: guest "
+                                      "didn't acknowledge control request: {}",
+                                      kLibxlTimedOut));
+    return {{"ok", true}, {"domid", d.domid()}};
+}
+
+json info(Hypervisor& hv, const json&) {
+    utsname u{};
+    uname(&u);
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    struct sysinfo si {};
+    sysinfo(&si);
+    std::uint64_t used = 0;
+    for (const auto& d : hv.domains().all()) used += d->identity().memory_kib;
+    return {{"ok", true},
+            {"host", host},
+            {"release", u.release},
+            {"version", u.version},
+            {"machine", u.machine},
+            {"nr_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+            {"total_memory_mib", host_memory_kib() / 1024},
+            {"free_memory_mib",
+             static_cast<std::uint64_t>(si.freeram) * si.mem_unit / (1024 * 1024)},
+            {"domain_memory_mib", used / 1024},
+            {"xen_uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                         hv.started_at())
+                               .count()},
+            {"kvm_xen", hv.kvm().has_xen_hvm()}};
+}
+
+
+json dmesg(Hypervisor& hv, const json& req) {
+    json out = {{"ok", true}, {"lines", hv.log().lines()}};
+    if (req.value("clear", false)) hv.log().clear();
+    return out;
+}
+
+// destroy, pause, unpause and shutdown name a domain and act on it.
+template <void (*Act)(Hypervisor&, Domain&)>
+json on_domain(Hypervisor& hv, const json& req) {
+    auto d = find_domain(hv, req);
+    if (!d) return fail("invalid domain identifier", 2);
+    Act(hv, *d);
+    return {{"ok", true}};
+}
+
+void destroy(Hypervisor& hv, Domain& d) { hv.domains().destroy(d.domid()); }
+void pause(Hypervisor&, Domain& d) { d.pause(); }
+void unpause(Hypervisor&, Domain& d) { d.unpause(); }
+
+json shutdown(Hypervisor& hv, const json& req) {
+    auto d = find_domain(hv, req);
+    if (!d) return fail("invalid domain identifier", 2);
+    return pv_control(hv, *d, req);
+}
+
+constexpr RequestHandler kDomainRequests[] = {
+    {"create", create},
+    {"list", list},
+    {"info", info},
+    {"dmesg", dmesg},
+    {"destroy", on_domain<destroy>},
+    {"pause", on_domain<pause>},
+    {"unpause", on_domain<unpause>},
+    {"shutdown", shutdown},
+};
+
+}  // namespace
+
+std::shared_ptr<Domain> find_domain(Hypervisor& hv, const json& req) {
+    if (!req.contains("domain") || !req["domain"].is_string()) return nullptr;
+    return hv.domains().resolve(req["domain"].get<std::string>());
+}
+
+std::span<const RequestHandler> domain_requests() { return kDomainRequests; }
+
+}  // namespace xenolith::daemon

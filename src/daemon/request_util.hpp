@@ -1,0 +1,37 @@
+// What every request family of xenolithd shares: the reply shapes and the
+// lookup of the domain a request names.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/hypervisor.hpp"
+#include "domain/domain.hpp"
+
+namespace xenolith::daemon {
+
+// A failed reply: `msg` is what xl prints, `rc` its exit status.
+inline nlohmann::json fail(std::string msg, int rc = 1) {
+    return {{"ok", false}, {"error", std::move(msg)}, {"rc", rc}};
+}
+
+// The domain named by the request's "domain" (a name or a domid), or null.
+std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json& req);
+
+// One domain as "list" reports it (libxl_dominfo's fields plus the config).
+nlohmann::json domain_entry(domain::Domain& d);
+
+// One request: "cmd" names it; the handler gets the whole request.
+struct RequestHandler {
+    std::string_view cmd;
+    nlohmann::json (*fn)(Hypervisor& hv, const nlohmann::json& req);
+};
+
+// The families, one file each; handle_request looks commands up in all.
+std::span<const RequestHandler> domain_requests();
+
+}  // namespace xenolith::daemon

@@ -1,0 +1,45 @@
+# Shared by the integration suites, the bench scripts and the demo: a
+# private xenolithd on a build directory, and the check helpers.
+#
+#   source tests/integration/lib.sh BUILD_DIR NAME
+#
+# Sets build, xl, work (a fresh temp dir), daemon (its pid) and
+# XENOLITH_RUN_DIR; the daemon is stopped when the sourcing script exits
+# (scripts that need more cleanup define cleanup_extra). Its stderr goes to
+# $work/xenolithd.log, guest console logs to $work/log.
+build=$(cd "${1:?usage: source lib.sh BUILD_DIR NAME}" && pwd)
+xl="$build/src/toolstack/xl/xl"
+work=$(mktemp -d "/tmp/xenolith-${2:-run}.XXXXXX")
+export XENOLITH_RUN_DIR="$work/run"
+# The daemon's default for a private run dir: <run dir>/xenstored/socket.
+export XENSTORED_PATH="$XENOLITH_RUN_DIR/xenstored/socket"
+unset XENSTORED_RUNDIR
+"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
+    >"$work/xenolithd.log" 2>&1 &
+daemon=$!
+stop_daemon() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
+cleanup_extra() { :; }
+trap 'cleanup_extra; stop_daemon' EXIT
+for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
+
+passed=0 failed=0
+check() {  # description, then a command that must succeed
+    local what=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
+}
+expect_rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; [ $? -eq "$want" ]; }
+wait_for() {  # seconds, command: poll until it succeeds
+    local n=$(($1 * 20)); shift
+    for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    return 1
+}
+# guest_cfg NAME ELF MEMORY_MIB [cfg lines...] -> path of a PVH config file
+guest_cfg() {
+    local name=$1 elf=$2 mem=$3; shift 3
+    local cfg="$work/$name.cfg"
+    { echo "name = \"$name\""; echo 'type = "pvh"'; echo "kernel = \"$build/guests/$elf.elf\""
+      echo "memory = $mem"; for l in "$@"; do echo "$l"; done; } >"$cfg"
+    echo "$cfg"
+}
+# summary SUITE: prints the tally; the suite's exit status
+summary() { echo "$1: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
