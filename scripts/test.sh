@@ -7,6 +7,26 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
 status=0
+
+# Runs every suite of tests/integration/suites against BUILD_DIR, up to
+# XENOLITH_SUITE_JOBS at a time (each has its own xenolithd), then prints
+# each suite's output in list order. Fails if any suite failed.
+run_suites() {
+    local dir=$1 logs rc=0 pids=() names=() i
+    logs=$(mktemp -d /tmp/xenolith-suites.XXXXXX)
+    mapfile -t names < <(grep -v '^#' "$top/tests/integration/suites" | grep .)
+    for i in "${!names[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "${XENOLITH_SUITE_JOBS:-3}" ]; do wait -n || true; done
+        "$top/tests/integration/${names[$i]}" "$dir" >"$logs/$i.log" 2>&1 &
+        pids[$i]=$!
+    done
+    for i in "${!names[@]}"; do
+        if wait "${pids[$i]}"; then echo "--- ${names[$i]}: ok"; else echo "--- ${names[$i]}: FAILED"; rc=1; fi
+        cat "$logs/$i.log"
+    done
+    return $rc
+}
+
 for variant in release asan; do
     dir="$top/build-$variant"
     flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
@@ -16,14 +36,8 @@ for variant in release asan; do
     ninja -C "$dir" -j"$(nproc)"
     echo "=== $variant unit tests"
     (cd "$dir" && ctest --output-on-failure -j"$(nproc)") || status=1
-    echo "=== $variant guests"
-    "$top/tests/integration/run-guests.sh" "$dir" || status=1
-    echo "=== $variant xl"
-    "$top/tests/integration/xl-cli.sh" "$dir" || status=1
-    echo "=== $variant lifecycle"
-    "$top/tests/integration/lifecycle.sh" "$dir" || status=1
-    echo "=== $variant xenstore"
-    "$top/tests/integration/xenstore.sh" "$dir" || status=1
+    echo "=== $variant integration suites"
+    run_suites "$dir" || status=1
     if [ "$variant" = release ]; then
         echo "=== real Linux lane (Debian kernels, bounded boot)"
         "$top/tests/integration/linux-boot.sh" "$dir" "${XENOLITH_LINUX_SECONDS:-60}" || status=1
