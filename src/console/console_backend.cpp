@@ -1,4 +1,3 @@
-#include <cstdint>
 #include "console/console_backend.hpp"
 
 #include <fcntl.h>
@@ -8,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -56,6 +57,19 @@ Status ConsoleBackend::connect(std::shared_ptr<evtchn::EventChannels> host,
     host_ = std::move(host);
     host_port_ = port;
     return ok_status();
+}
+
+Status ConsoleBackend::reconnect(evtchn::EventChannels& guest, evtchn::Port guest_port) {
+    std::shared_ptr<evtchn::EventChannels> host;
+    evtchn::Port old = 0;
+    {
+        std::lock_guard lock(mu_);
+        host = host_;
+        old = std::exchange(host_port_, 0);
+    }
+    if (!host) return make_error("console: never connected");
+    if (old) host->close(old);
+    return connect(std::move(host), guest, guest_port);
 }
 
 void ConsoleBackend::drain() {

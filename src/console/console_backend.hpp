@@ -31,6 +31,10 @@ public:
     Status connect(std::shared_ptr<evtchn::EventChannels> host, evtchn::EventChannels& guest,
                    evtchn::Port guest_port);
 
+    // After a soft reset closed the guest's channels: binds domain 0's end
+    // of the guest's new console channel instead of the old one.
+    Status reconnect(evtchn::EventChannels& guest, evtchn::Port guest_port);
+
     // Copies everything the guest has produced to the log and clients.
     void drain();
     // Attaches a client socket. Output the guest wrote while nobody was

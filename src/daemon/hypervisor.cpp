@@ -51,7 +51,16 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
             }
             (void)store->domain_created(XenstoreGlue::record_for(d));
         },
-        [store](domid_t d) { store->domain_destroyed(d); }});
+        [store](domid_t d) { store->domain_destroyed(d); },
+        [self, store](domain::Domain& d) {
+            {
+                std::lock_guard lock(self->shutdown_mu_);
+                self->shut_down_.erase(d.domid());  // running again
+            }
+            (void)store->domain_soft_reset(d.domid(), d.param(HVM_PARAM_STORE_PFN),
+                                           static_cast<evtchn_port_t>(
+                                               d.param(HVM_PARAM_STORE_EVTCHN)));
+        }});
     h->domains_->set_services(h->services_.get());
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,

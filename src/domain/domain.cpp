@@ -318,6 +318,39 @@ long Domain::watchdog(std::uint32_t id, std::uint32_t timeout_s) {
     return rc;
 }
 
+long Domain::soft_reset() {
+    if (!is_shut_down() || destroyed_) return -XEN_EINVAL;
+    if (long rc = events_->reset(); rc) return rc;
+    {
+        std::lock_guard memory_lock(memory_mu_);
+        std::lock_guard event_lock(events_->mutex());
+        for (unsigned i = 0; i < id_.max_vcpus; ++i) vcpu_info_[i].store(nullptr);
+        if (shared_info_gfn_ != ~0ull) {
+            // Xen keeps the shared_info page and puts a new page at its gfn.
+            shared_info_t* mapped = shared_info();
+            auto* own = reinterpret_cast<shared_info_t*>(own_shared_info_.data());
+            std::memmove(own, mapped, sizeof(shared_info_t));
+            shared_info_.store(own, std::memory_order_release);
+            std::memset(static_cast<void*>(mapped), 0, kPageSize);
+            shared_info_gfn_ = ~0ull;
+        }
+    }
+    for (auto& v : vcpus_) {
+        v->set_runstate_area(0);
+        v->set_time_area(0);
+    }
+    return 0;
+}
+
+void Domain::resume() {
+    shutdown_reason_ = 0;
+    shutdown_ = false;
+    shutting_down_ = false;
+    services_.hvlog.append_line(
+        fmt::format("(XEN) Domain {} ({}) resumed after soft reset", id_.domid, name()));
+    for (auto& v : vcpus_) v->wake();
+}
+
 void Domain::destroy() {
     bool expected = false;
     if (!destroyed_.compare_exchange_strong(expected, true)) return;

@@ -75,6 +75,9 @@ struct Services {
     // destroyed (xenstore releases it). Optional.
     std::function<void(Domain&)> on_created;
     std::function<void(domid_t)> on_destroyed;
+    // Called after a soft reset gave the domain new console and xenstore
+    // channels, before it resumes (xenstore re-introduces it). Optional.
+    std::function<void(Domain&)> on_soft_reset;
 };
 
 struct DomainIdentity {
@@ -177,6 +180,15 @@ public:
     // a known id re-arms it (timeout in seconds) or, with 0, frees it. An
     // expired watchdog shuts the domain down with SHUTDOWN_watchdog.
     long watchdog(std::uint32_t id, std::uint32_t timeout_s);
+    // XEN_DOMCTL_soft_reset, on a domain shut down for it: memory and vCPU
+    // state stay; every event channel is closed (back to 2-level), the
+    // vcpu_info, runstate and time areas are unregistered and shared_info
+    // leaves the guest's physmap (its gfn reads as a fresh zeroed page).
+    // Returns 0 or a negative XEN errno; the domain stays shut down.
+    long soft_reset();
+    // The end of a soft reset (domain_resume): the vCPUs continue where
+    // they stopped, the shutdown forgotten.
+    void resume();
     // Stops and joins every vCPU thread and closes event channels. Idempotent.
     void destroy();
     RunState state() const;

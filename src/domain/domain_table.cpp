@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
+#include "console/console_backend.hpp"
 
 namespace xenolith::domain {
 
@@ -156,6 +157,26 @@ void DomainTable::preserve_renamed(const std::shared_ptr<Domain>& d) {
                                              old_name, name));
 }
 
+// libxl's soft reset: XEN_DOMCTL_soft_reset, then the toolstack's part of
+// building the domain again without loading anything — new console and
+// xenstore channels, the console back-end and xenstore rebound to them —
+// and the domain resumes (a kexec'ing guest continues after its
+// SCHEDOP_shutdown with the new kernel already in memory).
+Status DomainTable::soft_reset(Domain& d) {
+    if (long rc = d.soft_reset(); rc) return make_error(fmt::format("soft reset: error {}", rc));
+    evtchn::Port console_port = 0, store_port = 0;
+    if (d.events().alloc_unbound(0, &console_port) || d.events().alloc_unbound(0, &store_port))
+        return make_error("cannot allocate console/xenstore event channels");
+    d.set_param(HVM_PARAM_CONSOLE_EVTCHN, console_port);
+    d.set_param(HVM_PARAM_STORE_EVTCHN, store_port);
+    if (d.console()) {
+        if (auto st = d.console()->reconnect(d.events(), console_port); !st) return st;
+    }
+    if (services_->on_soft_reset) services_->on_soft_reset(d);
+    d.resume();
+    return ok_status();
+}
+
 void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
     const LifecycleActions& a = d->identity().actions;
     Action action = Action::preserve;  // suspend: stay shut down for save
@@ -177,8 +198,15 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
             return;
         case Action::destroy:
         case Action::coredump_destroy:
-        case Action::soft_reset:
             destroy(d->domid());
+            return;
+        case Action::soft_reset:
+            if (auto st = soft_reset(*d); !st) {
+                services_->hvlog.append_line(fmt::format(
+                    "(XEN) soft reset of domain {} failed: {}; destroying it", d->domid(),
+                    st.error().what));
+                destroy(d->domid());
+            }
             return;
         case Action::rename_restart:
             // xl keeps the dead domain under "<name>-<UTC time>" for

@@ -47,6 +47,8 @@ public:
 private:
     void reaper();
     void apply_action(const std::shared_ptr<Domain>& d);
+    // on_soft_reset=soft-reset, as libxl's do_domain_soft_reset.
+    Status soft_reset(Domain& d);
     void preserve_renamed(const std::shared_ptr<Domain>& d);
     domid_t allocate_domid_locked();
 

@@ -28,7 +28,9 @@ XsErr Core::introduce(domid_t domid, std::int64_t gfn, evtchn_port_t port) {
     d.gfn = gfn;
     d.port = port;
     if (d.introduced) {
-        // Re-introduction (resume, xenbus reconnect): start the ring afresh.
+        // Re-introduction (resume, soft reset, xenbus reconnect): start the
+        // ring afresh; the domain runs again.
+        d.shutdown = false;
         if (Connection* c = find(d.conn)) {
             reset_connection(*c);
             c->ignored = false;

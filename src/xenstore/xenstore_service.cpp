@@ -464,6 +464,27 @@ XsErr XenstoreService::domain_created(const DomainRecord& record) {
 
 void XenstoreService::domain_shutdown(domid_t domid) { kicker_->shutdown(domid); }
 
+XsErr XenstoreService::domain_soft_reset(domid_t domid, std::uint64_t store_gfn,
+                                         evtchn_port_t store_port) {
+    XsErr e;
+    {
+        std::lock_guard lock(mu_);
+        bool queued = false;
+        {
+            std::lock_guard kick(kicker_->mu);
+            queued = kicker_->shutdowns.erase(domid) > 0;
+        }
+        if (queued) server_.domain_shutdown(domid);  // @releaseDomain, in order
+        e = server_.introduce_domain(domid, static_cast<std::int64_t>(store_gfn), store_port);
+        after_change();
+    }
+    kicker_->poke();
+    if (e != XsErr::ok)
+        log::error("xenstore: cannot re-introduce dom{} after soft reset: {}", domid,
+                   error_name(e));
+    return e;
+}
+
 void XenstoreService::domain_destroyed(domid_t domid) {
     {
         std::lock_guard lock(mu_);

@@ -84,6 +84,10 @@ public:
     void domain_shutdown(domid_t domid);
     // The domain is gone: its nodes, its ring, @releaseDomain.
     void domain_destroyed(domid_t domid);
+    // The domain was soft-reset (libxl re-introduces it): its shutdown is
+    // taken into account even if still queued, then the ring is rebound to
+    // the new store channel and the domain counts as running again.
+    XsErr domain_soft_reset(domid_t domid, std::uint64_t store_gfn, evtchn_port_t store_port);
 
     // One request on xenolithd's own privileged connection.
     Reply request(const Message& m);

@@ -30,6 +30,18 @@ start r-softreset reason=5 'on_soft_reset = "preserve"'; check "soft_reset prese
 check "verbose list shows the reason code" grep -qE '^r-crash .* +3 +-$' <("$xl" list -v r-crash)
 for d in r-poweroff r-reboot r-suspend r-crash r-watchdog r-softreset; do "$xl" destroy "$d"; done
 
+# on_soft_reset's default, soft-reset: the same domain continues after its
+# SCHEDOP_shutdown (the guest says so, then powers off and is preserved).
+start s-soft reason=5 'on_poweroff = "preserve"'
+soft_id=$("$xl" domid s-soft)
+check "soft reset resumes the guest after its hypercall" \
+    wait_for 10 grep -q 'still running after shutdown' "$work/log/guest-s-soft.log"
+check "... logged as a resume of the same domain" \
+    grep -q "Domain $soft_id (s-soft) resumed after soft reset" <("$xl" dmesg)
+check "... which then powers off under the same domid" wait_state s-soft ---s--
+check "... (domid $soft_id kept)" test "$("$xl" domid s-soft)" = "$soft_id"
+"$xl" destroy s-soft
+
 # Default actions: poweroff and crash destroy; reboot restarts under a new domid.
 start a-poweroff reason=0; check "on_poweroff=destroy removes the domain" gone a-poweroff
 start a-crash reason=3;    check "on_crash=destroy removes the domain" gone a-crash
