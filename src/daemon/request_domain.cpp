@@ -99,6 +99,16 @@ json create(Hypervisor& hv, const json& req) {
     b.identity.actions.on_crash = parse_action(req, "on_crash", domain::Action::destroy);
     b.identity.actions.on_soft_reset =
         parse_action(req, "on_soft_reset", domain::Action::soft_reset);
+    if (req.contains("global_virqs")) {
+        const json& virqs = req["global_virqs"];
+        if (!virqs.is_array() || virqs.size() > NR_VIRQS)
+            return fail("create: global_virqs must be a list of VIRQ numbers");
+        for (const json& v : virqs) {
+            if (!v.is_number_unsigned() || v.get<std::uint64_t>() >= NR_VIRQS)
+                return fail("create: global_virqs must be a list of VIRQ numbers");
+            b.identity.global_virqs.push_back(v.get<unsigned>());
+        }
+    }
     b.identity.uuid = make_uuid(req);
     b.identity.config = req.contains("config") ? req["config"] : json::object();
     b.console_log_dir = hv.options().console_log_dir;

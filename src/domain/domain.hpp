@@ -92,6 +92,10 @@ struct DomainIdentity {
     unsigned max_grant_frames = grant::kMaxFramesLimit;
     unsigned max_maptrack_frames = grant::kMaxMaptrackFramesLimit;
     LifecycleActions actions;
+    // Global VIRQs (VIRQ_DOM_EXC, ...) this domain receives instead of
+    // domain 0, as XEN_DOMCTL_set_virq_handler makes it (e.g. a xenstore
+    // or monitoring domain).
+    std::vector<unsigned> global_virqs;
     nlohmann::json config;  // the domain configuration as `xl list -l` prints it
     // When xl asked for the domain, for the start-up cost line in the log:
     // wall clock and the daemon's CPU time (CLOCK_PROCESS_CPUTIME_ID).

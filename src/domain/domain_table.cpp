@@ -46,6 +46,15 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
             if (d && d->name() == req.identity.name)
                 return make_error(fmt::format("Domain name '{}' is already in use by domain {}",
                                               req.identity.name, id));
+        // set_global_virq_handler: a VIRQ handled by a live domain is not
+        // taken over (Xen refuses while the handler has it bound; a
+        // xenolith handler is always one the configuration named).
+        for (unsigned virq : req.identity.global_virqs) {
+            if (virq >= NR_VIRQS || !evtchn::virq_is_global(virq))
+                return make_error(fmt::format("VIRQ {} is not a global VIRQ", virq));
+            if (const domid_t h = global_virq_handlers_[virq]; h && domains_.count(h))
+                return make_error(fmt::format("VIRQ {} is already handled by domain {}", virq, h));
+        }
         const domid_t domid = allocate_domid_locked();
         if (domid == 0) return make_error("no free domain id");
         req.identity.domid = domid;
@@ -61,6 +70,8 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
         }
         domains_[req.identity.domid] = *dom;
         requests_[req.identity.domid] = req;
+        for (unsigned virq : req.identity.global_virqs)
+            global_virq_handlers_[virq] = req.identity.domid;
     }
     // Outside the table lock: hooks look domains up.
     if (services_->on_created) services_->on_created(**dom);
@@ -103,11 +114,31 @@ bool DomainTable::destroy(domid_t domid) {
         d = it->second;
         domains_.erase(it);
         requests_.erase(domid);
+        for (domid_t& h : global_virq_handlers_)  // clear_global_virq_handlers
+            if (h == domid) h = 0;
     }
     d->destroy();
     if (services_->on_destroyed) services_->on_destroyed(domid);
     services_->hvlog.append_line(fmt::format("(XEN) Domain {} ({}) destroyed", domid, d->name()));
+    send_global_virq(VIRQ_DOM_EXC);  // complete_domain_destroy
     return true;
+}
+
+domid_t DomainTable::global_virq_handler(unsigned virq) {
+    std::lock_guard lock(mu_);
+    return virq < NR_VIRQS ? global_virq_handlers_[virq] : 0;
+}
+
+void DomainTable::send_global_virq(unsigned virq) {
+    std::shared_ptr<Domain> handler;
+    {
+        std::lock_guard lock(mu_);
+        if (virq >= NR_VIRQS || !global_virq_handlers_[virq]) return;
+        auto it = domains_.find(global_virq_handlers_[virq]);
+        if (it == domains_.end() || !it->second) return;
+        handler = it->second;
+    }
+    handler->events().raise_virq(0, virq);
 }
 
 void DomainTable::destroy_all() {
@@ -115,6 +146,7 @@ void DomainTable::destroy_all() {
 }
 
 void DomainTable::notify_shutdown(domid_t domid) {
+    send_global_virq(VIRQ_DOM_EXC);  // __domain_finalise_shutdown
     {
         std::lock_guard lock(reap_mu_);
         reap_queue_.push_back(domid);

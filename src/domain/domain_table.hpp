@@ -3,6 +3,7 @@
 // on the table's own reaper thread because a vCPU thread cannot join itself.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -44,6 +45,13 @@ public:
     // Called from a vCPU thread when a domain has shut down.
     void notify_shutdown(domid_t domid);
 
+    // send_global_virq: raises `virq` in the domain designated for it
+    // (DomainIdentity::global_virqs), or nowhere when that is domain 0 —
+    // the host, whose consumers (xenstore) are told directly.
+    void send_global_virq(unsigned virq);
+    // The domain receiving `virq`; 0 for the host.
+    domid_t global_virq_handler(unsigned virq);
+
 private:
     void reaper();
     void apply_action(const std::shared_ptr<Domain>& d);
@@ -56,6 +64,7 @@ private:
     std::mutex mu_;
     std::map<domid_t, std::shared_ptr<Domain>> domains_;
     std::map<domid_t, BuildRequest> requests_;  // for restart
+    std::array<domid_t, NR_VIRQS> global_virq_handlers_{};  // 0: the host
     domid_t next_domid_ = 1;
 
     std::mutex reap_mu_;

@@ -6,11 +6,7 @@ extern "C" {
 }
 
 namespace xenolith::evtchn {
-namespace {
 
-constexpr unsigned kBucket = 64;  // ports are made valid 64 at a time, as Xen does
-
-// VIRQs bound per vCPU; every other VIRQ is global and bound on vCPU 0.
 bool virq_is_global(unsigned virq) {
     switch (virq) {
         case VIRQ_TIMER:
@@ -22,6 +18,11 @@ bool virq_is_global(unsigned virq) {
             return true;
     }
 }
+
+namespace {
+
+constexpr unsigned kBucket = 64;  // ports are made valid 64 at a time, as Xen does
+
 
 }  // namespace
 

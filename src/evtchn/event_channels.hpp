@@ -33,6 +33,10 @@ namespace xenolith::evtchn {
 
 class EventChannels;
 
+// Xen's get_virq_type: VIRQs bound per vCPU (timer, debug, xenoprof,
+// xenpmu) and the global ones, bound on vCPU 0 and sent to one domain.
+bool virq_is_global(unsigned virq);
+
 // Finds another domain's table for interdomain binding and sending.
 class Registry {
 public:

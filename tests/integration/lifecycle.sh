@@ -30,6 +30,27 @@ start r-softreset reason=5 'on_soft_reset = "preserve"'; check "soft_reset prese
 check "verbose list shows the reason code" grep -qE '^r-crash .* +3 +-$' <("$xl" list -v r-crash)
 for d in r-poweroff r-reboot r-suspend r-crash r-watchdog r-softreset; do "$xl" destroy "$d"; done
 
+# VIRQ_DOM_EXC reaches the domain named for it (global_virqs) and no other:
+# a domain powering off and being destroyed raises it twice.
+"$xl" create -q "$(guest_cfg v-handler dom_exc 16 'extra = "expect=2"' \
+    'global_virqs = ["dom_exc"]' 'on_poweroff = "preserve"')"
+"$xl" create -q "$(guest_cfg v-other dom_exc 16 'extra = "none"' 'on_poweroff = "preserve"')"
+wait_for 10 grep -q 'dom_exc: waiting' "$work/log/guest-v-handler.log"
+wait_for 10 grep -q 'dom_exc: waiting' "$work/log/guest-v-other.log"
+start v-victim reason=0
+check "VIRQ_DOM_EXC delivered to its handler on shutdown and destroy" \
+    wait_for 30 grep -q 'Test result: SUCCESS' "$work/log/guest-v-handler.log"
+check "... and to no other domain" \
+    wait_for 30 grep -q 'Test result: SUCCESS' "$work/log/guest-v-other.log"
+check "a second handler for VIRQ_DOM_EXC is refused" expect_rc 1 "$xl" create -q \
+    "$(guest_cfg v-second dom_exc 16 'global_virqs = ["dom_exc"]')"
+check "... saying who handles it" grep -q 'VIRQ 3 is already handled by domain' "$work/err"
+check "... and leaving nothing behind" expect_rc 1 "$xl" domid v-second
+check "a per-vCPU VIRQ is no global_virqs entry" expect_rc 1 "$xl" create -q \
+    "$(guest_cfg v-bad dom_exc 16 'global_virqs = ["timer"]')"
+check "... with file:line and the key" grep -q 'v-bad.cfg:5: global_virqs: "timer" is not a global VIRQ' "$work/err"
+"$xl" destroy v-handler; "$xl" destroy v-other
+
 # on_soft_reset's default, soft-reset: the same domain continues after its
 # SCHEDOP_shutdown (the guest says so, then powers off and is preserved).
 start s-soft reason=5 'on_poweroff = "preserve"'

@@ -1,5 +1,6 @@
 #include "toolstack/config/domain_config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdint>
@@ -59,7 +60,8 @@ public:
         for (Status (Builder::*step)() : {&Builder::type, &Builder::name, &Builder::uuid,
                                           &Builder::memory, &Builder::vcpus, &Builder::affinity,
                                           &Builder::grants_and_events, &Builder::actions,
-                                          &Builder::kernel, &Builder::firmware_override}) {
+                                          &Builder::kernel, &Builder::firmware_override,
+                                          &Builder::global_virqs}) {
             if (Status st = (this->*step)(); !st) return st.error();
         }
         return std::move(out_);
@@ -329,6 +331,31 @@ private:
         }
         // libxl: 0 means its default.
         if (out_.max_event_channels == 0) out_.max_event_channels = kDefaultMaxEventChannels;
+        return ok_status();
+    }
+
+    // global_virqs = ["dom_exc", ...]: Xen's global VIRQ names (xen.h,
+    // lower case without VIRQ_).
+    Status global_virqs() {
+        static constexpr std::pair<std::string_view, std::uint32_t> kGlobalVirqs[] = {
+            {"console", 2},  {"dom_exc", 3},   {"tbuf", 4},      {"debugger", 6},
+            {"con_ring", 8}, {"pcpu_state", 9}, {"mem_event", 10}, {"argo", 11},
+            {"enomem", 12}};
+        const Setting* s = in_.find("global_virqs");
+        if (!s) return ok_status();
+        if (!s->value.is_list()) return fail(*s, "expected a list of VIRQ names");
+        for (const Value& item : s->value.items) {
+            const auto* it = std::find_if(std::begin(kGlobalVirqs), std::end(kGlobalVirqs),
+                                          [&](const auto& v) { return v.first == item.text; });
+            if (item.is_list() || it == std::end(kGlobalVirqs))
+                return fail(*s, fmt::format("{} is not a global VIRQ (expected one of console, "
+                                            "dom_exc, tbuf, debugger, con_ring, pcpu_state, "
+                                            "mem_event, argo, enomem)",
+                                            shown(item)));
+            if (std::find(out_.global_virqs.begin(), out_.global_virqs.end(), it->second) ==
+                out_.global_virqs.end())
+                out_.global_virqs.push_back(it->second);
+        }
         return ok_status();
     }
 

@@ -79,6 +79,10 @@ struct DomainConfig {
     // interpreted later against the host's CPUs.
     std::optional<Value> cpus;
     std::optional<Value> cpus_soft;
+
+    // xenolith extension: the global VIRQs this domain receives instead of
+    // domain 0 (XEN_DOMCTL_set_virq_handler), by number.
+    std::vector<std::uint32_t> global_virqs;
 };
 
 // Builds the typed configuration. Keys xenolith does not implement yet and

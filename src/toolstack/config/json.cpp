@@ -89,6 +89,12 @@ Json build(const DomainConfig& cfg) {
     for (const auto& [key, action] : actions) {
         if (action != ShutdownAction::destroy) j[key] = std::string(to_json_name(action));
     }
+    // Not libxl's: xenolith's own settings, only when used.
+    if (!cfg.global_virqs.empty()) {
+        Json x = Json::object();
+        x["global_virqs"] = cfg.global_virqs;
+        j["xenolith"] = std::move(x);
+    }
     return j;
 }
 

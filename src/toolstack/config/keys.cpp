@@ -200,6 +200,8 @@ constexpr KeyInfo kKeys[] = {
     // x86
     {"mca_caps", K::list, no},
     {"msr_relaxed", K::boolean, no},
+    // xenolith extensions (documented in src/toolstack/config/README.md)
+    {"global_virqs", K::list, yes},
 };
 
 struct XmHint {

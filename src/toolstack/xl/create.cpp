@@ -107,6 +107,7 @@ int cmd_create(const Args& a) {
                           {"on_watchdog", config::to_config_name(cfg->on_watchdog)},
                           {"on_crash", config::to_config_name(cfg->on_crash)},
                           {"on_soft_reset", config::to_config_name(cfg->on_soft_reset)},
+                          {"global_virqs", cfg->global_virqs},
                           {"paused", paused || console},
                           {"config", config::to_json(*cfg)}};
     if (cfg->uuid) req["uuid"] = cfg->uuid->bytes;
