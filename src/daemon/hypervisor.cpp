@@ -62,6 +62,14 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
                                                d.param(HVM_PARAM_STORE_EVTCHN)));
         }});
     h->domains_->set_services(h->services_.get());
+    if (!opts.serial_input.empty()) {
+        h->serial_input_ = std::make_unique<console::SerialInput>();
+        if (auto st = h->serial_input_->start(opts.serial_input,
+                                              [table] { table->send_global_virq(VIRQ_CONSOLE); });
+            !st)
+            return st.error();
+        h->services_->serial_input = h->serial_input_.get();
+    }
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
         hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));
@@ -69,6 +77,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
 }
 
 Hypervisor::~Hypervisor() {
+    serial_input_.reset();  // its reader raises VIRQs through the table
     // Domains first: their vCPU threads use the timers and the log, and
     // their destruction tells xenstore.
     if (domains_) domains_->destroy_all();

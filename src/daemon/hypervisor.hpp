@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "console/serial_input.hpp"
 #include "domain/domain_table.hpp"
 #include "domain/hypervisor_log.hpp"
 #include "domain/timer_service.hpp"
@@ -19,6 +20,7 @@ struct HypervisorOptions {
     std::string run_dir;        // control socket
     std::string console_log_dir;
     std::string xenstore_socket;  // where host tools reach xenstore
+    std::string serial_input;     // the hypervisor's serial line (empty: none)
 };
 
 class XenstoreGlue;
@@ -51,6 +53,7 @@ private:
     std::unique_ptr<domain::Services> services_;
     std::unique_ptr<XenstoreGlue> xenstore_glue_;
     std::unique_ptr<xenstore::XenstoreService> xenstore_;
+    std::unique_ptr<console::SerialInput> serial_input_;
     std::mutex shutdown_mu_;  // a leaf
     std::set<domid_t> shut_down_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -56,13 +56,16 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
 void usage() {
     std::fprintf(stderr,
                  "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--xenstore-socket PATH] "
-                 "[--verbose]\n"
+                 "[--serial-input PATH] [--verbose]\n"
                  "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
                  "/run/xenolith)\n"
                  "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n"
                  "  --xenstore-socket PATH  xenstore's unix socket (default DIR/xenstored/socket\n"
                  "                 with a run dir other than /run/xenolith, else $XENSTORED_PATH,\n"
-                 "                 else $XENSTORED_RUNDIR/socket, else %s)\n",
+                 "                 else $XENSTORED_RUNDIR/socket, else %s)\n"
+                 "  --serial-input PATH  the hypervisor's serial line (a FIFO, file or tty):\n"
+                 "                 its bytes go to the domain with global_virqs=[\"console\"]\n"
+                 "                 (VIRQ_CONSOLE, CONSOLEIO_read)\n",
                  xenstore::kDefaultSocketPath);
 }
 
@@ -75,14 +78,16 @@ int main(int argc, char** argv) {
     static const option longopts[] = {{"run-dir", required_argument, nullptr, 'r'},
                                       {"log-dir", required_argument, nullptr, 'l'},
                                       {"xenstore-socket", required_argument, nullptr, 'x'},
+                                      {"serial-input", required_argument, nullptr, 's'},
                                       {"verbose", no_argument, nullptr, 'v'},
                                       {"help", no_argument, nullptr, 'h'},
                                       {nullptr, 0, nullptr, 0}};
-    for (int c; (c = getopt_long(argc, argv, "r:l:x:vh", longopts, nullptr)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "r:l:x:s:vh", longopts, nullptr)) != -1;) {
         switch (c) {
             case 'r': opts.run_dir = optarg; break;
             case 'l': opts.console_log_dir = optarg; break;
             case 'x': opts.xenstore_socket = optarg; break;
+            case 's': opts.serial_input = optarg; break;
             case 'v': log::set_level(log::Level::debug); break;
             case 'h': usage(); return 0;
             default: usage(); return 2;

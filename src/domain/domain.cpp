@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -316,6 +317,11 @@ long Domain::watchdog(std::uint32_t id, std::uint32_t timeout_s) {
     }
     if (old) timers.cancel(*old);
     return rc;
+}
+
+bool Domain::is_console() const {
+    const auto& v = id_.global_virqs;
+    return std::find(v.begin(), v.end(), unsigned{VIRQ_CONSOLE}) != v.end();
 }
 
 long Domain::soft_reset() {

@@ -36,6 +36,7 @@ class Vm;
 
 namespace xenolith::console {
 class ConsoleBackend;
+class SerialInput;
 }
 
 namespace xenolith::domain {
@@ -78,6 +79,8 @@ struct Services {
     // Called after a soft reset gave the domain new console and xenstore
     // channels, before it resumes (xenstore re-introduces it). Optional.
     std::function<void(Domain&)> on_soft_reset;
+    // The hypervisor's serial input (CONSOLEIO_read); null without one.
+    console::SerialInput* serial_input = nullptr;
 };
 
 struct DomainIdentity {
@@ -169,6 +172,10 @@ public:
 
     // hvm_op set_evtchn_upcall_vector (0 = none).
     void set_upcall_vector(unsigned vcpu, std::uint8_t vector);
+
+    // Xen's d->is_console: the domain receiving VIRQ_CONSOLE may also read
+    // the hypervisor's serial input with CONSOLEIO_read.
+    bool is_console() const;
 
     // Lifecycle. start() runs the vCPU threads (paused if asked).
     void start(bool paused);

@@ -6,7 +6,8 @@
 # Sets build, xl, work (a fresh temp dir), daemon (its pid) and
 # XENOLITH_RUN_DIR; the daemon is stopped when the sourcing script exits
 # (scripts that need more cleanup define cleanup_extra). Its stderr goes to
-# $work/xenolithd.log, guest console logs to $work/log.
+# $work/xenolithd.log, guest console logs to $work/log. With
+# XENOLITH_SERIAL_FIFO=1 the daemon's serial line is the FIFO $work/serial.
 build=$(cd "${1:?usage: source lib.sh BUILD_DIR NAME}" && pwd)
 xl="$build/src/toolstack/xl/xl"
 work=$(mktemp -d "/tmp/xenolith-${2:-run}.XXXXXX")
@@ -14,8 +15,13 @@ export XENOLITH_RUN_DIR="$work/run"
 # The daemon's default for a private run dir: <run dir>/xenstored/socket.
 export XENSTORED_PATH="$XENOLITH_RUN_DIR/xenstored/socket"
 unset XENSTORED_RUNDIR
+daemon_args=()
+if [ "${XENOLITH_SERIAL_FIFO:-0}" = 1 ]; then
+    mkfifo "$work/serial"
+    daemon_args+=(--serial-input "$work/serial")
+fi
 "$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
-    >"$work/xenolithd.log" 2>&1 &
+    "${daemon_args[@]}" >"$work/xenolithd.log" 2>&1 &
 daemon=$!
 stop_daemon() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
 cleanup_extra() { :; }

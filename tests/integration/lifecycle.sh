@@ -4,7 +4,7 @@
 # real xenolithd, checked in `xl list`'s state letters and `xl dmesg`.
 #   lifecycle.sh BUILD_DIR
 set -u
-source "$(dirname "$0")/lib.sh" "${1:?usage: lifecycle.sh BUILD_DIR}" life
+XENOLITH_SERIAL_FIFO=1 source "$(dirname "$0")/lib.sh" "${1:?usage: lifecycle.sh BUILD_DIR}" life
 
 # start NAME EXTRA [cfg lines...]
 start() {
@@ -50,6 +50,16 @@ check "a per-vCPU VIRQ is no global_virqs entry" expect_rc 1 "$xl" create -q \
     "$(guest_cfg v-bad dom_exc 16 'global_virqs = ["timer"]')"
 check "... with file:line and the key" grep -q 'v-bad.cfg:5: global_virqs: "timer" is not a global VIRQ' "$work/err"
 "$xl" destroy v-handler; "$xl" destroy v-other
+
+# VIRQ_CONSOLE: bytes on xenolithd's serial line reach the domain that
+# handles it, which reads them with CONSOLEIO_read.
+"$xl" create -q "$(guest_cfg v-serial serial_console 16 'global_virqs = ["console"]' \
+    'on_poweroff = "preserve"')"
+wait_for 10 grep -q 'serial: waiting' "$work/log/guest-v-serial.log"
+printf 'ping\n' >"$work/serial"
+check "serial input reaches the VIRQ_CONSOLE domain through CONSOLEIO_read" \
+    wait_for 30 grep -q 'Test result: SUCCESS' "$work/log/guest-v-serial.log"
+"$xl" destroy v-serial
 
 # on_soft_reset's default, soft-reset: the same domain continues after its
 # SCHEDOP_shutdown (the guest says so, then powers off and is preserved).
