@@ -200,6 +200,8 @@ constexpr KeyInfo kKeys[] = {
     // x86
     {"mca_caps", K::list, no},
     {"msr_relaxed", K::boolean, no},
+    // xenolith extensions (not in xl.cfg(5))
+    {"start_after", K::string_or_list, yes},  // xenolith-domains: start/stop order
 };
 
 struct XmHint {
