@@ -92,6 +92,11 @@ int start(const Settings& settings) {
         error_lines("no domain started");
         return kNotConfigured;
     }
+    if (!scan.dir_exists) {
+        std::printf("Starting auto Xen domains: none (%s does not exist)\n",
+                    settings.auto_dir.c_str());
+        return kOk;
+    }
     if (scan.domains.empty()) {
         std::printf("Starting auto Xen domains: none in %s\n", settings.auto_dir.c_str());
         return kOk;
