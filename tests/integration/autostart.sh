@@ -252,6 +252,13 @@ check "  the independent one started" grep -qE '^ alone: started \(domid [0-9]+\
 check "  [failed]" grep -qx '  \[failed\]' "$work/out"
 "$xl" destroy alone
 
+# An HVM guest without PV drivers cannot be asked: destroyed at once.
+"$xl" create -q "$(guest_cfg hvm-idle idle 16 'type = "hvm"' "firmware_override = \"$build/guests/idle.elf\"")"
+check "stop with an HVM guest without PV drivers: exit 1" expect_rc 1 "$xd" --config "$work/settings-f" stop
+check "  destroyed at once, and said why" \
+    grep -qE '^ hvm-idle: cannot be asked to shut down \(no PV control interface\): destroyed \(domid [0-9]+\)$' "$work/out"
+check "  gone" wait_for 5 test "$(guests)" = "Domain-0 "
+
 # --- settings, usage, no daemon ----------------------------------------------------------
 printf 'XENDOMAINS_STOP_MAXWAIT=soon\n' >"$work/bad-settings"
 check "a bad number in the settings: exit 6" expect_rc 6 "$xd" --config "$work/bad-settings" start

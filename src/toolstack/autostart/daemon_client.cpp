@@ -183,9 +183,10 @@ std::vector<StopResult> stop_together(const std::vector<StopTarget>& targets,
             auto reply = receive_reply(fds[k].fd);
             if (is_wait) {
                 // Any event (shut down, or gone) ends the wait; a broken
-                // connection means xenolithd went away with the domain.
-                finish(i, StopResult::Outcome::shut_down);
+                // connection means xenolithd went away, and its domains
+                // with it.
                 if (!reply) st[i].result.detail = reply.error().what;
+                finish(i, reply ? StopResult::Outcome::shut_down : StopResult::Outcome::gone);
                 continue;
             }
             st[i].control.reset();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -172,14 +173,21 @@ int start(const Settings& settings) {
                 std::fflush(stdout);
                 continue;
             }
-            up.insert(d.name);
             // xl create says nothing on success; the list has the domid.
-            unsigned domid = 0;
+            std::optional<DomainInfo> created_domain;
             if (auto now = list_domains(); now) {
                 for (const DomainInfo& info : *now)
-                    if (info.name == d.name) domid = info.domid;
+                    if (info.name == d.name && !info.shut_down) created_domain = info;
             }
-            std::printf(" %s: started (domid %u)\n", d.name.c_str(), domid);
+            if (!created_domain) {
+                std::printf(" %s: created, but no longer running (see its console log)\n",
+                            d.name.c_str());
+                rc = kFailed;
+                std::fflush(stdout);
+                continue;
+            }
+            up.insert(d.name);
+            std::printf(" %s: started (domid %u)\n", d.name.c_str(), created_domain->domid);
             std::fflush(stdout);
             // xendomains' pause, so guests do not all boot at once; none
             // after the last one.
@@ -285,8 +293,9 @@ int stop(const Settings& settings) {
                 rc = kFailed;
                 break;
             case O::gone:
-                std::printf(" %s: destroyed meanwhile by someone else (domid %u)\n",
-                            t.name.c_str(), t.domid);
+                std::printf(" %s: gone meanwhile, destroyed elsewhere%s (domid %u)\n",
+                            t.name.c_str(), r.detail.empty() ? "" : (" (" + r.detail + ")").c_str(),
+                            t.domid);
                 break;
             case O::destroy_failed:
                 std::printf(" %s: still running: %s (domid %u)\n", t.name.c_str(),
