@@ -249,6 +249,7 @@ auto_cfg "$fail" top 'start_after = "base"'
 auto_cfg "$fail" alone
 settings "$work/settings-f" "$fail"
 check "a failed create: exit 1" expect_rc 1 "$xd" --config "$work/settings-f" start
+check "  which xl create failed" grep -qx " base: failed: xl create $fail/base.cfg exited with 1:" "$work/out"
 check "  xl's error, indented" grep -qE '^   libxl: error: .*no-such-kernel' "$work/out"
 check "  its dependent not started" grep -qx ' top: not started: start_after base, which did not start' "$work/out"
 check "  the independent one started" grep -qE '^ alone: started \(domid [0-9]+\)$' "$work/out"

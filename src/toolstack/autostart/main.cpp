@@ -159,9 +159,12 @@ int start(const Settings& settings) {
             auto run = run_xl(xl, {"create", "--quiet", d.file});
             ++created;
             if (!run || run->exit_code != 0) {
-                std::printf(" %s: An error occurred while creating domain %s from %s:\n",
-                            d.name.c_str(), d.name.c_str(), d.file.c_str());
-                const std::string out = run ? run->output : run.error().what + "\n";
+                if (run)
+                    std::printf(" %s: failed: xl create %s exited with %d:\n", d.name.c_str(),
+                                d.file.c_str(), run->exit_code);
+                else
+                    std::printf(" %s: failed:\n", d.name.c_str());
+                const std::string out = run ? run->output : run.error().what;
                 std::size_t pos = 0;
                 while (pos < out.size()) {
                     const std::size_t nl = out.find('\n', pos);
