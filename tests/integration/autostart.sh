@@ -166,8 +166,17 @@ check "  the hand-started domain stopped with the first level" \
 check "  ... before firewall" before manual firewall 'shutting down'
 check "  ... netdd, firewall, web" test "$(sed -n '/^Starting/,$p' "$work/out" | grep -o '^ [a-z]*: started' | tr -d '\n')" = " netdd: started firewall: started web: started"
 check "  manual is not an auto domain: not restarted" test "$(guests)" = "Domain-0 firewall netdd web "
+# Stopping never refuses: a config broken since start is a warning, and its
+# domain stops like any other (with the first level).
+cp "$auto/web.cfg" "$work/web.cfg.good"
+echo 'memory = "lots"' >>"$auto/web.cfg"
+echo 'XENDOMAINS_SAVE=/var/lib/xen/save' >>"$work/settings-all"
 check "stop: exit 0 (all shut down in time)" expect_rc 0 "$xd" --config "$work/settings-all" stop
 check "  [done]" grep -qx '  \[done\]' "$work/out"
+check "  the broken config is a warning" grep -qx "xenolith-domains: $auto/web.cfg:6: memory: expected a number of MiB, got \"lots\" (its domain is stopped like any other)" "$work/err"
+check "  XENDOMAINS_SAVE gets a note" grep -q "^xenolith-domains: $work/settings-all:[0-9]*: XENDOMAINS_SAVE is not supported" "$work/err"
+check "  web (now unknown) with the first level, netdd last" test "$(grep -o '^ [a-z]*:' "$work/out" | tr -d '\n')" = " firewall: web: netdd:"
+mv "$work/web.cfg.good" "$auto/web.cfg"
 check "  nothing left" wait_for 5 test "$(guests)" = "Domain-0 "
 
 # --- refusals: nothing started --------------------------------------------------------
