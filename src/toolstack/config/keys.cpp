@@ -200,8 +200,9 @@ constexpr KeyInfo kKeys[] = {
     // x86
     {"mca_caps", K::list, no},
     {"msr_relaxed", K::boolean, no},
-    // xenolith extensions (documented in src/toolstack/config/README.md)
+    // xenolith extensions (not in xl.cfg(5); src/toolstack/config/README.md)
     {"global_virqs", K::list, yes},
+    {"start_after", K::string_or_list, yes},  // xenolith-domains: start/stop order
 };
 
 struct XmHint {
