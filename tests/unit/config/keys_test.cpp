@@ -28,7 +28,8 @@ TEST(KeyTable, ImplementedSet_IsTheTypedKeys) {
         "root",        "firmware_override", "memory",       "maxmem",
         "vcpus",       "maxvcpus",      "on_poweroff",      "on_reboot",
         "on_watchdog", "on_crash",      "on_soft_reset",    "max_grant_frames",
-        "max_maptrack_frames", "max_event_channels", "cpus", "cpus_soft"};
+        "max_maptrack_frames", "max_event_channels", "cpus", "cpus_soft",
+        "disk",        "vif"};
     EXPECT_EQ(implemented, expected);
 }
 
