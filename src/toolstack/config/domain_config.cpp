@@ -504,10 +504,17 @@ private:
         return ok_status();
     }
 
+    static std::uint64_t mac_key(const MacAddress& mac) {
+        std::uint64_t key = 0;
+        for (std::uint8_t b : mac) key = (key << 8) | b;
+        return key;
+    }
+
     Status nics(const Setting& s) {
         if (Status st = device_items(s); !st) return st;
         out_.nics.reserve(s.value.items.size());
         std::unordered_map<std::uint32_t, std::size_t> by_devid;
+        std::unordered_map<std::uint64_t, std::size_t> by_mac;
         bool warned_hvm_only = false;
         for (std::size_t index = 0; index < s.value.items.size(); ++index) {
             const Value& item = s.value.items[index];
@@ -530,12 +537,10 @@ private:
                                                               "place in the list; give it devid=)"));
             }
             if (nic.mac) {
-                for (const NicConfig& other : out_.nics) {
-                    if (other.mac == nic.mac) {
-                        warn(s, fmt::format("vif: mac {} is also used by the vif at line {}",
-                                            to_string(*nic.mac), other.where.line));
-                        break;
-                    }
+                const auto [first, unused] = by_mac.emplace(mac_key(*nic.mac), out_.nics.size());
+                if (!unused) {
+                    warn(s, fmt::format("vif: mac {} is also used by the vif at line {}",
+                                        to_string(*nic.mac), out_.nics[first->second].where.line));
                 }
             }
             const bool emulated_only = nic.model || nic.type == NicType::vif_ioemu;

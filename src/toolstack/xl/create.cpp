@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "control/protocol.hpp"
 #include "toolstack/config/domain_config.hpp"
@@ -30,10 +32,12 @@ std::string absolute(const std::string& path) {
 // other than dom0) live there and are not checked. Returns false to refuse.
 bool check_bridges(const config::DomainConfig& cfg, bool dryrun) {
     bool ok = true;
+    std::set<std::string> checked;  // each bridge once, however many vifs name it
     for (const auto& nic : cfg.nics) {
         if (!nic.bridge) continue;
         const auto& backend = nic.backend_domain;
         if (backend && *backend != "Domain-0" && *backend != "0") continue;
+        if (!checked.insert(*nic.bridge).second) continue;
         // bridge= was checked to be an interface name: no '/', so this stays in /sys/class/net.
         const std::string path = "/sys/class/net/" + *nic.bridge + "/bridge";
         struct stat st {};
