@@ -372,6 +372,11 @@ private:
             if (!out_.target || out_.target->empty()) out_.format = DiskFormat::empty;
         }
         if (!vdev_) {
+            if (out_.target && out_.target->find("vdev=") != std::string::npos) {
+                return issues_.fail(offsets_.target,
+                                    "no vdev: target= takes the rest of the spec, so the vdev= "
+                                    "after it became part of the target; write target= last");
+            }
             return issues_.fail(0, "no vdev: say which device the guest sees, e.g. "
                                    "'/dev/vg/guest,raw,xvda,rw' or vdev=xvda");
         }

@@ -161,6 +161,10 @@ TEST(DiskSpec, Errors_SayWhatAndWhere) {
 TEST(DiskSpec, MissingParts_AreErrors) {
     EXPECT_NE(disk_error("/dev/vg/a").message.find("no vdev"), std::string::npos);
     EXPECT_NE(disk_error("").message.find("no vdev"), std::string::npos);
+    auto late = disk_error("target=/a,vdev=xvda");
+    EXPECT_EQ(late.offset, 7u);
+    EXPECT_EQ(late.message, "no vdev: target= takes the rest of the spec, so the vdev= after it "
+                            "became part of the target; write target= last");
     EXPECT_NE(disk_error("vdev=xvda").message.find("no target"), std::string::npos);
     auto e = disk_error(",,xvda");
     EXPECT_EQ(e.message, "empty target: only a cdrom drive may be empty (add devtype=cdrom)");
