@@ -281,6 +281,14 @@ private:
                 set_format(*format, tok, pos);
             }
         } else if (!vdev_) {
+            if (had_prefix_ && !tok.empty() && parse_format(tok)) {
+                // "file:/img.qcow2,qcow2,xvda,w": after a prefix xl has no format position.
+                issues_.fail(pos, fmt::format("vdev: '{}' is a format, but after a prefix such as "
+                                              "phy: or file: the positions are target, vdev, "
+                                              "access; write format={} or the {}: prefix",
+                                              tok, tok, tok));
+                return;
+            }
             if (!vdev_and_devtype(tok, pos)) {
                 save("vdev", vdev_, tok, pos);
                 offsets_.vdev = pos;

@@ -171,6 +171,15 @@ TEST(DiskSpec, MissingParts_AreErrors) {
     EXPECT_EQ(disk_error("/a,empty,xvda").message, "format empty is only for cdrom drives");
 }
 
+TEST(DiskSpec, FormatInTheVdevPlaceAfterAPrefix_GetsAHint) {
+    auto e = disk_error("file:/srv/a.qcow2,qcow2,xvda,w");
+    EXPECT_EQ(e.offset, 18u);
+    EXPECT_EQ(e.message, "vdev: 'qcow2' is a format, but after a prefix such as phy: or file: the "
+                         "positions are target, vdev, access; write format=qcow2 or the qcow2: "
+                         "prefix");
+    EXPECT_EQ(disk_error("phy:/dev/x,,w").message.substr(0, 10), "vdev: '' i");
+}
+
 TEST(DiskSpec, BadVdev_PointsAtIt) {
     auto e = disk_error("phy:/dev/vg/a,xvd1,w");
     EXPECT_EQ(e.offset, 14u);
