@@ -48,7 +48,7 @@ check "... saying who handles it" grep -q 'VIRQ 3 is already handled by domain' 
 check "... and leaving nothing behind" expect_rc 1 "$xl" domid v-second
 check "a per-vCPU VIRQ is no global_virqs entry" expect_rc 1 "$xl" create -q \
     "$(guest_cfg v-bad dom_exc 16 'global_virqs = ["timer"]')"
-check "... with file:line and the key" grep -q 'v-bad.cfg:5: global_virqs: "timer" is not a global VIRQ' "$work/err"
+check "... with file:line and the key" grep -qE 'v-bad.cfg:5:[0-9]+: global_virqs: "timer" is not a global VIRQ' "$work/err"
 "$xl" destroy v-handler; "$xl" destroy v-other
 
 # VIRQ_CONSOLE: bytes on xenolithd's serial line reach the domain that

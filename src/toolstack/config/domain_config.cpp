@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -64,14 +66,18 @@ public:
                                           &Builder::global_virqs}) {
             if (Status st = (this->*step)(); !st) return st.error();
         }
+
+        if (Status st = devices(); !st) return st.error();
         return std::move(out_);
     }
 
 private:
     // ---- messages -------------------------------------------------------
 
+    // At the value: where a user looks to fix it.
     static Error fail(const Setting& s, std::string_view what) {
-        return make_error(fmt::format("{}:{}: {}: {}", s.pos.file, s.pos.line, s.key, what));
+        return make_error(fmt::format("{}:{}:{}: {}: {}", s.pos.file, s.value.line,
+                                      s.value.column, s.key, what));
     }
 
     void warn(const Setting& s, std::string message) {
@@ -127,7 +133,10 @@ private:
     void warn_about_keys() {
         for (const Setting& s : in_.settings) {
             const KeyInfo* info = find_key(s.key);
-            if (info && info->implemented) continue;
+            if (info && info->implemented) {
+                warn_if_not_attached(s);
+                continue;
+            }
             if (info) {
                 warn(s, fmt::format("'{}' is not supported by xenolith yet; ignored", s.key));
                 continue;
@@ -434,6 +443,142 @@ private:
             return ok_status();
         }
         out_.firmware_override = std::move(fw);
+        return ok_status();
+    }
+
+    // ---- devices ------------------------------------------------------------
+
+    // disk= and vif= are parsed and checked in full, but nothing attaches
+    // them until the block and network back-ends exist.
+    void warn_if_not_attached(const Setting& s) {
+        if (!s.value.is_list() || s.value.items.empty()) return;
+        if (s.key == "disk") {
+            warn(s, "'disk' is checked, but xenolith does not attach block devices yet; ignored");
+        } else if (s.key == "vif") {
+            warn(s, "'vif' is checked, but xenolith does not attach network devices yet; ignored");
+        }
+    }
+
+    // Where byte `offset` of a disk/vif string lies in the file. Exact unless
+    // the string has escapes before that point.
+    static SourcePos pos_in(const Setting& s, const Value& item, std::size_t offset) {
+        const std::uint64_t column = std::uint64_t{item.column} +
+                                     (item.kind == Value::Kind::string ? 1 : 0) + offset;
+        return SourcePos{s.pos.file, item.line,
+                         static_cast<std::uint32_t>(std::min<std::uint64_t>(column, UINT32_MAX))};
+    }
+
+    static Error fail_at(const Setting& s, const SourcePos& at, std::string_view what) {
+        return make_error(fmt::format("{}:{}:{}: {}: {}", at.file, at.line, at.column, s.key, what));
+    }
+
+    // The entries of a device list; each must be a string (a number is taken
+    // as its text, as xl does).
+    Status device_items(const Setting& s) {
+        if (!s.value.is_list()) {
+            return fail(s, fmt::format("expected a list such as {} = [ '...' ], got {}", s.key,
+                                       shown(s.value)));
+        }
+        for (const Value& item : s.value.items) {
+            if (item.is_list()) {
+                return fail_at(s, pos_in(s, item, 0), "expected a string, got a nested list");
+            }
+        }
+        return ok_status();
+    }
+
+    // Reports what a spec parser found; the error, if any, as an Error.
+    Status report(const Setting& s, const Value& item, const SpecIssues& issues) {
+        for (const SpecIssue& w : issues.warnings) {
+            warn(s, fmt::format("{}: {}", s.key, w.message));
+        }
+        if (issues.error) return fail_at(s, pos_in(s, item, issues.error->offset), issues.error->message);
+        return ok_status();
+    }
+
+    Status devices() {
+        if (const Setting* s = in_.find("disk")) {
+            if (Status st = disks(*s); !st) return st;
+        }
+        if (const Setting* s = in_.find("vif")) {
+            if (Status st = nics(*s); !st) return st;
+        }
+        return ok_status();
+    }
+
+    Status disks(const Setting& s) {
+        if (Status st = device_items(s); !st) return st;
+        out_.disks.reserve(s.value.items.size());
+        // Device number -> index in out_.disks, to find two names for one device.
+        std::unordered_map<std::uint32_t, std::size_t> by_number;
+        for (const Value& item : s.value.items) {
+            DiskConfig disk;
+            SpecIssues issues;
+            parse_disk_spec(item.text, disk, issues);
+            if (Status st = report(s, item, issues); !st) return st;
+            disk.where = pos_in(s, item, 0);
+            const auto [it, fresh] = by_number.emplace(disk.device_number, out_.disks.size());
+            if (!fresh) {
+                const DiskConfig& first = out_.disks[it->second];
+                return fail_at(s, disk.where,
+                               fmt::format("vdev '{}' is the same device as '{}' (line {}); each "
+                                           "disk needs its own vdev",
+                                           shorten(disk.vdev), shorten(first.vdev),
+                                           first.where.line));
+            }
+            out_.disks.push_back(std::move(disk));
+        }
+        return ok_status();
+    }
+
+    static std::uint64_t mac_key(const MacAddress& mac) {
+        std::uint64_t key = 0;
+        for (std::uint8_t b : mac) key = (key << 8) | b;
+        return key;
+    }
+
+    Status nics(const Setting& s) {
+        if (Status st = device_items(s); !st) return st;
+        out_.nics.reserve(s.value.items.size());
+        std::unordered_map<std::uint32_t, std::size_t> by_devid;
+        std::unordered_map<std::uint64_t, std::size_t> by_mac;
+        bool warned_hvm_only = false;
+        for (std::size_t index = 0; index < s.value.items.size(); ++index) {
+            const Value& item = s.value.items[index];
+            NicConfig nic;
+            // xl numbers vifs by their place in the list unless devid= is given.
+            nic.devid = static_cast<std::uint32_t>(std::min<std::size_t>(index, INT_MAX));
+            bool devid_given = false;
+            std::size_t bridge_offset = 0;
+            SpecIssues issues;
+            parse_nic_spec(item.text, nic, devid_given, bridge_offset, issues);
+            if (Status st = report(s, item, issues); !st) return st;
+            nic.where = pos_in(s, item, 0);
+            nic.bridge_pos = pos_in(s, item, bridge_offset);
+            const auto [it, fresh] = by_devid.emplace(nic.devid, out_.nics.size());
+            if (!fresh) {
+                return fail_at(s, nic.where,
+                               fmt::format("devid {} is taken by the vif at line {}{}", nic.devid,
+                                           out_.nics[it->second].where.line,
+                                           devid_given ? "" : " (this entry gets it from its "
+                                                              "place in the list; give it devid=)"));
+            }
+            if (nic.mac) {
+                const auto [first, unused] = by_mac.emplace(mac_key(*nic.mac), out_.nics.size());
+                if (!unused) {
+                    warn(s, fmt::format("vif: mac {} is also used by the vif at line {}",
+                                        to_string(*nic.mac), out_.nics[first->second].where.line));
+                }
+            }
+            const bool emulated_only = nic.model || nic.type == NicType::vif_ioemu;
+            if (emulated_only && out_.type != DomainType::hvm && !warned_hvm_only) {
+                warned_hvm_only = true;
+                warn(s, fmt::format("vif: model= and type=ioemu only apply to HVM guests, and this "
+                                    "one is {}; ignored",
+                                    to_string(out_.type)));
+            }
+            out_.nics.push_back(std::move(nic));
+        }
         return ok_status();
     }
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "toolstack/config/disk.hpp"
+#include "toolstack/config/nic.hpp"
 #include "toolstack/config/uuid.hpp"
 #include "toolstack/config/value.hpp"
 
@@ -80,6 +82,11 @@ struct DomainConfig {
     std::optional<Value> cpus;
     std::optional<Value> cpus_soft;
 
+    // disk= and vif=, parsed and checked. xenolith has no block or network
+    // back-end yet, so nothing attaches them (build_domain_config warns).
+    std::vector<DiskConfig> disks;
+    std::vector<NicConfig> nics;
+
     // xenolith extension: the global VIRQs this domain receives instead of
     // domain 0 (XEN_DOMCTL_set_virq_handler), by number.
     std::vector<std::uint32_t> global_virqs;
@@ -87,7 +94,8 @@ struct DomainConfig {
 
 // Builds the typed configuration. Keys xenolith does not implement yet and
 // keys xl does not know add one warning each and are otherwise ignored.
-// Errors read "file:line: key: what is wrong".
+// Errors read "file:line:column: key: what is wrong", the column being the
+// value's (inside a disk= or vif= string, the offending part's).
 Result<DomainConfig> build_domain_config(const ParsedConfig& parsed,
                                          std::vector<Warning>& warnings);
 

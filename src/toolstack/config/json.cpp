@@ -49,6 +49,57 @@ std::string valid_utf8(std::string_view s) {
     return out;
 }
 
+// libxl_defbool as libxl prints it.
+const char* defbool(bool b) { return b ? "True" : "False"; }
+
+// libxl_device_disk: fields in libxl's order, those at libxl's initial
+// value left out.
+template <class Json>
+Json disk_json(const DiskConfig& d) {
+    Json j = Json::object();
+    if (d.backend_domain) j["backend_domname"] = valid_utf8(*d.backend_domain);
+    if (d.target) j["pdev_path"] = valid_utf8(*d.target);
+    j["vdev"] = valid_utf8(d.vdev);
+    if (d.backend_type != DiskBackendType::unknown) j["backend"] = std::string(to_string(d.backend_type));
+    j["format"] = std::string(to_string(d.format));
+    if (d.script) j["script"] = valid_utf8(*d.script);
+    if (d.removable) j["removable"] = 1;
+    if (d.readwrite) j["readwrite"] = 1;
+    if (d.is_cdrom) j["is_cdrom"] = 1;
+    if (d.direct_io_safe) j["direct_io_safe"] = true;
+    if (d.discard) j["discard_enable"] = defbool(*d.discard);
+    if (d.specification != DiskSpecification::unknown) {
+        j["specification"] = std::string(to_string(d.specification));
+    }
+    if (d.trusted) j["trusted"] = defbool(*d.trusted);
+    if (d.grant_usage) j["grant_usage"] = defbool(*d.grant_usage);
+    return j;
+}
+
+// libxl_device_nic, likewise.
+template <class Json>
+Json nic_json(const NicConfig& n) {
+    Json j = Json::object();
+    if (n.backend_domain) j["backend_domname"] = valid_utf8(*n.backend_domain);
+    if (n.devid != 0) j["devid"] = n.devid;
+    if (n.mtu) j["mtu"] = *n.mtu;
+    if (n.vlan) j["vlan"] = valid_utf8(*n.vlan);
+    if (n.model) j["model"] = valid_utf8(*n.model);
+    if (n.mac) j["mac"] = to_string(*n.mac);
+    if (n.ip) j["ip"] = valid_utf8(*n.ip);
+    if (n.bridge) j["bridge"] = valid_utf8(*n.bridge);
+    if (n.ifname) j["ifname"] = valid_utf8(*n.ifname);
+    if (n.script) j["script"] = valid_utf8(*n.script);
+    if (n.type != NicType::unknown) j["nictype"] = std::string(to_string(n.type));
+    if (n.rate) {
+        j["rate_bytes_per_interval"] = n.rate->bytes_per_interval;
+        j["rate_interval_usecs"] = n.rate->interval_usecs;
+    }
+    if (n.gatewaydev) j["gatewaydev"] = valid_utf8(*n.gatewaydev);
+    if (n.trusted) j["trusted"] = defbool(*n.trusted);
+    return j;
+}
+
 template <class Json>
 Json build(const DomainConfig& cfg) {
     Json c_info = Json::object();
@@ -82,6 +133,16 @@ Json build(const DomainConfig& cfg) {
     Json j = Json::object();
     j["c_info"] = std::move(c_info);
     j["b_info"] = std::move(b_info);
+    if (!cfg.disks.empty()) {
+        Json disks = Json::array();
+        for (const DiskConfig& d : cfg.disks) disks.push_back(disk_json<Json>(d));
+        j["disks"] = std::move(disks);
+    }
+    if (!cfg.nics.empty()) {
+        Json nics = Json::array();
+        for (const NicConfig& n : cfg.nics) nics.push_back(nic_json<Json>(n));
+        j["nics"] = std::move(nics);
+    }
     const std::pair<const char*, ShutdownAction> actions[] = {
         {"on_poweroff", cfg.on_poweroff}, {"on_reboot", cfg.on_reboot},
         {"on_watchdog", cfg.on_watchdog}, {"on_crash", cfg.on_crash},

@@ -13,12 +13,16 @@
 //       "type.pvh": {},                          // "type.hvm": { "firmware": "..." } for HVM
 //       "arch_arm": {}, "arch_x86": {}
 //     },
+//     "disks": [ { "pdev_path": "/dev/vg0/web", "vdev": "xvda", "format": "raw", "readwrite": 1 } ],
+//     "nics": [ { "mac": "00:16:3e:12:34:56", "bridge": "xenbr0" } ],
 //     "on_reboot": "restart",
 //     "on_soft_reset": "soft_reset"
 //   }
 //
 // As libxl does, fields equal to libxl's initial value are left out: a
-// missing uuid, strings not set, and on_* actions that are "destroy".
+// missing uuid, strings not set, and on_* actions that are "destroy"; so
+// are "disks"/"nics" when there are none, zero integers and unset
+// booleans of devices (libxl's defbools print as "True"/"False").
 // Memory is in KiB; actions use libxl's enum names ("restart_rename",
 // "coredump_destroy", ...), not xl.cfg's ("rename-restart"). Grant and
 // event-channel limits are printed as resolved (xl leaves them to Xen).

@@ -71,8 +71,8 @@ constexpr KeyInfo kKeys[] = {
     {"xenstore_feature_mask", K::number, no},
     {"xenstore_quota", K::list, no},
     // Devices
-    {"disk", K::list, no},
-    {"vif", K::list, no},
+    {"disk", K::list, yes},  // parsed and checked; not attached yet (no back-end)
+    {"vif", K::list, yes},   // likewise
     {"vif2", K::list, no},  // netchannel2; xl warns that it is unsupported
     {"vtpm", K::list, no},
     {"p9", K::list, no},

@@ -24,7 +24,7 @@ std::string_view to_string(KeyKind kind);
 struct KeyInfo {
     std::string_view name;
     KeyKind kind;
-    bool implemented;  // xenolith acts on it; otherwise it warns and ignores it
+    bool implemented;  // read into DomainConfig; otherwise it warns and ignores it
 };
 
 // All known keys, in the order of the xl.cfg(5) manual.

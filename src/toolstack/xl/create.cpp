@@ -1,11 +1,14 @@
 // xl create: parse the config (with key=value overrides), then ask
 // xenolithd to build the domain; -c attaches the console before the guest
 // runs, so no output is missed.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "control/protocol.hpp"
 #include "toolstack/config/domain_config.hpp"
@@ -21,6 +24,37 @@ std::string absolute(const std::string& path) {
     char buf[PATH_MAX];
     if (!getcwd(buf, sizeof buf)) return path;
     return std::string(buf) + "/" + path;
+}
+
+// A vif whose bridge is not on this host could never be attached: `xl create`
+// refuses it before anything is made; `xl create -n` only warns, since the
+// config may be meant for another host. Bridges of a driver domain (backend=
+// other than dom0) live there and are not checked. Returns false to refuse.
+bool check_bridges(const config::DomainConfig& cfg, bool dryrun) {
+    bool ok = true;
+    std::set<std::string> checked;  // each bridge once, however many vifs name it
+    for (const auto& nic : cfg.nics) {
+        if (!nic.bridge) continue;
+        const auto& backend = nic.backend_domain;
+        if (backend && *backend != "Domain-0" && *backend != "0") continue;
+        if (!checked.insert(*nic.bridge).second) continue;
+        // bridge= was checked to be an interface name: no '/', so this stays in /sys/class/net.
+        const std::string path = "/sys/class/net/" + *nic.bridge + "/bridge";
+        struct stat st {};
+        if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        const auto& at = nic.bridge_pos;
+        if (dryrun) {
+            std::fprintf(stderr, "%s:%u: warning: vif: bridge \"%s\" does not exist on this host\n",
+                         at.file.c_str(), at.line, nic.bridge->c_str());
+        } else {
+            std::fprintf(stderr,
+                         "%s:%u:%u: vif: bridge \"%s\" does not exist on this host (no %s); "
+                         "create it or name another bridge=\n",
+                         at.file.c_str(), at.line, at.column, nic.bridge->c_str(), path.c_str());
+            ok = false;
+        }
+    }
+    return ok;
 }
 
 }  // namespace
@@ -64,6 +98,7 @@ int cmd_create(const Args& a) {
         std::fprintf(stderr, "%s\n", cfg.error().what.c_str());
         return 1;
     }
+    if (!check_bridges(*cfg, dryrun)) return 1;
     if (dryrun) {
         std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());
         return 0;

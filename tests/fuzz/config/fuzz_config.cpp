@@ -4,7 +4,7 @@
 //
 // Checked beyond "no crash": errors name their source, settings are unique,
 // every value survives being written back and parsed again, and the JSON
-// of a built config always serialises.
+// of a built config always serialises; disks and vifs do not collide.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -80,6 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(!built->name.empty());
     check(built->memory_mib <= built->maxmem_mib);
     check(built->vcpus >= 1 && built->vcpus <= built->max_vcpus);
+    // Each disk is its own device, each vif has its own devid.
+    std::set<std::uint32_t> devices, devids;
+    for (const auto& d : built->disks) check(devices.insert(d.device_number).second);
+    for (const auto& n : built->nics) check(devids.insert(n.devid).second);
     (void)cfg::to_ordered_json(*built).dump();
     (void)cfg::to_json(*built).dump();
     return 0;

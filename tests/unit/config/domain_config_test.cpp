@@ -46,13 +46,13 @@ TEST(DomainConfigName, MissingName_IsAnError) {
 }
 
 TEST(DomainConfigName, InvalidNames_AreErrors) {
-    EXPECT_EQ(build_error("name = ''\n"), "t.cfg:1: name: must not be empty");
+    EXPECT_EQ(build_error("name = ''\n"), "t.cfg:1:8: name: must not be empty");
     EXPECT_EQ(build_error("name = '123'\n"),
-              "t.cfg:1: name: \"123\" is all digits, which xl commands would read as a domain id");
+              "t.cfg:1:8: name: \"123\" is all digits, which xl commands would read as a domain id");
     EXPECT_EQ(build_error("name = 42\n"),
-              "t.cfg:1: name: \"42\" is all digits, which xl commands would read as a domain id");
-    EXPECT_EQ(build_error("name = 'a\\nb'\n"), "t.cfg:1: name: contains a control character");
-    EXPECT_EQ(build_error("name = ['a']\n"), "t.cfg:1: name: expected a string, got a list");
+              "t.cfg:1:8: name: \"42\" is all digits, which xl commands would read as a domain id");
+    EXPECT_EQ(build_error("name = 'a\\nb'\n"), "t.cfg:1:8: name: contains a control character");
+    EXPECT_EQ(build_error("name = ['a']\n"), "t.cfg:1:8: name: expected a string, got a list");
 }
 
 TEST(DomainConfigName, UnusualButValidNames_AreKept) {
@@ -78,11 +78,11 @@ TEST(DomainConfigType, PrefixesAreAcceptedAsXlDoes_WithAWarning) {
 
 TEST(DomainConfigType, UnknownType_IsAnError) {
     EXPECT_EQ(build_error("name='a'\ntype='kvm'"),
-              "t.cfg:2: type: expected \"pv\", \"pvh\" or \"hvm\", got \"kvm\"");
+              "t.cfg:2:6: type: expected \"pv\", \"pvh\" or \"hvm\", got \"kvm\"");
     EXPECT_EQ(build_error("name='a'\ntype=''"),
-              "t.cfg:2: type: expected \"pv\", \"pvh\" or \"hvm\", got \"\"");
+              "t.cfg:2:6: type: expected \"pv\", \"pvh\" or \"hvm\", got \"\"");
     EXPECT_EQ(build_error("name='a'\ntype='PVH'"),
-              "t.cfg:2: type: expected \"pv\", \"pvh\" or \"hvm\", got \"PVH\"");
+              "t.cfg:2:6: type: expected \"pv\", \"pvh\" or \"hvm\", got \"PVH\"");
 }
 
 TEST(DomainConfigType, OldBuilderKey_IsHonouredAndFlaggedDeprecated) {
@@ -96,9 +96,9 @@ TEST(DomainConfigType, OldBuilderKey_IsHonouredAndFlaggedDeprecated) {
 
 TEST(DomainConfigType, BuilderContradictingType_IsAnError) {
     EXPECT_EQ(build_error("name='a'\ntype='pvh'\nbuilder='hvm'\n"),
-              "t.cfg:3: builder: \"hvm\" contradicts type=\"pvh\" (line 2)");
+              "t.cfg:3:9: builder: \"hvm\" contradicts type=\"pvh\" (line 2)");
     EXPECT_EQ(build_error("name='a'\nbuilder='linux'\n"),
-              "t.cfg:2: builder: expected \"hvm\" or \"generic\", got \"linux\"");
+              "t.cfg:2:9: builder: expected \"hvm\" or \"generic\", got \"linux\"");
 }
 
 // ---- uuid -------------------------------------------------------------------
@@ -113,7 +113,7 @@ TEST(DomainConfigUuid, ValidUuid_IsParsedAndPrintedLowerCase) {
 
 TEST(DomainConfigUuid, MalformedUuids_AreErrors) {
     const std::string msg =
-        "t.cfg:2: uuid: expected a UUID such as \"5d3ec8a0-5f2d-4b9c-9d3e-2a1b0c9d8e7f\", got ";
+        "t.cfg:2:6: uuid: expected a UUID such as \"5d3ec8a0-5f2d-4b9c-9d3e-2a1b0c9d8e7f\", got ";
     EXPECT_EQ(build_error("name='a'\nuuid='xyz'"), msg + "\"xyz\"");
     EXPECT_EQ(build_error("name='a'\nuuid='5d3ec8a05f2d4b9c9d3e2a1b0c9d8e7f'"),
               msg + "\"5d3ec8a05f2d4b9c9d3e2a1b0c9d8e7f\"");
@@ -149,33 +149,33 @@ TEST(DomainConfigMemory, NumbersAsXlReadsThem) {
 
 TEST(DomainConfigMemory, BadValues_NameKeyAndLine) {
     EXPECT_EQ(build_error("name='a'\n\n\nmemory='lots'"),
-              "t.cfg:4: memory: expected a number of MiB, got \"lots\"");
+              "t.cfg:4:8: memory: expected a number of MiB, got \"lots\"");
     EXPECT_EQ(build_error("name='a'\nmemory=12abc"),
-              "t.cfg:2: memory: expected a number of MiB, got 12abc");
+              "t.cfg:2:8: memory: expected a number of MiB, got 12abc");
     EXPECT_EQ(build_error("name='a'\nmemory=08"),
-              "t.cfg:2: memory: expected a number of MiB, got 08");
+              "t.cfg:2:8: memory: expected a number of MiB, got 08");
     EXPECT_EQ(build_error("name='a'\nmemory=[512]"),
-              "t.cfg:2: memory: expected a number of MiB, got a list");
-    EXPECT_EQ(build_error("name='a'\nmemory=0"), "t.cfg:2: memory: must be at least 1 MiB, got 0");
+              "t.cfg:2:8: memory: expected a number of MiB, got a list");
+    EXPECT_EQ(build_error("name='a'\nmemory=0"), "t.cfg:2:8: memory: must be at least 1 MiB, got 0");
     EXPECT_EQ(build_error("name='a'\nmemory='-512'"),
-              "t.cfg:2: memory: must be at least 1 MiB, got -512");
+              "t.cfg:2:8: memory: must be at least 1 MiB, got -512");
     EXPECT_EQ(build_error("name='a'\nmemory=99999999999999999999"),
-              "t.cfg:2: memory: 99999999999999999999 is out of range");
+              "t.cfg:2:8: memory: 99999999999999999999 is out of range");
     EXPECT_EQ(build_error("name='a'\nmemory=2000000000000"),
-              "t.cfg:2: memory: 2000000000000 MiB is too large");
+              "t.cfg:2:8: memory: 2000000000000 MiB is too large");
     EXPECT_EQ(build_error("name='a'\nmaxmem='1G'"),
-              "t.cfg:2: maxmem: expected a number of MiB, got \"1G\"");
+              "t.cfg:2:8: maxmem: expected a number of MiB, got \"1G\"");
 }
 
 TEST(DomainConfigMemory, AppendToNumber_IsRefusedAsXlDoes) {
     EXPECT_EQ(build_error("name='a'\nmemory=5\nmemory+=12"),
-              "t.cfg:3: memory: += cannot be used with a number");
-    EXPECT_EQ(build_error("name='a'\nvcpus+=2"), "t.cfg:2: vcpus: += cannot be used with a number");
+              "t.cfg:3:9: memory: += cannot be used with a number");
+    EXPECT_EQ(build_error("name='a'\nvcpus+=2"), "t.cfg:2:8: vcpus: += cannot be used with a number");
 }
 
 TEST(DomainConfigMemory, MemoryAboveMaxmem_IsAnError) {
     EXPECT_EQ(build_error("name='a'\nmemory=1024\nmaxmem=512\n"),
-              "t.cfg:3: maxmem: 512 MiB is less than memory (1024 MiB, line 2)");
+              "t.cfg:3:8: maxmem: 512 MiB is less than memory (1024 MiB, line 2)");
 }
 
 // ---- vcpus ------------------------------------------------------------------
@@ -202,15 +202,15 @@ TEST(DomainConfigVcpus, ZeroVcpus_IsTakenAsOneLikeXl) {
 
 TEST(DomainConfigVcpus, Errors) {
     EXPECT_EQ(build_error("name='a'\nvcpus=4\nmaxvcpus=2"),
-              "t.cfg:3: maxvcpus: 2 is less than vcpus (4, line 2)");
+              "t.cfg:3:10: maxvcpus: 2 is less than vcpus (4, line 2)");
     EXPECT_EQ(build_error("name='a'\nmaxvcpus='-1'"),
-              "t.cfg:2: maxvcpus: must not be negative, got -1");
+              "t.cfg:2:10: maxvcpus: must not be negative, got -1");
     EXPECT_EQ(build_error("name='a'\nvcpus=5000"),
-              "t.cfg:2: vcpus: 5000 is more than the 4096 vCPUs a domain can have");
+              "t.cfg:2:7: vcpus: 5000 is more than the 4096 vCPUs a domain can have");
     EXPECT_EQ(build_error("name='a'\nmaxvcpus=100000"),
-              "t.cfg:2: maxvcpus: 100000 is more than the 4096 vCPUs a domain can have");
+              "t.cfg:2:10: maxvcpus: 100000 is more than the 4096 vCPUs a domain can have");
     EXPECT_EQ(build_error("name='a'\nvcpus='two'"),
-              "t.cfg:2: vcpus: expected a number of vCPUs, got \"two\"");
+              "t.cfg:2:7: vcpus: expected a number of vCPUs, got \"two\"");
 }
 
 TEST(DomainConfigVcpus, AffinityIsKeptAsWritten) {
@@ -222,7 +222,7 @@ TEST(DomainConfigVcpus, AffinityIsKeptAsWritten) {
     EXPECT_EQ(b.cfg.cpus_soft->items.size(), 2u);
     EXPECT_EQ(build_ok("name='a'\ncpus=3").cfg.cpus->text, "3");
     EXPECT_EQ(build_error("name='a'\ncpus=[['0']]"),
-              "t.cfg:2: cpus: expected a list of CPU ranges, got a nested list");
+              "t.cfg:2:6: cpus: expected a list of CPU ranges, got a nested list");
 }
 
 // ---- grants and event channels ---------------------------------------------
@@ -238,13 +238,13 @@ TEST(DomainConfigLimits, ExplicitValues) {
 
 TEST(DomainConfigLimits, OutOfBounds_AreErrors) {
     EXPECT_EQ(build_error("name='a'\nmax_grant_frames='-1'"),
-              "t.cfg:2: max_grant_frames: -1 is outside 0..2147483647");
+              "t.cfg:2:18: max_grant_frames: -1 is outside 0..2147483647");
     EXPECT_EQ(build_error("name='a'\nmax_maptrack_frames=0x80000000"),
-              "t.cfg:2: max_maptrack_frames: 2147483648 is outside 0..2147483647");
+              "t.cfg:2:21: max_maptrack_frames: 2147483648 is outside 0..2147483647");
     EXPECT_EQ(build_error("name='a'\nmax_event_channels=0x100000000"),
-              "t.cfg:2: max_event_channels: 4294967296 is outside 0..4294967295");
+              "t.cfg:2:20: max_event_channels: 4294967296 is outside 0..4294967295");
     EXPECT_EQ(build_error("name='a'\nmax_grant_frames='many'"),
-              "t.cfg:2: max_grant_frames: expected a number of frames, got \"many\"");
+              "t.cfg:2:18: max_grant_frames: expected a number of frames, got \"many\"");
 }
 
 // ---- actions ----------------------------------------------------------------
@@ -277,12 +277,12 @@ TEST(DomainConfigActions, NamesRoundTrip) {
 
 TEST(DomainConfigActions, UnknownAction_IsAnError) {
     EXPECT_EQ(build_error("name='a'\non_crash='explode'"),
-              "t.cfg:2: on_crash: unknown action \"explode\"; expected destroy, restart, "
+              "t.cfg:2:10: on_crash: unknown action \"explode\"; expected destroy, restart, "
               "rename-restart, preserve, coredump-destroy, coredump-restart or soft-reset");
     EXPECT_EQ(build_error("name='a'\non_reboot=['restart']"),
-              "t.cfg:2: on_reboot: expected a string, got a list");
+              "t.cfg:2:11: on_reboot: expected a string, got a list");
     EXPECT_EQ(build_error("name='a'\non_poweroff='Destroy'"),
-              "t.cfg:2: on_poweroff: unknown action \"Destroy\"; expected destroy, restart, "
+              "t.cfg:2:13: on_poweroff: unknown action \"Destroy\"; expected destroy, restart, "
               "rename-restart, preserve, coredump-destroy, coredump-restart or soft-reset");
 }
 
@@ -336,8 +336,8 @@ TEST(DomainConfigKernel, FirmwareOverride_OnlyForHvm) {
 
 TEST(DomainConfigKernel, ListWhereAStringBelongs_IsAnError) {
     EXPECT_EQ(build_error("name='a'\nkernel=['/boot/vmlinuz']"),
-              "t.cfg:2: kernel: expected a string, got a list");
-    EXPECT_EQ(build_error("name='a'\nextra=[]"), "t.cfg:2: extra: expected a string, got a list");
+              "t.cfg:2:8: kernel: expected a string, got a list");
+    EXPECT_EQ(build_error("name='a'\nextra=[]"), "t.cfg:2:7: extra: expected a string, got a list");
 }
 
 // ---- key warnings -----------------------------------------------------------
@@ -347,7 +347,8 @@ TEST(DomainConfigKeys, UnsupportedKeys_WarnOncePerKey) {
     EXPECT_EQ(b.warnings,
               (Strings{"t.cfg:4: warning: 'vnc' is set again (previously set at line 2); xl uses "
                        "the last value",
-                       "t.cfg:3: warning: 'disk' is not supported by xenolith yet; ignored",
+                       "t.cfg:3: warning: 'disk' is checked, but xenolith does not attach block devices "
+                       "yet; ignored",
                        "t.cfg:4: warning: 'vnc' is not supported by xenolith yet; ignored"}));
 }
 
@@ -378,7 +379,7 @@ TEST(DomainConfigKeys, OverrideErrors_NameTheCommandLine) {
     std::vector<Warning> ws;
     auto r = build_domain_config(*parsed, ws);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().what, "<command line>:1: memory: expected a number of MiB, got \"big\"");
+    EXPECT_EQ(r.error().what, "<command line>:1:8: memory: expected a number of MiB, got \"big\"");
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ std::string read_corpus(const std::string& name) {
 
 const char* const kCorpus[] = {"pvh-direct-kernel.cfg", "pvh-pygrub.cfg", "hvm-opnsense.cfg",
                                "driver-domain.cfg",     "vif-driver-backend.cfg", "xm-era.cfg",
-                               "vnuma.cfg"};
+                               "vnuma.cfg", "hvm-windows.cfg", "xm-legacy-devices.cfg"};
 
 // The whole pipeline; returns whether it got to JSON.
 bool run_all(std::string_view text) {
@@ -145,11 +145,11 @@ TEST(Hostile, ManyDuplicatesAndUnknownKeys_CapTheWarnings) {
 
 TEST(Hostile, ContradictoryValues_AreErrorsNotGuesses) {
     EXPECT_EQ(test::build_error("name='a'\nmemory=2048\nmaxmem=1024\n"),
-              "t.cfg:3: maxmem: 1024 MiB is less than memory (2048 MiB, line 2)");
+              "t.cfg:3:8: maxmem: 1024 MiB is less than memory (2048 MiB, line 2)");
     EXPECT_EQ(test::build_error("name='a'\nvcpus=8\nmaxvcpus=4\n"),
-              "t.cfg:3: maxvcpus: 4 is less than vcpus (8, line 2)");
+              "t.cfg:3:10: maxvcpus: 4 is less than vcpus (8, line 2)");
     EXPECT_EQ(test::build_error("name='a'\ntype='pv'\nbuilder='hvm'\n"),
-              "t.cfg:3: builder: \"hvm\" contradicts type=\"pv\" (line 2)");
+              "t.cfg:3:9: builder: \"hvm\" contradicts type=\"pv\" (line 2)");
     // Later settings win, so a contradiction fixed further down is fine.
     EXPECT_EQ(test::build_ok("name='a'\nmemory=2048\nmaxmem=1024\nmemory=512\n").cfg.memory_mib,
               512u);

@@ -29,7 +29,7 @@ TEST(KeyTable, ImplementedSet_IsTheTypedKeys) {
         "vcpus",       "maxvcpus",      "on_poweroff",      "on_reboot",
         "on_watchdog", "on_crash",      "on_soft_reset",    "max_grant_frames",
         "max_maptrack_frames", "max_event_channels", "cpus", "cpus_soft",
-        "start_after", "global_virqs"};
+        "start_after", "global_virqs", "disk", "vif"};
     EXPECT_EQ(implemented, expected);
 }
 
