@@ -165,7 +165,7 @@ json domain_entry(Domain& d) {
 
 namespace {
 
-json list(Hypervisor& hv, const json&) {
+json list(Hypervisor& hv, const json& req) {
     json out = json::array();
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct sysinfo si {};
@@ -186,8 +186,15 @@ json list(Hypervisor& hv, const json&) {
                    {"cpu_time", host_cpu_seconds()},
                    {"uptime", static_cast<double>(si.uptime)},
                    {"config", nullptr}});
-    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(*d));
-    return {{"ok", true}, {"domains", out}};
+    // "config": false leaves the configs out (all but `xl list -l` need
+    // none, and they are most of the reply).
+    const bool with_config = !req.contains("config") || req["config"] != false;
+    for (const auto& d : hv.domains().all()) {
+        json entry = domain_entry(*d);
+        if (!with_config) entry.erase("config");
+        out.push_back(std::move(entry));
+    }
+    return {{"ok", true}, {"domains", std::move(out)}};
 }
 
 // libxl's error codes (libxl_types.idl) that xl prints as "rc=N".

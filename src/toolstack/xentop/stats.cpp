@@ -119,7 +119,7 @@ Result<json> Source::ask(const json& req) {
 Result<NodeSample> Source::sample() {
     auto info = ask({{"cmd", "info"}});
     if (!info) return info.error();
-    auto list = ask({{"cmd", "list"}});
+    auto list = ask({{"cmd", "list"}, {"config", false}});
     if (!list) return list.error();
     auto node = parse_node(*info, *list);
     if (!node) return node;

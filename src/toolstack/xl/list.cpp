@@ -34,10 +34,10 @@ void print_domain_line(const json& d, bool verbose) {
     std::putchar('\n');
 }
 
-std::optional<json> domains() {
-    auto reply = request({{"cmd", "list"}});
+std::optional<json> domains(bool with_config) {
+    auto reply = request({{"cmd", "list"}, {"config", with_config}});
     if (!reply) return std::nullopt;
-    return (*reply)["domains"];
+    return std::move((*reply)["domains"]);
 }
 
 void invalid_domain(const std::string& d) {
@@ -57,7 +57,7 @@ int cmd_list(const Args& a) {
         else if (!a[i].empty() && a[i][0] == '-') return print_usage("list"), 2;
         else wanted.push_back(a[i]);
     }
-    auto all = domains();
+    auto all = domains(details);
     if (!all) return 1;
     json selected = json::array();
     for (const auto& w : wanted) {
@@ -72,7 +72,7 @@ int cmd_list(const Args& a) {
             return 1;
         }
     }
-    if (wanted.empty()) selected = *all;
+    if (wanted.empty()) selected = std::move(*all);
 
     if (details) {
         // As xl: a JSON array of {domid, config} for guests (dom0 has none).
