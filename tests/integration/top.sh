@@ -72,6 +72,30 @@ check "-p: its heading" test "$(grep -c '^Physical CPU Usage:$' "$work/top")" -e
 "$xentop" -b -i 1 -n -x >"$work/top" 2>&1
 check "-n -x: no network or block devices to list" test "$(wc -l <"$work/top")" -eq 4
 
+# ---- interactive mode (ncurses on a pty from script(1)) ---------------------------
+on_tty() {  # INPUT COMMAND: runs COMMAND on a 200x30 pty fed INPUT; plain text out
+    local input=$1; shift
+    { sleep 2; printf '%s' "$input"; sleep 2; } |
+        TERM=xterm timeout 30 script -qec "stty cols 200 rows 30; $*" /dev/null >"$work/tty.raw" 2>&1
+    local rc=$?
+    sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[()][0-9A-B]//g' "$work/tty.raw" | tr -d '\r' >"$work/tty"
+    return $rc
+}
+on_tty '' "$xentop" -i 2 -d 1
+check "interactive -i 2 -d 1 ends by itself" test $? -eq 0
+check "interactive: the summary line with the Xen version" \
+    grep -qaE 'xentop - [0-9]{2}:[0-9]{2}:[0-9]{2}   Xen 4\.17\.0-xenolith' "$work/tty"
+check "interactive: domain states counted (Domain-0 and busy running, idle blocked)" \
+    grep -qaF '3 domains: 2 running, 1 blocked, 0 paused, 0 crashed, 0 dying, 0 shutdown' "$work/tty"
+check "interactive: host memory and CPUs" \
+    grep -qaE "Mem: [0-9]+k total, [0-9]+k used, [0-9]+k free    CPUs: $(nproc) @ [0-9]+MHz" "$work/tty"
+check "interactive: the header and the key line" \
+    bash -c "grep -qa 'NAME  STATE   CPU(sec)' '$work/tty' && grep -qa 'ort order' '$work/tty' && grep -qa 'uit' '$work/tty'"
+on_tty 'q' "$xentop" -d 1
+check "interactive: q quits" test $? -eq 0
+on_tty 'd' "$xentop" -i 3 -d 2
+check "interactive: d prompts for the delay" grep -qa 'Delay(sec): ' "$work/tty"
+
 # ---- options and errors --------------------------------------------------------
 "$xentop" -h >"$work/out" 2>&1
 check "-h prints the usage and exits 0" \
