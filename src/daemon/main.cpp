@@ -42,11 +42,12 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
         auto msg = control::recv_message(fd.get());
         if (!msg || !*msg) return;
         const nlohmann::json& req = **msg;
-        if (req.value("cmd", "") == "console") {
+        const bool named = req.contains("cmd") && req["cmd"].is_string();  // else: unknown
+        if (named && req["cmd"] == "console") {
             daemon::serve_console(hv, fd.get(), req);
             return;
         }
-        if (req.value("cmd", "") == "wait") {
+        if (named && req["cmd"] == "wait") {
             daemon::serve_wait(hv, fd.get(), req);
             return;
         }

@@ -284,7 +284,7 @@ json info(Hypervisor& hv, const json& req) {
                 {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                          hv.started_at())
                                .count()}};
-    if (req.value("topology", false)) {
+    if (req.contains("topology") && req["topology"] == true) {
         out["cpu_topology"] = cpu_topology(online);
         out["numa_nodes"] = numa_nodes(nodes, total_kib, free_kib);
         out["pci_topology"] = pci_topology();

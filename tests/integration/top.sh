@@ -175,6 +175,28 @@ check "xl dmesg --clear empties it" test -z "$("$xl" dmesg)"
 expect_rc 2 "$xl" dmesg -z
 check "xl dmesg -z: xl's unsupported-option message" grep -qxF "option \`z' not supported." "$work/err"
 
+# ---- hostile control requests ----------------------------------------------------
+ask() {  # raw JSON lines to the control socket, one connection each; prints replies
+    python3 - "$@" <<'PY'
+import os, socket, sys
+for line in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.environ["XENOLITH_RUN_DIR"] + "/xenolithd.sock")
+    s.sendall(line.encode() + b"\n")
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    print(reply.decode().strip())
+PY
+}
+ask '{"cmd":"info","topology":"yes"}' '{"cmd":"dmesg","clear":"x"}' '{"cmd":5}' '{"cmd":"list","config":[1]}' >"$work/out" 2>&1
+check "wrongly typed request fields get an error reply, not a crash" \
+    bash -c "sed -n 2p '$work/out' | grep -q '\"ok\":false' && sed -n 3p '$work/out' | grep -q 'unknown request' && kill -0 $daemon"
+check "info without a boolean topology leaves the topology out" bash -c "sed -n 1p '$work/out' | grep -q '\"ok\":true' && ! grep -q cpu_topology '$work/out'"
+
 "$xl" destroy busy
 "$xl" destroy "$long_name"
 summary top
