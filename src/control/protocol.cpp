@@ -31,22 +31,34 @@ Status send_message(int fd, const nlohmann::json& msg) {
     return ok_status();
 }
 
-// Reads byte by byte up to the newline: messages are small, and the console
-// stream that may follow must not be swallowed into a buffer.
+// Consumes exactly one line: it peeks at what has arrived and reads only up
+// to the newline, so a console stream that follows the reply stays in the
+// socket (and a large reply costs a few reads, not one per byte).
 Result<std::optional<nlohmann::json>> recv_message(int fd) {
     std::string line;
+    char buf[64 * 1024];
     for (;;) {
-        char c;
-        ssize_t n = ::read(fd, &c, 1);
+        ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return make_error(std::string("control socket: ") + std::strerror(errno));
         if (n == 0) {
             if (line.empty()) return std::optional<nlohmann::json>{};
             return make_error("control socket: truncated message");
         }
-        if (c == '\n') break;
-        if (line.size() >= kMaxMessageBytes) return make_error("control socket: message too large");
-        line.push_back(c);
+        const auto* newline = static_cast<const char*>(std::memchr(buf, '\n', static_cast<std::size_t>(n)));
+        const std::size_t take = newline ? static_cast<std::size_t>(newline - buf) + 1
+                                         : static_cast<std::size_t>(n);
+        // Only this reader drains the socket, so the peeked bytes are there.
+        std::size_t got = 0;
+        while (got < take) {
+            const ssize_t r = ::read(fd, buf + got, take - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return make_error(std::string("control socket: ") + std::strerror(errno));
+            got += static_cast<std::size_t>(r);
+        }
+        line.append(buf, newline ? take - 1 : take);
+        if (line.size() > kMaxMessageBytes) return make_error("control socket: message too large");
+        if (newline) break;
     }
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error("control socket: malformed message");

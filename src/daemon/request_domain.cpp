@@ -1,7 +1,6 @@
 #include "daemon/request_util.hpp"
 
 #include <sys/sysinfo.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -143,6 +142,15 @@ json domain_entry(Domain& d) {
     const bool shut = st == domain::RunState::shutdown || st == domain::RunState::crashed;
     const bool paused = st == domain::RunState::paused;
     const bool blocked = !shut && !paused && d.all_vcpus_blocked();
+    // libxl_vcpuinfo's figures per vCPU (xentop -v, CPU(%)).
+    // The domain's time is their sum, as Xen's getdomaininfo adds its vCPUs'.
+    json vcpus = json::array();
+    double cpu_time = 0;
+    for (unsigned i = 0; i < d.nr_vcpus(); ++i) {
+        const double t = d.vcpu(i).cpu_seconds();
+        cpu_time += t;
+        vcpus.push_back({{"vcpuid", i}, {"online", d.vcpu(i).online()}, {"cpu_time", t}});
+    }
     return {{"name", d.name()},
             {"domid", d.domid()},
             {"uuid", uuid_str(d.identity().uuid)},
@@ -156,7 +164,9 @@ json domain_entry(Domain& d) {
             {"shutdown", shut},
             {"shutdown_reason", shut ? d.shutdown_reason() : 0},
             {"dying", st == domain::RunState::dying},
-            {"cpu_time", d.cpu_seconds()},
+            {"cpu_time", cpu_time},
+            {"vcpus", std::move(vcpus)},
+            {"ssidref", 0},  // no XSM/FLASK labels: Xen's ssidref without FLASK
             {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                      d.created_at())
                            .count()},
@@ -165,7 +175,7 @@ json domain_entry(Domain& d) {
 
 namespace {
 
-json list(Hypervisor& hv, const json&) {
+json list(Hypervisor& hv, const json& req) {
     json out = json::array();
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct sysinfo si {};
@@ -186,8 +196,15 @@ json list(Hypervisor& hv, const json&) {
                    {"cpu_time", host_cpu_seconds()},
                    {"uptime", static_cast<double>(si.uptime)},
                    {"config", nullptr}});
-    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(*d));
-    return {{"ok", true}, {"domains", out}};
+    // "config": false leaves the configs out (all but `xl list -l` need
+    // none, and they are most of the reply).
+    const bool with_config = !req.contains("config") || req["config"] != false;
+    for (const auto& d : hv.domains().all()) {
+        json entry = domain_entry(*d);
+        if (!with_config) entry.erase("config");
+        out.push_back(std::move(entry));
+    }
+    return {{"ok", true}, {"domains", std::move(out)}};
 }
 
 // libxl's error codes (libxl_types.idl) that xl prints as "rc=N".
@@ -240,32 +257,6 @@ json pv_control(Hypervisor& hv, Domain& d, const json& req) {
     return {{"ok", true}, {"domid", d.domid()}};
 }
 
-json info(Hypervisor& hv, const json&) {
-    utsname u{};
-    uname(&u);
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    struct sysinfo si {};
-    sysinfo(&si);
-    std::uint64_t used = 0;
-    for (const auto& d : hv.domains().all()) used += d->identity().memory_kib;
-    return {{"ok", true},
-            {"host", host},
-            {"release", u.release},
-            {"version", u.version},
-            {"machine", u.machine},
-            {"nr_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
-            {"total_memory_mib", host_memory_kib() / 1024},
-            {"free_memory_mib",
-             static_cast<std::uint64_t>(si.freeram) * si.mem_unit / (1024 * 1024)},
-            {"domain_memory_mib", used / 1024},
-            {"xen_uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                         hv.started_at())
-                               .count()},
-            {"kvm_xen", hv.kvm().has_xen_hvm()}};
-}
-
-
 json dmesg(Hypervisor& hv, const json& req) {
     json out = {{"ok", true}, {"lines", hv.log().lines()}};
     if (req.value("clear", false)) hv.log().clear();
@@ -294,7 +285,6 @@ json shutdown(Hypervisor& hv, const json& req) {
 constexpr RequestHandler kDomainRequests[] = {
     {"create", create},
     {"list", list},
-    {"info", info},
     {"dmesg", dmesg},
     {"destroy", on_domain<destroy>},
     {"pause", on_domain<pause>},

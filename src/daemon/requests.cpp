@@ -12,10 +12,18 @@ namespace xenolith::daemon {
 using nlohmann::json;
 
 json handle_request(Hypervisor& hv, const json& req) {
-    const std::string cmd = req.value("cmd", "");
-    for (auto family : {domain_requests()})
+    const std::string cmd =
+        req.contains("cmd") && req["cmd"].is_string() ? req["cmd"].get<std::string>() : "";
+    for (auto family : {domain_requests(), host_requests()})
         for (const RequestHandler& h : family)
-            if (h.cmd == cmd) return h.fn(hv, req);
+            if (h.cmd == cmd) {
+                // A field of the wrong type must not take the daemon down.
+                try {
+                    return h.fn(hv, req);
+                } catch (const json::exception& e) {
+                    return fail("malformed '" + cmd + "' request: " + e.what());
+                }
+            }
     return fail("unknown request '" + cmd + "'");
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include <sys/types.h>
 #include <time.h>
 
 extern "C" {
@@ -155,6 +156,7 @@ private:
     std::mutex runstate_mu_;
     vcpu_runstate_info_t runstate_{};
     std::atomic<std::int64_t> cpu_ns_{0};
+    std::atomic<pid_t> tid_{0};  // the thread's kernel id while it runs
 };
 
 // Installs the no-op signal used to kick vCPU threads out of KVM_RUN.

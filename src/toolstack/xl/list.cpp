@@ -1,4 +1,4 @@
-// xl list, domid, domname, uptime: read-only views of the domain list, in
+// xl list, domid, domname: read-only views of the domain list, in
 // the exact formats of Xen's tools/xl/xl_list.c and xl_misc.c.
 #include <cstdio>
 
@@ -34,26 +34,14 @@ void print_domain_line(const json& d, bool verbose) {
     std::putchar('\n');
 }
 
-std::optional<json> domains() {
-    auto reply = request({{"cmd", "list"}});
+std::optional<json> domains(bool with_config) {
+    auto reply = request({{"cmd", "list"}, {"config", with_config}});
     if (!reply) return std::nullopt;
-    return (*reply)["domains"];
+    return std::move((*reply)["domains"]);
 }
 
 void invalid_domain(const std::string& d) {
     std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", d.c_str());
-}
-
-std::string uptime_string(double seconds) {
-    const unsigned long s = static_cast<unsigned long>(seconds);
-    const unsigned long days = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-    char buf[64];
-    if (days)
-        std::snprintf(buf, sizeof buf, "%lu day%s, %2lu:%02lu:%02lu", days, days == 1 ? "" : "s",
-                      h, m, sec);
-    else
-        std::snprintf(buf, sizeof buf, "%2lu:%02lu:%02lu", h, m, sec);
-    return buf;
 }
 
 }  // namespace
@@ -69,7 +57,7 @@ int cmd_list(const Args& a) {
         else if (!a[i].empty() && a[i][0] == '-') return print_usage("list"), 2;
         else wanted.push_back(a[i]);
     }
-    auto all = domains();
+    auto all = domains(details);
     if (!all) return 1;
     json selected = json::array();
     for (const auto& w : wanted) {
@@ -84,7 +72,7 @@ int cmd_list(const Args& a) {
             return 1;
         }
     }
-    if (wanted.empty()) selected = *all;
+    if (wanted.empty()) selected = std::move(*all);
 
     if (details) {
         // As xl: a JSON array of {domid, config} for guests (dom0 has none).
@@ -126,31 +114,6 @@ int cmd_domname(const Args& a) {
         return 1;
     }
     std::printf("%s\n", (*d)["name"].get<std::string>().c_str());
-    return 0;
-}
-
-int cmd_uptime(const Args& a) {
-    bool short_mode = false;
-    std::vector<std::string> wanted;
-    for (std::size_t i = 1; i < a.size(); ++i) {
-        if (a[i] == "-s") short_mode = true;
-        else wanted.push_back(a[i]);
-    }
-    auto all = domains();
-    if (!all) return 1;
-    if (!short_mode) std::printf("%-33s %4s %s\n", "Name", "ID", "Uptime");
-    for (const auto& d : *all) {
-        const std::string id = std::to_string(d["domid"].get<unsigned>());
-        if (!wanted.empty()) {
-            bool hit = false;
-            for (const auto& w : wanted) hit |= (w == id || w == d["name"]);
-            if (!hit) continue;
-        }
-        std::printf(short_mode ? "%s\n" : "%-33s %4s %s\n",
-                    short_mode ? uptime_string(d["uptime"].get<double>()).c_str()
-                               : d["name"].get<std::string>().c_str(),
-                    id.c_str(), uptime_string(d["uptime"].get<double>()).c_str());
-    }
     return 0;
 }
 

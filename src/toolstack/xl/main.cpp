@@ -63,6 +63,7 @@ const Command kCommands[] = {
      "-n, --numa         List host NUMA topology information"},
     {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
      "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
+    {"top", cmd_top, "Monitor a host and the domains in real time", ""},
 };
 
 int help(bool to_stderr) {

@@ -47,5 +47,6 @@ int cmd_unpause(const Args& a);
 int cmd_console(const Args& a);
 int cmd_info(const Args& a);
 int cmd_dmesg(const Args& a);
+int cmd_top(const Args& a);
 
 }  // namespace xenolith::xl

@@ -1,6 +1,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "control/protocol.hpp"
@@ -46,6 +48,29 @@ TEST(ControlProtocol, a_truncated_message_is_an_error) {
     close(sp.fd[0]);
     sp.fd[0] = -1;
     EXPECT_FALSE(recv_message(sp.fd[1]).ok());
+}
+
+TEST(ControlProtocol, only_the_message_is_consumed_what_follows_stays) {
+    SocketPair sp;
+    const char data[] = "{\"ok\":true}\nraw console bytes";
+    ASSERT_EQ(write(sp.fd[0], data, sizeof data - 1), static_cast<ssize_t>(sizeof data - 1));
+    auto m = recv_message(sp.fd[1]);
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(m->has_value());
+    char rest[64] = {};
+    EXPECT_EQ(read(sp.fd[1], rest, sizeof rest), 17);
+    EXPECT_STREQ(rest, "raw console bytes");
+}
+
+TEST(ControlProtocol, a_message_larger_than_one_read_arrives_whole) {
+    SocketPair sp;
+    nlohmann::json big = {{"s", std::string(200 * 1024, 'x')}};
+    std::thread writer([&] { EXPECT_TRUE(send_message(sp.fd[0], big).ok()); });
+    auto m = recv_message(sp.fd[1]);
+    writer.join();
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(m->has_value());
+    EXPECT_EQ((**m)["s"].get<std::string>().size(), 200u * 1024);
 }
 
 }  // namespace
