@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "toolstack/config/cpulist.hpp"
 #include "toolstack/config/uuid.hpp"
 #include "toolstack/config/value.hpp"
 
@@ -79,6 +80,12 @@ struct DomainConfig {
     // interpreted later against the host's CPUs.
     std::optional<Value> cpus;
     std::optional<Value> cpus_soft;
+    // The same, parsed as xl's parse_vcpu_affinity reads them: one CPU list
+    // per vCPU. A string applies to all max_vcpus vCPUs; a list gives vCPU i
+    // its i-th entry (entries beyond maxvcpus are ignored, unparsed). Empty
+    // when the key is absent.
+    std::vector<CpuList> vcpu_hard_affinity;
+    std::vector<CpuList> vcpu_soft_affinity;
 };
 
 // Builds the typed configuration. Keys xenolith does not implement yet and
