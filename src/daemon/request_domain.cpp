@@ -99,6 +99,7 @@ json create(Hypervisor& hv, const json& req) {
     b.identity.actions.on_crash = parse_action(req, "on_crash", domain::Action::destroy);
     b.identity.actions.on_soft_reset =
         parse_action(req, "on_soft_reset", domain::Action::soft_reset);
+    if (auto st = parse_create_affinity(req, b.identity); !st) return fail(st.error().what);
     b.identity.uuid = make_uuid(req);
     b.identity.config = req.contains("config") ? req["config"] : json::object();
     b.console_log_dir = hv.options().console_log_dir;

@@ -23,6 +23,29 @@ std::string absolute(const std::string& path) {
     return std::string(buf) + "/" + path;
 }
 
+// cpus=/cpus_soft= resolved on the host's CPUs into the request's
+// "vcpu_hard_affinity"/"vcpu_soft_affinity" (CPU numbers per vCPU). As xl
+// (apply_global_affinity_masks), an empty hard affinity is refused.
+bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
+    if (cfg.vcpu_hard_affinity.empty() && cfg.vcpu_soft_affinity.empty()) return true;
+    auto host = host_topology();
+    if (!host) return false;
+    for (auto [key, lists] : {std::pair{"vcpu_hard_affinity", &cfg.vcpu_hard_affinity},
+                              std::pair{"vcpu_soft_affinity", &cfg.vcpu_soft_affinity}}) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const config::CpuList& l : *lists) {
+            const config::CpuMap map = config::resolve(l, *host);
+            if (lists == &cfg.vcpu_hard_affinity && map.empty()) {
+                std::fprintf(stderr, "vcpu hard affinity map is empty\n");
+                return false;
+            }
+            out.push_back(map.cpus());
+        }
+        if (!lists->empty()) req[key] = std::move(out);
+    }
+    return true;
+}
+
 }  // namespace
 
 int cmd_create(const Args& a) {
@@ -110,6 +133,7 @@ int cmd_create(const Args& a) {
                           {"paused", paused || console},
                           {"config", config::to_json(*cfg)}};
     if (cfg->uuid) req["uuid"] = cfg->uuid->bytes;
+    if (!add_affinity(*cfg, req)) return 1;
     auto reply = request(req);
     if (!reply) return 1;
     if (!(*reply)["ok"].get<bool>()) {
