@@ -363,6 +363,7 @@ void Vcpu::thread_main() {
     {
         std::lock_guard lock(affinity_mu_);
         tid_ = 0;
+        if (const int cpu = sched_getcpu(); cpu >= 0) last_host_cpu_ = static_cast<unsigned>(cpu);
     }
     state_ = State::stopped;
 }
@@ -406,6 +407,7 @@ Vcpu::Placement Vcpu::placement() const {
     Placement p;
     p.tid = tid_;
     p.cpu_seconds = cpu_seconds();
+    p.host_cpu = last_host_cpu_;
     if (tid_ == 0) return p;
     const std::string task = fmt::format("/proc/self/task/{}", tid_);
     // stat: "pid (comm) state ..." with the comm possibly holding spaces;

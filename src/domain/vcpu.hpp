@@ -133,7 +133,8 @@ public:
     Status set_affinity(const std::optional<CpuMask>& hard, const std::optional<CpuMask>& soft);
 
     // Where the thread is, for `xl vcpu-list`: its Linux thread id (0
-    // before it starts and after it ends), the host CPU it last ran on,
+    // before it starts and after it ends), the host CPU it last ran on
+    // (kept after it ends),
     // whether Linux has it on a CPU or runnable (not asleep in KVM_RUN's
     // in-kernel halt or in a block), and its CPU time.
     struct Placement {
@@ -210,6 +211,7 @@ private:
     CpuMask hard_affinity_;
     CpuMask soft_affinity_;
     pid_t tid_ = 0;
+    std::optional<unsigned> last_host_cpu_;  // where the ended thread last ran
     void apply_affinity_on_start();
 };
 

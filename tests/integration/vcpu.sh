@@ -172,6 +172,18 @@ check "vcpu-pin -z hp 0 0: exit 2" expect_rc 2 "$xl" vcpu-pin -z hp 0 0
 check "  message" err_is "option \`z' not supported."
 check "vcpu-pin --bogus hp 0 0: exit 2" expect_rc 2 "$xl" vcpu-pin --bogus hp 0 0
 check "failed pins left vCPU 0's thread alone" allowed_is "$id" 0 "$before"
+# Domain 0 is the host: its CPUs are Linux's to schedule (a difference from Xen).
+check "vcpu-pin 0 0 0 (the host): exit 1" expect_rc 1 "$xl" vcpu-pin 0 0 0
+check "  message" err_is "vcpu-pin: domain 0 is the host: its CPUs are Linux's"
+check "vcpu-set Domain-0 1 (the host): exit 1" expect_rc 1 "$xl" vcpu-set Domain-0 1
+check "  message" err_is "vcpu-set: domain 0 is the host: its CPUs are Linux's"
+
+# A domain that has shut down (preserved): its vCPU is still online, on the
+# CPU it last ran on, neither running nor blocked.
+"$xl" create -q "$(guest_cfg dead lifecycle 16 'extra = "reason=0"' 'on_poweroff = "preserve"')"
+check "preserved domain shut down" wait_for 10 bash -c "'$xl' list dead | grep -q ' ---s-- '"
+check "  vcpu-list: CPU shown, state ---" row_matches dead 0 "^dead +[0-9]+ +0 +[0-9]+ +--- +[0-9]+\.[0-9] +all / all\$"
+"$xl" destroy dead
 
 # --- configs xl refuses, with positions ---------------------------------------------
 bad() {  # name, then cfg lines
