@@ -74,4 +74,19 @@ private:
 // The CPUs `list` names on `host`, applying its elements in order.
 CpuMap resolve(const CpuList& list, const HostTopology& host);
 
+// cpus= or cpus_soft= as xl's parse_vcpu_affinity reads it: a string is
+// every vCPU's list (kept once, however many vCPUs); a list gives vCPU i
+// its i-th entry, and vCPUs without one keep the default.
+struct VcpuAffinityConfig {
+    std::vector<CpuList> lists;
+    bool same_for_every_vcpu = false;  // a string: lists[0] applies to all
+
+    bool empty() const { return lists.empty(); }
+    // vCPU `vcpu`'s list, or nullptr when it keeps the default.
+    const CpuList* for_vcpu(unsigned vcpu) const {
+        if (same_for_every_vcpu) return lists.empty() ? nullptr : &lists.front();
+        return vcpu < lists.size() ? &lists[vcpu] : nullptr;
+    }
+};
+
 }  // namespace xenolith::config

@@ -288,10 +288,10 @@ private:
     }
 
     Status affinity() {
-        const std::tuple<const char*, std::optional<Value>*, std::vector<CpuList>*> keys[] = {
+        const std::tuple<const char*, std::optional<Value>*, VcpuAffinityConfig*> keys[] = {
             {"cpus", &out_.cpus, &out_.vcpu_hard_affinity},
             {"cpus_soft", &out_.cpus_soft, &out_.vcpu_soft_affinity}};
-        for (auto [key, out, lists] : keys) {
+        for (auto [key, out, parsed] : keys) {
             const Setting* s = in_.find(key);
             if (!s) continue;
             for (const Value& item : s->value.items) {
@@ -302,15 +302,13 @@ private:
             // never read.
             const std::vector<Value> one{s->value};
             const std::vector<Value>& values = s->value.is_list() ? s->value.items : one;
-            const std::size_t n = s->value.is_list()
-                                      ? std::min<std::size_t>(values.size(), out_.max_vcpus)
-                                      : 1;
+            const std::size_t n = std::min<std::size_t>(values.size(), out_.max_vcpus);
             for (std::size_t i = 0; i < n; ++i) {
                 auto list = parse_cpulist(values[i].text);
                 if (!list) return fail_at(*s, values[i], list.error().what);
-                lists->push_back(std::move(*list));
+                parsed->lists.push_back(std::move(*list));
             }
-            if (!s->value.is_list()) lists->resize(out_.max_vcpus, lists->front());
+            parsed->same_for_every_vcpu = !s->value.is_list();
         }
         return ok_status();
     }

@@ -80,12 +80,10 @@ struct DomainConfig {
     // interpreted later against the host's CPUs.
     std::optional<Value> cpus;
     std::optional<Value> cpus_soft;
-    // The same, parsed as xl's parse_vcpu_affinity reads them: one CPU list
-    // per vCPU. A string applies to all max_vcpus vCPUs; a list gives vCPU i
-    // its i-th entry (entries beyond maxvcpus are ignored, unparsed). Empty
-    // when the key is absent.
-    std::vector<CpuList> vcpu_hard_affinity;
-    std::vector<CpuList> vcpu_soft_affinity;
+    // The same, parsed as xl's parse_vcpu_affinity reads them (list
+    // entries beyond maxvcpus are ignored, unparsed). Empty when absent.
+    VcpuAffinityConfig vcpu_hard_affinity;
+    VcpuAffinityConfig vcpu_soft_affinity;
 };
 
 // Builds the typed configuration. Keys xenolith does not implement yet and

@@ -30,18 +30,25 @@ bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
     if (cfg.vcpu_hard_affinity.empty() && cfg.vcpu_soft_affinity.empty()) return true;
     auto host = host_topology();
     if (!host) return false;
-    for (auto [key, lists] : {std::pair{"vcpu_hard_affinity", &cfg.vcpu_hard_affinity},
-                              std::pair{"vcpu_soft_affinity", &cfg.vcpu_soft_affinity}}) {
+    const std::pair<const char*, const config::VcpuAffinityConfig*> keys[] = {
+        {"vcpu_hard_affinity", &cfg.vcpu_hard_affinity},
+        {"vcpu_soft_affinity", &cfg.vcpu_soft_affinity}};
+    for (auto [key, affinity] : keys) {
+        if (affinity->empty()) continue;
         nlohmann::json out = nlohmann::json::array();
-        for (const config::CpuList& l : *lists) {
-            const config::CpuMap map = config::resolve(l, *host);
-            if (lists == &cfg.vcpu_hard_affinity && map.empty()) {
+        std::optional<config::CpuMap> shared;  // a string: resolved once
+        for (unsigned v = 0; v < cfg.max_vcpus; ++v) {
+            const config::CpuList* list = affinity->for_vcpu(v);
+            if (!list) break;
+            const config::CpuMap map = shared ? *shared : config::resolve(*list, *host);
+            if (affinity->same_for_every_vcpu) shared = map;
+            if (affinity == &cfg.vcpu_hard_affinity && map.empty()) {
                 std::fprintf(stderr, "vcpu hard affinity map is empty\n");
                 return false;
             }
             out.push_back(map.cpus());
         }
-        if (!lists->empty()) req[key] = std::move(out);
+        req[key] = std::move(out);
     }
     return true;
 }

@@ -116,29 +116,43 @@ TEST(CpuMap, PrintsAsXl) {
 
 TEST(ConfigAffinity, StringAppliesToEveryVcpu) {
     auto b = build_ok("name='a'\nmaxvcpus=3\ncpus='0-3,^1'\n");
-    ASSERT_EQ(b.cfg.vcpu_hard_affinity.size(), 3u);
-    for (const CpuList& l : b.cfg.vcpu_hard_affinity) {
-        EXPECT_EQ(l.text, "0-3,^1");
-        EXPECT_EQ(resolve(l, kHost).str(), "0,2-3");
+    ASSERT_EQ(b.cfg.vcpu_hard_affinity.lists.size(), 1u);  // kept once
+    for (unsigned v : {0u, 1u, 2u, 4095u}) {
+        const CpuList* l = b.cfg.vcpu_hard_affinity.for_vcpu(v);
+        ASSERT_TRUE(l);
+        EXPECT_EQ(l->text, "0-3,^1");
+        EXPECT_EQ(resolve(*l, kHost).str(), "0,2-3");
     }
     EXPECT_TRUE(b.cfg.vcpu_soft_affinity.empty());
+    EXPECT_FALSE(b.cfg.vcpu_soft_affinity.for_vcpu(0));
 }
 
 TEST(ConfigAffinity, ListGivesOneEntryPerVcpu) {
     auto b = build_ok("name='a'\nvcpus=2\nmaxvcpus=4\ncpus=['2', '3-5,^4']\ncpus_soft=[\"nodes:1\"]\n");
-    ASSERT_EQ(b.cfg.vcpu_hard_affinity.size(), 2u);  // vCPUs 2 and 3 keep the default
-    EXPECT_EQ(resolve(b.cfg.vcpu_hard_affinity[0], kHost).str(), "2");
-    EXPECT_EQ(resolve(b.cfg.vcpu_hard_affinity[1], kHost).str(), "3,5");
-    ASSERT_EQ(b.cfg.vcpu_soft_affinity.size(), 1u);
-    EXPECT_EQ(resolve(b.cfg.vcpu_soft_affinity[0], kHost).str(), "4-7");
+    const VcpuAffinityConfig& hard = b.cfg.vcpu_hard_affinity;
+    ASSERT_EQ(hard.lists.size(), 2u);
+    EXPECT_EQ(resolve(*hard.for_vcpu(0), kHost).str(), "2");
+    EXPECT_EQ(resolve(*hard.for_vcpu(1), kHost).str(), "3,5");
+    EXPECT_FALSE(hard.for_vcpu(2));  // vCPUs 2 and 3 keep the default
+    ASSERT_EQ(b.cfg.vcpu_soft_affinity.lists.size(), 1u);
+    EXPECT_EQ(resolve(*b.cfg.vcpu_soft_affinity.for_vcpu(0), kHost).str(), "4-7");
+    EXPECT_FALSE(b.cfg.vcpu_soft_affinity.for_vcpu(1));
 }
 
 TEST(ConfigAffinity, EntriesBeyondMaxvcpusAreIgnoredUnread) {
     // xl stops at maxvcpus and never parses the rest, errors included.
     auto b = build_ok("name='a'\nvcpus=2\ncpus=['0', '1', 'junk']\n");
-    EXPECT_EQ(b.cfg.vcpu_hard_affinity.size(), 2u);
-    EXPECT_EQ(build_ok("name='a'\ncpus=[]\n").cfg.vcpu_hard_affinity.size(), 0u);
-    EXPECT_EQ(build_ok("name='a'\ncpus=5\n").cfg.vcpu_hard_affinity.at(0).text, "5");
+    EXPECT_EQ(b.cfg.vcpu_hard_affinity.lists.size(), 2u);
+    EXPECT_TRUE(build_ok("name='a'\ncpus=[]\n").cfg.vcpu_hard_affinity.empty());
+    EXPECT_EQ(build_ok("name='a'\ncpus=5\n").cfg.vcpu_hard_affinity.for_vcpu(7)->text, "5");
+}
+
+TEST(ConfigAffinity, ALongStringIsKeptOnceForManyVcpus) {
+    std::string cpus;
+    for (int i = 0; i < 20000; ++i) cpus += "1,";
+    auto b = build_ok("name='a'\nmaxvcpus=4096\ncpus='" + cpus + "'\n");
+    EXPECT_EQ(b.cfg.vcpu_hard_affinity.lists.size(), 1u);
+    EXPECT_EQ(b.cfg.vcpu_hard_affinity.lists[0].items.size(), 20000u);
 }
 
 TEST(ConfigAffinity, ErrorsPointAtTheValue) {
