@@ -108,6 +108,7 @@ json create(Hypervisor& hv, const json& req) {
             b.identity.global_virqs.push_back(v.get<unsigned>());
         }
     }
+    if (auto st = parse_create_affinity(req, b.identity); !st) return fail(st.error().what);
     b.identity.uuid = make_uuid(req);
     b.identity.config = req.contains("config") ? req["config"] : json::object();
     b.console_log_dir = hv.options().console_log_dir;

@@ -34,5 +34,10 @@ struct RequestHandler {
 // The families, one file each; handle_request looks commands up in all.
 std::span<const RequestHandler> domain_requests();
 std::span<const RequestHandler> host_requests();
+std::span<const RequestHandler> vcpu_requests();
+
+// The create request's "vcpu_hard_affinity"/"vcpu_soft_affinity" (lists of
+// CPU numbers per vCPU) into `id`, validated (request_vcpu.cpp).
+Status parse_create_affinity(const nlohmann::json& req, domain::DomainIdentity& id);
 
 }  // namespace xenolith::daemon

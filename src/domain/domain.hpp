@@ -104,6 +104,10 @@ struct DomainIdentity {
     // wall clock and the daemon's CPU time (CLOCK_PROCESS_CPUTIME_ID).
     std::chrono::steady_clock::time_point requested_at{};
     std::chrono::nanoseconds requested_cpu{0};
+    // cpus=/cpus_soft=: per-vCPU host CPU masks (vCPUs beyond the vector
+    // keep "all"), validated by the daemon.
+    std::vector<std::vector<bool>> vcpu_hard_affinity;
+    std::vector<std::vector<bool>> vcpu_soft_affinity;
 };
 
 // The daemon's CPU time so far.

@@ -10,8 +10,17 @@
 #include <cpuid.h>
 #include <x86intrin.h>
 
+#include <dirent.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 extern "C" {
 #include <xen/errno.h>
@@ -75,7 +84,100 @@ kvm_segment segment_from_ar(std::uint32_t base, std::uint32_t limit, std::uint16
 
 void on_kick(int) {}
 
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// A Linux cpu_set_t-style dynamic set for sched_setaffinity.
+struct CpuSetBuffer {
+    explicit CpuSetBuffer(const CpuMask& mask)
+        : count(std::max<std::size_t>(mask.size(), 1)), size(CPU_ALLOC_SIZE(count)),
+          set(CPU_ALLOC(count)) {
+        CPU_ZERO_S(size, set);
+        for (std::size_t i = 0; i < mask.size(); ++i)
+            if (mask[i]) CPU_SET_S(i, size, set);
+    }
+    ~CpuSetBuffer() { CPU_FREE(set); }
+    CpuSetBuffer(const CpuSetBuffer&) = delete;
+    CpuSetBuffer& operator=(const CpuSetBuffer&) = delete;
+    std::size_t count;
+    std::size_t size;
+    cpu_set_t* set;
+};
+
+CpuMask all_cpus() { return CpuMask(host_cpu_count(), true); }
+
+// The identity's mask for vCPU `id`, fitted to the host, or every CPU.
+CpuMask configured(const std::vector<std::vector<bool>>& masks, unsigned id) {
+    CpuMask m = id < masks.size() ? masks[id] : all_cpus();
+    m.resize(host_cpu_count(), false);
+    return m;
+}
+
 }  // namespace
+
+std::optional<std::vector<unsigned>> parse_linux_cpulist(std::string_view text) {
+    std::vector<unsigned> out;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t comma = text.find(',', pos);
+        if (comma == std::string_view::npos) comma = text.size();
+        const std::string_view part = text.substr(pos, comma - pos);
+        pos = comma + 1;
+        unsigned first = 0, last = 0;
+        const char* end = part.data() + part.size();
+        auto r = std::from_chars(part.data(), end, first);
+        if (r.ec != std::errc()) return std::nullopt;
+        last = first;
+        if (r.ptr != end) {
+            if (*r.ptr != '-') return std::nullopt;
+            r = std::from_chars(r.ptr + 1, end, last);
+            if (r.ec != std::errc() || r.ptr != end || last < first) return std::nullopt;
+        }
+        if (last >= 65536) return std::nullopt;  // beyond any Linux NR_CPUS
+        for (unsigned c = first; c <= last; ++c) out.push_back(c);
+    }
+    return out;
+}
+
+HostCpus read_host_cpus(const std::string& sysfs_root) {
+    HostCpus h;
+    if (auto possible = parse_linux_cpulist(read_text(sysfs_root + "/cpu/possible"));
+        possible && !possible->empty())
+        h.nr_cpus = possible->back() + 1;
+    else
+        h.nr_cpus = static_cast<unsigned>(std::max(1L, sysconf(_SC_NPROCESSORS_CONF)));
+    if (auto online = parse_linux_cpulist(read_text(sysfs_root + "/cpu/online")))
+        for (unsigned c : *online)
+            if (c < h.nr_cpus) h.online.push_back(c);
+    // Nodes: node<N> directories; a host without NUMA sysfs has one node.
+    if (DIR* dir = opendir((sysfs_root + "/node").c_str())) {
+        while (dirent* e = readdir(dir)) {
+            unsigned id = 0;
+            const std::string_view name = e->d_name;
+            if (!name.starts_with("node")) continue;
+            auto r = std::from_chars(name.data() + 4, name.data() + name.size(), id);
+            if (r.ec != std::errc() || r.ptr != name.data() + name.size() || id >= 4096) continue;
+            if (h.node_cpus.size() <= id) h.node_cpus.resize(id + 1);
+            if (auto cpus = parse_linux_cpulist(
+                    read_text(fmt::format("{}/node/{}/cpulist", sysfs_root, name))))
+                for (unsigned c : *cpus)
+                    if (c < h.nr_cpus) h.node_cpus[id].push_back(c);
+        }
+        closedir(dir);
+    }
+    if (h.node_cpus.empty()) h.node_cpus.push_back(h.online);
+    return h;
+}
+
+unsigned host_cpu_count() {
+    static const unsigned count = read_host_cpus().nr_cpus;
+    return count;
+}
 
 void install_vcpu_kick_signal() {
     struct sigaction sa {};
@@ -86,7 +188,9 @@ void install_vcpu_kick_signal() {
 }
 
 Vcpu::Vcpu(Domain& domain, unsigned id, std::unique_ptr<kvm::Vcpu> kvm_vcpu)
-    : domain_(domain), id_(id), kvm_(std::move(kvm_vcpu)) {
+    : domain_(domain), id_(id), kvm_(std::move(kvm_vcpu)),
+      hard_affinity_(configured(domain.identity().vcpu_hard_affinity, id)),
+      soft_affinity_(configured(domain.identity().vcpu_soft_affinity, id)) {
     runstate_.state = RUNSTATE_offline;
     runstate_.state_entry_time = now_ns();
 }
@@ -261,7 +365,7 @@ double Vcpu::cpu_seconds() const {
 
 void Vcpu::thread_main() {
     native_ = pthread_self();
-    tid_ = gettid();
+    apply_affinity_on_start();
     arm_halt_probe();
     run_loop();
     if (halt_probe_armed_) timer_delete(halt_probe_);
@@ -269,8 +373,77 @@ void Vcpu::thread_main() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
-    tid_ = 0;
+    {
+        std::lock_guard lock(affinity_mu_);
+        tid_ = 0;
+        if (const int cpu = sched_getcpu(); cpu >= 0) last_host_cpu_ = static_cast<unsigned>(cpu);
+    }
     state_ = State::stopped;
+}
+
+// Before the first guest instruction: name the thread "d<domid>v<vcpu>"
+// (top -H, and how tests find it) and pin it to its hard affinity.
+void Vcpu::apply_affinity_on_start() {
+    pthread_setname_np(pthread_self(), fmt::format("d{}v{}", domain_.domid(), id_).substr(0, 15).c_str());
+    std::lock_guard lock(affinity_mu_);
+    tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+    CpuSetBuffer set(hard_affinity_);
+    if (sched_setaffinity(0, set.size, set.set) != 0)
+        log::warn("d{}v{}: cannot apply hard affinity: {}", domain_.domid(), id_,
+                  std::strerror(errno));
+}
+
+Vcpu::Affinity Vcpu::affinity() const {
+    std::lock_guard lock(affinity_mu_);
+    return {hard_affinity_, soft_affinity_};
+}
+
+Status Vcpu::set_affinity(const std::optional<CpuMask>& hard, const std::optional<CpuMask>& soft) {
+    std::lock_guard lock(affinity_mu_);
+    if (hard) {
+        CpuMask fitted = *hard;
+        fitted.resize(host_cpu_count(), false);
+        CpuSetBuffer set(fitted);
+        if (tid_ != 0 && sched_setaffinity(tid_, set.size, set.set) != 0)
+            return make_error(std::strerror(errno));
+        hard_affinity_ = std::move(fitted);
+    }
+    if (soft) {
+        soft_affinity_ = *soft;
+        soft_affinity_.resize(host_cpu_count(), false);
+    }
+    return ok_status();
+}
+
+Vcpu::Placement Vcpu::placement() const {
+    std::lock_guard lock(affinity_mu_);
+    Placement p;
+    p.tid = tid_;
+    p.cpu_seconds = cpu_seconds();
+    p.host_cpu = last_host_cpu_;
+    if (tid_ == 0) return p;
+    const std::string task = fmt::format("/proc/self/task/{}", tid_);
+    // stat: "pid (comm) state ..." with the comm possibly holding spaces;
+    // fields count from after the last ')': state is field 3, processor 39.
+    const std::string stat = read_text(task + "/stat");
+    if (auto close = stat.rfind(')'); close != std::string::npos) {
+        std::istringstream fields(stat.substr(close + 1));
+        std::string field;
+        for (int n = 3; fields >> field; ++n) {
+            if (n == 3) p.thread_runnable = field == "R";
+            if (n == 39) {
+                unsigned cpu = 0;
+                auto r = std::from_chars(field.data(), field.data() + field.size(), cpu);
+                if (r.ec == std::errc()) p.host_cpu = cpu;
+                break;
+            }
+        }
+    }
+    // schedstat: nanoseconds on a CPU, more precise than stat's ticks.
+    std::istringstream schedstat(read_text(task + "/schedstat"));
+    std::uint64_t ns = 0;
+    if (schedstat >> ns) p.cpu_seconds = static_cast<double>(ns) / 1e9;
+    return p;
 }
 
 bool Vcpu::wait_until_runnable() {

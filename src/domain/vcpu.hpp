@@ -10,7 +10,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 #include <time.h>
@@ -33,6 +36,24 @@ struct DecodedCall;
 namespace xenolith::domain {
 
 class Domain;
+
+// A set of host CPUs, one entry per possible CPU (HostCpus::nr_cpus).
+using CpuMask = std::vector<bool>;
+
+// The host's CPUs, as Xen's physinfo and topology would describe them.
+struct HostCpus {
+    unsigned nr_cpus = 0;             // possible CPUs: the highest id + 1
+    std::vector<unsigned> online;     // ascending
+    std::vector<std::vector<unsigned>> node_cpus;  // NUMA node id -> its CPUs
+};
+
+// Reads /sys/devices/system/{cpu,node} (a root for tests). A node
+// directory that cannot be read counts as a node without CPUs.
+HostCpus read_host_cpus(const std::string& sysfs_root = "/sys/devices/system");
+// The number of possible CPUs, read once: masks are this wide.
+unsigned host_cpu_count();
+// Linux's cpulist format ("0-3,8"); nullopt when malformed.
+std::optional<std::vector<unsigned>> parse_linux_cpulist(std::string_view text);
 
 class Vcpu {
 public:
@@ -97,6 +118,33 @@ public:
 
     double cpu_seconds() const;
 
+    // Affinity, as Xen keeps it per vCPU: the hard mask is the thread's
+    // CPU affinity (sched_setaffinity), applied before the first guest
+    // instruction and changed live; the soft mask is recorded only (Linux
+    // has no preference mask; ARCHITECTURE.md). Masks are host_cpu_count()
+    // wide; the caller checks that a hard mask has an online CPU.
+    struct Affinity {
+        CpuMask hard;
+        CpuMask soft;
+    };
+    Affinity affinity() const;
+    // Either may be absent (left alone). Fails with the errno of
+    // sched_setaffinity, changing nothing.
+    Status set_affinity(const std::optional<CpuMask>& hard, const std::optional<CpuMask>& soft);
+
+    // Where the thread is, for `xl vcpu-list`: its Linux thread id (0
+    // before it starts and after it ends), the host CPU it last ran on
+    // (kept after it ends),
+    // whether Linux has it on a CPU or runnable (not asleep in KVM_RUN's
+    // in-kernel halt or in a block), and its CPU time.
+    struct Placement {
+        pid_t tid = 0;
+        std::optional<unsigned> host_cpu;
+        bool thread_runnable = false;
+        double cpu_seconds = 0;
+    };
+    Placement placement() const;
+
 private:
     void thread_main();
     void run_loop();
@@ -156,7 +204,15 @@ private:
     std::mutex runstate_mu_;
     vcpu_runstate_info_t runstate_{};
     std::atomic<std::int64_t> cpu_ns_{0};
+
+    // Guards the masks and tid_: the thread clears tid_ under it before it
+    // ends, so a holder may act on tid_ (sched_setaffinity, /proc reads).
+    mutable std::mutex affinity_mu_;
+    CpuMask hard_affinity_;
+    CpuMask soft_affinity_;
     std::atomic<pid_t> tid_{0};  // the thread's kernel id while it runs
+    std::optional<unsigned> last_host_cpu_;  // where the ended thread last ran
+    void apply_affinity_on_start();
 };
 
 // Installs the no-op signal used to kick vCPU threads out of KVM_RUN.

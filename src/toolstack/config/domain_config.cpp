@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <unordered_map>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -297,15 +298,35 @@ private:
     }
 
     Status affinity() {
-        for (auto [key, out] : {std::pair{"cpus", &out_.cpus}, std::pair{"cpus_soft", &out_.cpus_soft}}) {
+        const std::tuple<const char*, std::optional<Value>*, VcpuAffinityConfig*> keys[] = {
+            {"cpus", &out_.cpus, &out_.vcpu_hard_affinity},
+            {"cpus_soft", &out_.cpus_soft, &out_.vcpu_soft_affinity}};
+        for (auto [key, out, parsed] : keys) {
             const Setting* s = in_.find(key);
             if (!s) continue;
             for (const Value& item : s->value.items) {
                 if (item.is_list()) return fail(*s, "expected a list of CPU ranges, got a nested list");
             }
             *out = s->value;
+            // xl: a string is every vCPU's; list entries past maxvcpus are
+            // never read.
+            const std::vector<Value> one{s->value};
+            const std::vector<Value>& values = s->value.is_list() ? s->value.items : one;
+            const std::size_t n = std::min<std::size_t>(values.size(), out_.max_vcpus);
+            for (std::size_t i = 0; i < n; ++i) {
+                auto list = parse_cpulist(values[i].text);
+                if (!list) return fail_at(*s, values[i], list.error().what);
+                parsed->lists.push_back(std::move(*list));
+            }
+            parsed->same_for_every_vcpu = !s->value.is_list();
         }
         return ok_status();
+    }
+
+    // "file:line:column: key: what", pointing at `v` inside the setting.
+    static Error fail_at(const Setting& s, const Value& v, std::string_view what) {
+        return make_error(fmt::format("{}:{}:{}: {}: {}", s.pos.file, v.line ? v.line : s.pos.line,
+                                      v.line ? v.column : s.pos.column, s.key, what));
     }
 
     Status bounded(std::string_view key, std::string_view what, std::int64_t min, std::int64_t max,

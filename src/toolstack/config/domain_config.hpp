@@ -11,6 +11,7 @@
 #include "base/result.hpp"
 #include "toolstack/config/disk.hpp"
 #include "toolstack/config/nic.hpp"
+#include "toolstack/config/cpulist.hpp"
 #include "toolstack/config/uuid.hpp"
 #include "toolstack/config/value.hpp"
 
@@ -90,6 +91,10 @@ struct DomainConfig {
     // xenolith extension: the global VIRQs this domain receives instead of
     // domain 0 (XEN_DOMCTL_set_virq_handler), by number.
     std::vector<std::uint32_t> global_virqs;
+    // The same, parsed as xl's parse_vcpu_affinity reads them (list
+    // entries beyond maxvcpus are ignored, unparsed). Empty when absent.
+    VcpuAffinityConfig vcpu_hard_affinity;
+    VcpuAffinityConfig vcpu_soft_affinity;
 };
 
 // Builds the typed configuration. Keys xenolith does not implement yet and

@@ -57,6 +57,36 @@ bool check_bridges(const config::DomainConfig& cfg, bool dryrun) {
     return ok;
 }
 
+// cpus=/cpus_soft= resolved on the host's CPUs into the request's
+// "vcpu_hard_affinity"/"vcpu_soft_affinity" (CPU numbers per vCPU). As xl
+// (apply_global_affinity_masks), an empty hard affinity is refused.
+bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
+    if (cfg.vcpu_hard_affinity.empty() && cfg.vcpu_soft_affinity.empty()) return true;
+    auto host = host_topology();
+    if (!host) return false;
+    const std::pair<const char*, const config::VcpuAffinityConfig*> keys[] = {
+        {"vcpu_hard_affinity", &cfg.vcpu_hard_affinity},
+        {"vcpu_soft_affinity", &cfg.vcpu_soft_affinity}};
+    for (auto [key, affinity] : keys) {
+        if (affinity->empty()) continue;
+        nlohmann::json out = nlohmann::json::array();
+        std::optional<config::CpuMap> shared;  // a string: resolved once
+        for (unsigned v = 0; v < cfg.max_vcpus; ++v) {
+            const config::CpuList* list = affinity->for_vcpu(v);
+            if (!list) break;
+            const config::CpuMap map = shared ? *shared : config::resolve(*list, *host);
+            if (affinity->same_for_every_vcpu) shared = map;
+            if (affinity == &cfg.vcpu_hard_affinity && map.empty()) {
+                std::fprintf(stderr, "vcpu hard affinity map is empty\n");
+                return false;
+            }
+            out.push_back(map.cpus());
+        }
+        req[key] = std::move(out);
+    }
+    return true;
+}
+
 }  // namespace
 
 int cmd_create(const Args& a) {
@@ -146,6 +176,7 @@ int cmd_create(const Args& a) {
                           {"paused", paused || console},
                           {"config", config::to_json(*cfg)}};
     if (cfg->uuid) req["uuid"] = cfg->uuid->bytes;
+    if (!add_affinity(*cfg, req)) return 1;
     auto reply = request(req);
     if (!reply) return 1;
     if (!(*reply)["ok"].get<bool>()) {

@@ -64,6 +64,16 @@ const Command kCommands[] = {
     {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
      "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
     {"top", cmd_top, "Monitor a host and the domains in real time", ""},
+    {"vcpu-list", cmd_vcpu_list, "List the VCPUs for all/some domains", "[Domain, ...]"},
+    {"vcpu-pin", cmd_vcpu_pin, "Set which CPUs a VCPU can use",
+     "[option] <Domain> <VCPU|all> <Hard affinity|-|all> <Soft affinity|-|all>\n\n"
+     "Options:\n\n"
+     "-f, --force        undo an override pinning done by the kernel\n"
+     "--ignore-global-affinity-masks Ignore global masks in xl.conf"},
+    {"vcpu-set", cmd_vcpu_set, "Set the number of active VCPUs allowed for the domain",
+     "[option] <Domain> <vCPUs>\n\n"
+     "Options:\n\n"
+     "-i, --ignore-host  Don't limit the vCPU based on the host CPU count"},
 };
 
 int help(bool to_stderr) {

@@ -10,6 +10,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "toolstack/config/cpulist.hpp"
 
 namespace xenolith::xl {
 
@@ -48,5 +49,11 @@ int cmd_console(const Args& a);
 int cmd_info(const Args& a);
 int cmd_dmesg(const Args& a);
 int cmd_top(const Args& a);
+int cmd_vcpu_list(const Args& a);
+int cmd_vcpu_pin(const Args& a);
+int cmd_vcpu_set(const Args& a);
+// The host's CPUs and NUMA nodes from xenolithd (vcpu.cpp); prints
+// "libxl_physinfo failed." when it cannot.
+std::optional<config::HostTopology> host_topology();
 
 }  // namespace xenolith::xl
