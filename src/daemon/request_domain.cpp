@@ -133,11 +133,21 @@ json domain_entry(Domain& d) {
     const bool shut = st == domain::RunState::shutdown || st == domain::RunState::crashed;
     const bool paused = st == domain::RunState::paused;
     const bool blocked = !shut && !paused && d.all_vcpus_blocked();
+    // Memory as libxl_dominfo has it: tot_pages and max_pages; the config
+    // carries memory/target and static-max (libxl_retrieve_domain_
+    // configuration); host_memkb is xenolith's own: host memory backing it.
+    const GuestMemory& mem = d.memory();
+    json config = d.identity().config;
+    if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
+        if (auto t = mem.toolstack_target_kib()) config["b_info"]["target_memkb"] = t;
+        if (auto m = mem.toolstack_static_max_kib()) config["b_info"]["max_memkb"] = m;
+    }
     return {{"name", d.name()},
             {"domid", d.domid()},
             {"uuid", uuid_str(d.identity().uuid)},
-            {"current_memkb", d.identity().memory_kib},
-            {"max_memkb", d.identity().max_memory_kib},
+            {"current_memkb", mem.tot_pages() * 4},
+            {"max_memkb", mem.max_pages() * 4},
+            {"host_memkb", mem.host_bytes() / 1024},
             {"vcpu_online", online},
             {"vcpu_max_id", d.nr_vcpus() - 1},
             {"running", !shut && !paused && !blocked},
@@ -150,7 +160,7 @@ json domain_entry(Domain& d) {
             {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                      d.created_at())
                            .count()},
-            {"config", d.identity().config}};
+            {"config", config}};
 }
 
 namespace {

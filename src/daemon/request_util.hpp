@@ -33,5 +33,6 @@ struct RequestHandler {
 
 // The families, one file each; handle_request looks commands up in all.
 std::span<const RequestHandler> domain_requests();
+std::span<const RequestHandler> memory_requests();
 
 }  // namespace xenolith::daemon

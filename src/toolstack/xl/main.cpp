@@ -63,6 +63,10 @@ const Command kCommands[] = {
      "-n, --numa         List host NUMA topology information"},
     {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
      "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
+    {"mem-max", cmd_mem_max, "Set the maximum amount reservation for a domain",
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
+    {"mem-set", cmd_mem_set, "Set the current memory usage for a domain",
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
 };
 
 int help(bool to_stderr) {

@@ -47,5 +47,7 @@ int cmd_unpause(const Args& a);
 int cmd_console(const Args& a);
 int cmd_info(const Args& a);
 int cmd_dmesg(const Args& a);
+int cmd_mem_set(const Args& a);
+int cmd_mem_max(const Args& a);
 
 }  // namespace xenolith::xl
