@@ -135,7 +135,8 @@ json domain_entry(Domain& d) {
     const bool blocked = !shut && !paused && d.all_vcpus_blocked();
     // Memory as libxl_dominfo has it: tot_pages and max_pages; the config
     // carries memory/target and static-max (libxl_retrieve_domain_
-    // configuration); host_memkb is xenolith's own: host memory backing it.
+    // configuration). xenolith's own: host_memkb, the host memory backing
+    // it; reservation_ops/_cpu_ns, its balloon hypercalls and their cost.
     const GuestMemory& mem = d.memory();
     json config = d.identity().config;
     if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
@@ -148,6 +149,8 @@ json domain_entry(Domain& d) {
             {"current_memkb", mem.tot_pages() * 4},
             {"max_memkb", mem.max_pages() * 4},
             {"host_memkb", mem.host_bytes() / 1024},
+            {"reservation_ops", mem.reservation_ops()},
+            {"reservation_cpu_ns", mem.reservation_cpu_ns()},
             {"vcpu_online", online},
             {"vcpu_max_id", d.nr_vcpus() - 1},
             {"running", !shut && !paused && !blocked},

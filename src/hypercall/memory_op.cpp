@@ -1,6 +1,7 @@
 // memory_op: the guest's view of its physical memory.
 #include <cstdint>
 #include <sys/sysinfo.h>
+#include <time.h>
 
 #include <span>
 #include <vector>
@@ -134,8 +135,21 @@ long reservation_op(Context& ctx, std::uint64_t op, std::uint64_t start_extent,
         *gfn = v;
         return true;
     };
-    std::lock_guard lock(ctx.domain.memory_lock());
-    return static_cast<long>(run_reservation(ctx.domain.memory(), which, args, read_extent));
+    const auto thread_cpu_ns = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+               static_cast<std::uint64_t>(ts.tv_nsec);
+    };
+    const std::uint64_t t0 = thread_cpu_ns();
+    GuestMemory& mem = ctx.domain.memory();
+    std::uint64_t done = 0;
+    {
+        std::lock_guard lock(ctx.domain.memory_lock());
+        done = run_reservation(mem, which, args, read_extent);
+    }
+    mem.account_reservation_op(thread_cpu_ns() - t0);
+    return static_cast<long>(done);
 }
 
 long maximum_gpfn(Context& ctx, std::uint64_t arg) {

@@ -127,6 +127,15 @@ public:
     void set_toolstack_target_kib(std::uint64_t kib) { target_kib_ = kib; }
     void set_toolstack_static_max_kib(std::uint64_t kib) { static_max_kib_ = kib; }
 
+    // CPU time the hypervisor spent in reservation ops (memory_op
+    // increase/decrease/populate) for this domain, and how many there were.
+    void account_reservation_op(std::uint64_t cpu_ns) {
+        reservation_cpu_ns_ += cpu_ns;
+        ++reservation_ops_;
+    }
+    std::uint64_t reservation_cpu_ns() const { return reservation_cpu_ns_.load(); }
+    std::uint64_t reservation_ops() const { return reservation_ops_.load(); }
+
     // Host memory actually backing this domain (allocated blocks of the
     // memfd: RAM, toolstack pages and hole pages), in bytes.
     std::uint64_t host_bytes() const;
@@ -161,6 +170,8 @@ private:
     std::atomic<std::uint64_t> unmapped_{0};
     std::atomic<std::uint64_t> max_pages_{0};
     std::atomic<std::uint64_t> target_kib_{0};
+    std::atomic<std::uint64_t> reservation_cpu_ns_{0};
+    std::atomic<std::uint64_t> reservation_ops_{0};
     std::atomic<std::uint64_t> static_max_kib_{0};
 };
 

@@ -191,6 +191,30 @@ TEST(Reservation, a_physmap_above_memory_starts_unpopulated_and_can_be_grown_int
     EXPECT_EQ(f.mem->tot_pages(), end);
 }
 
+TEST(Reservation, runs_of_frames_in_either_order_go_back_exactly_once) {
+    Fixture f;
+    const std::uint64_t tot = f.mem->tot_pages();
+    for (std::uint64_t g = 0x300; g < 0x380; ++g) f.touch(g);
+    const std::uint64_t host = f.mem->host_bytes();
+    // Descending (as balloon drivers give back from the top), then ascending.
+    std::vector<std::uint64_t> down, up;
+    for (std::uint64_t g = 0x33f; g >= 0x300; --g) down.push_back(g);
+    for (std::uint64_t g = 0x340; g < 0x380; ++g) up.push_back(g);
+    EXPECT_EQ(f.run(ReservationOp::decrease, down), 64u);
+    EXPECT_EQ(f.run(ReservationOp::decrease, up), 64u);
+    EXPECT_EQ(f.mem->tot_pages(), tot - 128);
+    EXPECT_EQ(host - f.mem->host_bytes(), 128 * kPageSize);
+    // A run that repeats a frame stops at the repeat, the run before it done.
+    EXPECT_EQ(f.run(ReservationOp::decrease, {0x400, 0x401, 0x402, 0x401, 0x403}), 3u);
+    EXPECT_FALSE(f.mem->is_populated(0x402));
+    EXPECT_TRUE(f.mem->is_populated(0x403));
+    // A run interrupted by a gap and a bad frame: both runs before it done.
+    EXPECT_EQ(f.run(ReservationOp::decrease, {0x500, 0x501, 0x600, 0x601, 0x300, 0x602}), 4u);
+    EXPECT_FALSE(f.mem->is_populated(0x601));
+    EXPECT_TRUE(f.mem->is_populated(0x602));
+    EXPECT_EQ(f.mem->tot_pages(), tot - 128 - 3 - 4);
+}
+
 TEST(Reservation, host_ptr_access_to_a_released_page_reads_zero) {
     Fixture f;
     f.touch(0x700, 0x11);
