@@ -29,6 +29,8 @@ using nlohmann::json;
 
 // libxl's LIBXL_MIN_DOM0_MEM (128 MiB).
 constexpr std::uint64_t kMinDom0MemKib = 128 * 1024;
+// libxl's ERROR_FAIL.
+constexpr int kLibxlFail = -3;
 // LIBXL_MAXMEM_CONSTANT in KiB (libxl__arch_extra_memory on x86).
 constexpr std::uint64_t kMaxmemSlackKib = kMaxmemSlackPages * 4;
 
@@ -174,7 +176,11 @@ json mem_max(Hypervisor& hv, const json& req) {
                                      "memory_dynamic_max",
                                      0));
     d->memory().set_max_pages((max_kib + kMaxmemSlackKib) / 4);
-    hv.xenstore().write(home + "/memory/static-max", fmt::format("{}", max_kib));
+    if (auto e = hv.xenstore().write(home + "/memory/static-max", fmt::format("{}", max_kib));
+        e != xenstore::XsErr::ok)
+        return libxl_fail(libxl_line(
+            88, kFunc, *domid,
+            fmt::format("Couldn't set {}/memory/static-max, rc={}\n", home, kLibxlFail), 0));
     d->memory().set_toolstack_static_max_kib(max_kib);
     return {{"ok", true}};
 }

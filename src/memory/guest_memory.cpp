@@ -54,7 +54,11 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(std::uint64_t ram_bytes
     const std::uint64_t ram_pages = ram_bytes / kPageSize;
     const std::uint64_t physmap_pages = physmap_bytes / kPageSize;
     m->released_.assign((physmap_pages + 63) / 64, 0);
-    for (std::uint64_t i = ram_pages; i < physmap_pages; ++i) m->set_released(i, true);
+    // Frames beyond ram_bytes start unpopulated (whole words at a time).
+    std::uint64_t i = ram_pages;
+    for (; i < physmap_pages && i % 64; ++i) m->set_released(i, true);
+    for (; i + 64 <= physmap_pages; i += 64) m->released_[i / 64] = ~std::uint64_t{0};
+    for (; i < physmap_pages; ++i) m->set_released(i, true);
     m->populated_ = ram_pages;
     m->max_pages_ = ram_pages;
     return m;
