@@ -118,6 +118,17 @@ check "... saying why" bash -c "grep -q 'domain 0 is the Linux host' '$work/err'
 check "mem-max of dom0 is refused" expect_rc 1 "$xl" mem-max 0 100000
 check "xl list still shows b1 at 16 MiB" test "$(mem_of b1)" = 16
 
+# Past the maxmem of creation: the RAM space was laid out to 128 MiB, so
+# populate_physmap stops there (extents done, no error) and the guest says
+# it fell short; nothing else breaks.
+check "mem-max 256" "$xl" mem-max b1 256
+check "mem-set 200" "$xl" mem-set b1 200
+check "the guest falls short at the 128 MiB layout" wait_for 20 bash -c \
+    "grep -qE 'balloon: short target=204800 current=13[0-9]{4}\b' '$work/log/guest-b1.log'"
+check "xl list shows what it holds (~129 MiB)" between "$(mem_of b1)" 128 130
+check "back down to 60 MiB" "$xl" mem-set b1 60
+check "the guest reaches 60 MiB" wait_for 20 done_at b1 61440
+
 # The guest acknowledges xl shutdown and reports its verdict.
 check "xl shutdown b1" "$xl" shutdown b1
 check "the guest ends with SUCCESS" wait_for 20 bash -c \
