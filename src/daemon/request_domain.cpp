@@ -152,11 +152,24 @@ json domain_entry(Domain& d) {
         cpu_time += t;
         vcpus.push_back({{"vcpuid", i}, {"online", d.vcpu(i).online()}, {"cpu_time", t}});
     }
+    // Memory as libxl_dominfo has it: tot_pages and max_pages; the config
+    // carries memory/target and static-max (libxl_retrieve_domain_
+    // configuration). xenolith's own: host_memkb, the host memory backing
+    // it; reservation_ops/_cpu_ns, its balloon hypercalls and their cost.
+    const GuestMemory& mem = d.memory();
+    json config = d.identity().config;
+    if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
+        if (auto t = mem.toolstack_target_kib()) config["b_info"]["target_memkb"] = t;
+        if (auto m = mem.toolstack_static_max_kib()) config["b_info"]["max_memkb"] = m;
+    }
     return {{"name", d.name()},
             {"domid", d.domid()},
             {"uuid", uuid_str(d.identity().uuid)},
-            {"current_memkb", d.identity().memory_kib},
-            {"max_memkb", d.identity().max_memory_kib},
+            {"current_memkb", mem.tot_pages() * 4},
+            {"max_memkb", mem.max_pages() * 4},
+            {"host_memkb", mem.host_bytes() / 1024},
+            {"reservation_ops", mem.reservation_ops()},
+            {"reservation_cpu_ns", mem.reservation_cpu_ns()},
             {"vcpu_online", online},
             {"vcpu_max_id", d.nr_vcpus() - 1},
             {"running", !shut && !paused && !blocked},
@@ -171,7 +184,7 @@ json domain_entry(Domain& d) {
             {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                      d.created_at())
                            .count()},
-            {"config", d.identity().config}};
+            {"config", config}};
 }
 
 namespace {

@@ -39,5 +39,6 @@ std::span<const RequestHandler> vcpu_requests();
 // The create request's "vcpu_hard_affinity"/"vcpu_soft_affinity" (lists of
 // CPU numbers per vCPU) into `id`, validated (request_vcpu.cpp).
 Status parse_create_affinity(const nlohmann::json& req, domain::DomainIdentity& id);
+std::span<const RequestHandler> memory_requests();
 
 }  // namespace xenolith::daemon

@@ -64,7 +64,7 @@ Result<std::vector<std::uint8_t>> read_file(const std::string& path, const char*
 Status place(GuestMemory& mem, std::uint64_t gpa, std::span<const std::uint8_t> bytes,
              const std::string& what) {
     if (bytes.empty()) return ok_status();
-    std::uint8_t* dst = mem.host_ptr(gpa, bytes.size());
+    std::uint8_t* dst = mem.initial_ram_ptr(gpa, bytes.size());
     if (!dst)
         return make_error(fmt::format(
             "{}: {:#x}-{:#x} does not fit in the guest's memory ({} MiB)", what, gpa,
@@ -79,7 +79,7 @@ Status load_kernel(GuestMemory& mem, const loader::KernelImage& img, const std::
             return make_error(fmt::format("kernel '{}': segment at {:#x} overlaps the area below "
                                           "1 MiB reserved for boot information",
                                           path, seg.paddr));
-        if (!mem.host_ptr(seg.paddr, seg.memsz))
+        if (!mem.initial_ram_ptr(seg.paddr, seg.memsz))
             return make_error(fmt::format(
                 "kernel '{}': segment {:#x}-{:#x} does not fit in the guest's memory ({} MiB)",
                 path, seg.paddr, seg.paddr + seg.memsz, mem.ram_bytes() >> 20));
@@ -179,8 +179,12 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
         if (!n) return n.error();
     }
 
-    auto mem = GuestMemory::create(id.memory_kib * 1024, fmt::format("xenolith-d{}", id.domid));
+    // RAM space is laid out up to maxmem, so mem-set can grow the guest.
+    auto mem = GuestMemory::create(id.memory_kib * 1024, fmt::format("xenolith-d{}", id.domid),
+                                   id.max_memory_kib * 1024);
     if (!mem) return mem.error();
+    // libxl__build_pre: max_pages = target + LIBXL_MAXMEM_CONSTANT (1 MiB).
+    (*mem)->set_max_pages(id.memory_kib / 4 + kMaxmemSlackPages);
     GuestMemory& memory = **mem;
     if (auto st = load_kernel(memory, *image, req.kernel); !st) return st.error();
 

@@ -1,7 +1,11 @@
 // memory_op: the guest's view of its physical memory.
 #include <cstdint>
 #include <sys/sysinfo.h>
+#include <time.h>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -13,6 +17,7 @@ extern "C" {
 #include "domain/domain.hpp"
 #include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
+#include "memory/reservation.hpp"
 
 namespace xenolith::hypercall {
 namespace {
@@ -72,50 +77,113 @@ long reservation(Context& ctx, std::uint64_t arg, bool maximum) {
     domid_t domid;
     if (!ctx.guest.read(arg, domid)) return -XEN_EFAULT;
     if (long rc = check_self_domid(ctx, domid); rc) return rc;
-    if (maximum) return static_cast<long>(ctx.domain.identity().max_memory_kib / 4);
-    return static_cast<long>(ctx.domain.memory().populated_pages());
+    const GuestMemory& mem = ctx.domain.memory();
+    // Xen: d->max_pages and domain_tot_pages(d).
+    return static_cast<long>(maximum ? mem.max_pages() : mem.tot_pages());
 }
 
-// The largest extent a domU may ask for (Xen's default domU max order).
-constexpr unsigned kMaxExtentOrder = 9;
+// The 32-bit guest ABI's xen_memory_reservation (Xen's compat layout):
+// 32-bit handle, nr_extents and pfns.
+struct __attribute__((packed)) CompatReservation {
+    std::uint32_t extent_start;
+    std::uint32_t nr_extents;
+    std::uint32_t extent_order;
+    std::uint32_t mem_flags;
+    domid_t domid;
+};
 
-// increase_reservation, decrease_reservation and populate_physmap share
-// Xen's preamble and return the number of extents completed.
+// increase_reservation, decrease_reservation and populate_physmap: Xen's
+// do_memory_op preamble returns the extents done (start_extent) for every
+// refusal, an unreadable argument, an unknown domid or another domain
+// (rcu_lock_domain_by_any_id, then XSM) included; never an errno.
 long reservation_op(Context& ctx, std::uint64_t op, std::uint64_t start_extent,
                     std::uint64_t arg) {
-    xen_memory_reservation_t r{};
-    // Xen reports "extents done" even for an unreadable argument.
-    if (!ctx.guest.read(arg, r)) return static_cast<long>(start_extent);
-    if (start_extent >= r.nr_extents) return static_cast<long>(start_extent);
-    if (r.extent_order > kMaxExtentOrder) return static_cast<long>(start_extent);
-    if (long rc = check_self_domid(ctx, r.domid); rc) return rc;
-    if (op == XENMEM_increase_reservation) {
-        // A translated guest gets nothing mappable from this operation;
-        // balloon drivers use populate_physmap instead.
-        return static_cast<long>(start_extent);
+    ReservationArgs args;
+    args.start_extent = start_extent;
+    std::uint64_t list = 0;
+    std::uint64_t entry_bytes = sizeof(xen_pfn_t);
+    domid_t domid = 0;
+    if (ctx.is64) {
+        xen_memory_reservation_t r{};
+        if (!ctx.guest.read(arg, r)) return static_cast<long>(start_extent);
+        args.nr_extents = r.nr_extents;
+        args.extent_order = r.extent_order;
+        args.mem_flags = r.mem_flags;
+        list = reinterpret_cast<std::uint64_t>(r.extent_start.p);
+        domid = r.domid;
+    } else {
+        CompatReservation r{};
+        if (!ctx.guest.read(arg, r)) return static_cast<long>(start_extent);
+        args.nr_extents = r.nr_extents;
+        args.extent_order = r.extent_order;
+        args.mem_flags = r.mem_flags;
+        list = r.extent_start;
+        entry_bytes = sizeof(std::uint32_t);
+        domid = r.domid;
     }
-    GuestMemory& mem = ctx.domain.memory();
-    std::lock_guard lock(ctx.domain.memory_lock());
-    const std::uint64_t max_pages = ctx.domain.identity().max_memory_kib / 4;
-    const std::uint64_t pages_per_extent = std::uint64_t{1} << r.extent_order;
-    const auto list = reinterpret_cast<std::uint64_t>(r.extent_start.p);
-    std::uint64_t i = start_extent;
-    for (; i < r.nr_extents; ++i) {
-        xen_pfn_t gfn;
-        if (!ctx.guest.read(list + i * sizeof(xen_pfn_t), gfn)) break;
-        if (gfn & (pages_per_extent - 1)) break;  // extents are naturally aligned
-        bool ok = true;
-        for (std::uint64_t j = 0; ok && j < pages_per_extent; ++j) {
-            if (op == XENMEM_decrease_reservation) {
-                ok = mem.remove_page(gfn + j);
+    if (check_self_domid(ctx, domid) != 0) return static_cast<long>(start_extent);
+    const ReservationOp which = op == XENMEM_increase_reservation   ? ReservationOp::increase
+                                : op == XENMEM_decrease_reservation ? ReservationOp::decrease
+                                                                    : ReservationOp::populate;
+    // The list is read a chunk at a time (one page walk per chunk, not
+    // per entry); an entry in a chunk that faults is read on its own, so
+    // a fault stops exactly where Xen's per-entry copy would.
+    constexpr std::uint64_t kChunk = 512;
+    std::array<std::uint64_t, kChunk> chunk{};
+    std::uint64_t chunk_first = 0, chunk_count = 0;
+    auto read_one = [&](std::uint64_t index, std::uint64_t* gfn) {
+        const std::uint64_t at = list + index * entry_bytes;
+        if (entry_bytes == sizeof(std::uint32_t)) {
+            std::uint32_t v = 0;
+            if (!ctx.guest.read(at, v)) return false;
+            *gfn = v;
+            return true;
+        }
+        xen_pfn_t v = 0;
+        if (!ctx.guest.read(at, v)) return false;
+        *gfn = v;
+        return true;
+    };
+    auto read_extent = [&](std::uint64_t index, std::uint64_t* gfn) {
+        if (index >= chunk_first && index - chunk_first < chunk_count) {
+            *gfn = chunk[index - chunk_first];
+            return true;
+        }
+        const std::uint64_t n = std::min<std::uint64_t>(kChunk, args.nr_extents - index);
+        std::array<std::uint8_t, kChunk * sizeof(std::uint64_t)> raw{};
+        if (!ctx.guest.copy_from(list + index * entry_bytes, raw.data(), n * entry_bytes)) {
+            chunk_count = 0;
+            return read_one(index, gfn);
+        }
+        for (std::uint64_t k = 0; k < n; ++k) {
+            if (entry_bytes == sizeof(std::uint32_t)) {
+                std::uint32_t v;
+                std::memcpy(&v, raw.data() + k * 4, 4);
+                chunk[k] = v;
             } else {
-                if (!mem.is_populated(gfn + j) && mem.populated_pages() >= max_pages) ok = false;
-                else ok = mem.populate_page(gfn + j);
+                std::memcpy(&chunk[k], raw.data() + k * 8, 8);
             }
         }
-        if (!ok) break;
+        chunk_first = index;
+        chunk_count = n;
+        *gfn = chunk[0];
+        return true;
+    };
+    const auto thread_cpu_ns = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+               static_cast<std::uint64_t>(ts.tv_nsec);
+    };
+    const std::uint64_t t0 = thread_cpu_ns();
+    GuestMemory& mem = ctx.domain.memory();
+    std::uint64_t done = 0;
+    {
+        std::lock_guard lock(ctx.domain.memory_lock());
+        done = run_reservation(mem, which, args, read_extent);
     }
-    return static_cast<long>(i);
+    mem.account_reservation_op(thread_cpu_ns() - t0);
+    return static_cast<long>(done);
 }
 
 long maximum_gpfn(Context& ctx, std::uint64_t arg) {
@@ -143,14 +211,15 @@ long memory_op(Context& ctx) {
         case XENMEM_memory_map:
             return memory_map(ctx, arg);
         case XENMEM_current_reservation:
-            return reservation(ctx, arg, false);
         case XENMEM_maximum_reservation:
-            return reservation(ctx, arg, true);
+            if (start_extent) return -XEN_EINVAL;
+            return reservation(ctx, arg, op == XENMEM_maximum_reservation);
         case XENMEM_increase_reservation:
         case XENMEM_decrease_reservation:
         case XENMEM_populate_physmap:
             return reservation_op(ctx, op, start_extent, arg);
         case XENMEM_maximum_gpfn:
+            if (start_extent) return -XEN_EINVAL;
             return maximum_gpfn(ctx, arg);
         case XENMEM_maximum_ram_page:
             if (start_extent) return -XEN_EINVAL;

@@ -2,34 +2,43 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
 namespace xenolith {
 
 Result<std::unique_ptr<GuestMemory>> GuestMemory::create(std::uint64_t ram_bytes,
-                                                         const std::string& name) {
+                                                         const std::string& name,
+                                                         std::uint64_t physmap_bytes) {
     constexpr std::uint64_t kTwoMiB = 2ull << 20;
     if (ram_bytes < 2 * kTwoMiB || ram_bytes % kTwoMiB != 0)
         return make_error(fmt::format("memory size {} is not a multiple of 2 MiB >= 4 MiB",
                                       ram_bytes));
+    if (physmap_bytes > (std::uint64_t{1} << 40))
+        return make_error(fmt::format("maximum memory {} is above 1 TiB", physmap_bytes));
+    physmap_bytes = std::max(ram_bytes, (physmap_bytes + kTwoMiB - 1) / kTwoMiB * kTwoMiB);
     std::unique_ptr<GuestMemory> m(new GuestMemory());
     m->ram_bytes_ = ram_bytes;
+    m->physmap_bytes_ = physmap_bytes;
 
-    const std::uint64_t low = std::min(ram_bytes, kLowRamLimit);
-    const std::uint64_t high = ram_bytes - low;
+    // RAM frames are laid out for the whole physmap; memfd offsets follow
+    // guest-physical order, so the frames beyond ram_bytes are its tail.
+    const std::uint64_t low = std::min(physmap_bytes, kLowRamLimit);
+    const std::uint64_t high = physmap_bytes - low;
     const std::uint64_t special = kSpecialPageCount * kPageSize;
     const std::uint64_t holes = kMaxHolePages * kPageSize;
     std::size_t n = 0;
     m->regions_[n++] = {0, low, 0, true};
     if (high) m->regions_[n++] = {kHighRamBase, high, low, true};
-    m->regions_[n++] = {kSpecialPagesBase, special, ram_bytes, false};
+    m->regions_[n++] = {kSpecialPagesBase, special, physmap_bytes, false};
     m->count_.store(n, std::memory_order_release);
-    m->mapped_bytes_ = ram_bytes + special + holes;
+    m->mapped_bytes_ = physmap_bytes + special + holes;
 
     m->memfd_.reset(memfd_create(name.c_str(), MFD_CLOEXEC));
     if (!m->memfd_.valid())
@@ -42,8 +51,16 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(std::uint64_t ram_bytes
     if (p == MAP_FAILED)
         return make_error(fmt::format("cannot map guest memory: {}", std::strerror(errno)));
     m->base_ = static_cast<std::uint8_t*>(p);
-    m->released_.assign((ram_bytes / kPageSize + 63) / 64, 0);
-    m->populated_ = ram_bytes / kPageSize;
+    const std::uint64_t ram_pages = ram_bytes / kPageSize;
+    const std::uint64_t physmap_pages = physmap_bytes / kPageSize;
+    m->released_.assign((physmap_pages + 63) / 64, 0);
+    // Frames beyond ram_bytes start unpopulated (whole words at a time).
+    std::uint64_t i = ram_pages;
+    for (; i < physmap_pages && i % 64; ++i) m->set_released(i, true);
+    for (; i + 64 <= physmap_pages; i += 64) m->released_[i / 64] = ~std::uint64_t{0};
+    for (; i < physmap_pages; ++i) m->set_released(i, true);
+    m->populated_ = ram_pages;
+    m->max_pages_ = ram_pages;
     return m;
 }
 
@@ -59,12 +76,16 @@ std::uint8_t* GuestMemory::host_ptr(std::uint64_t gpa, std::uint64_t len) const 
     return nullptr;
 }
 
-bool GuestMemory::is_ram_gfn(std::uint64_t gfn) const {
-    const std::uint64_t gpa = gfn << kPageShift;
-    for (const auto& r : regions())
-        if (r.is_ram && gpa >= r.gpa && gpa - r.gpa < r.size) return true;
-    return false;
+std::uint8_t* GuestMemory::initial_ram_ptr(std::uint64_t gpa, std::uint64_t len) const {
+    for (const auto& r : regions()) {
+        if (r.is_ram && gpa >= r.gpa && gpa - r.gpa < r.size && len <= r.size - (gpa - r.gpa) &&
+            r.memfd_offset + (gpa - r.gpa) + len <= ram_bytes_)
+            return base_ + r.memfd_offset + (gpa - r.gpa);
+    }
+    return nullptr;
 }
+
+bool GuestMemory::is_ram_gfn(std::uint64_t gfn) const { return ram_page_index(gfn).has_value(); }
 
 std::uint64_t GuestMemory::max_ram_gfn() const {
     std::uint64_t top = 0;
@@ -82,30 +103,78 @@ std::optional<std::uint64_t> GuestMemory::ram_page_index(std::uint64_t gfn) cons
     return std::nullopt;
 }
 
-bool GuestMemory::is_populated(std::uint64_t gfn) const {
-    auto i = ram_page_index(gfn);
-    return i && !(released_[*i / 64] & (std::uint64_t{1} << (*i % 64)));
+void GuestMemory::set_released(std::uint64_t index, bool on) {
+    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+    if (on) released_[index / 64] |= bit;
+    else released_[index / 64] &= ~bit;
 }
 
-bool GuestMemory::remove_page(std::uint64_t gfn) {
+bool GuestMemory::punch(std::uint64_t index, std::uint64_t count) {
+    return fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     static_cast<off_t>(index * kPageSize),
+                     static_cast<off_t>(count * kPageSize)) == 0;
+}
+
+bool GuestMemory::is_populated(std::uint64_t gfn) const {
     auto i = ram_page_index(gfn);
-    if (!i || (released_[*i / 64] & (std::uint64_t{1} << (*i % 64)))) return false;
-    if (fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  static_cast<off_t>(*i * kPageSize), static_cast<off_t>(kPageSize)) < 0)
-        return false;
-    released_[*i / 64] |= std::uint64_t{1} << (*i % 64);
-    --populated_;
+    return i && !released(*i);
+}
+
+bool GuestMemory::remove_page(std::uint64_t gfn) { return remove_range(gfn, 1); }
+
+bool GuestMemory::remove_range(std::uint64_t gfn, std::uint64_t count) {
+    if (count == 0) return true;
+    auto first = ram_page_index(gfn);
+    auto last = ram_page_index(gfn + count - 1);
+    // One region: the memfd indexes are then contiguous too.
+    if (!first || !last || *last - *first != count - 1) return false;
+    for (std::uint64_t i = *first; i <= *last; ++i)
+        if (released(i)) return false;
+    if (!punch(*first, count)) return false;
+    for (std::uint64_t i = *first; i <= *last; ++i) set_released(i, true);
+    populated_ -= count;
     return true;
 }
 
 bool GuestMemory::populate_page(std::uint64_t gfn) {
     auto i = ram_page_index(gfn);
     if (!i) return false;
-    if (released_[*i / 64] & (std::uint64_t{1} << (*i % 64))) {
-        released_[*i / 64] &= ~(std::uint64_t{1} << (*i % 64));
+    if (released(*i)) {
+        set_released(*i, false);
         ++populated_;
     }
     return true;
+}
+
+bool GuestMemory::replace_page(std::uint64_t gfn) {
+    auto i = ram_page_index(gfn);
+    if (!i) return false;
+    if (released(*i)) {
+        set_released(*i, false);
+        ++populated_;
+        return true;
+    }
+    // A fresh page over a populated frame: it reads as zero again, and the
+    // page it displaces stays charged.
+    if (!punch(*i, 1)) return false;
+    ++unmapped_;
+    return true;
+}
+
+void GuestMemory::set_max_pages(std::uint64_t pages) {
+    max_pages_ = std::min<std::uint64_t>(pages, std::numeric_limits<std::uint32_t>::max());
+}
+
+bool GuestMemory::may_charge(std::uint64_t n) const {
+    const std::uint64_t tot = tot_pages();
+    const std::uint64_t max = max_pages();
+    return tot <= max && n <= max - tot;
+}
+
+std::uint64_t GuestMemory::host_bytes() const {
+    struct stat st {};
+    if (fstat(memfd_.get(), &st) < 0) return 0;
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }
 
 std::uint64_t GuestMemory::max_backed_gfn() const {
@@ -118,7 +187,7 @@ Result<MemoryRegion> GuestMemory::add_hole_page(std::uint64_t gfn) {
     if (gfn > (1ull << 40)) return make_error("gfn beyond the guest-physical address width");
     if (host_ptr(gfn << kPageShift, kPageSize)) return make_error("gfn is already backed");
     if (hole_pages_ >= kMaxHolePages) return make_error("too many frames in unpopulated space");
-    const std::uint64_t off = ram_bytes_ + kSpecialPageCount * kPageSize + hole_pages_ * kPageSize;
+    const std::uint64_t off = physmap_bytes_ + kSpecialPageCount * kPageSize + hole_pages_ * kPageSize;
     ++hole_pages_;
     std::memset(base_ + off, 0, kPageSize);
     MemoryRegion r{gfn << kPageShift, kPageSize, off, false};

@@ -31,6 +31,9 @@ inline constexpr std::uint64_t kHighRamBase = 0x100000000;      // RAM resumes a
 // memory map just below the IOAPIC, as Xen's "special pages" are.
 inline constexpr std::uint64_t kSpecialPagesBase = 0xFEBF0000;
 inline constexpr unsigned kSpecialPageCount = 16;
+// libxl's LIBXL_MAXMEM_CONSTANT (1 MiB on x86): the toolstack sets a
+// domain's max_pages to its target (or static max) plus this.
+inline constexpr std::uint64_t kMaxmemSlackPages = 256;
 // Frames a guest maps into unpopulated space (shared_info, grant frames).
 inline constexpr unsigned kMaxHolePages = 256;
 
@@ -43,14 +46,23 @@ struct MemoryRegion {
 
 class GuestMemory {
 public:
-    // `ram_bytes` must be a multiple of 2 MiB and at least 4 MiB.
+    // `ram_bytes` (a multiple of 2 MiB, at least 4 MiB) are populated at
+    // creation. `physmap_bytes` (rounded up to 2 MiB; 0 or less than
+    // ram_bytes: ram_bytes) is how much guest-physical RAM space is laid
+    // out and backed by KVM slots: the frames beyond ram_bytes start
+    // unpopulated, for a guest whose maxmem is above its memory to grow
+    // into with populate_physmap. Unpopulated frames cost no host memory.
     static Result<std::unique_ptr<GuestMemory>> create(std::uint64_t ram_bytes,
-                                                       const std::string& name);
+                                                       const std::string& name,
+                                                       std::uint64_t physmap_bytes = 0);
     ~GuestMemory();
     GuestMemory(const GuestMemory&) = delete;
     GuestMemory& operator=(const GuestMemory&) = delete;
 
+    // The RAM populated at creation (what the memory map reports).
     std::uint64_t ram_bytes() const { return ram_bytes_; }
+    // The guest-physical RAM space laid out (>= ram_bytes).
+    std::uint64_t physmap_bytes() const { return physmap_bytes_; }
     // Regions are only ever appended (hole pages), so readers on vCPU threads
     // see a consistent prefix without taking a lock.
     std::span<const MemoryRegion> regions() const {
@@ -61,6 +73,9 @@ public:
     // Host address of guest-physical [gpa, gpa+len), or nullptr when any part
     // is outside a backed region. Never spans two regions.
     std::uint8_t* host_ptr(std::uint64_t gpa, std::uint64_t len) const;
+    // host_ptr, but only inside the RAM populated at creation: where the
+    // domain builder may place the kernel, modules and boot tables.
+    std::uint8_t* initial_ram_ptr(std::uint64_t gpa, std::uint64_t len) const;
     // Host address of the region's start (for KVM slots).
     std::uint8_t* region_host(const MemoryRegion& r) const { return base_ + r.memfd_offset; }
 
@@ -72,13 +87,58 @@ public:
 
     // Ballooning. A RAM frame is either populated (backed by the memfd) or
     // not (its memfd range is a hole: host memory really freed). Reading an
-    // unpopulated frame reads zeros, so populate() hands back zeroed pages.
+    // unpopulated frame reads zeros, so a repopulated frame reads as zero.
+    // Callers that change population hold the domain's memory lock.
     bool is_populated(std::uint64_t gfn) const;
     // Releases a populated RAM frame to the host; false if it is not one.
     bool remove_page(std::uint64_t gfn);
-    // Repopulates an unpopulated RAM frame; false if it is not RAM.
+    // Releases `count` frames from `gfn` (one region, all populated) with
+    // one hole punch; false (nothing done) when that does not hold.
+    bool remove_range(std::uint64_t gfn, std::uint64_t count);
+    // Marks an unpopulated RAM frame populated again (it reads as zero);
+    // false if `gfn` is not RAM. Not charged against max_pages: for frames
+    // the hypervisor itself puts there (shared_info, grant frames).
     bool populate_page(std::uint64_t gfn);
+    // Gives `gfn` a fresh zeroed page, as Xen's populate_physmap: an
+    // unpopulated frame becomes populated; a populated one is replaced and
+    // its old page stays charged to the domain with no frame (Xen leaves
+    // it allocated and unmapped). The caller has charged one page.
+    // False if `gfn` is not RAM.
+    bool replace_page(std::uint64_t gfn);
     std::uint64_t populated_pages() const { return populated_.load(); }
+
+    // Xen's reservation: tot_pages counts every page the domain holds, the
+    // populated frames plus pages it was given with no frame (increase_
+    // reservation for a translated guest, pages displaced by populate);
+    // max_pages caps it (XEN_DOMCTL_max_mem; 32-bit in Xen, clamped so).
+    std::uint64_t tot_pages() const { return populated_.load() + unmapped_.load(); }
+    std::uint64_t max_pages() const { return max_pages_.load(); }
+    void set_max_pages(std::uint64_t pages);
+    // Xen's assign_pages check: may `n` more pages be charged?
+    bool may_charge(std::uint64_t n) const;
+    // Pages charged with no frame (increase_reservation, displaced pages).
+    void charge_unmapped(std::uint64_t n) { unmapped_ += n; }
+
+    // The toolstack's memory/target and memory/static-max (KiB), mirrored
+    // here by xenolithd when xl changes them, for `xl list -l`; 0: as the
+    // domain was created.
+    std::uint64_t toolstack_target_kib() const { return target_kib_.load(); }
+    std::uint64_t toolstack_static_max_kib() const { return static_max_kib_.load(); }
+    void set_toolstack_target_kib(std::uint64_t kib) { target_kib_ = kib; }
+    void set_toolstack_static_max_kib(std::uint64_t kib) { static_max_kib_ = kib; }
+
+    // CPU time the hypervisor spent in reservation ops (memory_op
+    // increase/decrease/populate) for this domain, and how many there were.
+    void account_reservation_op(std::uint64_t cpu_ns) {
+        reservation_cpu_ns_ += cpu_ns;
+        ++reservation_ops_;
+    }
+    std::uint64_t reservation_cpu_ns() const { return reservation_cpu_ns_.load(); }
+    std::uint64_t reservation_ops() const { return reservation_ops_.load(); }
+
+    // Host memory actually backing this domain (allocated blocks of the
+    // memfd: RAM, toolstack pages and hole pages), in bytes.
+    std::uint64_t host_bytes() const;
     // Highest guest frame backed by anything (RAM, special or hole pages).
     std::uint64_t max_backed_gfn() const;
 
@@ -94,13 +154,25 @@ private:
     std::uint8_t* base_ = nullptr;
     std::uint64_t mapped_bytes_ = 0;
     std::uint64_t ram_bytes_ = 0;
+    std::uint64_t physmap_bytes_ = 0;
     std::array<MemoryRegion, 3 + kMaxHolePages> regions_{};
     std::atomic<std::size_t> count_{0};
     unsigned hole_pages_ = 0;  // add_hole_page callers serialise (domain lock)
     // One bit per RAM page (by memfd page index) that has been released.
     std::optional<std::uint64_t> ram_page_index(std::uint64_t gfn) const;
+    bool released(std::uint64_t index) const {
+        return released_[index / 64] & (std::uint64_t{1} << (index % 64));
+    }
+    void set_released(std::uint64_t index, bool on);
+    bool punch(std::uint64_t index, std::uint64_t count);
     std::vector<std::uint64_t> released_;  // guarded by the caller (domain lock)
     std::atomic<std::uint64_t> populated_{0};
+    std::atomic<std::uint64_t> unmapped_{0};
+    std::atomic<std::uint64_t> max_pages_{0};
+    std::atomic<std::uint64_t> target_kib_{0};
+    std::atomic<std::uint64_t> reservation_cpu_ns_{0};
+    std::atomic<std::uint64_t> reservation_ops_{0};
+    std::atomic<std::uint64_t> static_max_kib_{0};
 };
 
 }  // namespace xenolith

@@ -74,6 +74,10 @@ const Command kCommands[] = {
      "[option] <Domain> <vCPUs>\n\n"
      "Options:\n\n"
      "-i, --ignore-host  Don't limit the vCPU based on the host CPU count"},
+    {"mem-max", cmd_mem_max, "Set the maximum amount reservation for a domain",
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
+    {"mem-set", cmd_mem_set, "Set the current memory usage for a domain",
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
 };
 
 int help(bool to_stderr) {

@@ -55,5 +55,7 @@ int cmd_vcpu_set(const Args& a);
 // The host's CPUs and NUMA nodes from xenolithd (vcpu.cpp); prints
 // "libxl_physinfo failed." when it cannot.
 std::optional<config::HostTopology> host_topology();
+int cmd_mem_set(const Args& a);
+int cmd_mem_max(const Args& a);
 
 }  // namespace xenolith::xl

@@ -1,0 +1,197 @@
+// xl mem-set and xl mem-max: libxl_set_memory_target (relative = 0,
+// enforce = 1) and libxl_domain_setmaxmem of Xen 4.17 (tools/libs/light/
+// libxl_mem.c) against xenolithd's own xenstore and GuestMemory's
+// max_pages. The guest's balloon driver watches memory/target and gives
+// pages back or takes them (memory_op); nothing here waits for it.
+//
+// Failures reply with libxl's error lines in "log" (xl prints them, then
+// its own "cannot set domid ..." line) and xl's exit status 1.
+#include "daemon/request_util.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "daemon/uuid.hpp"
+#include "xenstore/domain_nodes.hpp"
+
+namespace xenolith::daemon {
+namespace {
+
+using nlohmann::json;
+
+// libxl's LIBXL_MIN_DOM0_MEM (128 MiB).
+constexpr std::uint64_t kMinDom0MemKib = 128 * 1024;
+// libxl's ERROR_FAIL.
+constexpr int kLibxlFail = -3;
+// LIBXL_MAXMEM_CONSTANT in KiB (libxl__arch_extra_memory on x86).
+constexpr std::uint64_t kMaxmemSlackKib = kMaxmemSlackPages * 4;
+
+// libxl's lock on the domain's userdata: one memory change at a time.
+std::mutex memory_change_mu;
+
+json libxl_fail(const std::string& log) {
+    json r = fail(log, 1);
+    r["log"] = log;
+    return r;
+}
+
+// One libxl log line as xl's stderr logger prints it. `domid` is prefixed
+// for a guest (libxl__logv: "Domain N:"); `errnoval` >= 0 appends its text
+// (LOGED/LOGEVD).
+std::string libxl_line(int line, const char* func, std::optional<domid_t> domid,
+                       const std::string& msg, int errnoval = -1) {
+    std::string s = fmt::format("libxl: error: libxl_mem.c:{}:{}: ", line, func);
+    if (domid && *domid != 0) s += fmt::format("Domain {}:", *domid);
+    s += msg;
+    if (errnoval >= 0) s += fmt::format(": {}", std::strerror(errnoval));
+    return s;
+}
+
+// strtoull(value, &end, 10) with libxl's "*endptr != '\0'" test.
+std::optional<std::uint64_t> parse_kib(const std::string& value) {
+    char* end = nullptr;
+    const std::uint64_t v = std::strtoull(value.c_str(), &end, 10);
+    if (*end != '\0') return std::nullopt;
+    return v;
+}
+
+std::optional<domid_t> request_domid(const json& req) {
+    if (!req.contains("domid") || !req["domid"].is_number_unsigned()) return std::nullopt;
+    const auto v = req["domid"].get<std::uint64_t>();
+    if (v >= DOMID_FIRST_RESERVED) return std::nullopt;
+    return static_cast<domid_t>(v);
+}
+
+std::string host_is_dom0(const char* func) {
+    return fmt::format(
+        "libxl: error: {}: domain 0 is the Linux host under xenolith: its memory is not "
+        "ballooned",
+        func);
+}
+
+std::uint64_t host_memory_kib() {
+    return static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+           static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+// libxl_set_memory_target(ctx, domid, target_memkb, relative = 0, enforce = 1).
+json mem_set(Hypervisor& hv, const json& req) {
+    auto domid = request_domid(req);
+    if (!domid || !req.contains("target_kib") || !req["target_kib"].is_number_integer())
+        return fail("mem-set: a domid and a target_kib are required");
+    // libxl takes an int64_t and works in uint64_t: a negative target wraps.
+    const auto target = static_cast<std::uint64_t>(req["target_kib"].get<std::int64_t>());
+    constexpr const char* kFunc = "libxl_set_memory_target";
+    std::lock_guard lock(memory_change_mu);
+
+    if (*domid == 0) {
+        // libxl__fill_dom0_memory_info: the nodes, or the domain's figures.
+        const std::uint64_t host = host_memory_kib();
+        if (target > host)
+            return libxl_fail(libxl_line(278, kFunc, 0,
+                                         "memory_dynamic_max must be less than or equal to "
+                                         "memory_static_max\n"));
+        if (target < kMinDom0MemKib)
+            return libxl_fail(libxl_line(
+                287, kFunc, 0,
+                fmt::format("New target {} for dom0 is below the minimum threshold", target)));
+        return libxl_fail(host_is_dom0(kFunc));
+    }
+    auto d = hv.domains().get(*domid);
+    if (!d) return fail("", 1);  // libxl__lock_domain_userdata fails silently
+    const std::string home = xenstore::domain_home(*domid);
+    const auto target_s = hv.xenstore().read(home + "/memory/target");
+    if (!target_s)
+        return libxl_fail(libxl_line(
+            234, kFunc, *domid,
+            fmt::format("Cannot get target memory info from {}/memory/target", home), ENOENT));
+    if (!parse_kib(*target_s))
+        return libxl_fail(libxl_line(
+            242, kFunc, *domid,
+            fmt::format("Invalid memory target {} from {}/memory/target\n", *target_s, home), 0));
+    const auto max_s = hv.xenstore().read(home + "/memory/static-max");
+    if (!max_s)
+        return libxl_fail(libxl_line(
+            251, kFunc, *domid,
+            fmt::format("Cannot get memory info from {}/memory/static-max", home), ENOENT));
+    const auto static_max = parse_kib(*max_s);
+    if (!static_max)
+        return libxl_fail(libxl_line(
+            259, kFunc, *domid,
+            fmt::format("Invalid max memory {} from {}/memory/static-max\n", *max_s, home), 0));
+    const auto videoram_s = hv.xenstore().read(home + "/memory/videoram");
+    const auto videoram =
+        static_cast<std::uint64_t>(videoram_s ? std::atoi(videoram_s->c_str()) : 0);
+
+    const std::uint64_t new_target = target - videoram;
+    if (new_target > *static_max)
+        return libxl_fail(libxl_line(278, kFunc, *domid,
+                                     "memory_dynamic_max must be less than or equal to "
+                                     "memory_static_max\n"));
+    // enforce: xc_domain_setmaxmem(target + LIBXL_MAXMEM_CONSTANT). A guest
+    // above it may only shrink ("ratchet down", XEN_DOMCTL_max_mem).
+    d->memory().set_max_pages((new_target + videoram + kMaxmemSlackKib) / 4);
+    hv.xenstore().write(home + "/memory/target", fmt::format("{}", new_target));
+    hv.xenstore().write(fmt::format("/vm/{}/memory", uuid_string(d->identity().uuid)),
+                        fmt::format("{}", new_target / 1024));
+    d->memory().set_toolstack_target_kib(new_target);
+    return {{"ok", true}};
+}
+
+// libxl_domain_setmaxmem(ctx, domid, max_memkb).
+json mem_max(Hypervisor& hv, const json& req) {
+    auto domid = request_domid(req);
+    if (!domid || !req.contains("max_kib") || !req["max_kib"].is_number_integer())
+        return fail("mem-max: a domid and a max_kib are required");
+    // An int64_t from xl into libxl's uint64_t parameter.
+    const auto max_kib = static_cast<std::uint64_t>(req["max_kib"].get<std::int64_t>());
+    constexpr const char* kFunc = "libxl_domain_setmaxmem";
+    std::lock_guard lock(memory_change_mu);
+
+    if (*domid == 0) return libxl_fail(host_is_dom0(kFunc));
+    auto d = hv.domains().get(*domid);
+    if (!d) return fail("", 1);  // libxl__lock_domain_userdata fails silently
+    const std::string home = xenstore::domain_home(*domid);
+    const auto target_s = hv.xenstore().read(home + "/memory/target");
+    if (!target_s)
+        return libxl_fail(libxl_line(
+            47, kFunc, *domid, fmt::format("Cannot get memory info from {}/memory/target", home),
+            ENOENT));
+    const auto target = parse_kib(*target_s);
+    if (!target)
+        return libxl_fail(libxl_line(
+            53, kFunc, *domid,
+            fmt::format("Invalid memory {} from {}/memory/target\n", *target_s, home), 0));
+    if (max_kib < *target)
+        return libxl_fail(libxl_line(59, kFunc, *domid,
+                                     "memory_static_max must be greater than or or equal to "
+                                     "memory_dynamic_max",
+                                     0));
+    d->memory().set_max_pages((max_kib + kMaxmemSlackKib) / 4);
+    if (auto e = hv.xenstore().write(home + "/memory/static-max", fmt::format("{}", max_kib));
+        e != xenstore::XsErr::ok)
+        return libxl_fail(libxl_line(
+            88, kFunc, *domid,
+            fmt::format("Couldn't set {}/memory/static-max, rc={}\n", home, kLibxlFail), 0));
+    d->memory().set_toolstack_static_max_kib(max_kib);
+    return {{"ok", true}};
+}
+
+constexpr RequestHandler kMemoryRequests[] = {
+    {"mem-set", mem_set},
+    {"mem-max", mem_max},
+};
+
+}  // namespace
+
+std::span<const RequestHandler> memory_requests() { return kMemoryRequests; }
+
+}  // namespace xenolith::daemon
