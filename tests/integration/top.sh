@@ -30,9 +30,9 @@ row() {  # NAME STATE MEMK MAXMEMK MAXPCT VCPUS
     printf '^%10.10s %s +[0-9]+ +[0-9]+\\.[0-9] +%s +[0-9]+\\.[0-9] +%s +%s +%s +0 +0 +0 +0 +0 +0 +0 +0 +0 +0$' \
         "$1" "$2" "$3" "$4" "$5" "$6"
 }
-check "busy row: running, 8 MiB, 1 vCPU" test "$(grep -cE "$(row busy -----r 8192 8192 '[0-9.]+' 1)" "$work/top")" -eq 2
+check "busy row: running, 8 MiB, max 8 MiB + 1 MiB (libxl), 1 vCPU" test "$(grep -cE "$(row busy -----r 8192 9216 '[0-9.]+' 1)" "$work/top")" -eq 2
 check "idle row: blocked, name cut to 10" \
-    test "$(grep -cE "$(row "$long_name" --b--- 8192 8192 '[0-9.]+' 1)" "$work/top")" -eq 2
+    test "$(grep -cE "$(row "$long_name" --b--- 8192 9216 '[0-9.]+' 1)" "$work/top")" -eq 2
 check "Domain-0 row: the host, no limit" \
     test "$(grep -cE "$(row Domain-0 -----r '[0-9]+' 'no limit' n/a "$(nproc)")" "$work/top")" -eq 2
 check "rows sorted by name, case-insensitive (busy, Domain-0, idle-...)" \
