@@ -19,6 +19,7 @@ struct HypervisorOptions {
     std::string run_dir;        // control socket
     std::string console_log_dir;
     std::string xenstore_socket;  // where host tools reach xenstore
+    std::string dump_dir;         // on_*=coredump-* cores (xl's XEN_DUMP_DIR)
 };
 
 class XenstoreGlue;

@@ -13,7 +13,7 @@ using nlohmann::json;
 
 json handle_request(Hypervisor& hv, const json& req) {
     const std::string cmd = req.value("cmd", "");
-    for (auto family : {domain_requests()})
+    for (auto family : {domain_requests(), manage_requests()})
         for (const RequestHandler& h : family)
             if (h.cmd == cmd) return h.fn(hv, req);
     return fail("unknown request '" + cmd + "'");

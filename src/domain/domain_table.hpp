@@ -44,10 +44,20 @@ public:
     // Called from a vCPU thread when a domain has shut down.
     void notify_shutdown(domid_t domid);
 
+    // xl rename: the table's name and the one a restart will use. Fails
+    // when another domain has the name or the domain is unknown.
+    Status rename(domid_t domid, const std::string& new_name);
+    // xl config-update: what the next restart of `domid` builds (its
+    // identity's domid is ignored). False when the domain is unknown.
+    bool set_restart_request(domid_t domid, BuildRequest req);
+    // Where coredump-destroy/-restart write <dir>/<name> (xl's XEN_DUMP_DIR).
+    void set_dump_dir(std::string dir) { dump_dir_ = std::move(dir); }
+
 private:
     void reaper();
     void apply_action(const std::shared_ptr<Domain>& d);
     void preserve_renamed(const std::shared_ptr<Domain>& d);
+    void dump_core_for_action(Domain& d);
     domid_t allocate_domid_locked();
 
     Services* services_ = nullptr;
@@ -55,6 +65,7 @@ private:
     std::map<domid_t, std::shared_ptr<Domain>> domains_;
     std::map<domid_t, BuildRequest> requests_;  // for restart
     domid_t next_domid_ = 1;
+    std::string dump_dir_ = "/var/lib/xen/dump";
 
     std::mutex reap_mu_;
     std::condition_variable reap_cv_;

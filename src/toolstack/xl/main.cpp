@@ -63,6 +63,20 @@ const Command kCommands[] = {
      "-n, --numa         List host NUMA topology information"},
     {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
      "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
+    {"rename", cmd_rename, "Rename a domain", "<Domain> <NewDomainName>"},
+    {"trigger", cmd_trigger, "Send a trigger to a domain",
+     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"},
+    {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>"},
+    {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>"},
+    {"config-update", cmd_config_update,
+     "Update a running domain's saved configuration, used when rebuilding the domain after "
+     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
+     "using this command when possible",
+     "<Domain> <ConfigFile> [options] [vars]\n\n"
+     "Options:\n\n"
+     "-h                      Print this help.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-d                      Enable debug messages.\n"},
 };
 
 int help(bool to_stderr) {

@@ -47,5 +47,10 @@ int cmd_unpause(const Args& a);
 int cmd_console(const Args& a);
 int cmd_info(const Args& a);
 int cmd_dmesg(const Args& a);
+int cmd_rename(const Args& a);
+int cmd_trigger(const Args& a);
+int cmd_sysrq(const Args& a);
+int cmd_dump_core(const Args& a);
+int cmd_config_update(const Args& a);
 
 }  // namespace xenolith::xl
