@@ -209,9 +209,8 @@ Status write_core(int fd, const CoreImage& image) {
     return ok_status();
 }
 
-std::vector<CoreMemory> domain_core_memory(Domain& d) {
+std::vector<CoreMemory> core_memory(const GuestMemory& mem) {
     std::vector<CoreMemory> out;
-    GuestMemory& mem = d.memory();
     const int memfd = mem.memfd();
     std::vector<MemoryRegion> regions(mem.regions().begin(), mem.regions().end());
     std::sort(regions.begin(), regions.end(),
@@ -270,7 +269,7 @@ Status dump_domain_core(Domain& d, int fd) {
     if (st) {
         // Memory changes (balloon, hole pages) take the memory lock.
         std::lock_guard lock(d.memory_lock());
-        image.memory = domain_core_memory(d);
+        image.memory = core_memory(d.memory());
         st = write_core(fd, image);
     }
     d.unpause();

@@ -21,6 +21,10 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 
+namespace xenolith {
+class GuestMemory;
+}
+
 namespace xenolith::domain {
 
 class Domain;
@@ -63,10 +67,10 @@ struct CoreVcpuControl {
 // must be 0). Fails on a short or failed write, naming the errno.
 Status write_core(int fd, const CoreImage& image);
 
-// Memory stretches of `d` as the memfd backs them: populated extents carry
-// bytes, holes (never touched, ballooned out) do not. The domain must be
-// paused or shut down.
-std::vector<CoreMemory> domain_core_memory(Domain& d);
+// Guest memory as its memfd backs it, by guest-physical address: extents
+// holding data carry bytes, holes (never touched, ballooned out) do not.
+// The domain must be paused or shut down, with its memory lock held.
+std::vector<CoreMemory> core_memory(const GuestMemory& mem);
 
 // Creates (or truncates) a core file as Xen's xc_domain_dumpcore does:
 // mode 0600. Returns the fd or the open(2) errno.
