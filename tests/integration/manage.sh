@@ -88,6 +88,8 @@ check "... invalid identifier" err_is "nosuch is an invalid domain identifier (r
 check "sysrq to an unused domid: exit 0 as xl" expect_rc 0 "$xl" sysrq 999 s
 check "... and writes no node for it" expect_rc 1 xenstore-read /local/domain/999/control/sysrq
 check "sysrq with one argument: exit 2" expect_rc 2 "$xl" sysrq pc3
+check "sysrq to domain 0 writes its node, as libxl does" expect_rc 0 "$xl" sysrq 0 h
+check "... /local/domain/0/control/sysrq" test "$(xenstore-read /local/domain/0/control/sysrq)" = h
 
 # --- trigger -------------------------------------------------------------
 check "trigger nmi: exit 0, silent" expect_rc 0 "$xl" trigger pc3 nmi
