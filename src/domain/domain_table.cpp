@@ -174,14 +174,14 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
         std::lock_guard lock(mu_);
         if (auto it = requests_.find(d->domid()); it != requests_.end()) again = it->second;
     }
+    // coredump-*: the core first, then as destroy/restart (xl's handle_domain_death).
+    if (action == Action::coredump_destroy || action == Action::coredump_restart)
+        dump_core_for_action(*d);
     switch (action) {
         case Action::preserve:
             return;
-        case Action::coredump_destroy:
-            dump_core_for_action(*d);
-            destroy(d->domid());
-            return;
         case Action::destroy:
+        case Action::coredump_destroy:
         case Action::soft_reset:
             destroy(d->domid());
             return;
@@ -190,11 +190,8 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
             // inspection and starts a fresh one under the name.
             preserve_renamed(d);
             break;
-        case Action::coredump_restart:
-            dump_core_for_action(*d);
-            destroy(d->domid());
-            break;
         case Action::restart:
+        case Action::coredump_restart:
             destroy(d->domid());
             break;
     }
