@@ -63,8 +63,8 @@ void usage() {
                  "  --xenstore-socket PATH  xenstore's unix socket (default DIR/xenstored/socket\n"
                  "                 with a run dir other than /run/xenolith, else $XENSTORED_PATH,\n"
                  "                 else $XENSTORED_RUNDIR/socket, else %s)\n"
-                 "  --dump-dir DIR  cores of on_*=coredump-* domains, DIR/NAME (default\n"
-                 "                 DIR/dump with a run dir other than /run/xenolith, else\n"
+                 "  --dump-dir DIR  cores of on_*=coredump-* domains, as DIR/NAME (default\n"
+                 "                 RUNDIR/dump with a run dir other than /run/xenolith, else\n"
                  "                 /var/lib/xen/dump, xl's XEN_DUMP_DIR)\n",
                  xenstore::kDefaultSocketPath);
 }
