@@ -47,7 +47,7 @@ check "... logged in xl dmesg" bash -c "'$xl' dmesg | grep -qF 'Domain $pc renam
 check "rename by domid" expect_rc 0 "$xl" rename "$pc" pc3
 check "... took effect" test "$(domid_of pc3)" = "$pc"
 check "rename to its own name is fine" expect_rc 0 "$xl" rename pc3 pc3
-check "second guest starts" start other "second"
+check "second guest (2 vCPUs, vCPU 1 never brought up) starts" start other "second" 'vcpus = 2'
 other=$(domid_of other)
 check "rename onto another domain's name fails" expect_rc 1 "$xl" rename pc3 other
 check "... with libxl's message and xl's" err_is "libxl: error: libxl_domain.c:81:libxl__domain_rename: Domain $pc:Domain with name \"other\" already exists.
@@ -155,6 +155,11 @@ check "... leaves no file" test ! -e "$work/999.core"
 check "dump-core of domain 0 (the host) is refused" expect_rc 1 "$xl" dump-core 0 "$work/0.core"
 check "... with xl's last line" err_has "core dump failed (rc=-3)"
 check "dump-core with one argument: exit 2" expect_rc 2 "$xl" dump-core pc3
+check "trigger nmi to an offline vCPU is accepted (pending, as Xen)" expect_rc 0 "$xl" trigger other nmi 1
+check "... silently" no_output
+check "dump-core of a 2-vCPU guest" expect_rc 0 "$xl" dump-core other "$work/other.core"
+check "... has registers only for the vCPU that has a context" \
+    test "$(readelf -n "$work/other.core" | grep -c NT_PRSTATUS)" = 1
 check "the dump is logged in xl dmesg" bash -c "'$xl' dmesg | grep -qF 'core dumped to $work/pc.core'"
 
 # --- config-update -------------------------------------------------------
@@ -199,6 +204,12 @@ check "... after writing <dump dir>/<name>" test -s "$dump_dir/cd"
 check "... where xl dmesg says" bash -c "'$xl' dmesg | grep -qE 'Domain [0-9]+ \\(cd\\): dumping core to $dump_dir/cd\$'"
 gdb_core "$dump_dir/cd" 'x/s 0x800000' >"$work/gdb"
 check "... a core gdb reads" grep -qF 'xenolith-core-marker: dump me' "$work/gdb"
+# A dump that cannot be written is logged and the domain still goes.
+mv "$dump_dir" "$dump_dir.ok" && touch "$dump_dir"
+"$xl" create -q "$(guest_cfg cf pvcontrol 32 'extra = "crash"' 'on_crash = "coredump-destroy"')"
+check "coredump-destroy with an unwritable dump dir still destroys" gone cf
+check "... and xl dmesg says why" bash -c "'$xl' dmesg | grep -qF '(cf): core dump failed: Could not open corefile $dump_dir/cf (20 = Not a directory)'"
+rm -f "$dump_dir" && mv "$dump_dir.ok" "$dump_dir"
 check "coredump-restart guest starts" start cr "restartable" 'on_reboot = "coredump-restart"'
 cr=$(domid_of cr)
 check "... reboot it" expect_rc 0 "$xl" reboot cr
