@@ -55,8 +55,9 @@ std::string uuid_str(const domain::Uuid& u) { return uuid_string(u); }
 
 // The create request is validated again here: xl is a client, not trusted.
 Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& req) {
-    // Errors as Result errors here; create() turns them into replies.
-    auto invalid = [](std::string m) { return make_error(std::move(m)); };
+    // Shadows the reply helper on purpose: here a failure is a Result error
+    // (create() and config_update turn it into their replies).
+    auto fail = [](std::string m) { return make_error(std::move(m)); };
     auto str = [&](const char* k) {
         return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
     };
@@ -66,21 +67,21 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
     domain::BuildRequest b;
     b.identity.name = str("name");
     if (b.identity.name.empty() || b.identity.name.size() > 64)
-        return invalid("create: a domain name of 1 to 64 characters is required");
+        return fail("create: a domain name of 1 to 64 characters is required");
     b.kernel = str("kernel");
-    if (b.kernel.empty()) return invalid("create: no kernel given");
+    if (b.kernel.empty()) return fail("create: no kernel given");
     b.ramdisk = str("ramdisk");
     b.cmdline = str("cmdline");
     b.identity.memory_kib = num("memory_kib", 0);
     b.identity.max_memory_kib = std::max(num("maxmem_kib", 0), b.identity.memory_kib);
     if (b.identity.memory_kib < 4096 || b.identity.memory_kib > (std::uint64_t{1} << 40))
-        return invalid("create: memory must be between 4 MiB and 1 TiB");
-    if (b.identity.memory_kib % 2048) return invalid("create: memory must be a multiple of 2 MiB");
+        return fail("create: memory must be between 4 MiB and 1 TiB");
+    if (b.identity.memory_kib % 2048) return fail("create: memory must be a multiple of 2 MiB");
     b.identity.vcpus = static_cast<unsigned>(num("vcpus", 1));
     b.identity.max_vcpus = static_cast<unsigned>(num("max_vcpus", b.identity.vcpus));
     if (b.identity.vcpus < 1 || b.identity.max_vcpus > 128 ||
         b.identity.vcpus > b.identity.max_vcpus)
-        return invalid("create: vcpus must be 1..maxvcpus and maxvcpus at most 128");
+        return fail("create: vcpus must be 1..maxvcpus and maxvcpus at most 128");
     b.identity.max_event_channels =
         static_cast<unsigned>(std::min<std::uint64_t>(num("max_event_channels", 1023), 4095));
     // Xen's grant_table_init(): at least one frame, at most the hypervisor's caps.
@@ -88,10 +89,10 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
     const std::uint64_t maptrack_frames =
         num("max_maptrack_frames", grant::kMaxMaptrackFramesLimit);
     if (grant_frames < grant::kInitialFrames || grant_frames > grant::kMaxFramesLimit)
-        return invalid(fmt::format("create: max_grant_frames must be {}..{}", grant::kInitialFrames,
+        return fail(fmt::format("create: max_grant_frames must be {}..{}", grant::kInitialFrames,
                                 grant::kMaxFramesLimit));
     if (maptrack_frames > grant::kMaxMaptrackFramesLimit)
-        return invalid(fmt::format("create: max_maptrack_frames must be 0..{}",
+        return fail(fmt::format("create: max_maptrack_frames must be 0..{}",
                                 grant::kMaxMaptrackFramesLimit));
     b.identity.max_grant_frames = static_cast<unsigned>(grant_frames);
     b.identity.max_maptrack_frames = static_cast<unsigned>(maptrack_frames);
