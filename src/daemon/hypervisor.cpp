@@ -70,6 +70,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
             return st.error();
         h->services_->serial_input = h->serial_input_.get();
     }
+    if (!opts.dump_dir.empty()) h->domains_->set_dump_dir(opts.dump_dir);
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
         hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));

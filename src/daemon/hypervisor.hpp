@@ -21,6 +21,7 @@ struct HypervisorOptions {
     std::string console_log_dir;
     std::string xenstore_socket;  // where host tools reach xenstore
     std::string serial_input;     // the hypervisor's serial line (empty: none)
+    std::string dump_dir;         // on_*=coredump-* cores (xl's XEN_DUMP_DIR)
 };
 
 class XenstoreGlue;

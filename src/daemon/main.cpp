@@ -58,7 +58,7 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
 void usage() {
     std::fprintf(stderr,
                  "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--xenstore-socket PATH] "
-                 "[--serial-input PATH] [--verbose]\n"
+                 "[--serial-input PATH] [--dump-dir DIR] [--verbose]\n"
                  "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
                  "/run/xenolith)\n"
                  "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n"
@@ -67,7 +67,11 @@ void usage() {
                  "                 else $XENSTORED_RUNDIR/socket, else %s)\n"
                  "  --serial-input PATH  the hypervisor's serial line (a FIFO, file or tty):\n"
                  "                 its bytes go to the domain with global_virqs=[\"console\"]\n"
-                 "                 (VIRQ_CONSOLE, CONSOLEIO_read)\n",
+                 "                 (VIRQ_CONSOLE, CONSOLEIO_read)\n"
+
+                 "  --dump-dir DIR  cores of on_*=coredump-* domains, as DIR/NAME (default\n"
+                 "                 RUNDIR/dump with a run dir other than /run/xenolith, else\n"
+                 "                 /var/lib/xen/dump, xl's XEN_DUMP_DIR)\n",
                  xenstore::kDefaultSocketPath);
 }
 
@@ -87,15 +91,17 @@ int main(int argc, char** argv) {
                                       {"log-dir", required_argument, nullptr, 'l'},
                                       {"xenstore-socket", required_argument, nullptr, 'x'},
                                       {"serial-input", required_argument, nullptr, 's'},
+                                      {"dump-dir", required_argument, nullptr, 'd'},
                                       {"verbose", no_argument, nullptr, 'v'},
                                       {"help", no_argument, nullptr, 'h'},
                                       {nullptr, 0, nullptr, 0}};
-    for (int c; (c = getopt_long(argc, argv, "r:l:x:s:vh", longopts, nullptr)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "r:l:x:d:s:vh", longopts, nullptr)) != -1;) {
         switch (c) {
             case 'r': opts.run_dir = optarg; break;
             case 'l': opts.console_log_dir = optarg; break;
             case 'x': opts.xenstore_socket = optarg; break;
             case 's': opts.serial_input = optarg; break;
+            case 'd': opts.dump_dir = optarg; break;
             case 'v': log::set_level(log::Level::debug); break;
             case 'h': usage(); return 0;
             default: usage(); return 2;
@@ -118,6 +124,10 @@ int main(int argc, char** argv) {
         opts.xenstore_socket = opts.run_dir + "/xenstored/socket";
     if (opts.xenstore_socket.empty()) opts.xenstore_socket = xenstore::socket_path_from_environment();
     if (opts.xenstore_socket.empty()) opts.xenstore_socket = xenstore::kDefaultSocketPath;
+    // Cores follow the same rule; the directory is made at the first dump.
+    if (opts.dump_dir.empty())
+        opts.dump_dir = opts.run_dir != "/run/xenolith" ? opts.run_dir + "/dump"
+                                                        : "/var/lib/xen/dump";
 
     auto hv = daemon::Hypervisor::create(opts);
     if (!hv) {

@@ -50,10 +50,13 @@ domain::Uuid make_uuid(const json& req) {
 std::string uuid_str(const domain::Uuid& u) { return uuid_string(u); }
 
 
+}  // namespace
+
 // The create request is validated again here: xl is a client, not trusted.
-json create(Hypervisor& hv, const json& req) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto c0 = domain::process_cpu_time();
+Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& req) {
+    // Shadows the reply helper on purpose: here a failure is a Result error
+    // (create() and config_update turn it into their replies).
+    auto fail = [](std::string m) { return make_error(std::move(m)); };
     auto str = [&](const char* k) {
         return req.contains(k) && req[k].is_string() ? req[k].get<std::string>() : std::string();
     };
@@ -113,9 +116,19 @@ json create(Hypervisor& hv, const json& req) {
     b.identity.config = req.contains("config") ? req["config"] : json::object();
     b.console_log_dir = hv.options().console_log_dir;
     b.paused = req.value("paused", false);
-    b.identity.requested_at = t0;
-    b.identity.requested_cpu = c0;
-    auto d = hv.domains().create(std::move(b));
+    return b;
+}
+
+namespace {
+
+json create(Hypervisor& hv, const json& req) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto c0 = domain::process_cpu_time();
+    auto b = parse_create_request(hv, req);
+    if (!b) return fail(b.error().what);
+    b->identity.requested_at = t0;
+    b->identity.requested_cpu = c0;
+    auto d = hv.domains().create(std::move(*b));
     if (!d) return fail(d.error().what);
     return {{"ok", true}, {"domid", (*d)->domid()}};
 }
@@ -132,6 +145,15 @@ double host_cpu_seconds() {
     unsigned long long user = 0, nice = 0, sys = 0;
     f >> cpu >> user >> nice >> sys;
     return static_cast<double>(user + nice + sys) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// libxl_retrieve_domain_configuration reports the domain's current name
+// (after `xl rename`), not the one it was created with.
+json config_with_current_name(Domain& d) {
+    json cfg = d.identity().config;
+    if (cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object())
+        cfg["c_info"]["name"] = d.name();
+    return cfg;
 }
 
 }  // namespace
@@ -157,7 +179,7 @@ json domain_entry(Domain& d) {
     // configuration). xenolith's own: host_memkb, the host memory backing
     // it; reservation_ops/_cpu_ns, its balloon hypercalls and their cost.
     const GuestMemory& mem = d.memory();
-    json config = d.identity().config;
+    json config = config_with_current_name(d);
     if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
         if (auto t = mem.toolstack_target_kib()) config["b_info"]["target_memkb"] = t;
         if (auto m = mem.toolstack_static_max_kib()) config["b_info"]["max_memkb"] = m;

@@ -25,6 +25,10 @@ std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json
 // One domain as "list" reports it (libxl_dominfo's fields plus the config).
 nlohmann::json domain_entry(domain::Domain& d);
 
+// A create request's fields as a BuildRequest, validated (xl create and
+// xl config-update send the same shape).
+Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const nlohmann::json& req);
+
 // One request: "cmd" names it; the handler gets the whole request.
 struct RequestHandler {
     std::string_view cmd;
@@ -40,5 +44,6 @@ std::span<const RequestHandler> vcpu_requests();
 // CPU numbers per vCPU) into `id`, validated (request_vcpu.cpp).
 Status parse_create_affinity(const nlohmann::json& req, domain::DomainIdentity& id);
 std::span<const RequestHandler> memory_requests();
+std::span<const RequestHandler> manage_requests();
 
 }  // namespace xenolith::daemon

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "base/log.hpp"
 #include "console/console_backend.hpp"
+#include "domain/core_dump.hpp"
 
 namespace xenolith::domain {
 
@@ -225,6 +227,9 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
         std::lock_guard lock(mu_);
         if (auto it = requests_.find(d->domid()); it != requests_.end()) again = it->second;
     }
+    // coredump-*: the core first, then as destroy/restart (xl's handle_domain_death).
+    if (action == Action::coredump_destroy || action == Action::coredump_restart)
+        dump_core_for_action(*d);
     switch (action) {
         case Action::preserve:
             return;
@@ -256,6 +261,50 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
     if (auto r = create(*again); !r)
         services_->hvlog.append_line(fmt::format("(XEN) restart of {} failed: {}",
                                                  again->identity.name, r.error().what));
+}
+
+Status DomainTable::rename(domid_t domid, const std::string& new_name) {
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    if (it == domains_.end() || !it->second) return make_error("no such domain");
+    for (const auto& [id, other] : domains_)
+        if (other && id != domid && other->name() == new_name)
+            return make_error(fmt::format("Domain with name \"{}\" already exists.", new_name));
+    it->second->set_name(new_name);
+    // A restart keeps the new name, as libxl's retrieved configuration does.
+    if (auto r = requests_.find(domid); r != requests_.end()) {
+        r->second.identity.name = new_name;
+        nlohmann::json& cfg = r->second.identity.config;
+        if (cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object())
+            cfg["c_info"]["name"] = new_name;
+    }
+    return ok_status();
+}
+
+bool DomainTable::set_restart_request(domid_t domid, BuildRequest req) {
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    if (it == domains_.end() || !it->second) return false;
+    requests_[domid] = std::move(req);
+    return true;
+}
+
+// xl's handle_domain_death for coredump-*: the core goes to
+// <dump dir>/<name>; a failure is logged and the action goes on.
+void DomainTable::dump_core_for_action(Domain& d) {
+    // The name is one path component: no directory escapes.
+    std::string file = d.name();
+    std::replace(file.begin(), file.end(), '/', '_');
+    if (file == "." || file == "..") file = "domain-" + std::to_string(d.domid());
+    const std::string path = dump_dir_ + "/" + file;
+    std::error_code ec;
+    std::filesystem::create_directories(dump_dir_, ec);
+    auto& log = services_->hvlog;
+    log.append_line(fmt::format("(XEN) Domain {} ({}): dumping core to {}", d.domid(), d.name(),
+                                path));
+    if (auto st = dump_domain_core(d, path); !st)
+        log.append_line(fmt::format("(XEN) Domain {} ({}): core dump failed: {}", d.domid(),
+                                    d.name(), st.error().what));
 }
 
 }  // namespace xenolith::domain

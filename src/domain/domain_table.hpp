@@ -51,6 +51,14 @@ public:
     void send_global_virq(unsigned virq);
     // The domain receiving `virq`; 0 for the host.
     domid_t global_virq_handler(unsigned virq);
+    // xl rename: the table's name and the one a restart will use. Fails
+    // when another domain has the name or the domain is unknown.
+    Status rename(domid_t domid, const std::string& new_name);
+    // xl config-update: what the next restart of `domid` builds (its
+    // identity's domid is ignored). False when the domain is unknown.
+    bool set_restart_request(domid_t domid, BuildRequest req);
+    // Where coredump-destroy/-restart write <dir>/<name> (xl's XEN_DUMP_DIR).
+    void set_dump_dir(std::string dir) { dump_dir_ = std::move(dir); }
 
 private:
     void reaper();
@@ -58,6 +66,7 @@ private:
     // on_soft_reset=soft-reset, as libxl's do_domain_soft_reset.
     Status soft_reset(Domain& d);
     void preserve_renamed(const std::shared_ptr<Domain>& d);
+    void dump_core_for_action(Domain& d);
     domid_t allocate_domid_locked();
 
     Services* services_ = nullptr;
@@ -66,6 +75,7 @@ private:
     std::map<domid_t, BuildRequest> requests_;  // for restart
     std::array<domid_t, NR_VIRQS> global_virq_handlers_{};  // 0: the host
     domid_t next_domid_ = 1;
+    std::string dump_dir_ = "/var/lib/xen/dump";
 
     std::mutex reap_mu_;
     std::condition_variable reap_cv_;

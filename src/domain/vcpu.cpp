@@ -323,7 +323,50 @@ Status Vcpu::initialise(const ::vcpu_hvm_context& ctx) {
 Vcpu::~Vcpu() { stop(); }
 
 void Vcpu::start_thread() {
+    {
+        std::lock_guard lock(mu_);
+        thread_live_ = true;
+    }
     thread_ = std::thread([this] { thread_main(); });
+}
+
+void Vcpu::send_nmi() {
+    nmi_pending_ = true;
+    kick();
+}
+
+Status Vcpu::run_parked(const std::function<Status(kvm::Vcpu&)>& fn) {
+    auto direct = [&]() -> Status {
+        if (auto st = kvm_->flush_regs(); !st) return st;
+        return fn(*kvm_);
+    };
+    kick();  // out of a guest sleep, so that a paused vCPU reaches its park
+    std::unique_lock lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    if (!cv_.wait_until(lock, deadline, [&] { return parked_task_ == nullptr; }))
+        return make_error("vCPU busy with another request");
+    if (!thread_live_) return direct();
+    parked_task_ = &fn;
+    parked_result_.reset();
+    cv_.notify_all();
+    const bool done = cv_.wait_until(
+        lock, deadline, [&] { return parked_result_.has_value() || !thread_live_; });
+    Status st = parked_result_ ? *parked_result_
+                : done         ? direct()  // the thread ended first
+                               : Status(make_error("vCPU did not stop"));
+    parked_task_ = nullptr;
+    parked_result_.reset();
+    cv_.notify_all();
+    return st;
+}
+
+void Vcpu::run_parked_task_locked() {
+    if (!parked_task_ || parked_result_) return;
+    if (auto st = kvm_->flush_regs(); !st)
+        parked_result_ = st;
+    else
+        parked_result_ = (*parked_task_)(*kvm_);
+    cv_.notify_all();
 }
 
 void Vcpu::kick() {
@@ -379,6 +422,9 @@ void Vcpu::thread_main() {
         if (const int cpu = sched_getcpu(); cpu >= 0) last_host_cpu_ = static_cast<unsigned>(cpu);
     }
     state_ = State::stopped;
+    std::lock_guard lock(mu_);
+    thread_live_ = false;
+    cv_.notify_all();
 }
 
 // Before the first guest instruction: name the thread "d<domid>v<vcpu>"
@@ -457,6 +503,7 @@ bool Vcpu::wait_until_runnable() {
         if (!domain_.paused() && online_ && !domain_.is_shut_down()) return true;
         state_ = State::paused;
         set_runstate(online_ ? RUNSTATE_runnable : RUNSTATE_offline);
+        run_parked_task_locked();
         cv_.wait(lock);
     }
 }
@@ -471,6 +518,10 @@ void Vcpu::run_loop() {
             set_runstate(RUNSTATE_running);
         }
         refresh_clock(false);
+        if (nmi_pending_.exchange(false)) {
+            if (auto st = kvm_->nmi(); !st)
+                log::error("d{}v{}: {}", domain_.domid(), id_, st.error().what);
+        }
         if (first) {
             domain_.log_first_entry();
             first = false;

@@ -144,8 +144,19 @@ public:
         double cpu_seconds = 0;
     };
     Placement placement() const;
+    // Runs `fn` on this vCPU's thread while it is parked outside KVM_RUN
+    // with its pending register changes flushed, so KVM_GET_REGS/SREGS see
+    // exactly the guest's state (or on the caller's thread when no vCPU
+    // thread runs). The caller must have paused the domain (or it is shut
+    // down, or the vCPU offline); fails after 5 s if the vCPU never parks.
+    Status run_parked(const std::function<Status(kvm::Vcpu&)>& fn);
+    // XEN_DOMCTL_SENDTRIGGER_NMI: an NMI for the guest's next entry; a
+    // second one before that is merged (Xen's nmi_pending).
+    void send_nmi();
 
 private:
+    // On the vCPU thread, with mu_ held: runs a task run_parked posted.
+    void run_parked_task_locked();
     void thread_main();
     void run_loop();
     bool wait_until_runnable();  // false when stopping
@@ -189,6 +200,11 @@ private:
     std::chrono::nanoseconds periodic_period_{0};
     std::uint64_t periodic_generation_ = 0;
     std::atomic<bool> initialised_{false};
+    std::atomic<bool> nmi_pending_{false};
+    // run_parked's hand-off, guarded by mu_.
+    bool thread_live_ = false;
+    const std::function<Status(kvm::Vcpu&)>* parked_task_ = nullptr;
+    std::optional<Status> parked_result_;
 
     std::int64_t guest_tsc_offset_ = 0;  // guest TSC - host TSC
     std::uint64_t tsc_khz_ = 0;

@@ -83,6 +83,22 @@ void Vcpu::mark_regs_dirty() {
         regs_dirty_ = true;
 }
 
+Status Vcpu::flush_regs() {
+    if (sync_regs_ && (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
+        if (auto st = set_regs(run_->s.regs.regs); !st) return st;
+        run_->kvm_dirty_regs &= ~static_cast<__u64>(KVM_SYNC_X86_REGS);
+    } else if (!sync_regs_ && regs_dirty_) {
+        if (auto st = set_regs(fallback_regs_); !st) return st;
+        regs_dirty_ = false;
+    }
+    return ok_status();
+}
+
+Status Vcpu::nmi() {
+    if (ioctl(fd_.get(), KVM_NMI, 0) < 0) return ioctl_error("KVM_NMI");
+    return ok_status();
+}
+
 Result<std::uint64_t> Vcpu::get_msr(std::uint32_t index) {
     struct {
         MsrsHeader hdr;

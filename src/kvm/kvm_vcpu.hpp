@@ -44,6 +44,12 @@ public:
     void mark_regs_dirty();
     // Segment and control registers, read-only here (same sync area).
     const kvm_sregs& sregs();
+    // Hands register changes still waiting for the next KVM_RUN to the
+    // kernel now, so KVM_GET_REGS sees them (vCPU thread, outside KVM_RUN).
+    Status flush_regs();
+
+    // KVM_NMI: queue an NMI for the next guest entry.
+    Status nmi();
 
     // KVM_RUN. Returns false with errno EINTR when interrupted by a signal
     // (pause/stop requests); other errors are reported as Error.

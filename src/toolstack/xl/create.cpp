@@ -89,6 +89,51 @@ bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
 
 }  // namespace
 
+std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg,
+                                                 const std::string& file) {
+    std::optional<std::string> kernel = cfg.kernel;
+    if (cfg.type == config::DomainType::hvm) {
+        // Xen's test framework boots PVH-capable ELFs as HVM firmware.
+        if (!cfg.firmware_override) {
+            std::fprintf(stderr, "%s: type=\"hvm\" needs firmware_override= naming a "
+                                 "PVH-capable ELF (HVM firmware is not supported yet)\n",
+                         file.c_str());
+            return std::nullopt;
+        }
+        kernel = cfg.firmware_override;
+    } else if (cfg.type == config::DomainType::pv) {
+        std::fprintf(stderr, "%s: PV guests are not supported by xenolith; use type=\"pvh\"\n",
+                     file.c_str());
+        return std::nullopt;
+    }
+    if (!kernel) {
+        std::fprintf(stderr, "%s: kernel: no kernel given (bootloaders are not supported yet)\n",
+                     file.c_str());
+        return std::nullopt;
+    }
+    nlohmann::json req = {{"name", cfg.name},
+                          {"kernel", absolute(*kernel)},
+                          {"ramdisk", cfg.ramdisk ? absolute(*cfg.ramdisk) : ""},
+                          {"cmdline", cfg.cmdline.value_or("")},
+                          {"memory_kib", cfg.memory_mib * 1024},
+                          {"maxmem_kib", cfg.maxmem_mib * 1024},
+                          {"vcpus", cfg.vcpus},
+                          {"max_vcpus", cfg.max_vcpus},
+                          {"max_event_channels", cfg.max_event_channels},
+                          {"max_grant_frames", cfg.max_grant_frames},
+                          {"max_maptrack_frames", cfg.max_maptrack_frames},
+                          {"on_poweroff", config::to_config_name(cfg.on_poweroff)},
+                          {"on_reboot", config::to_config_name(cfg.on_reboot)},
+                          {"on_watchdog", config::to_config_name(cfg.on_watchdog)},
+                          {"on_crash", config::to_config_name(cfg.on_crash)},
+                          {"on_soft_reset", config::to_config_name(cfg.on_soft_reset)},
+                          {"global_virqs", cfg.global_virqs},
+                          {"config", config::to_json(cfg)}};
+    if (cfg.uuid) req["uuid"] = cfg.uuid->bytes;
+    if (!add_affinity(cfg, req)) return std::nullopt;
+    return req;
+}
+
 int cmd_create(const Args& a) {
     bool paused = false, console = false, dryrun = false, quiet = false;
     std::string file;
@@ -134,50 +179,11 @@ int cmd_create(const Args& a) {
         return 0;
     }
 
-    std::optional<std::string> kernel = cfg->kernel;
-    if (cfg->type == config::DomainType::hvm) {
-        // Xen's test framework boots PVH-capable ELFs as HVM firmware.
-        if (!cfg->firmware_override) {
-            std::fprintf(stderr, "%s: type=\"hvm\" needs firmware_override= naming a "
-                                 "PVH-capable ELF (HVM firmware is not supported yet)\n",
-                         file.c_str());
-            return 1;
-        }
-        kernel = cfg->firmware_override;
-    } else if (cfg->type == config::DomainType::pv) {
-        std::fprintf(stderr, "%s: PV guests are not supported by xenolith; use type=\"pvh\"\n",
-                     file.c_str());
-        return 1;
-    }
-    if (!kernel) {
-        std::fprintf(stderr, "%s: kernel: no kernel given (bootloaders are not supported yet)\n",
-                     file.c_str());
-        return 1;
-    }
-
-    nlohmann::json req = {{"cmd", "create"},
-                          {"name", cfg->name},
-                          {"kernel", absolute(*kernel)},
-                          {"ramdisk", cfg->ramdisk ? absolute(*cfg->ramdisk) : ""},
-                          {"cmdline", cfg->cmdline.value_or("")},
-                          {"memory_kib", cfg->memory_mib * 1024},
-                          {"maxmem_kib", cfg->maxmem_mib * 1024},
-                          {"vcpus", cfg->vcpus},
-                          {"max_vcpus", cfg->max_vcpus},
-                          {"max_event_channels", cfg->max_event_channels},
-                          {"max_grant_frames", cfg->max_grant_frames},
-                          {"max_maptrack_frames", cfg->max_maptrack_frames},
-                          {"on_poweroff", config::to_config_name(cfg->on_poweroff)},
-                          {"on_reboot", config::to_config_name(cfg->on_reboot)},
-                          {"on_watchdog", config::to_config_name(cfg->on_watchdog)},
-                          {"on_crash", config::to_config_name(cfg->on_crash)},
-                          {"on_soft_reset", config::to_config_name(cfg->on_soft_reset)},
-                          {"global_virqs", cfg->global_virqs},
-                          {"paused", paused || console},
-                          {"config", config::to_json(*cfg)}};
-    if (cfg->uuid) req["uuid"] = cfg->uuid->bytes;
-    if (!add_affinity(*cfg, req)) return 1;
-    auto reply = request(req);
+    auto req = create_request_for(*cfg, file);
+    if (!req) return 1;
+    (*req)["cmd"] = "create";
+    (*req)["paused"] = paused || console;
+    auto reply = request(*req);
     if (!reply) return 1;
     if (!(*reply)["ok"].get<bool>()) {
         std::fprintf(stderr, "libxl: error: %s\n", (*reply)["error"].get<std::string>().c_str());

@@ -78,6 +78,20 @@ const Command kCommands[] = {
      "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
     {"mem-set", cmd_mem_set, "Set the current memory usage for a domain",
      "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
+    {"rename", cmd_rename, "Rename a domain", "<Domain> <NewDomainName>"},
+    {"trigger", cmd_trigger, "Send a trigger to a domain",
+     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"},
+    {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>"},
+    {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>"},
+    {"config-update", cmd_config_update,
+     "Update a running domain's saved configuration, used when rebuilding the domain after "
+     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
+     "using this command when possible",
+     "<Domain> <ConfigFile> [options] [vars]\n\n"
+     "Options:\n\n"
+     "-h                      Print this help.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-d                      Enable debug messages.\n"},
 };
 
 int help(bool to_stderr) {

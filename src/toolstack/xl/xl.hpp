@@ -11,6 +11,7 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "toolstack/config/cpulist.hpp"
+#include "toolstack/config/domain_config.hpp"
 
 namespace xenolith::xl {
 
@@ -36,6 +37,11 @@ std::optional<nlohmann::json> find_domain(const std::string& name_or_id);
 int print_usage(const char* name);
 
 int cmd_create(const Args& a);
+// The create request for `cfg` (without "cmd" and "paused"), as xl create
+// and config-update send it; nullopt, with the reason printed, when
+// xenolith cannot build such a domain.
+std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg,
+                                                 const std::string& file);
 int cmd_list(const Args& a);
 int cmd_domid(const Args& a);
 int cmd_domname(const Args& a);
@@ -57,5 +63,10 @@ int cmd_vcpu_set(const Args& a);
 std::optional<config::HostTopology> host_topology();
 int cmd_mem_set(const Args& a);
 int cmd_mem_max(const Args& a);
+int cmd_rename(const Args& a);
+int cmd_trigger(const Args& a);
+int cmd_sysrq(const Args& a);
+int cmd_dump_core(const Args& a);
+int cmd_config_update(const Args& a);
 
 }  // namespace xenolith::xl

@@ -1,0 +1,280 @@
+// xl rename, trigger, sysrq, dump-core and config-update (Xen 4.17's
+// tools/xl/xl_misc.c): argument handling, messages and exit statuses as
+// xl's, the work done by xenolithd (src/daemon/request_manage.cpp), which
+// returns the lines libxl would have logged.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <strings.h>
+
+#include "toolstack/config/domain_config.hpp"
+#include "toolstack/config/json.hpp"
+#include "toolstack/config/parser.hpp"
+#include "toolstack/xl/xl.hpp"
+
+namespace xenolith::xl {
+namespace {
+
+struct Spec {
+    const char* name;
+    bool can_dryrun;
+    bool modifies;
+    const char* summary;
+    const char* usage;
+    const char* options;  // or null
+};
+
+// Xen's cmd_table entries for these commands (xl_cmdtable.c).
+constexpr Spec kSpecs[] = {
+    {"rename", false, true, "Rename a domain", "<Domain> <NewDomainName>", nullptr},
+    {"trigger", false, true, "Send a trigger to a domain",
+     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", nullptr},
+    {"sysrq", false, true, "Send a sysrq to a domain", "<Domain> <letter>", nullptr},
+    {"dump-core", false, true, "Core dump a domain", "<Domain> <filename>", nullptr},
+    {"config-update", true, true,
+     "Update a running domain's saved configuration, used when rebuilding the domain after "
+     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
+     "using this command when possible",
+     "<Domain> <ConfigFile> [options] [vars]",
+     "-h                      Print this help.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-d                      Enable debug messages.\n"},
+    // config-update's wrong-argument path prints create's help, as xl does.
+    {"create", false, true, "Create a domain from config file <filename>",
+     "<ConfigFile> [options] [vars]",
+     "-h                      Print this help.\n"
+     "-p                      Leave the domain paused after it is created.\n"
+     "-c                      Connect to the console after the domain is created.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-q, --quiet             Quiet.\n"
+     "-n, --dryrun            Dry run - prints the resulting configuration\n"
+     "                         (deprecated in favour of global -N option).\n"
+     "-d                      Enable debug messages.\n"
+     "-F                      Run in foreground until death of the domain.\n"
+     "-e                      Do not wait in the background for the death of the domain.\n"
+     "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
+     "-A, --vncviewer-autopass\n"
+     "                        Pass VNC password to viewer via stdin.\n"
+     "--ignore-global-affinity-masks Ignore global masks in xl.conf."},
+};
+
+// xl's help(command): to stdout.
+void help(const char* cmd) {
+    for (const Spec& s : kSpecs) {
+        if (std::strcmp(s.name, cmd) != 0) continue;
+        std::printf("Usage: xl [-vtT%s%s] %s %s\n\n%s.\n\n", s.modifies ? "f" : "",
+                    s.can_dryrun ? "N" : "", s.name, s.usage, s.summary);
+        if (s.options) std::printf("Options:\n\n%s\n", s.options);
+    }
+}
+
+// def_getopt with no options but -h (handled by main): any other option
+// is refused; then at least `required` arguments. Returns the positional
+// arguments, or exits as xl does.
+std::vector<std::string> positional(const Args& a, const char* cmd, std::size_t required) {
+    std::vector<std::string> out;
+    bool only_positional = false;
+    for (std::size_t i = 1; i < a.size(); ++i) {
+        const std::string& s = a[i];
+        if (!only_positional && s == "--") {
+            only_positional = true;
+        } else if (!only_positional && s.size() > 1 && s[0] == '-') {
+            std::fprintf(stderr, "option `%c' not supported.\n", s[1] == '-' ? '?' : s[1]);
+            std::exit(2);
+        } else {
+            out.push_back(s);
+        }
+    }
+    if (out.size() < required) {
+        std::fprintf(stderr, "'xl %s' requires at least %zu argument%s.\n\n", cmd, required,
+                     required > 1 ? "s" : "");
+        help(cmd);
+        std::exit(2);
+    }
+    return out;
+}
+
+// xl's find_domain (libxl_domain_qualifier_to_domid): all digits is a
+// domid, whether or not it exists; otherwise a name that must exist.
+std::uint32_t find_domid(const std::string& q) {
+    if (q.find_first_not_of("0123456789") == std::string::npos)
+        return static_cast<std::uint32_t>(std::strtoul(q.c_str(), nullptr, 10));
+    auto d = find_domain(q);
+    if (!d) std::exit(EXIT_FAILURE);
+    if (d->is_null()) {
+        std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", q.c_str());
+        std::exit(EXIT_FAILURE);
+    }
+    return (*d)["domid"].get<std::uint32_t>();
+}
+
+// Sends a management request; prints the lines libxl would have logged.
+std::optional<nlohmann::json> manage(const nlohmann::json& req) {
+    auto reply = request(req);
+    if (!reply) return std::nullopt;
+    if (reply->contains("log") && (*reply)["log"].is_array())
+        for (const auto& line : (*reply)["log"])
+            if (line.is_string() && !line.get<std::string>().empty())
+                std::fprintf(stderr, "%s\n", line.get<std::string>().c_str());
+    if (!reply->value("ok", false) && !reply->contains("log"))
+        std::fprintf(stderr, "%s\n", reply->value("error", std::string()).c_str());
+    return reply;
+}
+
+std::string absolute(const std::string& path) {
+    if (path.empty() || path[0] == '/') return path;
+    char buf[PATH_MAX];
+    if (!getcwd(buf, sizeof buf)) return path;
+    return std::string(buf) + "/" + path;
+}
+
+}  // namespace
+
+int cmd_rename(const Args& a) {
+    const auto args = positional(a, "rename", 2);
+    const std::uint32_t domid = find_domid(args[0]);
+    auto reply = manage({{"cmd", "rename"}, {"domid", domid}, {"name", args[1]}});
+    if (!reply || !reply->value("ok", false)) {
+        std::fprintf(stderr, "Can't rename domain '%s'.\n", args[0].c_str());
+        return 1;
+    }
+    return 0;
+}
+
+// xl ignores libxl_send_trigger's result: failures are logged, status 0.
+int cmd_trigger(const Args& a) {
+    const auto args = positional(a, "trigger", 2);
+    const std::uint32_t domid = find_domid(args[0]);
+    static const char* const kTriggers[] = {"unknown", "power", "sleep", "nmi",
+                                            "init",    "reset", "s3resume"};
+    const char* trigger = nullptr;
+    for (const char* t : kTriggers)
+        if (strcasecmp(t, args[1].c_str()) == 0) trigger = t;  // libxl matches any case
+    if (!trigger) {
+        std::fprintf(stderr, "Invalid trigger \"%s\"\n", args[1].c_str());
+        return EXIT_FAILURE;
+    }
+    int vcpu = 0;
+    if (args.size() > 2) {
+        char* end = nullptr;
+        vcpu = static_cast<int>(std::strtol(args[2].c_str(), &end, 10));
+        if (vcpu == 0 && end == args[2].c_str())
+            std::fprintf(stderr, "Invalid vcpuid, using default vcpuid=0.\n\n");
+    }
+    (void)manage({{"cmd", "trigger"}, {"domid", domid}, {"trigger", trigger}, {"vcpu", vcpu}});
+    return EXIT_SUCCESS;
+}
+
+int cmd_sysrq(const Args& a) {
+    const auto args = positional(a, "sysrq", 2);
+    const std::uint32_t domid = find_domid(args[0]);
+    if (args[1].size() != 1) {
+        std::fprintf(stderr, "Invalid sysrq.\n\n");
+        help("sysrq");
+        return EXIT_FAILURE;
+    }
+    (void)manage({{"cmd", "sysrq"}, {"domid", domid}, {"key", args[1]}});
+    return EXIT_SUCCESS;
+}
+
+int cmd_dump_core(const Args& a) {
+    const auto args = positional(a, "dump-core", 2);
+    const std::uint32_t domid = find_domid(args[0]);
+    auto reply = manage({{"cmd", "dump_core"}, {"domid", domid}, {"path", absolute(args[1])}});
+    if (!reply || !reply->value("ok", false)) {
+        std::fprintf(stderr, "core dump failed (rc=%d)\n", reply ? reply->value("libxl_rc", -3)
+                                                                 : -3);
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
+// xl config-update (main_config_update): the domain comes first, then an
+// optional file name, then -d/-f/-q and key=value overrides.
+int cmd_config_update(const Args& a) {
+    if (a.size() < 2) {
+        std::fprintf(stderr, "xl config-update requires a domain argument\n");
+        help("config-update");
+        std::exit(1);
+    }
+    std::fprintf(stderr, "WARNING: xl now has better capability to manage domain "
+                         "configuration, avoid using this command when possible\n");
+    const std::uint32_t domid = find_domid(a[1]);
+    std::string file;
+    std::size_t i = 2;
+    if (i < a.size() && !a[i].empty() && a[i][0] != '-' && a[i].find('=') == std::string::npos)
+        file = a[i++];
+    bool debug = false;
+    std::vector<std::string> extra;
+    for (; i < a.size(); ++i) {
+        const std::string& s = a[i];
+        if (s == "-d") {
+            debug = true;
+        } else if (s == "-q") {
+        } else if (s == "-f" || s == "--defconfig") {
+            if (i + 1 >= a.size()) {
+                std::fprintf(stderr, "option `f' not supported.\n");
+                std::exit(2);
+            }
+            file = a[++i];
+        } else if (s.rfind("--defconfig=", 0) == 0) {
+            file = s.substr(12);
+        } else if (s.size() > 1 && s[0] == '-') {
+            std::fprintf(stderr, "option `%c' not supported.\n", s[1] == '-' ? '?' : s[1]);
+            std::exit(2);
+        } else if (s.find('=') != std::string::npos) {
+            extra.push_back(s);
+        } else if (file.empty()) {
+            file = s;
+        } else {
+            help("create");
+            return 2;
+        }
+    }
+    if (file.empty()) {
+        std::fprintf(stderr, "Config file not specified\n");
+        std::exit(1);
+    }
+    {
+        std::ifstream probe(file);
+        if (!probe) {
+            std::fprintf(stderr, "Failed to read config file: %s: %s\n", file.c_str(),
+                         std::strerror(errno));
+            return -3;  // ERROR_FAIL as xl's exit status
+        }
+    }
+    auto parsed = config::parse_config_file(file);
+    if (!parsed) {
+        std::fprintf(stderr, "%s\n", parsed.error().what.c_str());
+        return 1;
+    }
+    for (const auto& o : extra) {
+        if (auto st = config::apply_override(*parsed, o); !st) {
+            std::fprintf(stderr, "%s\n", st.error().what.c_str());
+            return 1;
+        }
+    }
+    std::vector<config::Warning> warnings;
+    auto cfg = config::build_domain_config(*parsed, warnings);
+    for (const auto& w : warnings) std::fprintf(stderr, "%s\n", w.str().c_str());
+    if (!cfg) {
+        std::fprintf(stderr, "%s\n", cfg.error().what.c_str());
+        return 1;
+    }
+    if (debug) std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());
+    auto create = create_request_for(*cfg, file);
+    if (!create) return 1;
+    std::fprintf(stderr, "setting dom%u configuration\n", domid);
+    auto reply = manage({{"cmd", "config_update"}, {"domid", domid}, {"request", *create}});
+    if (!reply || !reply->value("ok", false)) {
+        std::fprintf(stderr, "failed to update configuration\n");
+        std::exit(1);
+    }
+    return 0;
+}
+
+}  // namespace xenolith::xl
