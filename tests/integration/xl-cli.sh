@@ -56,6 +56,13 @@ check "no half-made domain" test "$("$xl" list | wc -l)" -eq 2
 check "dry run prints JSON" grep -q '"name"' <("$xl" create -n "$work/demo.cfg" 2>/dev/null)
 check "unknown command" expect_rc 1 "$xl" frobnicate
 check "help" expect_rc 0 "$xl" help
+check "xl help CMD prints xl's usage block" expect_rc 0 "$xl" help create
+check "... with the f and N flags of xl_cmdtable" \
+    grep -qxF 'Usage: xl [-vtTfN] create <ConfigFile> [options] [vars]' "$work/out"
+check "xl CMD -h is the same" expect_rc 0 "$xl" list -h
+check "... (list modifies nothing: no f, no N)" grep -qxF 'Usage: xl [-vtT] list [options] [Domain]' "$work/out"
+check "xl help of an unknown command says so" expect_rc 0 "$xl" help frobnicate
+check "... as xl does" grep -qxF 'command "frobnicate" not implemented' "$work/out"
 
 # type="hvm" with firmware_override naming a PVH ELF boots the same way
 # (the form Xen's own test framework uses).

@@ -14,14 +14,15 @@ namespace {
 
 const Command kCommands[] = {
     {"create", cmd_create, "Create a domain from config file <filename>",
-     "[options] <ConfigFile> [vars]\n\n"
+     "<ConfigFile> [options] [vars]\n\n"
      "Options:\n\n"
-     "-h                      Print this help.\n"
-     "-p                      Leave the domain paused after it is created.\n"
      "-c                      Connect to the console after the domain is created.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-h                      Print this help.\n"
      "-n, --dryrun            Dry run - prints the resulting configuration\n"
      "                         in JSON but does not create the domain.\n"
-     "-q, --quiet             Quiet."},
+     "-p                      Leave the domain paused after it is created.\n"
+     "-q, --quiet             Quiet.", true, true},
     {"list", cmd_list, "List information about all/some domains",
      "[options] [Domain]\n\n"
      "Options:\n\n"
@@ -32,7 +33,7 @@ const Command kCommands[] = {
      "Options:\n\n"
      "-f                      Permit destroying domain 0, which will only succeed\n"
      "                        when run from disaggregated toolstack domain with a\n"
-     "                        hardware domain distinct from domain 0."},
+     "                        hardware domain distinct from domain 0.", false, true},
     {"shutdown", cmd_shutdown, "Issue a shutdown signal to a domain",
      "[options] <-a|Domain>\n\n"
      "Options:\n\n"
@@ -40,7 +41,7 @@ const Command kCommands[] = {
      "-h                      Print this help.\n"
      "-F                      Fallback to ACPI power event for HVM guests with\n"
      "                        no PV drivers.\n"
-     "-w, --wait              Wait for guest(s) to shutdown.\n"},
+     "-w, --wait              Wait for guest(s) to shutdown.\n", false, true},
     {"reboot", cmd_reboot, "Issue a reboot signal to a domain",
      "[options] <-a|Domain>\n\n"
      "Options:\n\n"
@@ -48,9 +49,9 @@ const Command kCommands[] = {
      "-h                      Print this help.\n"
      "-F                      Fallback to ACPI reset event for HVM guests with\n"
      "                        no PV drivers.\n"
-     "-w, --wait              Wait for guest(s) to reboot.\n"},
-    {"pause", cmd_pause, "Pause execution of a domain", "<Domain>"},
-    {"unpause", cmd_unpause, "Unpause a paused domain", "<Domain>"},
+     "-w, --wait              Wait for guest(s) to reboot.\n", false, true},
+    {"pause", cmd_pause, "Pause execution of a domain", "<Domain>", false, true},
+    {"unpause", cmd_unpause, "Unpause a paused domain", "<Domain>", false, true},
     {"console", cmd_console, "Attach to domain's console",
      "[options] <Domain>\n"
      "-t <type>       console type, pv , serial or vuart\n"
@@ -69,20 +70,20 @@ const Command kCommands[] = {
      "[option] <Domain> <VCPU|all> <Hard affinity|-|all> <Soft affinity|-|all>\n\n"
      "Options:\n\n"
      "-f, --force        undo an override pinning done by the kernel\n"
-     "--ignore-global-affinity-masks Ignore global masks in xl.conf"},
+     "--ignore-global-affinity-masks Ignore global masks in xl.conf", true, true},
     {"vcpu-set", cmd_vcpu_set, "Set the number of active VCPUs allowed for the domain",
      "[option] <Domain> <vCPUs>\n\n"
      "Options:\n\n"
-     "-i, --ignore-host  Don't limit the vCPU based on the host CPU count"},
+     "-i, --ignore-host  Don't limit the vCPU based on the host CPU count", false, true},
     {"mem-max", cmd_mem_max, "Set the maximum amount reservation for a domain",
-     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>", false, true},
     {"mem-set", cmd_mem_set, "Set the current memory usage for a domain",
-     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"},
-    {"rename", cmd_rename, "Rename a domain", "<Domain> <NewDomainName>"},
+     "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>", false, true},
+    {"rename", cmd_rename, "Rename a domain", "<Domain> <NewDomainName>", false, true},
     {"trigger", cmd_trigger, "Send a trigger to a domain",
-     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"},
-    {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>"},
-    {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>"},
+     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", false, true},
+    {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>", false, true},
+    {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>", false, true},
     {"config-update", cmd_config_update,
      "Update a running domain's saved configuration, used when rebuilding the domain after "
      "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
@@ -91,13 +92,17 @@ const Command kCommands[] = {
      "Options:\n\n"
      "-h                      Print this help.\n"
      "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
-     "-d                      Enable debug messages.\n"},
+     "-d                      Enable debug messages.\n", true, true},
 };
 
 int help(bool to_stderr) {
     FILE* out = to_stderr ? stderr : stdout;
     std::fprintf(out, "Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n");
-    for (const auto& c : kCommands) std::fprintf(out, " %-19s %s\n\n", c.name, c.summary);
+    for (const auto& c : kCommands) {
+        std::fprintf(out, " %-19s ", c.name);
+        if (std::strlen(c.name) > 19) std::fprintf(out, "\n %-19s ", "");
+        std::fprintf(out, "%s\n", c.summary);
+    }
     return to_stderr ? 1 : 0;
 }
 
@@ -106,11 +111,21 @@ int help(bool to_stderr) {
 int print_usage(const char* name) {
     for (const auto& c : kCommands) {
         if (std::string_view(c.name) == name) {
-            std::printf("Usage: xl [-v] %s %s\n\n%s.\n\n", c.name, c.usage, c.summary);
+            // xl's help(): the usage line, the summary, then the options.
+            const std::string_view usage = c.usage;
+            constexpr std::string_view kOptions = "\n\nOptions:\n\n";
+            const std::size_t at = usage.find(kOptions);
+            const std::string line(usage.substr(0, at));
+            std::printf("Usage: xl [-vtT%s%s] %s %s\n\n%s.\n\n", c.modifies ? "f" : "",
+                        c.can_dryrun ? "N" : "", c.name, line.c_str(), c.summary);
+            if (at != std::string_view::npos)
+                std::printf("Options:\n\n%s\n",
+                            std::string(usage.substr(at + kOptions.size())).c_str());
             return 0;
         }
     }
-    return help(true);
+    std::printf("command \"%s\" not implemented\n", name);
+    return 0;
 }
 
 UniqueFd connect_daemon() {
@@ -162,7 +177,8 @@ int main(int argc, char** argv) {
     while (i < argc && argv[i][0] == '-' && argv[i][1] != '-') ++i;  // -v -f -N -t -T: accepted
     if (i >= argc) return help(true);
     const std::string_view name = argv[i];
-    if (name == "help" || name == "--help") return help(false);
+    if (name == "help" || name == "--help")
+        return i + 1 < argc ? print_usage(argv[i + 1]) : help(false);
     Args args(argv + i, argv + argc);
     for (const auto& c : kCommands) {
         if (name == c.name) {

@@ -21,7 +21,9 @@ struct Command {
     const char* name;
     int (*fn)(const Args& args);  // args[0] is the command name
     const char* summary;
-    const char* usage;
+    const char* usage;       // the usage line, then "\n\nOptions:\n\n" and the options
+    bool can_dryrun = false;  // xl_cmdtable.c's flags, shown by `xl help CMD` as N
+    bool modifies = false;    // and f
 };
 
 // Connects to xenolithd; prints xl-style error and returns an invalid fd
