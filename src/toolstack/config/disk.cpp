@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "toolstack/config/number.hpp"
+
 namespace xenolith::config {
 
 namespace {
@@ -16,18 +18,6 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// Decimal digits only, no sign, at most `max`.
-std::optional<std::uint64_t> decimal(std::string_view s, std::uint64_t max) {
-    if (s.empty()) return std::nullopt;
-    std::uint64_t v = 0;
-    for (char c : s) {
-        if (!is_digit(c)) return std::nullopt;
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-        if (v > max) return std::nullopt;
-    }
-    return v;
-}
 
 // A number as strtoul(s, &end, 0) reads it with nothing left over: 0x hex,
 // leading-0 octal, or decimal. No sign or leading space (strtoul would take
@@ -77,7 +67,7 @@ std::optional<DiskAndPartition> lettered(std::string_view name, std::string_view
     rest.remove_prefix(i);
     if (rest.empty()) return DiskAndPartition{static_cast<std::uint32_t>(index), 0};
     if (rest[0] == '0') return std::nullopt;
-    const auto part = decimal(rest, max_partition);
+    const auto part = parse_decimal(rest, max_partition);
     if (!part) return std::nullopt;
     return DiskAndPartition{static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(*part)};
 }
@@ -238,7 +228,7 @@ private:
             else issues_.fail(value_pos, fmt::format("grant_usage: expected 0 or 1, got '{}'",
                                                      shorten(value)));
         } else if (key == "colo-port") {
-            if (!decimal(value, 65535).value_or(0)) {
+            if (!parse_decimal(value, 65535).value_or(0)) {
                 issues_.fail(value_pos, fmt::format("colo-port: expected a port number, got '{}'",
                                                     shorten(value)));
             }
@@ -464,8 +454,8 @@ std::optional<std::uint32_t> disk_device_number(std::string_view vdev) {
     if (starts_with(vdev, "d")) {
         const std::size_t p = vdev.find('p');
         if (p != std::string_view::npos) {
-            const auto disk = decimal(vdev.substr(1, p - 1), kMaxXvdDisk);
-            const auto part = decimal(vdev.substr(p + 1), 255);
+            const auto disk = parse_decimal(vdev.substr(1, p - 1), kMaxXvdDisk);
+            const auto part = parse_decimal(vdev.substr(p + 1), 255);
             if (disk && part) {
                 return xen_vbd_number({static_cast<std::uint32_t>(*disk),
                                        static_cast<std::uint32_t>(*part)});

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "toolstack/config/number.hpp"
+
 namespace xenolith::config {
 
 namespace {
@@ -21,17 +23,6 @@ int hex_value(char c) {
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
-}
-
-std::optional<std::uint64_t> decimal(std::string_view s, std::uint64_t max) {
-    if (s.empty()) return std::nullopt;
-    std::uint64_t v = 0;
-    for (char c : s) {
-        if (!is_digit(c)) return std::nullopt;
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-        if (v > max) return std::nullopt;
-    }
-    return v;
 }
 
 // The leading digits of `s` as strtoull(s, &end, 0) reads them (a leading 0
@@ -105,7 +96,7 @@ bool valid_ip_list(std::string_view text, std::string& why) {
             max_prefix = 128;
         }
         if (slash != std::string_view::npos) {
-            if (!decimal(prefix, static_cast<std::uint64_t>(max_prefix))) {
+            if (!parse_decimal(prefix, static_cast<std::uint64_t>(max_prefix))) {
                 return why = fmt::format("'{}' is not a prefix length (0..{})", shorten(prefix),
                                          max_prefix),
                        false;
@@ -118,7 +109,7 @@ bool valid_ip_list(std::string_view text, std::string& why) {
 
 // One VLAN id, 1..4094.
 std::optional<std::uint32_t> vlan_id(std::string_view s) {
-    const auto v = decimal(s, 4094);
+    const auto v = parse_decimal(s, 4094);
     if (!v || *v == 0) return std::nullopt;
     return static_cast<std::uint32_t>(*v);
 }
@@ -148,8 +139,8 @@ bool valid_vlan(std::string_view text, std::string& why) {
             const auto x = term.find('x', plus);
             if (x == std::string_view::npos || suffix == 'p') return why = bad, false;
             const auto base = vlan_id(term.substr(0, plus));
-            const auto step = decimal(term.substr(plus + 1, x - plus - 1), 4094);
-            const auto count = decimal(term.substr(x + 1), 4094);
+            const auto step = parse_decimal(term.substr(plus + 1, x - plus - 1), 4094);
+            const auto count = parse_decimal(term.substr(x + 1), 4094);
             if (!base || !step || !count || *step == 0 ||
                 *base + *step * *count > 4094) {
                 return why = bad, false;
@@ -254,7 +245,7 @@ private:
             if (!out_.rate) issues_.fail(vpos, fmt::format("rate: {}", why));
         } else if (key == "mtu") {
             // 68 is the smallest MTU Linux accepts for IPv4.
-            const auto mtu = decimal(value, 65535);
+            const auto mtu = parse_decimal(value, 65535);
             if (!mtu || *mtu < 68) {
                 issues_.fail(vpos, fmt::format("mtu: expected a number of bytes from 68 to 65535, "
                                                "got '{}'",
@@ -263,7 +254,7 @@ private:
             }
             out_.mtu = static_cast<std::uint32_t>(*mtu);
         } else if (key == "devid") {
-            const auto devid = decimal(value, INT_MAX);
+            const auto devid = parse_decimal(value, INT_MAX);
             if (!devid) {
                 issues_.fail(vpos, fmt::format("devid: expected a device number, got '{}'",
                                                shorten(value)));

@@ -71,4 +71,15 @@ ParsedNumber parse_xl_long(std::string_view text) {
     return r;
 }
 
+std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max) {
+    if (text.empty()) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        if (v > max) return std::nullopt;
+    }
+    return v;
+}
+
 }  // namespace xenolith::config

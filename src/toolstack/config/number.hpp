@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace xenolith::config {
@@ -17,5 +18,9 @@ struct ParsedNumber {
 };
 
 ParsedNumber parse_xl_long(std::string_view text);
+
+// Plain decimal digits (no sign, no blanks, not empty) up to `max`, as the
+// device specs' numeric fields are written; nullopt otherwise.
+std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max);
 
 }  // namespace xenolith::config

@@ -89,6 +89,29 @@ bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
 
 }  // namespace
 
+std::optional<config::DomainConfig> load_domain_config(const std::string& file,
+                                                      const std::vector<std::string>& overrides) {
+    auto parsed = config::parse_config_file(file);
+    if (!parsed) {
+        std::fprintf(stderr, "%s\n", parsed.error().what.c_str());
+        return std::nullopt;
+    }
+    for (const auto& o : overrides) {
+        if (auto st = config::apply_override(*parsed, o); !st) {
+            std::fprintf(stderr, "%s\n", st.error().what.c_str());
+            return std::nullopt;
+        }
+    }
+    std::vector<config::Warning> warnings;
+    auto cfg = config::build_domain_config(*parsed, warnings);
+    for (const auto& w : warnings) std::fprintf(stderr, "%s\n", w.str().c_str());
+    if (!cfg) {
+        std::fprintf(stderr, "%s\n", cfg.error().what.c_str());
+        return std::nullopt;
+    }
+    return std::move(*cfg);
+}
+
 std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg,
                                                  const std::string& file) {
     std::optional<std::string> kernel = cfg.kernel;
@@ -155,24 +178,8 @@ int cmd_create(const Args& a) {
         return 1;
     }
     if (!quiet) std::fprintf(stderr, "Parsing config from %s\n", file.c_str());
-    auto parsed = config::parse_config_file(file);
-    if (!parsed) {
-        std::fprintf(stderr, "%s\n", parsed.error().what.c_str());
-        return 1;
-    }
-    for (const auto& o : overrides) {
-        if (auto st = config::apply_override(*parsed, o); !st) {
-            std::fprintf(stderr, "%s\n", st.error().what.c_str());
-            return 1;
-        }
-    }
-    std::vector<config::Warning> warnings;
-    auto cfg = config::build_domain_config(*parsed, warnings);
-    for (const auto& w : warnings) std::fprintf(stderr, "%s\n", w.str().c_str());
-    if (!cfg) {
-        std::fprintf(stderr, "%s\n", cfg.error().what.c_str());
-        return 1;
-    }
+    auto cfg = load_domain_config(file, overrides);
+    if (!cfg) return 1;
     if (!check_bridges(*cfg, dryrun)) return 1;
     if (dryrun) {
         std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());

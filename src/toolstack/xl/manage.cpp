@@ -247,24 +247,8 @@ int cmd_config_update(const Args& a) {
             return -3;  // ERROR_FAIL as xl's exit status
         }
     }
-    auto parsed = config::parse_config_file(file);
-    if (!parsed) {
-        std::fprintf(stderr, "%s\n", parsed.error().what.c_str());
-        return 1;
-    }
-    for (const auto& o : extra) {
-        if (auto st = config::apply_override(*parsed, o); !st) {
-            std::fprintf(stderr, "%s\n", st.error().what.c_str());
-            return 1;
-        }
-    }
-    std::vector<config::Warning> warnings;
-    auto cfg = config::build_domain_config(*parsed, warnings);
-    for (const auto& w : warnings) std::fprintf(stderr, "%s\n", w.str().c_str());
-    if (!cfg) {
-        std::fprintf(stderr, "%s\n", cfg.error().what.c_str());
-        return 1;
-    }
+    auto cfg = load_domain_config(file, extra);
+    if (!cfg) return 1;
     if (debug) std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());
     auto create = create_request_for(*cfg, file);
     if (!create) return 1;

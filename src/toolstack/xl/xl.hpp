@@ -39,6 +39,10 @@ std::optional<nlohmann::json> find_domain(const std::string& name_or_id);
 int print_usage(const char* name);
 
 int cmd_create(const Args& a);
+// Reads `file`, applies the `key=value` overrides and builds the typed
+// configuration, printing warnings and errors as xl create does.
+std::optional<config::DomainConfig> load_domain_config(const std::string& file,
+                                                      const std::vector<std::string>& overrides);
 // The create request for `cfg` (without "cmd" and "paused"), as xl create
 // and config-update send it; nullopt, with the reason printed, when
 // xenolith cannot build such a domain.
