@@ -7,39 +7,22 @@
  */
 #include <kit/arch.h>
 #include <kit/traps.h>
-#include <xen/hvm/hvm_vcpu.h>
 #include <kit/console.h>
 #include <kit/evtchn.h>
 #include <kit/hypercall.h>
 #include <kit/lib.h>
 #include <kit/report.h>
 #include <kit/start.h>
+#include <kit/vcpu.h>
 
 const char test_title[] = "smp: 4-vCPU bring-up, cross-vCPU IPIs, runstate, pvclock";
 
 #define NR 4
 
-struct __attribute__((packed)) table_desc {
-    uint16_t limit;
-    uint64_t base;
-};
-struct table_desc smp_gdt, smp_idt;
 static uint8_t ap_stacks[NR][4096] __attribute__((aligned(16)));
 static volatile unsigned int ap_alive[NR];
 static volatile uint64_t ap_clock[NR];
 static evtchn_port_t to_ap[NR], to_bsp[NR];
-
-void smp_ap_main(unsigned long id);
-extern void smp_ap_entry(void);
-
-__asm__(".pushsection .text\n"
-        ".globl smp_ap_entry\nsmp_ap_entry:\n"
-        "  lgdt smp_gdt(%rip)\n lidt smp_idt(%rip)\n"
-        "  mov $0x10, %eax\n mov %eax, %ds\n mov %eax, %es\n mov %eax, %ss\n"
-        "  pushq $0x08\n lea 1f(%rip), %rax\n pushq %rax\n lretq\n"
-        "1: call smp_ap_main\n"
-        "2: cli\n hlt\n jmp 2b\n"
-        ".popsection\n");
 
 static bool port_pending(evtchn_port_t p)
 {
@@ -53,7 +36,7 @@ static void clear_port(evtchn_port_t p)
 }
 
 /* Runs on vCPU `id`: announce, wait for the BSP's IPI, answer it, park. */
-void smp_ap_main(unsigned long id)
+static void smp_ap_main(unsigned long id)
 {
     ap_clock[id] = xen_time_now();
     WRITE_ONCE(ap_alive[id], 1);
@@ -74,21 +57,8 @@ void smp_ap_main(unsigned long id)
 
 static bool start_ap(unsigned int id)
 {
-    struct vcpu_hvm_context ctx;
-    unsigned long cr3;
-
-    __asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3));
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.mode = VCPU_HVM_MODE_64B;
-    ctx.cpu_regs.x86_64.rip = (uintptr_t)smp_ap_entry;
-    ctx.cpu_regs.x86_64.rsp = (uintptr_t)(ap_stacks[id] + sizeof(ap_stacks[id]));
-    ctx.cpu_regs.x86_64.rdi = id;
-    ctx.cpu_regs.x86_64.rflags = 2;
-    ctx.cpu_regs.x86_64.cr0 = read_cr0();
-    ctx.cpu_regs.x86_64.cr3 = cr3;
-    ctx.cpu_regs.x86_64.cr4 = read_cr4();
-    ctx.cpu_regs.x86_64.efer = rdmsr(MSR_EFER);
-    return check_rc(HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &ctx), 0, "initialise(%u)", id) &&
+    return check_rc(vcpu_initialise_ap(id, smp_ap_main, ap_stacks[id] + sizeof(ap_stacks[id])), 0,
+                    "initialise(%u)", id) &&
            check_rc(HYPERVISOR_vcpu_op(VCPUOP_up, id, NULL), 0, "up(%u)", id);
 }
 
@@ -100,7 +70,6 @@ void test_main(const struct hvm_start_info *si)
     (void)si;
     if (!check_rc(evtchn_init(UPCALL_AUTO), 0, "evtchn_init"))
         return;
-    __asm__ __volatile__("sgdt %0; sidt %1" : "=m"(smp_gdt), "=m"(smp_idt));
 
     for (unsigned int id = 1; id < NR; id++) {
         check_rc(evtchn_bind_ipi(id, &to_ap[id]), 0, "bind_ipi(vcpu %u)", id);

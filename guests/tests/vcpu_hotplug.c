@@ -12,8 +12,8 @@
  */
 #include <kit/arch.h>
 #include <kit/test.h>
+#include <kit/vcpu.h>
 #include <kit/xenstore.h>
-#include <xen/hvm/hvm_vcpu.h>
 
 const char test_title[] = "vcpu_hotplug: cpu/<n>/availability watched, VCPUOP_up/down";
 
@@ -22,32 +22,15 @@ const char test_title[] = "vcpu_hotplug: cpu/<n>/availability watched, VCPUOP_up
 #define AP_POLL_NS    100000000ull  /* an AP rechecks its request this often */
 #define IDLE_TIMEOUT  120000000000ull /* no toolstack request for 2 minutes */
 
-struct __attribute__((packed)) table_desc {
-    uint16_t limit;
-    uint64_t base;
-};
-struct table_desc hp_gdt, hp_idt;
 static uint8_t ap_stacks[NR][4096] __attribute__((aligned(16)));
 static volatile unsigned int ap_running[NR]; /* set by the AP while it is up */
 static volatile unsigned int ap_want_down[NR];
 static bool initialised[NR];
 static evtchn_port_t to_ap[NR];
 
-void hp_ap_main(unsigned long id);
-extern void hp_ap_entry(void);
-
-__asm__(".pushsection .text\n"
-        ".globl hp_ap_entry\nhp_ap_entry:\n"
-        "  lgdt hp_gdt(%rip)\n lidt hp_idt(%rip)\n"
-        "  mov $0x10, %eax\n mov %eax, %ds\n mov %eax, %es\n mov %eax, %ss\n"
-        "  pushq $0x08\n lea 1f(%rip), %rax\n pushq %rax\n lretq\n"
-        "1: call hp_ap_main\n"
-        "2: cli\n hlt\n jmp 2b\n"
-        ".popsection\n");
-
 /* Runs on vCPU `id`: idle until asked to go, then VCPUOP_down on itself;
  * a later VCPUOP_up resumes it right after that call. */
-void hp_ap_main(unsigned long id)
+static void hp_ap_main(unsigned long id)
 {
     for (;;) {
         WRITE_ONCE(ap_running[id], 1);
@@ -67,21 +50,7 @@ void hp_ap_main(unsigned long id)
 
 static long initialise(unsigned int id)
 {
-    struct vcpu_hvm_context ctx;
-    unsigned long cr3;
-
-    __asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3));
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.mode = VCPU_HVM_MODE_64B;
-    ctx.cpu_regs.x86_64.rip = (uintptr_t)hp_ap_entry;
-    ctx.cpu_regs.x86_64.rsp = (uintptr_t)(ap_stacks[id] + sizeof(ap_stacks[id]));
-    ctx.cpu_regs.x86_64.rdi = id;
-    ctx.cpu_regs.x86_64.rflags = 2;
-    ctx.cpu_regs.x86_64.cr0 = read_cr0();
-    ctx.cpu_regs.x86_64.cr3 = cr3;
-    ctx.cpu_regs.x86_64.cr4 = read_cr4();
-    ctx.cpu_regs.x86_64.efer = rdmsr(MSR_EFER);
-    return HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &ctx);
+    return vcpu_initialise_ap(id, hp_ap_main, ap_stacks[id] + sizeof(ap_stacks[id]));
 }
 
 static void bring_up(unsigned int id)
@@ -162,7 +131,6 @@ void test_main(const struct hvm_start_info *si)
     if (!check_rc(evtchn_init(UPCALL_AUTO), 0, "evtchn_init") ||
         !check_rc(xs_connect(), 0, "xs_connect"))
         return;
-    __asm__ __volatile__("sgdt %0; sidt %1" : "=m"(hp_gdt), "=m"(hp_idt));
     for (unsigned int id = 1; id < NR; id++) {
         if (!check_rc(evtchn_bind_ipi(id, &to_ap[id]), 0, "bind_ipi(vcpu %u)", id))
             return;
