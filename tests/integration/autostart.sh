@@ -173,7 +173,7 @@ echo 'memory = "lots"' >>"$auto/web.cfg"
 echo 'XENDOMAINS_SAVE=/var/lib/xen/save' >>"$work/settings-all"
 check "stop: exit 0 (all shut down in time)" expect_rc 0 "$xd" --config "$work/settings-all" stop
 check "  [done]" grep -qx '  \[done\]' "$work/out"
-check "  the broken config is a warning" grep -qx "xenolith-domains: $auto/web.cfg:6: memory: expected a number of MiB, got \"lots\" (its domain is stopped like any other)" "$work/err"
+check "  the broken config is a warning" grep -qx "xenolith-domains: $auto/web.cfg:6:10: memory: expected a number of MiB, got \"lots\" (its domain is stopped like any other)" "$work/err"
 check "  XENDOMAINS_SAVE gets a note" grep -q "^xenolith-domains: $work/settings-all:[0-9]*: XENDOMAINS_SAVE is not supported" "$work/err"
 check "  web (now unknown) with the first level, netdd last" test "$(grep -o '^ [a-z]*:' "$work/out" | tr -d '\n')" = " firewall: web: netdd:"
 mv "$work/web.cfg.good" "$auto/web.cfg"
@@ -244,7 +244,7 @@ refuse "start_after with a domid" "$bad" \
 xenolith-domains: no domain started"
 auto_cfg "$bad" k 'memory = "lots"'
 refuse "a config xl would refuse" "$bad" \
-    "xenolith-domains: $bad/k.cfg:5: memory: expected a number of MiB, got \"lots\"
+    "xenolith-domains: $bad/k.cfg:5:10: memory: expected a number of MiB, got \"lots\"
 xenolith-domains: no domain started"
 rm "$bad/k.cfg"; ln -s "$work/nowhere.cfg" "$bad/k.cfg"
 refuse "a dangling symlink" "$bad" "xenolith-domains: $bad/k.cfg: a symlink to nothing
