@@ -35,8 +35,7 @@ static const struct {
     { "EPERM", -XEN_EPERM },
 };
 
-/* One SCHEDOP_poll on the store channel, up to `slice_ns`. */
-static void poll_store(uint64_t slice_ns)
+void xs_poll(uint64_t slice_ns)
 {
     uint64_t now = xen_time_now();
     struct sched_poll poll = { .nr_ports = 1, .timeout = now ? now + slice_ns : 0 };
@@ -62,7 +61,7 @@ static bool ring_put(const void *data, uint32_t len)
             evtchn_send(store_port);
             if (++polls > REPLY_POLLS)
                 return false;
-            poll_store(POLL_SLICE_NS);
+            xs_poll(POLL_SLICE_NS);
             continue;
         }
         uint32_t off = MASK_XENSTORE_IDX(prod);
@@ -95,7 +94,7 @@ static bool ring_get(void *data, uint32_t len, uint64_t slice_ns, unsigned int m
         if (prod == cons) {
             if (max_polls && ++polls > max_polls)
                 return false;
-            poll_store(slice_ns);
+            xs_poll(slice_ns);
             continue;
         }
         uint32_t avail = prod - cons;
@@ -152,9 +151,9 @@ static void queue_event(void)
     queued_count++;
 }
 
-static long talk(uint32_t type, const void *payload, uint32_t len)
+long xs_request(uint32_t type, uint32_t tx, const void *payload, uint32_t len)
 {
-    struct xsd_sockmsg hdr = { .type = type, .req_id = next_req_id++, .len = len };
+    struct xsd_sockmsg hdr = { .type = type, .req_id = next_req_id++, .tx_id = tx, .len = len };
 
     if (!ring)
         return -XEN_EIO;
@@ -182,8 +181,14 @@ static long talk(uint32_t type, const void *payload, uint32_t len)
     }
 }
 
-/* Requests whose arguments are NUL-terminated strings. */
-static long talk_args(uint32_t type, const char *a, const char *b)
+const char *xs_reply(uint32_t *len)
+{
+    if (len)
+        *len = reply_len;
+    return reply;
+}
+
+long xs_request_strings(uint32_t type, uint32_t tx, const char *a, const char *b)
 {
     char buf[512];
     size_t la = strlen(a) + 1, lb = b ? strlen(b) + 1 : 0;
@@ -193,7 +198,7 @@ static long talk_args(uint32_t type, const char *a, const char *b)
     memcpy(buf, a, la);
     if (b)
         memcpy(buf + la, b, lb);
-    return talk(type, buf, (uint32_t)(la + lb));
+    return xs_request(type, tx, buf, (uint32_t)(la + lb));
 }
 
 long xs_connect(void)
@@ -216,7 +221,7 @@ long xs_connect(void)
 
 long xs_read(const char *path, char *buf, size_t size)
 {
-    long rc = talk_args(XS_READ, path, NULL);
+    long rc = xs_request_strings(XS_READ, 0, path, NULL);
 
     if (rc)
         return rc;
@@ -227,7 +232,7 @@ long xs_read(const char *path, char *buf, size_t size)
 
 long xs_read_u64(const char *path, uint64_t *value)
 {
-    long rc = talk_args(XS_READ, path, NULL);
+    long rc = xs_request_strings(XS_READ, 0, path, NULL);
     uint64_t v = 0;
 
     if (rc)
@@ -253,22 +258,22 @@ long xs_write(const char *path, const char *value)
         return -XEN_E2BIG;
     memcpy(buf, path, lp);
     memcpy(buf + lp, value, lv);
-    return talk(XS_WRITE, buf, (uint32_t)(lp + lv));
+    return xs_request(XS_WRITE, 0, buf, (uint32_t)(lp + lv));
 }
 
 long xs_rm(const char *path)
 {
-    return talk_args(XS_RM, path, NULL);
+    return xs_request_strings(XS_RM, 0, path, NULL);
 }
 
 long xs_watch(const char *path, const char *token)
 {
-    return talk_args(XS_WATCH, path, token);
+    return xs_request_strings(XS_WATCH, 0, path, token);
 }
 
 long xs_unwatch(const char *path, const char *token)
 {
-    return talk_args(XS_UNWATCH, path, token);
+    return xs_request_strings(XS_UNWATCH, 0, path, token);
 }
 
 long xs_wait_watch(char *path, size_t path_size, char *token, size_t token_size,
@@ -302,6 +307,6 @@ long xs_wait_watch(char *path, size_t path_size, char *token, size_t token_size,
             return 0;
         evtchn_clear_pending(store_port);
         if (!message_waiting())
-            poll_store(POLL_SLICE_NS);
+            xs_poll(POLL_SLICE_NS);
     }
 }

@@ -29,6 +29,17 @@ long xs_rm(const char *path);
 long xs_watch(const char *path, const char *token);
 long xs_unwatch(const char *path, const char *token);
 
+/* Any request, in transaction `tx` (0: none): the reply's payload stays
+ * readable through xs_reply() until the next request. */
+long xs_request(uint32_t type, uint32_t tx, const void *payload, uint32_t len);
+/* A request whose arguments are NUL-terminated strings (b may be NULL). */
+long xs_request_strings(uint32_t type, uint32_t tx, const char *a, const char *b);
+/* The last reply's payload (NUL-terminated) and its length. */
+const char *xs_reply(uint32_t *len);
+
+/* One SCHEDOP_poll on the store channel, for at most slice_ns. */
+void xs_poll(uint64_t slice_ns);
+
 /* Waits up to timeout_ns (0: forever) for a watch event; 1 with the
  * event's path and token copied out (either may be NULL), 0 on timeout. */
 long xs_wait_watch(char *path, size_t path_size, char *token, size_t token_size,
