@@ -60,17 +60,12 @@ static long tx_read(uint32_t tx, const char *path)
     return tx_args(XS_READ, tx, path, NULL);
 }
 
-/* WRITE is "path\0value" without a final NUL. */
 static long tx_write(uint32_t tx, const char *path, const char *value)
 {
-    char buf[512];
-    size_t lp = strlen(path) + 1, lv = strlen(value);
+    long rc = xs_write_in(tx, path, value);
 
-    if (lp + lv > sizeof(buf))
-        return -XEN_E2BIG;
-    memcpy(buf, path, lp);
-    memcpy(buf + lp, value, lv);
-    return tx_talk(XS_WRITE, tx, buf, (uint32_t)(lp + lv));
+    reply = xs_reply(&reply_len);
+    return rc;
 }
 
 /* Counts the watch events that arrived (queued by the kit), keeping the last. */

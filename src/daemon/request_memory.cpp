@@ -70,6 +70,14 @@ std::optional<domid_t> request_domid(const json& req) {
     return static_cast<domid_t>(v);
 }
 
+// The request's domid and its size in KiB under `key`: xl sends an
+// int64_t, libxl takes it as uint64_t, so a negative size wraps as there.
+std::optional<std::pair<domid_t, std::uint64_t>> domid_and_kib(const json& req, const char* key) {
+    auto domid = request_domid(req);
+    if (!domid || !req.contains(key) || !req[key].is_number_integer()) return std::nullopt;
+    return std::pair{*domid, static_cast<std::uint64_t>(req[key].get<std::int64_t>())};
+}
+
 std::string host_is_dom0(const char* func) {
     return fmt::format(
         "libxl: error: {}: domain 0 is the Linux host under xenolith: its memory is not "
@@ -84,15 +92,13 @@ std::uint64_t host_memory_kib() {
 
 // libxl_set_memory_target(ctx, domid, target_memkb, relative = 0, enforce = 1).
 json mem_set(Hypervisor& hv, const json& req) {
-    auto domid = request_domid(req);
-    if (!domid || !req.contains("target_kib") || !req["target_kib"].is_number_integer())
-        return fail("mem-set: a domid and a target_kib are required");
-    // libxl takes an int64_t and works in uint64_t: a negative target wraps.
-    const auto target = static_cast<std::uint64_t>(req["target_kib"].get<std::int64_t>());
+    const auto args = domid_and_kib(req, "target_kib");
+    if (!args) return fail("mem-set: a domid and a target_kib are required");
+    const auto [domid, target] = *args;
     constexpr const char* kFunc = "libxl_set_memory_target";
     std::lock_guard lock(memory_change_mu);
 
-    if (*domid == 0) {
+    if (domid == 0) {
         // libxl__fill_dom0_memory_info: the nodes, or the domain's figures.
         const std::uint64_t host = host_memory_kib();
         if (target > host)
@@ -105,27 +111,27 @@ json mem_set(Hypervisor& hv, const json& req) {
                 fmt::format("New target {} for dom0 is below the minimum threshold", target)));
         return libxl_fail(host_is_dom0(kFunc));
     }
-    auto d = hv.domains().get(*domid);
+    auto d = hv.domains().get(domid);
     if (!d) return fail("", 1);  // libxl__lock_domain_userdata fails silently
-    const std::string home = xenstore::domain_home(*domid);
+    const std::string home = xenstore::domain_home(domid);
     const auto target_s = hv.xenstore().read(home + "/memory/target");
     if (!target_s)
         return libxl_fail(libxl_line(
-            234, kFunc, *domid,
+            234, kFunc, domid,
             fmt::format("Cannot get target memory info from {}/memory/target", home), ENOENT));
     if (!parse_kib(*target_s))
         return libxl_fail(libxl_line(
-            242, kFunc, *domid,
+            242, kFunc, domid,
             fmt::format("Invalid memory target {} from {}/memory/target\n", *target_s, home), 0));
     const auto max_s = hv.xenstore().read(home + "/memory/static-max");
     if (!max_s)
         return libxl_fail(libxl_line(
-            251, kFunc, *domid,
+            251, kFunc, domid,
             fmt::format("Cannot get memory info from {}/memory/static-max", home), ENOENT));
     const auto static_max = parse_kib(*max_s);
     if (!static_max)
         return libxl_fail(libxl_line(
-            259, kFunc, *domid,
+            259, kFunc, domid,
             fmt::format("Invalid max memory {} from {}/memory/static-max\n", *max_s, home), 0));
     const auto videoram_s = hv.xenstore().read(home + "/memory/videoram");
     const auto videoram =
@@ -133,7 +139,7 @@ json mem_set(Hypervisor& hv, const json& req) {
 
     const std::uint64_t new_target = target - videoram;
     if (new_target > *static_max)
-        return libxl_fail(libxl_line(278, kFunc, *domid,
+        return libxl_fail(libxl_line(278, kFunc, domid,
                                      "memory_dynamic_max must be less than or equal to "
                                      "memory_static_max\n"));
     // enforce: xc_domain_setmaxmem(target + LIBXL_MAXMEM_CONSTANT). A guest
@@ -148,30 +154,28 @@ json mem_set(Hypervisor& hv, const json& req) {
 
 // libxl_domain_setmaxmem(ctx, domid, max_memkb).
 json mem_max(Hypervisor& hv, const json& req) {
-    auto domid = request_domid(req);
-    if (!domid || !req.contains("max_kib") || !req["max_kib"].is_number_integer())
-        return fail("mem-max: a domid and a max_kib are required");
-    // An int64_t from xl into libxl's uint64_t parameter.
-    const auto max_kib = static_cast<std::uint64_t>(req["max_kib"].get<std::int64_t>());
+    const auto args = domid_and_kib(req, "max_kib");
+    if (!args) return fail("mem-max: a domid and a max_kib are required");
+    const auto [domid, max_kib] = *args;
     constexpr const char* kFunc = "libxl_domain_setmaxmem";
     std::lock_guard lock(memory_change_mu);
 
-    if (*domid == 0) return libxl_fail(host_is_dom0(kFunc));
-    auto d = hv.domains().get(*domid);
+    if (domid == 0) return libxl_fail(host_is_dom0(kFunc));
+    auto d = hv.domains().get(domid);
     if (!d) return fail("", 1);  // libxl__lock_domain_userdata fails silently
-    const std::string home = xenstore::domain_home(*domid);
+    const std::string home = xenstore::domain_home(domid);
     const auto target_s = hv.xenstore().read(home + "/memory/target");
     if (!target_s)
         return libxl_fail(libxl_line(
-            47, kFunc, *domid, fmt::format("Cannot get memory info from {}/memory/target", home),
+            47, kFunc, domid, fmt::format("Cannot get memory info from {}/memory/target", home),
             ENOENT));
     const auto target = parse_kib(*target_s);
     if (!target)
         return libxl_fail(libxl_line(
-            53, kFunc, *domid,
+            53, kFunc, domid,
             fmt::format("Invalid memory {} from {}/memory/target\n", *target_s, home), 0));
     if (max_kib < *target)
-        return libxl_fail(libxl_line(59, kFunc, *domid,
+        return libxl_fail(libxl_line(59, kFunc, domid,
                                      "memory_static_max must be greater than or or equal to "
                                      "memory_dynamic_max",
                                      0));
@@ -179,7 +183,7 @@ json mem_max(Hypervisor& hv, const json& req) {
     if (auto e = hv.xenstore().write(home + "/memory/static-max", fmt::format("{}", max_kib));
         e != xenstore::XsErr::ok)
         return libxl_fail(libxl_line(
-            88, kFunc, *domid,
+            88, kFunc, domid,
             fmt::format("Couldn't set {}/memory/static-max, rc={}\n", home, kLibxlFail), 0));
     d->memory().set_toolstack_static_max_kib(max_kib);
     return {{"ok", true}};

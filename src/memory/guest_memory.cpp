@@ -149,11 +149,7 @@ bool GuestMemory::populate_page(std::uint64_t gfn) {
 bool GuestMemory::replace_page(std::uint64_t gfn) {
     auto i = ram_page_index(gfn);
     if (!i) return false;
-    if (released(*i)) {
-        set_released(*i, false);
-        ++populated_;
-        return true;
-    }
+    if (released(*i)) return populate_page(gfn);
     // A fresh page over a populated frame: it reads as zero again, and the
     // page it displaces stays charged.
     if (!punch(*i, 1)) return false;

@@ -249,7 +249,7 @@ long xs_read_u64(const char *path, uint64_t *value)
 }
 
 /* WRITE is "path\0value" without a final NUL. */
-long xs_write(const char *path, const char *value)
+long xs_write_in(uint32_t tx, const char *path, const char *value)
 {
     char buf[512];
     size_t lp = strlen(path) + 1, lv = strlen(value);
@@ -258,7 +258,12 @@ long xs_write(const char *path, const char *value)
         return -XEN_E2BIG;
     memcpy(buf, path, lp);
     memcpy(buf + lp, value, lv);
-    return xs_request(XS_WRITE, 0, buf, (uint32_t)(lp + lv));
+    return xs_request(XS_WRITE, tx, buf, (uint32_t)(lp + lv));
+}
+
+long xs_write(const char *path, const char *value)
+{
+    return xs_write_in(0, path, value);
 }
 
 long xs_rm(const char *path)

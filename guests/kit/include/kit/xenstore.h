@@ -25,6 +25,8 @@ long xs_read(const char *path, char *buf, size_t size);
 /* xs_read of a decimal number. */
 long xs_read_u64(const char *path, uint64_t *value);
 long xs_write(const char *path, const char *value);
+/* xs_write within transaction `tx`. */
+long xs_write_in(uint32_t tx, const char *path, const char *value);
 long xs_rm(const char *path);
 long xs_watch(const char *path, const char *token);
 long xs_unwatch(const char *path, const char *token);
