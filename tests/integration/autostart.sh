@@ -232,15 +232,15 @@ xenolith-domains: no domain started"
 bad="$work/badkey"
 auto_cfg "$bad" k 'start_after = [["a"]]'
 refuse "start_after with a list in the list" "$bad" \
-    "xenolith-domains: $bad/k.cfg:5: start_after: expected a domain name or a list of names, got a list in the list
+    "xenolith-domains: $bad/k.cfg:5:16: start_after: expected a domain name or a list of names, got a list in the list
 xenolith-domains: no domain started"
 auto_cfg "$bad" k 'start_after = [""]'
 refuse "start_after with an empty name" "$bad" \
-    "xenolith-domains: $bad/k.cfg:5: start_after: an empty domain name
+    "xenolith-domains: $bad/k.cfg:5:16: start_after: an empty domain name
 xenolith-domains: no domain started"
 auto_cfg "$bad" k 'start_after = 7'
 refuse "start_after with a domid" "$bad" \
-    "xenolith-domains: $bad/k.cfg:5: start_after: \"7\" is a domain id, not a name
+    "xenolith-domains: $bad/k.cfg:5:15: start_after: \"7\" is a domain id, not a name
 xenolith-domains: no domain started"
 auto_cfg "$bad" k 'memory = "lots"'
 refuse "a config xl would refuse" "$bad" \

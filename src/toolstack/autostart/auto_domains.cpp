@@ -36,8 +36,10 @@ Result<std::vector<std::string>> read_start_after(const config::ParsedConfig& pa
     std::vector<std::string> names;
     const config::Setting* s = parsed.find(kStartAfterKey);
     if (!s) return names;
-    auto fail = [&](std::string_view what) {
-        return make_error(fmt::format("{}:{}: {}: {}", s->pos.file, s->pos.line, s->key, what));
+    // file:line:column of the offending value, as the config parser says it.
+    auto fail = [&](const config::Value& at, std::string_view what) {
+        return make_error(
+            fmt::format("{}:{}:{}: {}: {}", s->pos.file, at.line, at.column, s->key, what));
     };
     std::vector<const config::Value*> items;
     if (s->value.is_atom()) {
@@ -46,8 +48,9 @@ Result<std::vector<std::string>> read_start_after(const config::ParsedConfig& pa
         for (const config::Value& v : s->value.items) items.push_back(&v);
     }
     for (const config::Value* v : items) {
-        if (v->is_list()) return fail("expected a domain name or a list of names, got a list in the list");
-        if (Status st = check_domain_name(v->text); !st) return fail(st.error().what);
+        if (v->is_list())
+            return fail(*v, "expected a domain name or a list of names, got a list in the list");
+        if (Status st = check_domain_name(v->text); !st) return fail(*v, st.error().what);
         if (std::find(names.begin(), names.end(), v->text) == names.end()) names.push_back(v->text);
     }
     return names;

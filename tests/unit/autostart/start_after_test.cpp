@@ -44,12 +44,12 @@ TEST(StartAfter, BadNames) {
         return a ? "" : a.error().what;
     };
     EXPECT_EQ(err("\nstart_after = [[\"a\"]]\n"),
-              "t.cfg:2: start_after: expected a domain name or a list of names, got a list in the list");
-    EXPECT_EQ(err("start_after = \"\"\n"), "t.cfg:1: start_after: an empty domain name");
-    EXPECT_EQ(err("start_after = [\"12\"]\n"), "t.cfg:1: start_after: \"12\" is a domain id, not a name");
-    EXPECT_EQ(err("start_after = \"a\\tb\"\n"), "t.cfg:1: start_after: \"a\tb\" contains a control character");
+              "t.cfg:2:16: start_after: expected a domain name or a list of names, got a list in the list");
+    EXPECT_EQ(err("start_after = \"\"\n"), "t.cfg:1:15: start_after: an empty domain name");
+    EXPECT_EQ(err("start_after = [\"12\"]\n"), "t.cfg:1:16: start_after: \"12\" is a domain id, not a name");
+    EXPECT_EQ(err("start_after = \"a\\tb\"\n"), "t.cfg:1:15: start_after: \"a\tb\" contains a control character");
     EXPECT_EQ(err("start_after = \"" + std::string(65, 'n') + "\"\n"),
-              "t.cfg:1: start_after: \"" + std::string(64, 'n') + "...\" is longer than 64 bytes");
+              "t.cfg:1:15: start_after: \"" + std::string(64, 'n') + "...\" is longer than 64 bytes");
 }
 
 TEST(StartAfter, KnownToTheConfigParser_NoWarning) {
