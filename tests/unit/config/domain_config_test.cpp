@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "toolstack/config/json.hpp"
+
 #include "test_util.hpp"
 
 namespace xenolith::config {
@@ -380,6 +382,29 @@ TEST(DomainConfigKeys, OverrideErrors_NameTheCommandLine) {
     auto r = build_domain_config(*parsed, ws);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().what, "<command line>:1:8: memory: expected a number of MiB, got \"big\"");
+}
+
+// ---- xenolith's own keys --------------------------------------------------------
+
+TEST(DomainConfigGlobalVirqs, NamesBecomeVirqNumbers_OncePerVirq) {
+    auto b = build_ok("name = 'mon'\nglobal_virqs = ['dom_exc', 'console', 'dom_exc']\n");
+    EXPECT_EQ(b.cfg.global_virqs, (std::vector<std::uint32_t>{3, 2}));
+    EXPECT_TRUE(b.warnings.empty());
+    EXPECT_EQ(to_json(b.cfg)["xenolith"]["global_virqs"], nlohmann::json::array({3, 2}));
+}
+
+TEST(DomainConfigGlobalVirqs, AbsentMeansDomainZeroKeepsThem) {
+    auto b = build_ok("name = 'plain'\n");
+    EXPECT_TRUE(b.cfg.global_virqs.empty());
+    EXPECT_FALSE(to_json(b.cfg).contains("xenolith"));
+}
+
+TEST(DomainConfigGlobalVirqs, PerVcpuOrUnknownVirqs_AreErrors) {
+    EXPECT_EQ(build_error("name = 'x'\nglobal_virqs = ['timer']\n"),
+              "t.cfg:2:16: global_virqs: \"timer\" is not a global VIRQ (expected one of console, "
+              "dom_exc, tbuf, debugger, con_ring, pcpu_state, mem_event, argo, enomem)");
+    EXPECT_NE(build_error("name = 'x'\nglobal_virqs = 'dom_exc'\n").find("expected a list"),
+              std::string::npos);
 }
 
 }  // namespace
