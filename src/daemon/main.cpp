@@ -43,12 +43,16 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
         if (!msg || !*msg) return;
         const nlohmann::json& req = **msg;
         const bool named = req.contains("cmd") && req["cmd"].is_string();  // else: unknown
-        if (named && req["cmd"] == "console") {
-            daemon::serve_console(hv, fd.get(), req);
-            return;
-        }
-        if (named && req["cmd"] == "wait") {
-            daemon::serve_wait(hv, fd.get(), req);
+        if (named && (req["cmd"] == "console" || req["cmd"] == "wait")) {
+            // These two keep the connection; a wrongly typed field in one
+            // ends it with an error reply, never the daemon.
+            try {
+                if (req["cmd"] == "console") daemon::serve_console(hv, fd.get(), req);
+                else daemon::serve_wait(hv, fd.get(), req);
+            } catch (const nlohmann::json::exception& e) {
+                (void)control::send_message(
+                    fd.get(), {{"ok", false}, {"error", std::string("malformed request: ") + e.what()}});
+            }
             return;
         }
         if (!control::send_message(fd.get(), daemon::handle_request(hv, req))) return;

@@ -28,13 +28,22 @@ json handle_request(Hypervisor& hv, const json& req) {
     return fail("unknown request '" + cmd + "'");
 }
 
+namespace {
+
+// An optional boolean field; anything but `true` is false.
+bool flag(const json& req, const char* key) {
+    return req.contains(key) && req[key].is_boolean() && req[key].get<bool>();
+}
+
+}  // namespace
+
 void serve_wait(Hypervisor& hv, int fd, const json& req) {
     if (!req.contains("domid") || !req["domid"].is_number_unsigned()) {
         (void)control::send_message(fd, fail("wait: no domid"));
         return;
     }
     const auto domid = static_cast<domid_t>(req["domid"].get<unsigned>());
-    const bool death = req.value("death", false);
+    const bool death = flag(req, "death");
     // Armed before xl asks the guest to shut down, so that a guest which
     // powers off at once is still seen shutting down, not just gone.
     auto d = hv.domains().get(domid);
@@ -59,6 +68,7 @@ void serve_wait(Hypervisor& hv, int fd, const json& req) {
 }
 
 void serve_console(Hypervisor& hv, int fd, const json& req) {
+    const bool unpause = flag(req, "unpause");  // read before anything is attached
     auto d = find_domain(hv, req);
     if (!d || !d->console()) {
         (void)control::send_message(fd, fail("invalid domain identifier", 2));
@@ -67,7 +77,7 @@ void serve_console(Hypervisor& hv, int fd, const json& req) {
     if (!control::send_message(fd, {{"ok", true}, {"domid", d->domid()}})) return;
     console::ConsoleBackend* con = d->console();
     con->attach(fd);
-    if (req.value("unpause", false)) d->unpause();
+    if (unpause) d->unpause();
     char buf[256];
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);

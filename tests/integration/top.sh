@@ -111,7 +111,7 @@ check "an unknown long option: getopt's message" grep -qxF "$xentop: unrecognize
 expect_rc 1 env XENOLITH_RUN_DIR="$work/nowhere" "$xentop" -b -i 1
 check "no daemon: xentop's failure, status 1" grep -qxF 'Failed to initialize xenstat library' "$work/err"
 "$xl" top -h >"$work/out" 2>&1
-check "xl top -h is xl's usage" grep -q '^Usage: xl \[-v\] top' "$work/out"
+check "xl top -h is xl's usage" grep -q '^Usage: xl \[-vtT\] top' "$work/out"
 expect_rc 0 "$xl" top -x -b -i 1
 check "xl top passes its options to xentop" test "$(wc -l <"$work/out")" -eq 4
 
@@ -196,6 +196,10 @@ ask '{"cmd":"info","topology":"yes"}' '{"cmd":"dmesg","clear":"x"}' '{"cmd":5}' 
 check "wrongly typed request fields get an error reply, not a crash" \
     bash -c "sed -n 2p '$work/out' | grep -q '\"ok\":false' && sed -n 3p '$work/out' | grep -q 'unknown request' && kill -0 $daemon"
 check "info without a boolean topology leaves the topology out" bash -c "sed -n 1p '$work/out' | grep -q '\"ok\":true' && ! grep -q cpu_topology '$work/out'"
+
+ask '{"cmd":"wait","domid":"1"}' '{"cmd":"console","domain":5}' >"$work/out" 2>&1
+check "wait and console with wrongly typed fields get an error reply, not a crash" \
+    bash -c "test \"\$(grep -c '\"ok\":false' '$work/out')\" = 2 && kill -0 $daemon"
 
 "$xl" destroy busy
 "$xl" destroy "$long_name"
