@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -159,8 +160,20 @@ std::optional<nlohmann::json> request(const nlohmann::json& req) {
     return **reply;
 }
 
+std::uint32_t domain_qualifier(const std::string& q) {
+    if (q.find_first_not_of("0123456789") == std::string::npos)
+        return static_cast<std::uint32_t>(std::strtoul(q.c_str(), nullptr, 10));
+    auto d = find_domain(q);
+    if (!d) std::exit(EXIT_FAILURE);  // no daemon: already said so
+    if (d->is_null()) {
+        std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", q.c_str());
+        std::exit(EXIT_FAILURE);
+    }
+    return (*d)["domid"].get<std::uint32_t>();
+}
+
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id) {
-    auto reply = request({{"cmd", "list"}});
+    auto reply = request({{"cmd", "list"}, {"config", false}});
     if (!reply) return std::nullopt;
     for (const auto& d : (*reply)["domains"]) {
         if (d["name"] == name_or_id) return d;

@@ -98,20 +98,6 @@ std::vector<std::string> positional(const Args& a, const char* cmd, std::size_t 
     return out;
 }
 
-// xl's find_domain (libxl_domain_qualifier_to_domid): all digits is a
-// domid, whether or not it exists; otherwise a name that must exist.
-std::uint32_t find_domid(const std::string& q) {
-    if (q.find_first_not_of("0123456789") == std::string::npos)
-        return static_cast<std::uint32_t>(std::strtoul(q.c_str(), nullptr, 10));
-    auto d = find_domain(q);
-    if (!d) std::exit(EXIT_FAILURE);
-    if (d->is_null()) {
-        std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", q.c_str());
-        std::exit(EXIT_FAILURE);
-    }
-    return (*d)["domid"].get<std::uint32_t>();
-}
-
 // Sends a management request; prints the lines libxl would have logged.
 std::optional<nlohmann::json> manage(const nlohmann::json& req) {
     auto reply = request(req);
@@ -136,7 +122,7 @@ std::string absolute(const std::string& path) {
 
 int cmd_rename(const Args& a) {
     const auto args = positional(a, "rename", 2);
-    const std::uint32_t domid = find_domid(args[0]);
+    const std::uint32_t domid = domain_qualifier(args[0]);
     auto reply = manage({{"cmd", "rename"}, {"domid", domid}, {"name", args[1]}});
     if (!reply || !reply->value("ok", false)) {
         std::fprintf(stderr, "Can't rename domain '%s'.\n", args[0].c_str());
@@ -148,7 +134,7 @@ int cmd_rename(const Args& a) {
 // xl ignores libxl_send_trigger's result: failures are logged, status 0.
 int cmd_trigger(const Args& a) {
     const auto args = positional(a, "trigger", 2);
-    const std::uint32_t domid = find_domid(args[0]);
+    const std::uint32_t domid = domain_qualifier(args[0]);
     static const char* const kTriggers[] = {"unknown", "power", "sleep", "nmi",
                                             "init",    "reset", "s3resume"};
     const char* trigger = nullptr;
@@ -171,7 +157,7 @@ int cmd_trigger(const Args& a) {
 
 int cmd_sysrq(const Args& a) {
     const auto args = positional(a, "sysrq", 2);
-    const std::uint32_t domid = find_domid(args[0]);
+    const std::uint32_t domid = domain_qualifier(args[0]);
     if (args[1].size() != 1) {
         std::fprintf(stderr, "Invalid sysrq.\n\n");
         help("sysrq");
@@ -183,7 +169,7 @@ int cmd_sysrq(const Args& a) {
 
 int cmd_dump_core(const Args& a) {
     const auto args = positional(a, "dump-core", 2);
-    const std::uint32_t domid = find_domid(args[0]);
+    const std::uint32_t domid = domain_qualifier(args[0]);
     auto reply = manage({{"cmd", "dump_core"}, {"domid", domid}, {"path", absolute(args[1])}});
     if (!reply || !reply->value("ok", false)) {
         std::fprintf(stderr, "core dump failed (rc=%d)\n", reply ? reply->value("libxl_rc", -3)
@@ -203,7 +189,7 @@ int cmd_config_update(const Args& a) {
     }
     std::fprintf(stderr, "WARNING: xl now has better capability to manage domain "
                          "configuration, avoid using this command when possible\n");
-    const std::uint32_t domid = find_domid(a[1]);
+    const std::uint32_t domid = domain_qualifier(a[1]);
     std::string file;
     std::size_t i = 2;
     if (i < a.size() && !a[i].empty() && a[i][0] != '-' && a[i].find('=') == std::string::npos)

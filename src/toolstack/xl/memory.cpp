@@ -63,27 +63,13 @@ std::optional<Args> operands(const Args& a, const char* cmd, std::size_t require
     return out;
 }
 
-// xl's find_domain (libxl_domain_qualifier_to_domid): all digits is a
-// domid, taken as it is; anything else must name an existing domain.
-std::optional<std::uint32_t> domain_qualifier(const std::string& q) {
-    if (q.find_first_not_of("0123456789") == std::string::npos)
-        return static_cast<std::uint32_t>(std::strtoul(q.c_str(), nullptr, 10));
-    auto d = find_domain(q);
-    if (!d) std::exit(EXIT_FAILURE);  // no daemon: already said so
-    if (d->is_null()) {
-        std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", q.c_str());
-        std::exit(EXIT_FAILURE);
-    }
-    return (*d)["domid"].get<std::uint32_t>();
-}
-
 // Shared by both commands: `what` is "dynamic" (mem-set) or "static" (mem-max).
 int set_memory(const Args& a, const char* cmd, const char* request_cmd, const char* field,
                const char* what) {
     int rc = 0;
     auto ops = operands(a, cmd, 2, &rc);
     if (!ops) return rc;
-    const std::uint32_t domid = *domain_qualifier((*ops)[0]);
+    const std::uint32_t domid = domain_qualifier((*ops)[0]);
     const std::string& mem = (*ops)[1];
     const std::int64_t kib = parse_mem_size_kb(mem);
     if (kib == -1) {

@@ -33,7 +33,11 @@ UniqueFd connect_daemon();
 std::optional<nlohmann::json> request(const nlohmann::json& req);
 // Runs an "xl console"-style session on `fd` after a console request.
 int run_console(UniqueFd fd);
-// Looks a domain up by name or id in a "list" reply.
+// xl's find_domain (libxl_domain_qualifier_to_domid): all digits is a
+// domid, existing or not; anything else must name a domain, else xl's
+// "invalid domain identifier (rc=-6)" and exit 1.
+std::uint32_t domain_qualifier(const std::string& q);
+// Looks a domain up by name or id in a "list" reply (without configs).
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id);
 
 int print_usage(const char* name);
