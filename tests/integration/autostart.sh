@@ -272,6 +272,22 @@ check "  destroyed at once, and said why" \
     grep -qE '^ hvm-idle: cannot be asked to shut down \(no PV control interface\): destroyed \(domid [0-9]+\)$' "$work/out"
 check "  gone" wait_for 5 test "$(guests)" = "Domain-0 "
 
+# --- XENDOMAINS_SYSRQ: the keys reach each domain before its shutdown request ---------
+sq="$work/sysrq"
+mkdir -p "$sq"
+{ echo 'name = "pvc"'; echo 'type = "pvh"'; echo "kernel = \"$build/guests/pvcontrol.elf\""
+  echo 'memory = 16'; } >"$sq/pvc.cfg"
+settings "$work/settings-sysrq" "$sq" 'XENDOMAINS_SYSRQ="s u"' 'XENDOMAINS_STOP_MAXWAIT=20'
+check "sysrq: start" expect_rc 0 "$xd" --config "$work/settings-sysrq" start
+wait_for 10 grep -q 'pvcontrol:' "$work/log/guest-pvc.log"
+check "sysrq: stop exits 0" expect_rc 0 "$xd" --config "$work/settings-sysrq" stop
+check "  reports each key sent" grep -qx ' pvc: sysrq s' "$work/out"
+check "  ... in order" test "$(grep -o '^ pvc: sysrq .' "$work/out" | tr -d '\n')" = " pvc: sysrq s pvc: sysrq u"
+check "  the guest saw both keys before it shut down" \
+    test "$(grep -o 'pvcontrol: sysrq [su]\|pvcontrol: control/shutdown' "$work/log/guest-pvc.log" | tr '\n' ,)" = \
+    "pvcontrol: sysrq s,pvcontrol: sysrq u,pvcontrol: control/shutdown,"
+check "  then shut down as asked" grep -qE '^ pvc: shut down \(domid [0-9]+' "$work/out"
+
 # --- settings, usage, no daemon ----------------------------------------------------------
 printf 'XENDOMAINS_STOP_MAXWAIT=soon\n' >"$work/bad-settings"
 check "a bad number in the settings: exit 6" expect_rc 6 "$xd" --config "$work/bad-settings" start

@@ -96,6 +96,13 @@ Result<std::vector<DomainInfo>> list_domains() {
     return out;
 }
 
+Status send_sysrq(unsigned domid, char key) {
+    auto reply = request({{"cmd", "sysrq"}, {"domid", domid}, {"key", std::string(1, key)}});
+    if (!reply) return reply.error();
+    if (!reply->value("ok", false)) return make_error(reply_error(*reply));
+    return ok_status();
+}
+
 Status destroy_domain(unsigned domid) {
     auto reply = request({{"cmd", "destroy"}, {"domain", std::to_string(domid)}});
     if (!reply) return reply.error();

@@ -47,6 +47,9 @@ struct StopResult {
     std::string detail;  // what failed, for the report
 };
 
+// `xl sysrq`: writes `key` to the domain's control/sysrq.
+Status send_sysrq(unsigned domid, char key);
+
 // Asks every target to power off at once, waits until each has shut down
 // or `deadline` passes (none: wait as long as it takes), then destroys the
 // ones still there. One result per target, in order.

@@ -272,6 +272,17 @@ int stop(const Settings& settings) {
                     static_cast<long>(levels.size() - l);
             deadline = now + std::chrono::duration_cast<Clock::duration>(share);
         }
+        // xendomains: the sysrq keys first, to each domain of the level.
+        for (const StopTarget& t : levels[l]) {
+            for (char key : settings.sysrq_keys) {
+                if (Status s = send_sysrq(t.domid, key); s)
+                    std::printf(" %s: sysrq %c\n", t.name.c_str(), key);
+                else
+                    std::printf(" %s: sysrq %c failed: %s\n", t.name.c_str(), key,
+                                s.error().what.c_str());
+                std::this_thread::sleep_for(settings.sysrq_pause);
+            }
+        }
         const std::vector<StopResult> results = stop_together(levels[l], deadline);
         for (std::size_t k = 0; k < results.size(); ++k) {
             const StopTarget& t = levels[l][k];

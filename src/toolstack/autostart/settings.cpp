@@ -143,6 +143,11 @@ Result<Settings> parse_settings(std::string_view text, std::string_view source) 
         if (!n) return n.error();
         s.create_pause = std::chrono::microseconds(*n);
     }
+    if (const Assignment* a = get("XENDOMAINS_USLEEP")) {
+        auto n = parse_count(*a, "XENDOMAINS_USLEEP", "microseconds", source);
+        if (!n) return n.error();
+        s.sysrq_pause = std::chrono::microseconds(*n);
+    }
     if (const Assignment* a = get("XENDOMAINS_STOP_MAXWAIT")) {
         auto n = parse_count(*a, "XENDOMAINS_STOP_MAXWAIT", "seconds", source);
         if (!n) return n.error();
@@ -159,15 +164,32 @@ Result<Settings> parse_settings(std::string_view text, std::string_view source) 
     s.stop_only_auto =
         auto_only && auto_only->value == "true" && (!shutdown_all || shutdown_all->value.empty());
     if (const Assignment* a = get("XENOLITH_XL")) s.xl = a->value;
-    for (std::string_view name :
-         {"XENDOMAINS_SAVE", "XENDOMAINS_MIGRATE", "XENDOMAINS_SYSRQ"}) {
+    // XENDOMAINS_SYSRQ: keys separated by blanks ("s e"), each one character.
+    if (const Assignment* a = get("XENDOMAINS_SYSRQ")) {
+        std::size_t i = 0;
+        const std::string& v = a->value;
+        while (i < v.size()) {
+            if (v[i] == ' ' || v[i] == '\t') {
+                ++i;
+                continue;
+            }
+            std::size_t end = v.find_first_of(" \t", i);
+            if (end == std::string::npos) end = v.size();
+            if (end - i != 1)
+                return make_error(fmt::format("{}:{}: XENDOMAINS_SYSRQ: expected sysrq keys of "
+                                              "one character each, got \"{}\"",
+                                              source, a->line, v.substr(i, end - i)));
+            s.sysrq_keys.push_back(v[i]);
+            i = end;
+        }
+    }
+    for (std::string_view name : {"XENDOMAINS_SAVE", "XENDOMAINS_MIGRATE"}) {
         if (const Assignment* a = get(name); a && !a->value.empty())
             s.notes.push_back(fmt::format("{}:{}: {} is not supported (xenolith has no {} yet); "
                                           "domains are shut down instead",
                                           source, a->line, name,
-                                          name == "XENDOMAINS_SYSRQ" ? "xl sysrq"
-                                          : name == "XENDOMAINS_SAVE" ? "save/restore"
-                                                                      : "migration"));
+                                          name == "XENDOMAINS_SAVE" ? "save/restore"
+                                                                    : "migration"));
     }
     return s;
 }

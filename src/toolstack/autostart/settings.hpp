@@ -31,11 +31,17 @@ struct Settings {
     // XENDOMAINS_AUTO_ONLY=true and XENDOMAINS_SHUTDOWN_ALL empty: `stop`
     // leaves domains that are not in the auto directory running.
     bool stop_only_auto = false;
+    // XENDOMAINS_SYSRQ: sysrq keys sent to each domain, in order, just
+    // before it is asked to shut down (as xendomains does: "s" syncs).
+    std::vector<char> sysrq_keys;
+    // XENDOMAINS_USLEEP: the pause after each sysrq key, so that the guest
+    // reads one key before the next overwrites control/sysrq.
+    std::chrono::microseconds sysrq_pause{100'000};
     // XENOLITH_XL: the xl that creates domains; empty: the `xl` next to
     // this program.
     std::string xl;
     // Variables of xendomains that xenolith cannot honour (save, restore,
-    // migrate, sysrq) and that were set to something: one note each.
+    // migrate) and that were set to something: one note each.
     std::vector<std::string> notes;
 };
 
