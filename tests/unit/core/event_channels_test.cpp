@@ -17,21 +17,7 @@ namespace {
 
 using test::FakeTarget;
 
-class Domains : public Registry {
-public:
-    std::shared_ptr<EventChannels> find(domid_t d) override {
-        auto it = tables.find(d);
-        return it == tables.end() ? nullptr : it->second;
-    }
-    std::shared_ptr<EventChannels> add(domid_t d, FakeTarget* t, unsigned max_ports = 1024) {
-        auto table = t ? std::make_shared<EventChannels>(d, t, std::make_unique<TwoLevelDelivery>(),
-                                                         *this, max_ports)
-                       : std::make_shared<EventChannels>(d, nullptr, nullptr, *this, max_ports);
-        tables[d] = table;
-        return table;
-    }
-    std::map<domid_t, std::shared_ptr<EventChannels>> tables;
-};
+using Domains = test::FakeDomains;
 
 class EventChannelsTest : public ::testing::Test {
 protected:

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "evtchn/event_channels.hpp"
+#include "evtchn/two_level.hpp"
 
 namespace xenolith::test {
 
@@ -65,6 +68,26 @@ private:
     unsigned vcpus_;
     shared_info_t shared_{};
     std::vector<Frame> frames_ = std::vector<Frame>(kFrames);
+};
+
+// The registry the tables of a test find each other through: add(domid,
+// target) makes a 2-level table for it (or domain 0's, with no target).
+class FakeDomains : public evtchn::Registry {
+public:
+    std::shared_ptr<evtchn::EventChannels> find(domid_t d) override {
+        auto it = tables.find(d);
+        return it == tables.end() ? nullptr : it->second;
+    }
+    std::shared_ptr<evtchn::EventChannels> add(domid_t d, FakeTarget* t,
+                                               unsigned max_ports = 1024) {
+        auto table = t ? std::make_shared<evtchn::EventChannels>(
+                             d, t, std::make_unique<evtchn::TwoLevelDelivery>(), *this, max_ports)
+                       : std::make_shared<evtchn::EventChannels>(d, nullptr, nullptr, *this,
+                                                                 max_ports);
+        tables[d] = table;
+        return table;
+    }
+    std::map<domid_t, std::shared_ptr<evtchn::EventChannels>> tables;
 };
 
 }  // namespace xenolith::test

@@ -34,21 +34,7 @@ constexpr std::uint64_t kControlGfn = FakeTarget::kFirstGfn;      // vCPU 0 at 0
 constexpr std::uint64_t kArrayGfn = FakeTarget::kFirstGfn + 1;    // ports 0..1023
 constexpr std::uint64_t kArrayGfn2 = FakeTarget::kFirstGfn + 2;   // ports 1024..2047
 
-class Domains : public Registry {
-public:
-    std::shared_ptr<EventChannels> find(domid_t d) override {
-        auto it = tables.find(d);
-        return it == tables.end() ? nullptr : it->second;
-    }
-    std::shared_ptr<EventChannels> add(domid_t d, FakeTarget* t, unsigned max_ports = 1024) {
-        auto table = t ? std::make_shared<EventChannels>(d, t, std::make_unique<TwoLevelDelivery>(),
-                                                         *this, max_ports)
-                       : std::make_shared<EventChannels>(d, nullptr, nullptr, *this, max_ports);
-        tables[d] = table;
-        return table;
-    }
-    std::map<domid_t, std::shared_ptr<EventChannels>> tables;
-};
+using Domains = test::FakeDomains;
 
 // The guest's side of the ABI: its control blocks, its event array, and
 // the consumer loop (bounded, so a broken queue fails the test instead of
