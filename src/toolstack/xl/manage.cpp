@@ -19,57 +19,32 @@
 namespace xenolith::xl {
 namespace {
 
-struct Spec {
-    const char* name;
-    bool can_dryrun;
-    bool modifies;
-    const char* summary;
-    const char* usage;
-    const char* options;  // or null
-};
+// What xl prints for `create` when config-update is given wrong arguments:
+// Xen's whole create help (xl_cmdtable.c), not the subset xenolith's own
+// `xl create -h` lists.
+constexpr const char* kXenCreateHelp =
+    "Usage: xl [-vtTf] create <ConfigFile> [options] [vars]\n\n"
+    "Create a domain from config file <filename>.\n\n"
+    "Options:\n\n"
+    "-h                      Print this help.\n"
+    "-p                      Leave the domain paused after it is created.\n"
+    "-c                      Connect to the console after the domain is created.\n"
+    "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+    "-q, --quiet             Quiet.\n"
+    "-n, --dryrun            Dry run - prints the resulting configuration\n"
+    "                         (deprecated in favour of global -N option).\n"
+    "-d                      Enable debug messages.\n"
+    "-F                      Run in foreground until death of the domain.\n"
+    "-e                      Do not wait in the background for the death of the domain.\n"
+    "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
+    "-A, --vncviewer-autopass\n"
+    "                        Pass VNC password to viewer via stdin.\n"
+    "--ignore-global-affinity-masks Ignore global masks in xl.conf.\n";
 
-// Xen's cmd_table entries for these commands (xl_cmdtable.c).
-constexpr Spec kSpecs[] = {
-    {"rename", false, true, "Rename a domain", "<Domain> <NewDomainName>", nullptr},
-    {"trigger", false, true, "Send a trigger to a domain",
-     "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", nullptr},
-    {"sysrq", false, true, "Send a sysrq to a domain", "<Domain> <letter>", nullptr},
-    {"dump-core", false, true, "Core dump a domain", "<Domain> <filename>", nullptr},
-    {"config-update", true, true,
-     "Update a running domain's saved configuration, used when rebuilding the domain after "
-     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
-     "using this command when possible",
-     "<Domain> <ConfigFile> [options] [vars]",
-     "-h                      Print this help.\n"
-     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
-     "-d                      Enable debug messages.\n"},
-    // config-update's wrong-argument path prints create's help, as xl does.
-    {"create", false, true, "Create a domain from config file <filename>",
-     "<ConfigFile> [options] [vars]",
-     "-h                      Print this help.\n"
-     "-p                      Leave the domain paused after it is created.\n"
-     "-c                      Connect to the console after the domain is created.\n"
-     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
-     "-q, --quiet             Quiet.\n"
-     "-n, --dryrun            Dry run - prints the resulting configuration\n"
-     "                         (deprecated in favour of global -N option).\n"
-     "-d                      Enable debug messages.\n"
-     "-F                      Run in foreground until death of the domain.\n"
-     "-e                      Do not wait in the background for the death of the domain.\n"
-     "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
-     "-A, --vncviewer-autopass\n"
-     "                        Pass VNC password to viewer via stdin.\n"
-     "--ignore-global-affinity-masks Ignore global masks in xl.conf."},
-};
-
-// xl's help(command): to stdout.
+// xl's help(command): to stdout; these commands' entries are main.cpp's.
 void help(const char* cmd) {
-    for (const Spec& s : kSpecs) {
-        if (std::strcmp(s.name, cmd) != 0) continue;
-        std::printf("Usage: xl [-vtT%s%s] %s %s\n\n%s.\n\n", s.modifies ? "f" : "",
-                    s.can_dryrun ? "N" : "", s.name, s.usage, s.summary);
-        if (s.options) std::printf("Options:\n\n%s\n", s.options);
-    }
+    if (std::strcmp(cmd, "create") == 0) std::fputs(kXenCreateHelp, stdout);
+    else print_usage(cmd);
 }
 
 // def_getopt with no options but -h (handled by main): any other option
