@@ -133,12 +133,6 @@ json create(Hypervisor& hv, const json& req) {
     return {{"ok", true}, {"domid", (*d)->domid()}};
 }
 
-std::uint64_t host_memory_kib() {
-    struct sysinfo si {};
-    sysinfo(&si);
-    return static_cast<std::uint64_t>(si.totalram) * si.mem_unit / 1024;
-}
-
 double host_cpu_seconds() {
     std::ifstream f("/proc/stat");
     std::string cpu;
@@ -329,6 +323,12 @@ constexpr RequestHandler kDomainRequests[] = {
 };
 
 }  // namespace
+
+std::uint64_t host_memory_kib() {
+    struct sysinfo si {};
+    sysinfo(&si);
+    return static_cast<std::uint64_t>(si.totalram) * si.mem_unit / 1024;
+}
 
 std::shared_ptr<Domain> find_domain(Hypervisor& hv, const json& req) {
     if (!req.contains("domain") || !req["domain"].is_string()) return nullptr;

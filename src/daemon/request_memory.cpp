@@ -85,11 +85,6 @@ std::string host_is_dom0(const char* func) {
         func);
 }
 
-std::uint64_t host_memory_kib() {
-    return static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-           static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
-}
-
 // libxl_set_memory_target(ctx, domid, target_memkb, relative = 0, enforce = 1).
 json mem_set(Hypervisor& hv, const json& req) {
     const auto args = domid_and_kib(req, "target_kib");

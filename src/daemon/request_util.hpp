@@ -22,6 +22,10 @@ inline nlohmann::json fail(std::string msg, int rc = 1) {
 // The domain named by the request's "domain" (a name or a domid), or null.
 std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json& req);
 
+// The host's RAM in KiB: Domain-0's memory in `xl list` and the limit
+// libxl checks dom0's memory settings against.
+std::uint64_t host_memory_kib();
+
 // One domain as "list" reports it (libxl_dominfo's fields plus the config).
 nlohmann::json domain_entry(domain::Domain& d);
 
