@@ -152,7 +152,7 @@ json config_with_current_name(Domain& d) {
 
 }  // namespace
 
-json domain_entry(Domain& d) {
+json domain_entry(Domain& d, bool with_config) {
     const auto st = d.state();
     unsigned online = 0;
     for (unsigned i = 0; i < d.nr_vcpus(); ++i) online += d.vcpu(i).online() ? 1 : 0;
@@ -173,34 +173,37 @@ json domain_entry(Domain& d) {
     // configuration). xenolith's own: host_memkb, the host memory backing
     // it; reservation_ops/_cpu_ns, its balloon hypercalls and their cost.
     const GuestMemory& mem = d.memory();
+    json entry = {{"name", d.name()},
+                  {"domid", d.domid()},
+                  {"uuid", uuid_str(d.identity().uuid)},
+                  {"current_memkb", mem.tot_pages() * 4},
+                  {"max_memkb", mem.max_pages() * 4},
+                  {"host_memkb", mem.host_bytes() / 1024},
+                  {"reservation_ops", mem.reservation_ops()},
+                  {"reservation_cpu_ns", mem.reservation_cpu_ns()},
+                  {"vcpu_online", online},
+                  {"vcpu_max_id", d.nr_vcpus() - 1},
+                  {"running", !shut && !paused && !blocked},
+                  {"blocked", blocked},
+                  {"paused", paused},
+                  {"shutdown", shut},
+                  {"shutdown_reason", shut ? d.shutdown_reason() : 0},
+                  {"dying", st == domain::RunState::dying},
+                  {"cpu_time", cpu_time},
+                  {"vcpus", std::move(vcpus)},
+                  {"ssidref", 0},  // no XSM/FLASK labels: Xen's ssidref without FLASK
+                  {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                           d.created_at())
+                                 .count()}};
+    if (!with_config) return entry;
+    // The config (copied per reply, so only for `xl list -l`).
     json config = config_with_current_name(d);
     if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
         if (auto t = mem.toolstack_target_kib()) config["b_info"]["target_memkb"] = t;
         if (auto m = mem.toolstack_static_max_kib()) config["b_info"]["max_memkb"] = m;
     }
-    return {{"name", d.name()},
-            {"domid", d.domid()},
-            {"uuid", uuid_str(d.identity().uuid)},
-            {"current_memkb", mem.tot_pages() * 4},
-            {"max_memkb", mem.max_pages() * 4},
-            {"host_memkb", mem.host_bytes() / 1024},
-            {"reservation_ops", mem.reservation_ops()},
-            {"reservation_cpu_ns", mem.reservation_cpu_ns()},
-            {"vcpu_online", online},
-            {"vcpu_max_id", d.nr_vcpus() - 1},
-            {"running", !shut && !paused && !blocked},
-            {"blocked", blocked},
-            {"paused", paused},
-            {"shutdown", shut},
-            {"shutdown_reason", shut ? d.shutdown_reason() : 0},
-            {"dying", st == domain::RunState::dying},
-            {"cpu_time", cpu_time},
-            {"vcpus", std::move(vcpus)},
-            {"ssidref", 0},  // no XSM/FLASK labels: Xen's ssidref without FLASK
-            {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                     d.created_at())
-                           .count()},
-            {"config", config}};
+    entry["config"] = std::move(config);
+    return entry;
 }
 
 namespace {
@@ -229,11 +232,7 @@ json list(Hypervisor& hv, const json& req) {
     // "config": false leaves the configs out (all but `xl list -l` need
     // none, and they are most of the reply).
     const bool with_config = !req.contains("config") || req["config"] != false;
-    for (const auto& d : hv.domains().all()) {
-        json entry = domain_entry(*d);
-        if (!with_config) entry.erase("config");
-        out.push_back(std::move(entry));
-    }
+    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(*d, with_config));
     return {{"ok", true}, {"domains", std::move(out)}};
 }
 

@@ -27,7 +27,7 @@ std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json
 std::uint64_t host_memory_kib();
 
 // One domain as "list" reports it (libxl_dominfo's fields plus the config).
-nlohmann::json domain_entry(domain::Domain& d);
+nlohmann::json domain_entry(domain::Domain& d, bool with_config);
 
 // A create request's fields as a BuildRequest, validated (xl create and
 // xl config-update send the same shape).
