@@ -1,0 +1,125 @@
+// The block back-end's core: one blkif ring of one front end, served from
+// one raw disk. It takes requests off the ring, refuses anything hostile
+// with Xen's status codes (Linux xen-blkback's rules), maps the granted
+// buffers, drives the disk through io_uring and answers. Everything it
+// touches outside its own memory comes through the Grants and
+// EventChannels services and the disk it was handed.
+//
+// Single-threaded: the owner waits on fds() and calls on_event() /
+// on_disk(), or simply poll_once().
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backend/blk/abi.hpp"
+#include "backend/blk/ring.hpp"
+#include "backend/blk/uring_disk.hpp"
+#include "backend/services.hpp"
+#include "base/result.hpp"
+
+namespace xenolith::backend::blk {
+
+// Largest ring-page-order offered (max-ring-page-order), as Linux's
+// xen_blkif_max_ring_order default.
+inline constexpr unsigned kMaxRingPageOrder = 4;
+// feature-max-indirect-segments default and ceiling (Linux's
+// MAX_INDIRECT_SEGMENTS; the protocol's own limit is 8 pages of 512).
+inline constexpr unsigned kDefaultIndirectSegments = 256;
+inline constexpr unsigned kMaxIndirectSegments =
+    BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * kSegmentsPerIndirectPage;
+
+struct Config {
+    DomId frontend = 0;
+    Abi abi = Abi::native;
+    std::vector<GrantRef> ring_refs;  // ring-ref, or ring-ref0.. for 1 << ring-page-order
+    Port port = 0;                    // local port, bound to the front end's event-channel
+    bool readonly = false;            // mode=r: no request may write
+    unsigned max_indirect_segments = kDefaultIndirectSegments;  // 0: no indirect
+    bool discard = true;              // feature-discard
+    unsigned max_in_flight = 0;       // 0: one per ring slot
+};
+
+struct Stats {
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0;       // answered BLKIF_RSP_ERROR
+    std::uint64_t unsupported = 0;  // answered BLKIF_RSP_EOPNOTSUPP
+};
+
+class Blkback {
+public:
+    static Result<std::unique_ptr<Blkback>> create(Config cfg, Grants& grants, EventChannels& evtchn,
+                                                   UringDisk& disk);
+    Blkback(const Blkback&) = delete;
+    Blkback& operator=(const Blkback&) = delete;
+    ~Blkback();
+
+    // The fds to wait on: the event channel's and the disk's completions.
+    int event_fd() const { return evtchn_.fd(); }
+    int disk_fd() const { return disk_.completion_fd(); }
+    void on_event();
+    void on_disk();
+    // Waits up to `timeout_ms` for either and handles it; false on timeout.
+    bool poll_once(int timeout_ms);
+    // Consumes whatever the ring holds (also done by on_event()).
+    void process_ring();
+
+    // The front end broke the ring (lying indexes): the device must close.
+    bool broken() const { return ring_.broken(); }
+    unsigned in_flight() const { return in_flight_; }
+    std::uint64_t sectors() const { return sectors_; }
+    const Stats& stats() const { return stats_; }
+
+private:
+    enum class Step : std::uint8_t { none, sync, read, write, discard };
+    struct Slot {
+        std::uint64_t id = 0;
+        std::uint8_t operation = 0;  // echoed in the response
+        std::int16_t status = BLKIF_RSP_OKAY;
+        Step steps[3] = {Step::none, Step::none, Step::none};
+        unsigned step = 0;
+        std::uint64_t offset = 0;
+        std::uint64_t bytes = 0;
+        GrantMapping data;
+        std::vector<iovec> iov;
+        bool barrier = false;
+    };
+
+    Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk& disk, GrantMapping ring);
+
+    void dispatch(const Request& req);
+    void dispatch_rw(const Request& req);
+    void dispatch_discard(const Request& req);
+    bool gather_segments(const Request& req, std::vector<Segment>& segs);
+    void answer(std::uint64_t id, std::uint8_t op, std::int16_t status);
+    unsigned take_slot();
+    void start(unsigned index);
+    bool submit_step(unsigned index);
+    void complete(std::uint64_t cookie, int result);
+    void finish(unsigned index);
+    void push();
+
+    Config cfg_;
+    Grants& grants_;
+    EventChannels& evtchn_;
+    UringDisk& disk_;
+    GrantMapping ring_map_;
+    BackRing ring_;
+    std::uint64_t sectors_;
+    std::vector<Slot> slots_;
+    std::vector<unsigned> free_;
+    unsigned in_flight_ = 0;
+    // A write barrier waits for everything before it, and nothing after it
+    // is taken until it completes.
+    bool draining_ = false;
+    unsigned barrier_slot_ = 0;
+    bool barrier_started_ = false;
+    bool unpushed_ = false;
+    Stats stats_;
+    std::vector<Segment> segs_scratch_;
+};
+
+}  // namespace xenolith::backend::blk

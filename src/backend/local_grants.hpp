@@ -1,0 +1,58 @@
+// A grant service over memory this process owns: a stand-in guest whose
+// RAM is a memfd and whose version-1 grant table is an array the test or
+// bench front end fills in. map() checks each entry as Xen's
+// map_grant_ref does (range, GTF_permit_access, the grantee domid,
+// GTF_readonly against a writable map) and maps the frames with mmap, so a
+// read-only mapping really is read-only and the back end sees real shared
+// memory. This is what unit tests and bench/blkback drive the back-end
+// through; xenolithd's own grant tables implement the same interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "backend/services.hpp"
+#include "base/unique_fd.hpp"
+
+namespace xenolith::backend {
+
+class LocalGrantTable final : public Grants, private GrantMapping::Owner {
+public:
+    // A guest `granter` with `pages` pages of RAM and `entries` grant
+    // entries, granting to back-end domain `grantee`.
+    LocalGrantTable(DomId granter, DomId grantee, std::size_t pages, std::size_t entries);
+    ~LocalGrantTable() override;
+    LocalGrantTable(const LocalGrantTable&) = delete;
+    LocalGrantTable& operator=(const LocalGrantTable&) = delete;
+
+    // The guest's view of its own memory.
+    std::byte* page(std::size_t frame) const { return memory_ + frame * kXenPageSize; }
+    std::size_t pages() const { return pages_; }
+    // The front end's side: grant `frame` to the back end (GTF_permit_access).
+    void grant(GrantRef ref, std::size_t frame, bool readonly);
+    void grant_to(GrantRef ref, std::size_t frame, DomId domid, std::uint16_t flags);
+    void revoke(GrantRef ref);
+    // Frames currently mapped through this table.
+    std::size_t mapped_pages() const { return mapped_; }
+
+    std::pair<GrantMapping, std::int16_t> map(DomId domid, std::span<const GrantRef> refs,
+                                              bool writable) override;
+    void copy(std::span<CopyOp> ops) override;
+
+private:
+    void unmap(std::byte* addr, std::size_t pages, std::uintptr_t cookie) override;
+    // The frame behind `ref` if `domid` may use it as asked, else a GNTST code.
+    std::int16_t check(DomId domid, GrantRef ref, bool writable, std::size_t& frame) const;
+    std::byte* place(const CopyPlace& p, bool writable, std::int16_t& status) const;
+
+    DomId granter_, grantee_;
+    std::size_t pages_;
+    UniqueFd memfd_;
+    std::byte* memory_ = nullptr;
+    std::vector<grant_entry_v1_t> table_;
+    std::size_t mapped_ = 0;
+};
+
+}  // namespace xenolith::backend
