@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -114,12 +115,65 @@ bool Blkback::gather_segments(const Request& req, std::vector<Segment>& segs) {
         return true;
     }
     unsigned pages = (req.nr_segments + kSegmentsPerIndirectPage - 1) / kSegmentsPerIndirectPage;
+    segs.reserve(req.nr_segments);
+    if (cfg_.persistent) {
+        pages_scratch_.clear();
+        for (unsigned p = 0; p < pages; ++p) pages_scratch_.push_back(persistent_page(req.indirect_grefs[p]));
+        if (std::find(pages_scratch_.begin(), pages_scratch_.end(), nullptr) == pages_scratch_.end()) {
+            for (unsigned i = 0; i < req.nr_segments; ++i) {
+                std::span<const std::byte> page(pages_scratch_[i / kSegmentsPerIndirectPage], kXenPageSize);
+                segs.push_back(decode_indirect_segment(page, i % kSegmentsPerIndirectPage));
+            }
+            return true;
+        }
+    }
     auto [map, st] = grants_.map(cfg_.frontend, std::span<const GrantRef>(req.indirect_grefs.data(), pages),
                                  false);
     if (st != GNTST_okay) return false;
     std::span<const std::byte> all(map.data(), map.size());
-    segs.reserve(req.nr_segments);
     for (unsigned i = 0; i < req.nr_segments; ++i) segs.push_back(decode_indirect_segment(all, i));
+    return true;
+}
+
+std::byte* Blkback::persistent_page(GrantRef ref) {
+    if (auto it = persistent_.find(ref); it != persistent_.end()) return it->second.data();
+    if (persistent_.size() >= cfg_.max_persistent_grants) return nullptr;
+    GrantRef refs[] = {ref};
+    auto [map, st] = grants_.map(cfg_.frontend, refs, true);
+    if (st != GNTST_okay) return nullptr;
+    std::byte* page = map.data();
+    persistent_.emplace(ref, std::move(map));
+    return page;
+}
+
+// Points the slot's iovecs at the request's buffers: persistent pages when
+// every one can be, else one mapping for this request alone, writable only
+// for a read (the back end writes into the guest's buffer then).
+bool Blkback::map_buffers(Slot& slot, std::uint8_t op) {
+    slot.iov.clear();
+    if (cfg_.persistent) {
+        pages_scratch_.clear();
+        for (const Segment& s : segs_scratch_) pages_scratch_.push_back(persistent_page(s.gref));
+        if (std::find(pages_scratch_.begin(), pages_scratch_.end(), nullptr) == pages_scratch_.end()) {
+            for (std::size_t i = 0; i < segs_scratch_.size(); ++i) {
+                const Segment& s = segs_scratch_[i];
+                slot.iov.push_back(iovec{pages_scratch_[i] + s.first_sect * kSectorSize,
+                                         (s.last_sect - s.first_sect + 1u) * kSectorSize});
+            }
+            return true;
+        }
+    }
+    std::vector<GrantRef> refs;
+    refs.reserve(segs_scratch_.size());
+    for (const Segment& s : segs_scratch_) refs.push_back(s.gref);
+    auto [map, st] = grants_.map(cfg_.frontend, refs, op == BLKIF_OP_READ);
+    if (st != GNTST_okay) return false;
+    slot.data = std::move(map);
+    for (std::size_t i = 0; i < segs_scratch_.size(); ++i) {
+        const Segment& s = segs_scratch_[i];
+        slot.iov.push_back(iovec{slot.data.data() + i * kXenPageSize + s.first_sect * kSectorSize,
+                                 (s.last_sect - s.first_sect + 1u) * kSectorSize});
+    }
     return true;
 }
 
@@ -154,24 +208,11 @@ void Blkback::dispatch_rw(const Request& req) {
     slot.operation = op;
     slot.offset = req.sector_number * kSectorSize;
     slot.bytes = nr_sects * kSectorSize;
-    if (nseg != 0) {
-        std::vector<GrantRef> refs;
-        refs.reserve(nseg);
-        for (const Segment& s : segs_scratch_) refs.push_back(s.gref);
-        // A read writes into the guest's buffers: only then map them writable.
-        auto [map, st] = grants_.map(cfg_.frontend, refs, op == BLKIF_OP_READ);
-        if (st != GNTST_okay) {
-            slot.status = BLKIF_RSP_ERROR;
-            finish(index);
-            return;
-        }
-        slot.data = std::move(map);
-        slot.iov.clear();
-        for (unsigned i = 0; i < nseg; ++i) {
-            const Segment& s = segs_scratch_[i];
-            slot.iov.push_back(iovec{slot.data.data() + i * kXenPageSize + s.first_sect * kSectorSize,
-                                     (s.last_sect - s.first_sect + 1u) * kSectorSize});
-        }
+    slot.iov.clear();
+    if (nseg != 0 && !map_buffers(slot, op)) {
+        slot.status = BLKIF_RSP_ERROR;
+        finish(index);
+        return;
     }
     Step io = nseg == 0 ? Step::none : op == BLKIF_OP_READ ? Step::read : Step::write;
     switch (op) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/blk/abi.hpp"
@@ -32,6 +33,10 @@ inline constexpr unsigned kDefaultIndirectSegments = 256;
 inline constexpr unsigned kMaxIndirectSegments =
     BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * kSegmentsPerIndirectPage;
 
+// Grants kept mapped per ring with feature-persistent (Linux's
+// xen_blkif_max_pgrants default).
+inline constexpr unsigned kDefaultPersistentGrants = 1056;
+
 struct Config {
     DomId frontend = 0;
     Abi abi = Abi::native;
@@ -41,6 +46,11 @@ struct Config {
     unsigned max_indirect_segments = kDefaultIndirectSegments;  // 0: no indirect
     bool discard = true;              // feature-discard
     unsigned max_in_flight = 0;       // 0: one per ring slot
+    // feature-persistent, negotiated with the front end: it keeps reusing
+    // the same grants, so the back end keeps them mapped (writable; a
+    // read-only grant falls back to a mapping per request) up to a limit.
+    bool persistent = false;
+    unsigned max_persistent_grants = kDefaultPersistentGrants;
 };
 
 struct Stats {
@@ -70,6 +80,7 @@ public:
     // The front end broke the ring (lying indexes): the device must close.
     bool broken() const { return ring_.broken(); }
     unsigned in_flight() const { return in_flight_; }
+    std::size_t persistent_grants() const { return persistent_.size(); }
     std::uint64_t sectors() const { return sectors_; }
     const Stats& stats() const { return stats_; }
 
@@ -94,6 +105,10 @@ private:
     void dispatch_rw(const Request& req);
     void dispatch_discard(const Request& req);
     bool gather_segments(const Request& req, std::vector<Segment>& segs);
+    // The page behind `ref` from the persistent set, mapping it on first
+    // use; nullptr when it cannot be kept (set full, or not mappable rw).
+    std::byte* persistent_page(GrantRef ref);
+    bool map_buffers(Slot& slot, std::uint8_t op);
     void answer(std::uint64_t id, std::uint8_t op, std::int16_t status);
     unsigned take_slot();
     void start(unsigned index);
@@ -120,6 +135,8 @@ private:
     bool unpushed_ = false;
     Stats stats_;
     std::vector<Segment> segs_scratch_;
+    std::vector<std::byte*> pages_scratch_;
+    std::unordered_map<GrantRef, GrantMapping> persistent_;
 };
 
 }  // namespace xenolith::backend::blk

@@ -483,3 +483,62 @@ TEST_F(BlkbackTest, req_prod_when_a_ring_past_answered_requests_then_halted_not_
     EXPECT_TRUE(back_->broken());
     EXPECT_EQ(back_->stats().requests, 32u);
 }
+
+TEST_F(BlkbackTest, persistent_grants_when_reused_then_mapped_once_and_data_still_right) {
+    Config cfg;
+    cfg.persistent = true;
+    start(cfg);
+    GrantRef a = grant_page();
+    std::memset(page_of(a), '1', 4096);
+    EXPECT_EQ(run1(rw(BLKIF_OP_WRITE, 0, {{a, 0, 7}})).status, BLKIF_RSP_OKAY);
+    std::memset(page_of(a), '2', 4096);
+    EXPECT_EQ(run1(rw(BLKIF_OP_WRITE, 8, {{a, 0, 7}})).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(disk_bytes(0, 8192), pattern('1', 4096) + pattern('2', 4096));
+    EXPECT_EQ(run1(rw(BLKIF_OP_READ, 0, {{a, 0, 7}})).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(page_of(a)), 4096), pattern('1', 4096));
+    EXPECT_EQ(back_->persistent_grants(), 1u);
+    EXPECT_EQ(gt_.mapped_pages(), 2u);  // the ring and the kept grant
+    back_.reset();
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+}
+
+TEST_F(BlkbackTest, persistent_grants_when_readonly_or_over_limit_then_per_request_mapping) {
+    Config cfg;
+    cfg.persistent = true;
+    cfg.max_persistent_grants = 2;
+    start(cfg);
+    GrantRef ro = grant_page(true);
+    std::memset(page_of(ro), 'r', 4096);
+    EXPECT_EQ(run1(rw(BLKIF_OP_WRITE, 0, {{ro, 0, 7}})).status, BLKIF_RSP_OKAY);  // falls back
+    EXPECT_EQ(run1(rw(BLKIF_OP_READ, 0, {{ro, 0, 7}})).status, BLKIF_RSP_ERROR);  // still no writes into it
+    EXPECT_EQ(back_->persistent_grants(), 0u);
+    std::vector<Request> reqs;
+    for (std::uint64_t i = 0; i < 6; ++i) reqs.push_back(rw(BLKIF_OP_READ, i, {{grant_page(), 0, 0}}, i));
+    auto rsp = run(reqs);
+    ASSERT_EQ(rsp.size(), 6u);
+    for (const Response& r : rsp) EXPECT_EQ(r.status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(back_->persistent_grants(), 2u);
+    EXPECT_EQ(gt_.mapped_pages(), 3u);
+}
+
+TEST_F(BlkbackTest, persistent_indirect_when_1_MiB_read_then_indirect_page_kept_too) {
+    Config cfg;
+    cfg.persistent = true;
+    start(cfg);
+    put_disk_bytes(0, pattern('m', 1 << 20));
+    GrantRef ind = grant_page();
+    std::vector<GrantRef> data;
+    for (unsigned i = 0; i < 256; ++i) {
+        data.push_back(grant_page());
+        encode_indirect_segment(std::span<std::byte>(page_of(ind), 4096), i, Segment{data.back(), 0, 7});
+    }
+    Request r;
+    r.operation = BLKIF_OP_INDIRECT;
+    r.indirect_op = BLKIF_OP_READ;
+    r.nr_segments = 256;
+    r.indirect_grefs[0] = ind;
+    EXPECT_EQ(run1(r).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(run1(r).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(page_of(data[255])), 4096), pattern('m', 4096));
+    EXPECT_EQ(back_->persistent_grants(), 257u);
+}
