@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include "backend/blk/xenbus_keys.hpp"
+#include "fake_xenstore.hpp"
+
+using namespace xenolith::backend;
+using namespace xenolith::backend::blk;
+using xenolith::backend::testing::FakeXenstore;
+
+namespace {
+const std::string kFe = "/local/domain/5/device/vbd/51712";
+const std::string kBe = "/local/domain/0/backend/vbd/5/51712";
+}  // namespace
+
+TEST(BlkXenbusKeys, offer_when_written_then_linux_feature_keys_present) {
+    FakeXenstore xs;
+    ASSERT_EQ(write_offer(xs, 0, kBe, Offer{}), 0);
+    EXPECT_EQ(xs.nodes[kBe + "/feature-flush-cache"], "1");
+    EXPECT_EQ(xs.nodes[kBe + "/feature-barrier"], "1");
+    EXPECT_EQ(xs.nodes[kBe + "/feature-discard"], "1");
+    EXPECT_EQ(xs.nodes[kBe + "/discard-secure"], "0");
+    EXPECT_EQ(xs.nodes[kBe + "/feature-max-indirect-segments"], "256");
+    EXPECT_EQ(xs.nodes[kBe + "/feature-persistent"], "1");
+    EXPECT_EQ(xs.nodes[kBe + "/max-ring-page-order"], "4");
+}
+
+TEST(BlkXenbusKeys, single_page_front_end_when_read_then_ring_ref_port_and_native) {
+    FakeXenstore xs;
+    xs.nodes[kFe + "/ring-ref"] = "8";
+    xs.nodes[kFe + "/event-channel"] = "17";
+    auto r = read_frontend_ring(xs, kFe, Offer{});
+    ASSERT_TRUE(r) << r.error().what;
+    EXPECT_EQ(r->ring_refs, std::vector<GrantRef>{8});
+    EXPECT_EQ(r->event_channel, 17u);
+    EXPECT_EQ(r->abi, Abi::native);
+    EXPECT_FALSE(r->persistent);
+}
+
+TEST(BlkXenbusKeys, multi_page_x86_32_front_end_when_read_then_every_ring_ref) {
+    FakeXenstore xs;
+    xs.nodes[kFe + "/ring-page-order"] = "2";
+    for (int i = 0; i < 4; ++i) xs.nodes[kFe + "/ring-ref" + std::to_string(i)] = std::to_string(100 + i);
+    xs.nodes[kFe + "/event-channel"] = "3";
+    xs.nodes[kFe + "/protocol"] = "x86_32-abi";
+    xs.nodes[kFe + "/feature-persistent"] = "1";
+    auto r = read_frontend_ring(xs, kFe, Offer{});
+    ASSERT_TRUE(r) << r.error().what;
+    EXPECT_EQ(r->ring_refs, (std::vector<GrantRef>{100, 101, 102, 103}));
+    EXPECT_EQ(r->abi, Abi::x86_32);
+    EXPECT_TRUE(r->persistent);
+    Offer no_persistent;
+    no_persistent.persistent = false;
+    EXPECT_FALSE(read_frontend_ring(xs, kFe, no_persistent)->persistent);
+}
+
+TEST(BlkXenbusKeys, hostile_front_end_keys_when_read_then_refused_naming_the_key) {
+    auto refused = [](std::map<std::string, std::string> keys, const std::string& key) {
+        FakeXenstore xs;
+        for (auto& [k, v] : keys) xs.nodes[kFe + "/" + k] = v;
+        auto r = read_frontend_ring(xs, kFe, Offer{});
+        if (r) return ::testing::AssertionFailure() << "accepted";
+        if (r.error().what.find(key) == std::string::npos)
+            return ::testing::AssertionFailure() << r.error().what;
+        return ::testing::AssertionSuccess();
+    };
+    EXPECT_TRUE(refused({{"event-channel", "1"}}, "ring-ref"));
+    EXPECT_TRUE(refused({{"ring-ref", "-1"}, {"event-channel", "1"}}, "ring-ref"));
+    EXPECT_TRUE(refused({{"ring-ref", " 8"}, {"event-channel", "1"}}, "ring-ref"));
+    EXPECT_TRUE(refused({{"ring-ref", "4294967296"}, {"event-channel", "1"}}, "ring-ref"));
+    EXPECT_TRUE(refused({{"ring-ref", "8"}}, "event-channel"));
+    EXPECT_TRUE(refused({{"ring-ref", "8"}, {"event-channel", "0x10"}}, "event-channel"));
+    EXPECT_TRUE(refused({{"ring-page-order", "5"}, {"event-channel", "1"}}, "ring-page-order"));
+    EXPECT_TRUE(refused({{"ring-page-order", "1"}, {"ring-ref0", "1"}, {"event-channel", "1"}}, "ring-ref1"));
+    EXPECT_TRUE(refused({{"ring-ref", "8"}, {"event-channel", "1"}, {"protocol", "arm-abi"}}, "protocol"));
+}
