@@ -1,4 +1,4 @@
-// Input: [abi][flags][ring order][req_prod u32][bytes for the ring slots,
+// Input: [abi][flags][ring order | persistent<<7][req_prod u32][bytes for the ring slots,
 // then for the guest's other pages (indirect pages, buffers)]. The guest's
 // grant table is fixed: refs 0..31 writable, 32..47 read-only, 48..55
 // granted to another domain, the rest unset, so requests hit every kind of
@@ -54,7 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.discard = data[1] & 2;
     cfg.max_indirect_segments = (data[1] & 4) ? 0 : (data[1] & 8) ? kMaxIndirectSegments : 256;
     cfg.max_in_flight = (data[1] >> 4);
-    unsigned pages = 1u << (data[2] % 3);
+    unsigned pages = 1u << ((data[2] & 0x7f) % 3);
+    cfg.persistent = data[2] & 0x80;
+    cfg.max_persistent_grants = 40;  // below the 56 grantable refs: the fallback runs too
     std::uint32_t req_prod;
     std::memcpy(&req_prod, data + 3, 4);
     data += 7;
