@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -541,4 +544,38 @@ TEST_F(BlkbackTest, persistent_indirect_when_1_MiB_read_then_indirect_page_kept_
     EXPECT_EQ(run1(r).status, BLKIF_RSP_OKAY);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(page_of(data[255])), 4096), pattern('m', 4096));
     EXPECT_EQ(back_->persistent_grants(), 257u);
+}
+
+// A block device: a loop device over the test's file when the host lets us
+// make one (root, /dev/loop-control), else skipped.
+TEST_F(BlkbackTest, block_device_when_loop_device_then_sized_by_ioctl_and_served) {
+    int ctl = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) GTEST_SKIP() << "no /dev/loop-control";
+    int n = ::ioctl(ctl, LOOP_CTL_GET_FREE);
+    ::close(ctl);
+    std::string dev = "/dev/loop" + std::to_string(n);
+    int backing = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    int loop = n < 0 ? -1 : ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
+    if (loop < 0 || ::ioctl(loop, LOOP_SET_FD, backing) != 0) {
+        if (loop >= 0) ::close(loop);
+        ::close(backing);
+        GTEST_SKIP() << "cannot set up " << dev;
+    }
+    ::close(backing);
+    std::string file = path_;
+    path_ = dev;
+    start();
+    path_ = file;
+    EXPECT_TRUE(disk_->block_device());
+    EXPECT_EQ(back_->sectors(), kDiskSectors);
+    GrantRef a = grant_page();
+    std::memset(page_of(a), 'L', 4096);
+    EXPECT_EQ(run1(rw(BLKIF_OP_WRITE, 32, {{a, 0, 7}})).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(run1(rw(BLKIF_OP_FLUSH_DISKCACHE, 0, {})).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(run1(rw(BLKIF_OP_WRITE, kDiskSectors - 4, {{a, 0, 7}})).status, BLKIF_RSP_ERROR);
+    back_.reset();
+    disk_.reset();
+    ::ioctl(loop, LOOP_CLR_FD, 0);
+    ::close(loop);
+    EXPECT_EQ(disk_bytes(32 * 512, 4096), pattern('L', 4096));
 }
