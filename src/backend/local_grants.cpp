@@ -55,16 +55,21 @@ std::pair<GrantMapping, std::int16_t> LocalGrantTable::map(DomId domid, std::spa
         if (st != GNTST_okay) return {GrantMapping(), st};
     }
     std::size_t len = refs.size() * kXenPageSize;
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    // Reserve the range, then map each run of consecutive frames with one
+    // call (a batch, as one gntdev ioctl maps many refs).
     void* base = ::mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return {GrantMapping(), GNTST_no_device_space};
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    for (std::size_t i = 0; i < refs.size(); ++i) {
+    for (std::size_t i = 0; i < refs.size();) {
+        std::size_t run = 1;
+        while (i + run < refs.size() && frames[i + run] == frames[i] + run) ++run;
         void* at = static_cast<std::byte*>(base) + i * kXenPageSize;
-        if (::mmap(at, kXenPageSize, prot, MAP_SHARED | MAP_FIXED, memfd_.get(),
+        if (::mmap(at, run * kXenPageSize, prot, MAP_SHARED | MAP_FIXED, memfd_.get(),
                    static_cast<off_t>(frames[i] * kXenPageSize)) == MAP_FAILED) {
             ::munmap(base, len);
             return {GrantMapping(), GNTST_no_device_space};
         }
+        i += run;
     }
     mapped_ += refs.size();
     return {GrantMapping(this, static_cast<std::byte*>(base), refs.size(), 0), GNTST_okay};

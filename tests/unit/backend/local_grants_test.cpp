@@ -78,3 +78,20 @@ TEST(LocalGrants, copy_when_ops_mix_good_and_bad_then_status_per_op) {
     EXPECT_EQ(ops[1].status, GNTST_general_error);
     EXPECT_EQ(ops[2].status, GNTST_bad_copy_arg);
 }
+
+TEST(LocalGrants, consecutive_and_scattered_frames_when_mapped_together_then_each_page_right) {
+    LocalGrantTable gt(kFront, kBack, 16, 16);
+    std::size_t frames[] = {4, 5, 6, 9, 2, 3};
+    GrantRef refs[6];
+    for (GrantRef i = 0; i < 6; ++i) {
+        gt.grant(i, frames[i], false);
+        refs[i] = i;
+        std::memset(gt.page(frames[i]), static_cast<int>('a' + frames[i]), 4096);
+    }
+    auto [m, st] = gt.map(kFront, refs, false);
+    ASSERT_EQ(st, GNTST_okay);
+    for (std::size_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(static_cast<char>(m.data()[i * 4096]), static_cast<char>('a' + frames[i])) << i;
+        EXPECT_EQ(static_cast<char>(m.data()[i * 4096 + 4095]), static_cast<char>('a' + frames[i])) << i;
+    }
+}
