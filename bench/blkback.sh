@@ -6,12 +6,15 @@
 # io_uring with O_DIRECT. Workloads: 4 KiB random read/write at QD 1 and
 # 32, 1 MiB sequential read/write at QD 4 (indirect descriptors, 256
 # segments); blkback with a mapping per request and with persistent grants.
-#   bench/blkback.sh [BUILD_DIR] [SECONDS] [FILE_MiB] [FILE]
+# Each workload runs REPS times, the three contenders interleaved, and the
+# medians are reported (shared, loaded machines are noisy).
+#   bench/blkback.sh [BUILD_DIR] [SECONDS] [FILE_MiB] [FILE] [REPS]
 set -euo pipefail
 build=${1:-build-release}
 secs=${2:-5}
 mib=${3:-1024}
 file=${4:-/var/tmp/xenolith-blkback-bench.img}
+reps=${5:-3}
 harness="$build/bench/blkback_bench"
 [ -x "$harness" ] || { echo "build $harness first (ninja blkback_bench)" >&2; exit 1; }
 command -v fio >/dev/null || { echo "fio missing: scripts/install-deps.sh" >&2; exit 1; }
@@ -42,9 +45,18 @@ printf '%-20s %10s %10s %10s %7s %7s %12s %12s %12s\n' workload fio map/req pers
 for w in "randread 4096 1" "randwrite 4096 1" "randread 4096 32" "randwrite 4096 32" \
          "read 1048576 4" "write 1048576 4"; do
     set -- $w
-    read -r f_iops f_lat f_cpu < <(run_fio "$1" "$2" "$3")
-    read -r b_iops b_lat b_cpu < <(run_blk "$1" "$2" "$3")
-    read -r p_iops p_lat p_cpu < <(run_blk "$1" "$2" "$3" persistent)
+    fio_runs=() map_runs=() per_runs=()
+    for _ in $(seq "$reps"); do
+        fio_runs+=("$(run_fio "$1" "$2" "$3")")
+        map_runs+=("$(run_blk "$1" "$2" "$3")")
+        per_runs+=("$(run_blk "$1" "$2" "$3" persistent)")
+    done
+    # Median of each column over the repetitions.
+    med() { printf '%s\n' "$@" | awk -v c="$col" '{print $c}' | sort -g |
+            awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+    col=1; f_iops=$(med "${fio_runs[@]}"); b_iops=$(med "${map_runs[@]}"); p_iops=$(med "${per_runs[@]}")
+    col=2; f_lat=$(med "${fio_runs[@]}"); b_lat=$(med "${map_runs[@]}"); p_lat=$(med "${per_runs[@]}")
+    col=3; f_cpu=$(med "${fio_runs[@]}"); p_cpu=$(med "${per_runs[@]}")
     unit=IOPS scale=1
     if [ "$2" -ge 1048576 ]; then unit=MB/s scale=1.048576; fi
     awk -v n="$1 $(( $2 / 1024 ))K qd$3" -v f="$f_iops" -v b="$b_iops" -v p="$p_iops" -v s="$scale" \
@@ -52,5 +64,5 @@ for w in "randread 4096 1" "randwrite 4096 1" "randread 4096 32" "randwrite 4096
         'BEGIN { printf "%-20s %10.0f %10.0f %10.0f %7.2f %7.2f %12.1f %12.1f %5.1f/%-6.1f %s\n",
                  n, f*s, b*s, p*s, b/f, p/f, bl-fl, pl-fl, pc, fc, u }'
 done
-echo "ratio = blkback/fio (map per request), ratio_p = with persistent grants;"
+echo "medians of $reps runs; ratio = blkback/fio (map per request), ratio_p = with persistent grants;"
 echo "lat+us = added mean latency per request vs fio; cpu_us/req = blkback thread (persistent) / fio process"
