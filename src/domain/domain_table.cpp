@@ -91,7 +91,7 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
         reserved_.emplace(domid, req.identity.name);
     }
     if (test_hold_build_.count()) std::this_thread::sleep_for(test_hold_build_);
-    auto dom = build_domain(req, *services_);
+    auto dom = builder_ ? builder_(req) : build_domain(req, *services_);
     {
         std::lock_guard lock(mu_);
         reserved_.erase(req.identity.domid);

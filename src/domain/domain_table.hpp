@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,10 @@ public:
 
     // Must be called once, before create(); `services` outlives the table.
     void set_services(Services* services) { services_ = services; }
+    // What create() builds with: build_domain with the table's services,
+    // unless replaced (unit tests drive the reservation rules without KVM).
+    using Builder = std::function<Result<std::shared_ptr<Domain>>(const BuildRequest&)>;
+    void set_builder(Builder builder) { builder_ = std::move(builder); }
 
     // evtchn::Registry
     std::shared_ptr<evtchn::EventChannels> find(domid_t domid) override;
@@ -86,6 +91,7 @@ private:
     bool name_taken_locked(const std::string& name, domid_t except) const;
 
     Services* services_ = nullptr;
+    Builder builder_;
     std::mutex mu_;
     std::map<domid_t, std::shared_ptr<Domain>> domains_;  // built: never null
     // Creates in progress: the domid and name they hold until the domain is
