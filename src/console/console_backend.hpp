@@ -10,8 +10,8 @@
 // only place that blocks on files or sockets. When the buffer is full the
 // ring side leaves the rest in the guest's ring (the guest waits for room,
 // as with a slow xenconsoled) and the I/O thread takes it once it has
-// written the buffer out. Lock order: io_mu_ before ring_mu_; neither is
-// held while calling into event channels except ring_mu_ for notify_guest.
+// written the buffer out. The two locks are never held together; ring_mu_
+// is held while notifying the guest (event locks nest inside it).
 #pragma once
 
 #include <condition_variable>
