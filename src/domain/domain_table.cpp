@@ -29,7 +29,8 @@ Status valid_domain_name(std::string_view name) {
 
 DomainTable::DomainTable() : reaper_([this] { reaper(); }) {
     if (const char* hold = std::getenv("XENOLITH_TEST_HOLD_BUILD_MS"))
-        test_hold_build_ = std::chrono::milliseconds(std::min(std::strtoul(hold, nullptr, 10), 60000ul));
+        test_hold_build_ =
+            std::chrono::milliseconds(std::min(std::strtoul(hold, nullptr, 10), 60000ul));
 }
 
 DomainTable::~DomainTable() {
