@@ -3,7 +3,10 @@
  * checks each really runs, exchanges IPIs through event channels in both
  * directions, reads runstate (running/blocked, time accounted), mirrors
  * vCPU 0's runstate into a registered area, takes one vCPU down again, and
- * checks pvclock never goes backwards across vCPUs.
+ * checks pvclock never goes backwards across vCPUs. Hostile part: vCPU 0
+ * registers runstate and time areas for vCPU 2 while vCPU 2 spins in the
+ * guest; the areas must fill in (at vCPU 2's next entry, as Xen publishes
+ * only for v == current) without vCPU 0 touching vCPU 2's registers.
  */
 #include <kit/arch.h>
 #include <kit/traps.h>
@@ -22,6 +25,7 @@ const char test_title[] = "smp: 4-vCPU bring-up, cross-vCPU IPIs, runstate, pvcl
 static uint8_t ap_stacks[NR][4096] __attribute__((aligned(16)));
 static volatile unsigned int ap_alive[NR];
 static volatile uint64_t ap_clock[NR];
+static volatile unsigned int ap_spin[NR]; /* spin in the guest after the IPI */
 static evtchn_port_t to_ap[NR], to_bsp[NR];
 
 static bool port_pending(evtchn_port_t p)
@@ -51,8 +55,39 @@ static void smp_ap_main(unsigned long id)
         struct evtchn_send send = { .port = to_bsp[id] };
         HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
     }
+    while (READ_ONCE(ap_spin[id]))
+        __asm__ __volatile__("pause" ::: "memory");
     for (;;)
         HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+}
+
+/* vCPU 0 registers areas for vCPU 2, busy in the guest all the while. */
+static void test_areas_for_running_vcpu(void)
+{
+    static struct vcpu_runstate_info runstate2;
+    static struct vcpu_time_info time2;
+    struct vcpu_register_runstate_memory_area reg = { .addr.v = &runstate2 };
+    struct vcpu_register_time_memory_area treg = { .addr.v = &time2 };
+    unsigned int i;
+
+    check(READ_ONCE(ap_alive[2]) == 2 && READ_ONCE(ap_spin[2]), "vCPU 2 is spinning");
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_register_runstate_memory_area, 2, &reg), 0,
+             "register_runstate_memory_area(2) from vCPU 0");
+    check_rc(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 2, &treg), 0,
+             "register_vcpu_time_memory_area(2) from vCPU 0");
+    for (i = 0; i < 20000; i++) {
+        if (READ_ONCE(runstate2.state_entry_time) && READ_ONCE(time2.tsc_to_system_mul))
+            break;
+        sched_yield();
+    }
+    check(READ_ONCE(runstate2.state_entry_time) != 0, "vCPU 2's runstate area was written");
+    check(READ_ONCE(runstate2.state) == RUNSTATE_running, "it shows vCPU 2 running (%d)",
+          runstate2.state);
+    check(READ_ONCE(runstate2.time[RUNSTATE_running]) > 0, "with running time (%lu ns)",
+          (unsigned long)runstate2.time[RUNSTATE_running]);
+    check(READ_ONCE(time2.tsc_to_system_mul) != 0 && !(READ_ONCE(time2.version) & 1),
+          "vCPU 2's time area was written (version %u)", time2.version);
+    WRITE_ONCE(ap_spin[2], 0);
 }
 
 static bool start_ap(unsigned int id)
@@ -76,6 +111,7 @@ void test_main(const struct hvm_start_info *si)
         check_rc(evtchn_bind_ipi(0, &to_bsp[id]), 0, "bind_ipi(vcpu 0) for %u", id);
         evtchn_bind_handler(to_bsp[id], NULL, NULL);
         evtchn_mask(to_ap[id]);  /* the AP polls it; no upcall on the AP */
+        ap_spin[id] = id == 2;
         if (!start_ap(id))
             return;
     }
@@ -91,6 +127,8 @@ void test_main(const struct hvm_start_info *si)
         check(evtchn_wait(to_bsp[id], before + 1), "IPI back from vCPU %u", id);
         check(READ_ONCE(ap_alive[id]) == 2, "vCPU %u saw its IPI", id);
     }
+
+    test_areas_for_running_vcpu();
 
     uint64_t now = xen_time_now();
     for (unsigned int id = 1; id < NR; id++)

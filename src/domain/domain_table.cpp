@@ -2,6 +2,7 @@
 #include "domain/domain_table.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
@@ -13,7 +14,24 @@
 
 namespace xenolith::domain {
 
-DomainTable::DomainTable() : reaper_([this] { reaper(); }) {}
+Status valid_domain_name(std::string_view name) {
+    if (name.empty() || name.size() > kMaxDomainNameLength)
+        return make_error(fmt::format("Invalid domain name: it must be 1 to {} bytes long",
+                                      kMaxDomainNameLength));
+    for (const char c : name) {
+        const auto b = static_cast<unsigned char>(c);
+        if (b < 0x20 || b == 0x7f)
+            return make_error("Invalid domain name: it must not contain control characters");
+        if (c == '/') return make_error("Invalid domain name: it must not contain '/'");
+    }
+    return ok_status();
+}
+
+DomainTable::DomainTable() : reaper_([this] { reaper(); }) {
+    if (const char* hold = std::getenv("XENOLITH_TEST_HOLD_BUILD_MS"))
+        test_hold_build_ =
+            std::chrono::milliseconds(std::min(std::strtoul(hold, nullptr, 10), 60000ul));
+}
 
 DomainTable::~DomainTable() {
     {
@@ -28,7 +46,7 @@ DomainTable::~DomainTable() {
 std::shared_ptr<evtchn::EventChannels> DomainTable::find(domid_t domid) {
     if (domid == 0) return services_ ? services_->host_events : nullptr;
     std::lock_guard lock(mu_);
-    auto it = domains_.find(domid);
+    auto it = domains_.find(domid);  // reservations are not in domains_
     return it == domains_.end() ? nullptr : it->second->events_ptr();
 }
 
@@ -36,18 +54,29 @@ domid_t DomainTable::allocate_domid_locked() {
     for (unsigned tries = 0; tries < unsigned{DOMID_FIRST_RESERVED}; ++tries) {
         const domid_t d = next_domid_;
         next_domid_ = static_cast<domid_t>(d + 1u >= DOMID_FIRST_RESERVED ? 1u : d + 1u);
-        if (!domains_.count(d)) return d;
+        if (!domains_.count(d) && !reserved_.count(d)) return d;
     }
     return 0;
 }
 
+bool DomainTable::name_taken_locked(const std::string& name, domid_t except) const {
+    if (name == "Domain-0") return true;
+    for (const auto& [id, d] : domains_)
+        if (id != except && d->name() == name) return true;
+    for (const auto& [id, reserved_name] : reserved_)
+        if (id != except && reserved_name == name) return true;
+    return false;
+}
+
 Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
+    if (auto st = valid_domain_name(req.identity.name); !st) return st.error();
     {
         std::lock_guard lock(mu_);
-        for (const auto& [id, d] : domains_)
-            if (d && d->name() == req.identity.name)
-                return make_error(fmt::format("Domain name '{}' is already in use by domain {}",
-                                              req.identity.name, id));
+        // The name is claimed with the domid, under the same lock: of two
+        // creates racing with one name, exactly one gets it.
+        if (name_taken_locked(req.identity.name, DOMID_INVALID))
+            return make_error(fmt::format("Domain with name \"{}\" already exists.",
+                                          req.identity.name));
         // set_global_virq_handler: a VIRQ handled by a live domain is not
         // taken over (Xen refuses while the handler has it bound; a
         // xenolith handler is always one the configuration named).
@@ -60,16 +89,14 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
         const domid_t domid = allocate_domid_locked();
         if (domid == 0) return make_error("no free domain id");
         req.identity.domid = domid;
-        // Reserve the id and name while building (a null entry).
-        domains_[domid] = nullptr;
+        reserved_.emplace(domid, req.identity.name);
     }
-    auto dom = build_domain(req, *services_);
+    if (test_hold_build_.count()) std::this_thread::sleep_for(test_hold_build_);
+    auto dom = builder_ ? builder_(req) : build_domain(req, *services_);
     {
         std::lock_guard lock(mu_);
-        if (!dom) {
-            domains_.erase(req.identity.domid);
-            return dom.error();
-        }
+        reserved_.erase(req.identity.domid);
+        if (!dom) return dom.error();
         domains_[req.identity.domid] = *dom;
         requests_[req.identity.domid] = req;
         for (unsigned virq : req.identity.global_virqs)
@@ -90,7 +117,7 @@ std::shared_ptr<Domain> DomainTable::get(domid_t domid) {
 std::shared_ptr<Domain> DomainTable::resolve(const std::string& name_or_id) {
     std::lock_guard lock(mu_);
     for (const auto& [id, d] : domains_)
-        if (d && d->name() == name_or_id) return d;
+        if (d->name() == name_or_id) return d;
     if (!name_or_id.empty() && name_or_id.size() <= 5 &&
         name_or_id.find_first_not_of("0123456789") == std::string::npos) {
         auto it = domains_.find(static_cast<domid_t>(std::stoul(name_or_id)));
@@ -102,8 +129,7 @@ std::shared_ptr<Domain> DomainTable::resolve(const std::string& name_or_id) {
 std::vector<std::shared_ptr<Domain>> DomainTable::all() {
     std::lock_guard lock(mu_);
     std::vector<std::shared_ptr<Domain>> out;
-    for (const auto& [id, d] : domains_)
-        if (d) out.push_back(d);
+    for (const auto& [id, d] : domains_) out.push_back(d);
     return out;
 }
 
@@ -112,7 +138,7 @@ bool DomainTable::destroy(domid_t domid) {
     {
         std::lock_guard lock(mu_);
         auto it = domains_.find(domid);
-        if (it == domains_.end() || !it->second) return false;
+        if (it == domains_.end()) return false;
         d = it->second;
         domains_.erase(it);
         requests_.erase(domid);
@@ -137,7 +163,7 @@ void DomainTable::send_global_virq(unsigned virq) {
         std::lock_guard lock(mu_);
         if (virq >= NR_VIRQS || !global_virq_handlers_[virq]) return;
         auto it = domains_.find(global_virq_handlers_[virq]);
-        if (it == domains_.end() || !it->second) return;
+        if (it == domains_.end()) return;
         handler = it->second;
     }
     handler->events().raise_virq(0, virq);
@@ -266,10 +292,10 @@ void DomainTable::apply_action(const std::shared_ptr<Domain>& d) {
 Status DomainTable::rename(domid_t domid, const std::string& new_name) {
     std::lock_guard lock(mu_);
     auto it = domains_.find(domid);
-    if (it == domains_.end() || !it->second) return make_error("no such domain");
-    for (const auto& [id, other] : domains_)
-        if (other && id != domid && other->name() == new_name)
-            return make_error(fmt::format("Domain with name \"{}\" already exists.", new_name));
+    if (it == domains_.end()) return make_error("no such domain");
+    if (auto st = valid_domain_name(new_name); !st) return st;
+    if (name_taken_locked(new_name, domid))
+        return make_error(fmt::format("Domain with name \"{}\" already exists.", new_name));
     it->second->set_name(new_name);
     // A restart keeps the new name, as libxl's retrieved configuration does.
     if (auto r = requests_.find(domid); r != requests_.end()) {
@@ -284,7 +310,7 @@ Status DomainTable::rename(domid_t domid, const std::string& new_name) {
 bool DomainTable::set_restart_request(domid_t domid, BuildRequest req) {
     std::lock_guard lock(mu_);
     auto it = domains_.find(domid);
-    if (it == domains_.end() || !it->second) return false;
+    if (it == domains_.end()) return false;
     requests_[domid] = std::move(req);
     return true;
 }

@@ -4,13 +4,16 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,6 +22,13 @@
 
 namespace xenolith::domain {
 
+// The daemon's own check of a domain name (clients are untrusted): 1 to
+// kMaxDomainNameLength bytes, no control characters (they would reach
+// logs and terminals) and no '/' (the name is a path component of the
+// console log and the core dump). Returns xl-style error text.
+inline constexpr std::size_t kMaxDomainNameLength = 64;
+Status valid_domain_name(std::string_view name);
+
 class DomainTable final : public evtchn::Registry {
 public:
     DomainTable();
@@ -26,13 +36,21 @@ public:
 
     // Must be called once, before create(); `services` outlives the table.
     void set_services(Services* services) { services_ = services; }
+    // What create() builds with: build_domain with the table's services,
+    // unless replaced (unit tests drive the reservation rules without KVM).
+    using Builder = std::function<Result<std::shared_ptr<Domain>>(const BuildRequest&)>;
+    void set_builder(Builder builder) { builder_ = std::move(builder); }
 
     // evtchn::Registry
     std::shared_ptr<evtchn::EventChannels> find(domid_t domid) override;
 
     // Builds and starts a domain. The domid is chosen here; the name must
-    // be unique. On failure nothing remains.
+    // be valid (valid_domain_name) and unique among built domains and those
+    // being built. On failure nothing remains.
     Result<std::shared_ptr<Domain>> create(BuildRequest req);
+    // Lookups (find, get, resolve, all) see only built domains: a domid
+    // reserved by a create in progress and one already destroyed are
+    // equally "no such domain" (-ESRCH to a guest).
     std::shared_ptr<Domain> get(domid_t domid);
     // "name" or "domid", as xl accepts either.
     std::shared_ptr<Domain> resolve(const std::string& name_or_id);
@@ -68,10 +86,21 @@ private:
     void preserve_renamed(const std::shared_ptr<Domain>& d);
     void dump_core_for_action(Domain& d);
     domid_t allocate_domid_locked();
+    // Whether `name` belongs to a built domain other than `except`, to a
+    // create in progress, or to Domain-0.
+    bool name_taken_locked(const std::string& name, domid_t except) const;
 
     Services* services_ = nullptr;
+    Builder builder_;
     std::mutex mu_;
-    std::map<domid_t, std::shared_ptr<Domain>> domains_;
+    std::map<domid_t, std::shared_ptr<Domain>> domains_;  // built: never null
+    // Creates in progress: the domid and name they hold until the domain is
+    // built. Kept apart from domains_ so no lookup can reach a domain that
+    // does not exist yet.
+    std::map<domid_t, std::string> reserved_;
+    // XENOLITH_TEST_HOLD_BUILD_MS: a test-only pause between reserving and
+    // building, so a suite can race guests and clients against a create.
+    std::chrono::milliseconds test_hold_build_{0};
     std::map<domid_t, BuildRequest> requests_;  // for restart
     std::array<domid_t, NR_VIRQS> global_virq_handlers_{};  // 0: the host
     domid_t next_domid_ = 1;

@@ -215,18 +215,49 @@ void Vcpu::set_runstate(int state) {
         runstate_.state_entry_time = now;
         copy = runstate_;
     }
-    if (runstate_area_.load() && std::this_thread::get_id() == thread_.get_id())
-        publish_runstate(copy);
+    if (runstate_area_.load() && on_own_thread()) publish_runstate(copy);
 }
 
+// Xen's update_runstate_area() runs only for v == current; another vCPU's
+// registration is published when the target next enters the guest. Each
+// posted copy rereads the area, so a later registration wins.
 void Vcpu::set_runstate_area(std::uint64_t linear) {
     runstate_area_ = linear;
-    if (linear) publish_runstate(runstate());
+    if (linear) post([this] { publish_runstate(runstate()); });
 }
 
 void Vcpu::set_time_area(std::uint64_t linear) {
     time_area_ = linear;
-    if (linear) publish_time();
+    if (linear) post([this] { publish_time(); });
+}
+
+void Vcpu::post(std::function<void()> work) {
+    {
+        std::unique_lock lock(mu_);
+        if (thread_live_ && !on_own_thread()) {
+            posted_.push_back(std::move(work));
+            has_posted_ = true;
+            lock.unlock();
+            // Out of KVM_RUN only: unlike kick(), a vCPU blocked in
+            // SCHEDOP_block stays blocked and runs the work when it wakes.
+            kvm_->request_immediate_exit(true);
+            if (pthread_t t = native_.load(); t != pthread_t{}) pthread_kill(t, kKickSignal);
+            return;
+        }
+    }
+    // Our own thread, or no thread at all: nobody else touches the vCPU.
+    work();
+}
+
+void Vcpu::run_posted_work() {
+    if (!has_posted_.load()) return;
+    std::vector<std::function<void()>> work;
+    {
+        std::lock_guard lock(mu_);
+        work.swap(posted_);
+        has_posted_ = false;
+    }
+    for (auto& w : work) w();
 }
 
 // Writes the runstate to the guest's registered area through its current
@@ -408,6 +439,7 @@ double Vcpu::cpu_seconds() const {
 
 void Vcpu::thread_main() {
     native_ = pthread_self();
+    kvm_->set_owner(true);
     apply_affinity_on_start();
     arm_halt_probe();
     run_loop();
@@ -423,6 +455,11 @@ void Vcpu::thread_main() {
     }
     state_ = State::stopped;
     std::lock_guard lock(mu_);
+    // Nothing posted is lost: what came in after the last entry runs here,
+    // still on the owner thread; from now on post() runs work in place.
+    for (auto& w : std::exchange(posted_, {})) w();
+    has_posted_ = false;
+    kvm_->set_owner(false);
     thread_live_ = false;
     cv_.notify_all();
 }
@@ -517,6 +554,7 @@ void Vcpu::run_loop() {
             state_ = State::running;
             set_runstate(RUNSTATE_running);
         }
+        run_posted_work();
         refresh_clock(false);
         if (nmi_pending_.exchange(false)) {
             if (auto st = kvm_->nmi(); !st)
@@ -535,7 +573,7 @@ void Vcpu::run_loop() {
         if (*r) {
             handle_exit();
             dead_halt_reported_ = false;
-        } else if (!kicked_) {
+        } else if (!kicked_ && !has_posted_) {
             probe_halt();
         }
         if ((++exits & 63) == 0) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -112,9 +113,19 @@ public:
     // VCPUOP_register_runstate_memory_area / register_vcpu_time_memory_area:
     // guest linear addresses where the vCPU's runstate and time info are
     // mirrored (0 = none). Written from this vCPU's thread with its current
-    // page tables, as Xen does when it schedules the vCPU.
+    // page tables, as Xen does when it schedules the vCPU: registered from
+    // another vCPU, the first copy is posted and lands before the target's
+    // next guest entry.
     void set_runstate_area(std::uint64_t linear);
     void set_time_area(std::uint64_t linear);
+
+    // The one way in for work on this vCPU's state from another thread
+    // (ARCHITECTURE.md, "Who owns a vCPU"): `work` runs on this vCPU's own
+    // thread before its next guest entry, in posting order; a running
+    // vCPU is kicked out of KVM_RUN for it, a blocked or offline one runs
+    // it when it next enters. On the vCPU's own thread, or when no thread
+    // runs it (before start, after stop), `work` runs at once.
+    void post(std::function<void()> work);
 
     double cpu_seconds() const;
 
@@ -157,6 +168,12 @@ public:
 private:
     // On the vCPU thread, with mu_ held: runs a task run_parked posted.
     void run_parked_task_locked();
+    // On the vCPU thread, before entering the guest: runs what post() queued.
+    void run_posted_work();
+    bool on_own_thread() const {
+        const pthread_t t = native_.load();
+        return t != pthread_t{} && pthread_equal(t, pthread_self());
+    }
     void thread_main();
     void run_loop();
     bool wait_until_runnable();  // false when stopping
@@ -203,6 +220,10 @@ private:
     std::atomic<bool> nmi_pending_{false};
     // run_parked's hand-off, guarded by mu_.
     bool thread_live_ = false;
+    // post()'s queue, guarded by mu_; has_posted_ lets the entry path skip
+    // the lock when it is empty.
+    std::vector<std::function<void()>> posted_;
+    std::atomic<bool> has_posted_{false};
     const std::function<Status(kvm::Vcpu&)>* parked_task_ = nullptr;
     std::optional<Status> parked_result_;
 

@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -22,6 +24,23 @@ Vcpu::Vcpu(UniqueFd fd, kvm_run* run, std::size_t run_size)
     : fd_(std::move(fd)), run_(run), run_size_(run_size) {}
 
 Vcpu::~Vcpu() { munmap(run_, run_size_); }
+
+void Vcpu::set_owner(bool mine) {
+    owner_.store(mine ? std::this_thread::get_id() : std::thread::id{}, std::memory_order_release);
+}
+
+void Vcpu::assert_owner([[maybe_unused]] const char* what) const {
+#ifndef NDEBUG
+    const std::thread::id owner = owner_.load(std::memory_order_acquire);
+    if (owner == std::thread::id{} || owner == std::this_thread::get_id()) return;
+    // stderr directly: this is a programming error, and the process ends here.
+    std::fprintf(stderr,
+                 "xenolithd: kvm::Vcpu::%s called off the vCPU's own thread; post the work "
+                 "to the vCPU instead (domain::Vcpu::post)\n",
+                 what);
+    std::abort();
+#endif
+}
 
 Status Vcpu::get_regs(kvm_regs& regs) {
     if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return ioctl_error("KVM_GET_REGS");
@@ -59,6 +78,7 @@ void Vcpu::enable_sync_regs(bool supported) {
 }
 
 kvm_regs& Vcpu::regs() {
+    assert_owner("regs");
     if (sync_regs_) return run_->s.regs.regs;
     if (!regs_loaded_) {
         if (!get_regs(fallback_regs_)) fallback_regs_ = {};
@@ -68,6 +88,7 @@ kvm_regs& Vcpu::regs() {
 }
 
 const kvm_sregs& Vcpu::sregs() {
+    assert_owner("sregs");
     if (sync_regs_) return run_->s.regs.sregs;
     if (!sregs_loaded_) {
         if (!get_sregs(fallback_sregs_)) fallback_sregs_ = {};
@@ -77,6 +98,7 @@ const kvm_sregs& Vcpu::sregs() {
 }
 
 void Vcpu::mark_regs_dirty() {
+    assert_owner("mark_regs_dirty");
     if (sync_regs_)
         run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
     else
@@ -84,6 +106,7 @@ void Vcpu::mark_regs_dirty() {
 }
 
 Status Vcpu::flush_regs() {
+    assert_owner("flush_regs");
     if (sync_regs_ && (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
         if (auto st = set_regs(run_->s.regs.regs); !st) return st;
         run_->kvm_dirty_regs &= ~static_cast<__u64>(KVM_SYNC_X86_REGS);
@@ -130,6 +153,7 @@ Result<std::uint32_t> Vcpu::tsc_khz() {
 }
 
 Result<bool> Vcpu::run() {
+    assert_owner("run");
     if (!sync_regs_ && regs_dirty_) {
         if (auto st = set_regs(fallback_regs_); !st) return st.error();
         regs_dirty_ = false;

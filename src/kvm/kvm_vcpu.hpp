@@ -1,12 +1,21 @@
 // One KVM vCPU: register access and KVM_RUN. Register state is read through
 // the kvm_run sync area where the kernel offers it, saving two ioctls per
 // hypercall exit.
+//
+// Ownership: the register caches (regs(), sregs(), mark_regs_dirty(),
+// flush_regs()) and run() belong to one owner thread, the vCPU's own,
+// from set_owner() until it gives ownership back. Before that, and after,
+// whoever holds the vCPU exclusively (the builder, a parked-task fallback)
+// may use them. Debug builds abort on any other caller (ARCHITECTURE.md,
+// "Who owns a vCPU").
 #pragma once
 
 #include <linux/kvm.h>
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "base/result.hpp"
@@ -22,6 +31,10 @@ public:
     Vcpu& operator=(const Vcpu&) = delete;
 
     int fd() const { return fd_.get(); }
+
+    // The calling thread becomes the owner; with `false` it gives ownership
+    // back (the thread is ending).
+    void set_owner(bool mine);
     kvm_run* run_area() { return run_; }
 
     Status get_regs(kvm_regs& regs);
@@ -61,7 +74,12 @@ public:
     }
 
 private:
+    // Debug builds: aborts, naming `what`, when a thread other than the
+    // owner touches the caches. Nothing in release builds.
+    void assert_owner(const char* what) const;
+
     UniqueFd fd_;
+    std::atomic<std::thread::id> owner_{};
     kvm_run* run_;
     std::size_t run_size_;
     bool sync_regs_ = false;

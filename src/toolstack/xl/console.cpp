@@ -1,9 +1,12 @@
 // xl console: raw terminal pass-through until the domain goes away or the
 // user types the escape character, Ctrl-] (as xenconsole).
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "control/protocol.hpp"
@@ -25,8 +28,10 @@ public:
             active_ = true;
         }
     }
-    ~RawTerminal() {
+    ~RawTerminal() { restore(); }
+    void restore() {
         if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+        active_ = false;
     }
     bool active() const { return active_; }
 
@@ -43,6 +48,18 @@ bool write_all(int fd, const char* p, std::size_t n) {
         n -= static_cast<std::size_t>(w);
     }
     return true;
+}
+
+// After the stream ended: was it the domain going away (the daemon shuts
+// the stream and keeps listening) or the daemon itself dying (its listening
+// socket went with it, closed before the stream as the process exited)?
+bool daemon_listening() {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", control::socket_path().c_str());
+    return fd.valid() &&
+           ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
 }  // namespace
@@ -65,7 +82,8 @@ int run_console(UniqueFd fd) {
         if (::poll(fds, stdin_open ? 2 : 1, -1) < 0) continue;
         if (fds[0].revents) {
             ssize_t n = ::read(fd.get(), buf, sizeof buf);
-            if (n <= 0) break;  // the domain is gone
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // the domain or the daemon is gone
             if (!write_all(STDOUT_FILENO, buf, static_cast<std::size_t>(n))) break;
         }
         if (stdin_open && fds[1].revents) {
@@ -78,6 +96,11 @@ int run_console(UniqueFd fd) {
                 if (buf[i] == kEscape) return 0;
             if (!write_all(fd.get(), buf, static_cast<std::size_t>(n))) break;
         }
+    }
+    if (!daemon_listening()) {
+        term.restore();
+        std::fprintf(stderr, "xl: lost the connection to xenolithd\n");
+        return 1;
     }
     return 0;
 }
