@@ -10,6 +10,7 @@
 
 #include "console/console_backend.hpp"
 #include "control/protocol.hpp"
+#include "daemon/admission.hpp"
 #include "daemon/uuid.hpp"
 #include "domain/vcpu.hpp"
 #include "xenstore/domain_nodes.hpp"
@@ -121,11 +122,27 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
 
 namespace {
 
+// One ledger for the daemon: every create passes through it.
+MemoryAdmission& admission() {
+    static MemoryAdmission a(host_memory_kib());
+    return a;
+}
+
+std::uint64_t memory_promised_to_domains(Hypervisor& hv) {
+    std::uint64_t kib = 0;
+    for (const auto& d : hv.domains().all())
+        if (d) kib += promised_kib(d->identity().max_memory_kib);
+    return kib;
+}
+
 json create(Hypervisor& hv, const json& req) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto c0 = domain::process_cpu_time();
     auto b = parse_create_request(hv, req);
     if (!b) return fail(b.error().what);
+    auto ticket = admission().admit(b->identity.name, b->identity.max_memory_kib,
+                                    memory_promised_to_domains(hv));
+    if (!ticket) return fail(ticket.error().what);
     b->identity.requested_at = t0;
     b->identity.requested_cpu = c0;
     auto d = hv.domains().create(std::move(*b));
