@@ -38,7 +38,8 @@ std::atomic<bool> g_stop{false};
 
 void on_terminate(int) {
     g_stop = true;
-    // Wake accept(): shutting the listening socket down makes it return.
+    // Wake the accept loop's poll(): shutting the listening socket down
+    // makes it return (the 1 s timeout would do too, later).
     if (int fd = g_listen_fd.load(); fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
@@ -107,8 +108,10 @@ void* connection_main(void* arg) {
     std::unique_ptr<ConnectionStart> start(static_cast<ConnectionStart*>(arg));
     try {
         serve_client(*start->hv, std::move(start->fd));
-    } catch (const std::bad_alloc&) {
-        log::error("control connection: out of memory; closing it");
+    } catch (const std::exception& e) {
+        // Out of memory or threads inside a request: that client loses its
+        // connection; the daemon and its guests go on.
+        log::error("control connection: {}; closing it", e.what());
     }
     --g_connections;
     return nullptr;
