@@ -50,6 +50,8 @@ private:
 
 // For its lifetime, this thread's file-system identity is `caller`'s (no
 // change for nullptr or a root caller). Check ok() before opening anything.
+// Keep the scope to the open: a thread started inside it would inherit the
+// caller's identity.
 class ActAsCaller {
 public:
     explicit ActAsCaller(const Caller* caller);

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <future>
 #include <thread>
 
 #include "daemon/caller.hpp"
@@ -62,12 +63,18 @@ TEST_F(CallerRights, a_caller_creates_its_core_in_its_own_directory_owned_by_it)
 }
 
 TEST_F(CallerRights, the_thread_gets_roots_rights_back_and_other_threads_keep_them) {
+    // A thread made earlier (as the daemon's are) keeps root's rights while
+    // this one acts as the caller. (Threads made inside the scope would
+    // inherit the caller's: nothing is started there.)
+    std::promise<void> switched;
+    std::thread other([&, ready = switched.get_future()]() mutable {
+        ready.wait();
+        int err = 0;
+        EXPECT_TRUE(domain::create_core_file(dir_ + "/root/other", &err).ok());
+    });
     {
         const ActAsCaller as(&nobody_);
-        std::thread other([&] {
-            int err = 0;
-            EXPECT_TRUE(domain::create_core_file(dir_ + "/root/other", &err).ok());
-        });
+        switched.set_value();
         other.join();
     }
     int err = 0;
