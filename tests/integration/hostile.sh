@@ -159,11 +159,12 @@ path = sys.argv[1]
 def msg(t, payload, rid=0):
     return struct.pack("<IIII", t, rid, 0, len(payload)) + payload
 XS_WRITE, XS_WATCH = 11, 4
-base = b"/local/domain/0/h" + b"p" * 2000
+# Small nodes (the store keeps them), long events: a 3000-byte token.
+base = b"/local/domain/0/h"
 watcher = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-watcher.connect(path)
 watcher.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-watcher.sendall(msg(XS_WATCH, base + b"\0" + b"t" * 1000 + b"\0"))
+watcher.connect(path)
+watcher.sendall(msg(XS_WATCH, base + b"\0" + b"t" * 3000 + b"\0"))
 writer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 writer.connect(path)
 # 20000 writes of distinct nodes, in batches, reading the replies.
@@ -191,6 +192,7 @@ check "20000 events for a client that never reads: bounded" grep -q "event queue
 check "  the daemon's RSS after the client left is within 32 MiB of before ($rss0 -> $rss1 KiB)" \
     test $((rss1 - rss0)) -lt 32768
 check "  xenstore still serves" xenstore-read /local/domain/0/name
+xenstore-rm /local/domain/0/h
 
 # --- dump-core with the caller's rights -----------------------------------
 # Before: the daemon (root) wrote the core wherever the client named, even
