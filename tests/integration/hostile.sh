@@ -213,6 +213,9 @@ check "  over an existing root file it fails too" bash -c \
 check "dump-core by the same caller into its own directory works" expect_rc 0 \
     as_nobody "$xl" dump-core h-idle "$work/public/core"
 check "  and the core belongs to the caller" test "$(stat -c %u "$work/public/core")" = 65534
+check "create by an unprivileged caller with root's secret as kernel fails" expect_rc 1 \
+    as_nobody "$xl" create -q "$(guest_cfg h-secret idle 8 "kernel = \"$work/shadow\"")"
+check "  as the caller may not read it" out_has "kernel '$work/shadow': Permission denied"
 chmod 600 "$sock"
 check "dump-core onto a FIFO fails at once" expect_rc 1 timeout 10 "$xl" dump-core h-idle "$work/fifo"
 
