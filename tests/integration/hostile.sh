@@ -23,7 +23,7 @@ out_lacks() { ! grep -q -- "$1" "$work/out" "$work/err"; }
 # Holds N connections to a unix socket open until stdin closes or it is
 # killed; prints "held N" once they are all made (or as many as it could).
 hold_connections() {  # socket, count
-    python3 - "$1" "$2" <<'EOF'
+    exec python3 - "$1" "$2" <<'EOF'
 import socket, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
 held = []
