@@ -34,7 +34,9 @@ Status send_message(int fd, const nlohmann::json& msg) {
 // Consumes exactly one line: it peeks at what has arrived and reads only up
 // to the newline, so a console stream that follows the reply stays in the
 // socket (and a large reply costs a few reads, not one per byte).
-Result<std::optional<nlohmann::json>> recv_message(int fd) {
+namespace {
+
+Result<std::optional<std::string>> recv_line(int fd, std::size_t max_bytes) {
     std::string line;
     char buf[64 * 1024];
     for (;;) {
@@ -42,7 +44,7 @@ Result<std::optional<nlohmann::json>> recv_message(int fd) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return make_error(std::string("control socket: ") + std::strerror(errno));
         if (n == 0) {
-            if (line.empty()) return std::optional<nlohmann::json>{};
+            if (line.empty()) return std::optional<std::string>{};
             return make_error("control socket: truncated message");
         }
         const auto* newline = static_cast<const char*>(std::memchr(buf, '\n', static_cast<std::size_t>(n)));
@@ -57,12 +59,66 @@ Result<std::optional<nlohmann::json>> recv_message(int fd) {
             got += static_cast<std::size_t>(r);
         }
         line.append(buf, newline ? take - 1 : take);
-        if (line.size() > kMaxMessageBytes) return make_error("control socket: message too large");
+        if (line.size() > max_bytes) return make_error("control socket: message too large");
         if (newline) break;
     }
+    return std::optional<std::string>(std::move(line));
+}
+
+Result<std::optional<nlohmann::json>> parse_object(const std::string& line) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error("control socket: malformed message");
     return std::optional<nlohmann::json>(std::move(j));
+}
+
+}  // namespace
+
+Status check_json_shape(std::string_view text, unsigned max_depth, std::size_t max_values) {
+    unsigned depth = 0;
+    std::size_t values = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        switch (c) {
+            case '"': in_string = true; break;
+            case '[':
+            case '{':
+                if (++depth > max_depth)
+                    return make_error("control socket: message nested too deeply");
+                [[fallthrough]];
+            case ',':
+                if (++values > max_values)
+                    return make_error("control socket: message has too many values");
+                break;
+            case ']':
+            case '}':
+                if (depth) --depth;
+                break;
+            default: break;
+        }
+    }
+    return ok_status();
+}
+
+Result<std::optional<nlohmann::json>> recv_message(int fd) {
+    auto line = recv_line(fd, kMaxMessageBytes);
+    if (!line) return line.error();
+    if (!*line) return std::optional<nlohmann::json>{};
+    return parse_object(**line);
+}
+
+Result<std::optional<nlohmann::json>> recv_request(int fd, const RequestLimits& limits) {
+    auto line = recv_line(fd, limits.max_bytes);
+    if (!line) return line.error();
+    if (!*line) return std::optional<nlohmann::json>{};
+    if (auto st = check_json_shape(**line, limits.max_depth, limits.max_values); !st)
+        return st.error();
+    return parse_object(**line);
 }
 
 }  // namespace xenolith::control

@@ -1,8 +1,11 @@
 // xenolithd: the hypervisor daemon. Owns every domain; serves xl on a unix
 // socket and xenstore on another. SIGTERM/SIGINT destroy all domains (their
 // console logs remain) and remove the sockets: nothing outlives the daemon.
+// SIGHUP is ignored (see "Stopping xenolithd" in ARCHITECTURE.md).
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,12 +17,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
-#include <thread>
 
+#include "base/accept_guard.hpp"
 #include "base/log.hpp"
 #include "base/unique_fd.hpp"
 #include "control/protocol.hpp"
+#include "daemon/caller.hpp"
 #include "daemon/hypervisor.hpp"
 #include "daemon/requests.hpp"
 #include "xenstore/socket_transport.hpp"
@@ -33,14 +38,45 @@ std::atomic<bool> g_stop{false};
 
 void on_terminate(int) {
     g_stop = true;
-    // Wake accept(): shutting the listening socket down makes it return.
+    // Wake the accept loop's poll(): shutting the listening socket down
+    // makes it return (the 1 s timeout would do too, later).
     if (int fd = g_listen_fd.load(); fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
+// Control connections: one thread each, because a console connection lives
+// as long as `xl console` and a "wait" as long as `xl shutdown -w`; every
+// other xl request is one short exchange. The number is capped and a thread
+// that cannot be made (EAGAIN/ENOMEM under a task or memory limit) only
+// costs that client its connection.
+constexpr unsigned kMaxConnections = 512;
+// Enough for the deepest request (create: the domain builder, the JSON
+// parser at the depth recv_request allows); 1/8 of glibc's default, so a
+// memory limit that still lets the guests run also lets clients in.
+constexpr std::size_t kConnectionStack = 1 << 20;
+
+std::atomic<unsigned> g_connections{0};
+// Creates and destroys finished since the heap was last trimmed, and
+// requests in progress: the heap is trimmed when domains came or went and
+// the control socket has been quiet for a while (see trim_when_quiet).
+std::atomic<unsigned> g_domain_churn{0};
+std::atomic<unsigned> g_requests_busy{0};
+
 void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
+    auto caller = daemon::peer_caller(fd.get());
+    if (!caller) {
+        log::warn("control connection: {}; closing it", caller.error().what);
+        return;
+    }
+    const daemon::CallerScope scope(&*caller);
     for (;;) {
-        auto msg = control::recv_message(fd.get());
-        if (!msg || !*msg) return;
+        auto msg = control::recv_request(fd.get(), control::kRequestLimits);
+        if (!msg) {
+            log::warn("control connection (pid {}, uid {}): {}; closing it", caller->pid,
+                      caller->uid, msg.error().what);
+            (void)control::send_message(fd.get(), {{"ok", false}, {"error", msg.error().what}});
+            return;
+        }
+        if (!*msg) return;
         const nlohmann::json& req = **msg;
         const bool named = req.contains("cmd") && req["cmd"].is_string();  // else: unknown
         if (named && (req["cmd"] == "console" || req["cmd"] == "wait")) {
@@ -55,8 +91,73 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
             }
             return;
         }
-        if (!control::send_message(fd.get(), daemon::handle_request(hv, req))) return;
+        ++g_requests_busy;
+        const nlohmann::json reply = daemon::handle_request(hv, req);
+        if (named && (req["cmd"] == "create" || req["cmd"] == "destroy")) ++g_domain_churn;
+        --g_requests_busy;
+        if (!control::send_message(fd.get(), reply)) return;
     }
+}
+
+struct ConnectionStart {
+    daemon::Hypervisor* hv;
+    UniqueFd fd;
+};
+
+void* connection_main(void* arg) {
+    std::unique_ptr<ConnectionStart> start(static_cast<ConnectionStart*>(arg));
+    try {
+        serve_client(*start->hv, std::move(start->fd));
+    } catch (const std::exception& e) {
+        // Out of memory or threads inside a request: that client loses its
+        // connection; the daemon and its guests go on.
+        log::error("control connection: {}; closing it", e.what());
+    }
+    --g_connections;
+    return nullptr;
+}
+
+// Serves `fd` on a thread of its own, or refuses it (closing it) when the
+// cap is reached or no thread can be made. Logs a refusal once per episode.
+void start_connection(daemon::Hypervisor& hv, UniqueFd fd) {
+    static bool refusing = false;
+    auto refuse = [&](const char* why) {
+        if (!refusing) log::warn("control connection refused: {} (logged once until one is served)", why);
+        refusing = true;
+    };
+    if (g_connections.load() >= kMaxConnections) return refuse("too many connections");
+    auto* start = new (std::nothrow) ConnectionStart{&hv, std::move(fd)};
+    if (!start) return refuse("out of memory");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, kConnectionStack);
+    ++g_connections;
+    pthread_t thread;
+    const int err = pthread_create(&thread, &attr, connection_main, start);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        --g_connections;
+        delete start;  // closes the client's fd
+        return refuse(std::strerror(err));
+    }
+    pthread_setname_np(thread, "control");
+    if (refusing) log::info("control connections served again");
+    refusing = false;
+}
+
+// glibc keeps freed memory (M_TRIM_THRESHOLD, set in main), which is right
+// while requests come and go but lets RSS creep as domains are created and
+// destroyed. When domains came or went and no request has been in progress
+// for `kQuiet`, the heap is trimmed once: one pass of MMU notifiers at an
+// idle moment instead of one per request.
+constexpr int kQuietMs = 1000;
+
+void trim_when_quiet(unsigned& trimmed_churn) {
+    const unsigned churn = g_domain_churn.load();
+    if (churn == trimmed_churn || g_requests_busy.load() != 0) return;
+    trimmed_churn = churn;
+    malloc_trim(0);
 }
 
 void usage() {
@@ -88,6 +189,10 @@ int main(int argc, char** argv) {
     // "list" reply went from ~17 to ~6.5 ms; bench/list.sh).
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    // glibc gives threads up to 8 arenas per CPU, each keeping its own
+    // free memory; vCPU and connection threads would pin one each. Four
+    // arenas keep malloc contention low and the heap trim-able.
+    mallopt(M_ARENA_MAX, 4);
     daemon::HypervisorOptions opts;
     opts.run_dir = control::run_dir();
     opts.console_log_dir = "/var/log/xen/console";
@@ -140,7 +245,7 @@ int main(int argc, char** argv) {
     }
 
     const std::string path = opts.run_dir + "/xenolithd.sock";
-    UniqueFd listen_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd listen_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof(addr.sun_path)) {
@@ -162,18 +267,43 @@ int main(int argc, char** argv) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // A terminal hang-up (started from a shell that exits) must not kill every
+    // guest. Xen's daemons take SIGHUP to reopen their logs; xenolithd's log
+    // is its stderr (the journal under systemd), so there is nothing to do.
+    signal(SIGHUP, SIG_IGN);
 
     log::info("xenolithd listening on {}", path);
+    AcceptGuard guard("control socket");
+    unsigned trimmed_churn = 0;
     while (!g_stop) {
-        int fd = ::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR) continue;
-            if (g_stop) break;
-            log::warn("accept: {}", std::strerror(errno));
+        // accept() would block forever; poll first so that a quiet socket
+        // is noticed (and the heap trimmed).
+        pollfd p{listen_fd.get(), POLLIN, 0};
+        const int ready = ::poll(&p, 1, kQuietMs);
+        if (g_stop) break;
+        if (ready == 0) {
+            trim_when_quiet(trimmed_churn);
             continue;
         }
-        // One thread per client: xl connections are short, consoles are few.
-        std::thread(serve_client, std::ref(**hv), UniqueFd(fd)).detach();
+        if (ready < 0) continue;  // EINTR
+        // The listening fd is non-blocking; the connection is served with
+        // blocking I/O (Linux does not pass O_NONBLOCK on).
+        int fd = ::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            const int err = errno;
+            if (err == EINTR || err == EAGAIN || err == ECONNABORTED) continue;
+            if (g_stop) break;
+            if (AcceptGuard::out_of_resources(err)) {
+                if (guard.refuse_one(listen_fd.get(), err) == AcceptGuard::Refusal::no_spare)
+                    ::poll(nullptr, 0, 100);
+                continue;
+            }
+            log::warn("accept: {}", std::strerror(err));
+            ::poll(nullptr, 0, 100);  // an unexpected error must not spin either
+            continue;
+        }
+        guard.accepted();
+        start_connection(**hv, UniqueFd(fd));
     }
     log::info("xenolithd stopping: destroying {} domain(s)", (*hv)->domains().all().size());
     ::unlink(path.c_str());

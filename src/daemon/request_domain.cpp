@@ -1,15 +1,20 @@
 #include "daemon/request_util.hpp"
 
+#include <fcntl.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <random>
 
 #include <fmt/format.h>
 
+#include "base/unique_fd.hpp"
 #include "console/console_backend.hpp"
 #include "control/protocol.hpp"
+#include "daemon/admission.hpp"
+#include "daemon/caller.hpp"
 #include "daemon/uuid.hpp"
 #include "domain/vcpu.hpp"
 #include "xenstore/domain_nodes.hpp"
@@ -121,11 +126,44 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
 
 namespace {
 
+// One ledger for the daemon: every create passes through it.
+MemoryAdmission& admission() {
+    static MemoryAdmission a(host_memory_kib());
+    return a;
+}
+
+std::uint64_t memory_promised_to_domains(Hypervisor& hv) {
+    std::uint64_t kib = 0;
+    for (const auto& d : hv.domains().all())
+        if (d) kib += promised_kib(d->identity().max_memory_kib);
+    return kib;
+}
+
+// The kernel and ramdisk are the client's files: one it could not read
+// itself is refused before the daemon (root) reads it. Checked by opening
+// it with the client's rights (without blocking: the builder refuses what
+// is not a regular file); the builder then reads it as the daemon, so a
+// path the client swaps in between is read with root's rights, but no
+// message ever shows a file's contents (loader::read_image_file).
+Status check_caller_may_read(const std::string& path, const char* what) {
+    if (path.empty()) return ok_status();
+    const ActAsCaller as(current_caller());
+    if (!as.ok()) return make_error("create: cannot take on the caller's credentials");
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd.valid()) return make_error(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
+    return ok_status();
+}
+
 json create(Hypervisor& hv, const json& req) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto c0 = domain::process_cpu_time();
     auto b = parse_create_request(hv, req);
     if (!b) return fail(b.error().what);
+    for (auto [path, what] : {std::pair{&b->kernel, "kernel"}, std::pair{&b->ramdisk, "ramdisk"}})
+        if (auto st = check_caller_may_read(*path, what); !st) return fail(st.error().what);
+    auto ticket = admission().admit(b->identity.name, b->identity.max_memory_kib,
+                                    memory_promised_to_domains(hv));
+    if (!ticket) return fail(ticket.error().what);
     b->identity.requested_at = t0;
     b->identity.requested_cpu = c0;
     auto d = hv.domains().create(std::move(*b));

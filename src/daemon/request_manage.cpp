@@ -14,6 +14,7 @@ extern "C" {
 
 #include "daemon/request_util.hpp"
 #include "daemon/uuid.hpp"
+#include "daemon/caller.hpp"
 #include "domain/core_dump.hpp"
 #include "domain/vcpu.hpp"
 #include "xenstore/domain_nodes.hpp"
@@ -192,13 +193,26 @@ json dump_core(Hypervisor& hv, const json& req) {
     if (*domid == 0) return failed({core_failed(EPERM)});
     auto d = guest(hv, *domid);
     if (!d) return failed({core_failed(ESRCH)});
+    // The path is the client's: it is opened with the client's rights, so
+    // the daemon never writes where its caller could not (daemon/caller.hpp).
+    auto open_as_caller = [&](int* err) -> Result<UniqueFd> {
+        const ActAsCaller as(current_caller());
+        if (!as.ok()) {
+            *err = EPERM;
+            return make_error("cannot take on the caller's credentials");
+        }
+        return domain::create_core_file(path, err);
+    };
     int err = 0;
-    auto file = domain::create_core_file(path, &err);
+    auto file = open_as_caller(&err);
     if (!file) return failed({"xc: error: " + file.error().what + ": Internal error",
                               core_failed(err)});
     if (auto st = domain::dump_domain_core(*d, file->get()); !st) {
         file->reset();
-        ::unlink(path.c_str());
+        {
+            const ActAsCaller as(current_caller());
+            if (as.ok()) ::unlink(path.c_str());
+        }
         return failed({libxl_log("libxl_domain.c:603:libxl_domain_core_dump", *domid,
                                  fmt::format("Core dumping domain to {}: {}", path,
                                              st.error().what))});

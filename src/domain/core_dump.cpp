@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/procfs.h>
 #include <sys/user.h>
 #include <unistd.h>
@@ -240,13 +241,21 @@ std::vector<CoreMemory> core_memory(const GuestMemory& mem) {
 }
 
 Result<UniqueFd> create_core_file(const std::string& path, int* err) {
-    const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (err) *err = errno;
-        return make_error(fmt::format("Could not open corefile {} ({} = {})", path, errno,
-                                      std::strerror(errno)));
-    }
-    return UniqueFd(fd);
+    auto open_error = [&](int e) {
+        if (err) *err = e;
+        return make_error(fmt::format("Could not open corefile {} ({} = {})", path, e,
+                                      std::strerror(e)));
+    };
+    // O_NONBLOCK: an existing FIFO or device at the path must not hold the
+    // request; only a regular file is written (and only then truncated).
+    UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600));
+    if (!fd.valid()) return open_error(errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return open_error(errno);
+    if (!S_ISREG(st.st_mode)) return open_error(EINVAL);
+    if (::ftruncate(fd.get(), 0) < 0) return open_error(errno);
+    if (const int fl = ::fcntl(fd.get(), F_GETFL); fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }
 
 Status dump_domain_core(Domain& d, int fd) {

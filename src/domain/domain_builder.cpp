@@ -39,25 +39,7 @@ constexpr unsigned kXenstorePage = 1;
 constexpr std::uint32_t kLapicSvr = 0xf0;
 
 Result<std::vector<std::uint8_t>> read_file(const std::string& path, const char* what) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid())
-        return make_error(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
-    struct stat st {};
-    if (fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-        return make_error(fmt::format("{} '{}': not a regular file", what, path));
-    if (static_cast<std::uint64_t>(st.st_size) > kMaxImageBytes)
-        return make_error(fmt::format("{} '{}': larger than 1 GiB", what, path));
-    std::vector<std::uint8_t> data(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < data.size()) {
-        ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-            return make_error(fmt::format("{} '{}': read failed: {}", what, path,
-                                          n < 0 ? std::strerror(errno) : "short file"));
-        got += static_cast<std::size_t>(n);
-    }
-    return data;
+    return loader::read_image_file(path, what, kMaxImageBytes);
 }
 
 // Copies `bytes` to guest-physical `gpa`, which must be backed RAM.

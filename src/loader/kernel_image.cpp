@@ -1,6 +1,15 @@
 #include "loader/kernel_image.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
+
+#include "base/unique_fd.hpp"
 
 #include "loader/bzimage.hpp"
 #include "loader/decompress.hpp"
@@ -8,14 +17,6 @@
 
 namespace xenolith::loader {
 namespace {
-
-std::string magic_hex(ByteSpan data) {
-    std::string out;
-    for (std::size_t i = 0; i < data.size() && i < 4; ++i) {
-        out += fmt::format("{}{:02x}", i == 0 ? "" : " ", data[i]);
-    }
-    return out;
-}
 
 Result<KernelImage> from_elf(std::vector<std::uint8_t> bytes, std::string container,
                              const ParseLimits& limits) {
@@ -44,14 +45,12 @@ Result<KernelImage> from_compressed(ByteSpan data, Codec codec, const std::strin
         return make_error(fmt::format("{} uses lzo compression, which is not supported", what));
     }
     if (codec == Codec::unknown) {
-        return make_error(
-            fmt::format("{} has unrecognised compression (starts with {})", what, magic_hex(data)));
+        return make_error(fmt::format("{} has unrecognised compression", what));
     }
     auto bytes = decompress(codec, data, limits.max_decompressed, size_hint);
     if (!bytes) return make_error(fmt::format("{}: {}", what, bytes.error().what));
     if (!has_elf_magic(*bytes)) {
-        return make_error(fmt::format("decompressed {} is not an ELF image (starts with {})", what,
-                                      magic_hex(*bytes)));
+        return make_error(fmt::format("decompressed {} is not an ELF image", what));
     }
     return from_elf(std::move(bytes).value(), std::move(format), limits);
 }
@@ -75,8 +74,7 @@ Result<KernelImage> parse_any(ByteSpan file, const ParseLimits& limits) {
     }
     const Codec codec = detect_codec(file);
     if (codec == Codec::unknown) {
-        return make_error(
-            fmt::format("not an ELF or bzImage kernel (starts with {})", magic_hex(file)));
+        return make_error("not an ELF or bzImage kernel");
     }
     auto img = from_compressed(file, codec, fmt::format("{} file", codec_name(codec)), "", limits);
     if (img)
@@ -85,6 +83,29 @@ Result<KernelImage> parse_any(ByteSpan file, const ParseLimits& limits) {
 }
 
 }  // namespace
+
+Result<std::vector<std::uint8_t>> read_image_file(const std::string& path, const char* what,
+                                                  std::uint64_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd.valid())
+        return make_error(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+        return make_error(fmt::format("{} '{}': not a regular file", what, path));
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
+        return make_error(fmt::format("{} '{}': larger than {} MiB", what, path, max_bytes >> 20));
+    std::vector<std::uint8_t> data(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < data.size()) {
+        const ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return make_error(fmt::format("{} '{}': read failed: {}", what, path,
+                                          n < 0 ? std::strerror(errno) : "short file"));
+        got += static_cast<std::size_t>(n);
+    }
+    return data;
+}
 
 std::span<const std::uint8_t> KernelImage::segment_bytes(const Segment& s) const {
     const auto bytes = slice(elf, s.file_offset, s.filesz);

@@ -68,6 +68,15 @@ struct ParseLimits {
 // as Xen's loader does), or a bare compressed ELF (format "gzip/ELF64"...).
 // Every error starts with "<name>: ", e.g.
 // "<name>: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note".
+// Reads a kernel or ramdisk named by a (hostile) config. Only a regular file
+// is read: a FIFO, device or socket would block the builder or never end, so
+// the file is opened without blocking (O_NONBLOCK, which a regular file
+// ignores) and its type checked before a byte is read. Symlinks are followed,
+// as /boot/vmlinuz usually is one. `what` ("kernel", "ramdisk") and the path
+// start every message; no message shows the file's contents.
+Result<std::vector<std::uint8_t>> read_image_file(const std::string& path, const char* what,
+                                                  std::uint64_t max_bytes);
+
 Result<KernelImage> parse_kernel(ByteSpan file, const std::string& name);
 Result<KernelImage> parse_kernel(ByteSpan file, const std::string& name, const ParseLimits& limits);
 

@@ -56,6 +56,7 @@ struct Connection {
 
     std::deque<WatchEvent> events;
     std::unordered_set<std::string> pending_keys;  // "path\0token" of queued non-special events
+    std::size_t event_bytes = 0;  // Outbox::event_cost of the queued events
     std::uint64_t dropped_events = 0;
     bool woken = false;  // listed in the next Server::take_woken()
 

@@ -8,7 +8,8 @@ Core::Core(const ServerConfig& cfg, DomainHooks* h)
     : config(cfg),
       hooks(h),
       store(cfg.priv_domid),
-      outbox(cfg.max_pending_events, cfg.max_pending_events_privileged) {}
+      outbox(OutboxLimits{cfg.max_pending_events, cfg.max_pending_events_privileged,
+                          cfg.max_pending_event_bytes, cfg.max_pending_event_bytes_privileged}) {}
 
 Connection& Core::add_connection(ConnKind kind, domid_t domid) {
     auto c = std::make_unique<Connection>();

@@ -28,9 +28,16 @@ struct ServerConfig {
     // The control domain's id: its connections are privileged, like the host
     // socket. With the default 0 only the socket is.
     domid_t priv_domid = 0;
-    // Watch events queued per connection before further ones are dropped.
+    // Watch events queued per connection (and the memory they hold, see
+    // Outbox::event_cost) before further ones are dropped. C xenstored
+    // charges a guest's queued events to its memory quota (2.5 MiB) and
+    // drops what exceeds it (XSA-326), and limits nothing for dom0; here a
+    // host client that never reads is bounded too: 65536 events of a long
+    // path and token held ~540 MB before.
     std::size_t max_pending_events = 1024;
     std::size_t max_pending_events_privileged = 65536;
+    std::size_t max_pending_event_bytes = 512 * 1024;
+    std::size_t max_pending_event_bytes_privileged = 8 * 1024 * 1024;
 };
 
 // What the core needs from the outside when domains come and go.

@@ -1,7 +1,9 @@
 #include "xenstore/outbox.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <unordered_set>
 
 extern "C" {
 #include <xen/io/xs_wire.h>
@@ -33,14 +35,20 @@ void Outbox::push(Connection& conn, std::string_view path, std::string_view toke
         (void)it;
         if (!fresh) return;
     }
-    const std::size_t cap = conn.privileged ? max_priv_ : max_unpriv_;
-    if (conn.events.size() >= cap) {
+    const std::size_t cap =
+        conn.privileged ? limits_.max_events_privileged : limits_.max_events;
+    const std::size_t max_bytes =
+        conn.privileged ? limits_.max_bytes_privileged : limits_.max_bytes;
+    const std::size_t cost = event_cost(path, token);
+    if (conn.events.size() >= cap || conn.event_bytes + cost > max_bytes) {
         if (!special) conn.pending_keys.erase(key_of(path, token));
         if (conn.dropped_events++ == 0)
-            log::warn("xenstore: dom{} connection {}: event queue full, dropping watch events",
-                      conn.domid, conn.id);
+            log::warn("xenstore: dom{} connection {}: event queue full ({} events, {} bytes), "
+                      "dropping watch events",
+                      conn.domid, conn.id, conn.events.size(), conn.event_bytes);
         return;
     }
+    conn.event_bytes += cost;
     conn.events.push_back(WatchEvent{conn.id, std::string(path), std::string(token)});
     if (!conn.woken) {
         conn.woken = true;
@@ -52,13 +60,16 @@ std::optional<WatchEvent> Outbox::pop(Connection& conn) {
     if (conn.events.empty()) return std::nullopt;
     WatchEvent ev = std::move(conn.events.front());
     conn.events.pop_front();
+    conn.event_bytes -= event_cost(ev.path, ev.token);
     if (!is_special(ev.path)) conn.pending_keys.erase(key_of(ev.path, ev.token));
     return ev;
 }
 
 void Outbox::clear(Connection& conn) {
-    conn.events.clear();
-    conn.pending_keys.clear();
+    // Swapped out rather than cleared, so their blocks and buckets go too.
+    std::deque<WatchEvent>().swap(conn.events);
+    std::unordered_set<std::string>().swap(conn.pending_keys);
+    conn.event_bytes = 0;
 }
 
 std::vector<ConnId> Outbox::take_woken() {

@@ -1,7 +1,8 @@
-// Queues watch events on connections, bounded per connection, dropping an
-// event identical to one still queued (as C xenstored) and events too long
-// for one message. Remembers which connections have new events so the
-// transport can kick them.
+// Queues watch events on connections, bounded per connection in number and
+// in memory, dropping an event identical to one still queued (as C
+// xenstored), events too long for one message and events over the bounds
+// (logged once per connection, counted in dropped_events). Remembers which
+// connections have new events so the transport can kick them.
 #pragma once
 
 #include <cstddef>
@@ -13,10 +14,22 @@
 
 namespace xenolith::xenstore {
 
+struct OutboxLimits {
+    std::size_t max_events;
+    std::size_t max_events_privileged;
+    std::size_t max_bytes;
+    std::size_t max_bytes_privileged;
+};
+
 class Outbox {
 public:
-    Outbox(std::size_t max_unprivileged, std::size_t max_privileged)
-        : max_unpriv_(max_unprivileged), max_priv_(max_privileged) {}
+    explicit Outbox(const OutboxLimits& limits) : limits_(limits) {}
+
+    // Memory one queued event holds: its strings, its queue entry and its
+    // key in pending_keys (an estimate of the allocator's real cost).
+    static std::size_t event_cost(std::string_view path, std::string_view token) {
+        return 2 * (path.size() + token.size()) + 160;
+    }
 
     void push(Connection& conn, std::string_view path, std::string_view token);
     static std::optional<WatchEvent> pop(Connection& conn);
@@ -25,8 +38,7 @@ public:
     std::vector<ConnId> take_woken();
 
 private:
-    std::size_t max_unpriv_;
-    std::size_t max_priv_;
+    OutboxLimits limits_;
     std::vector<ConnId> woken_;
 };
 

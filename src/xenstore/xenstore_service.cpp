@@ -1,5 +1,6 @@
 #include "xenstore/xenstore_service.hpp"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@ constexpr unsigned kRequestsPerTurn = 64;
 constexpr std::size_t kReceiveChunk = 16 * 1024;
 // Host clients are root, but their number still bounds our memory.
 constexpr std::size_t kMaxSocketClients = 1024;
+constexpr std::size_t kTrimAfterBytes = 1024 * 1024;
 
 }  // namespace
 
@@ -80,6 +82,7 @@ Result<std::unique_ptr<XenstoreService>> XenstoreService::start(const ServiceOpt
         auto fd = listen_unix(opts.socket_path);
         if (!fd) return make_error("xenstore: " + fd.error().what);
         s->listen_fd_ = std::move(*fd);
+        s->accept_guard_ = std::make_unique<AcceptGuard>("xenstore socket");
         if (!watch_fd(s->listen_fd_.get(), kListenTag))
             return make_error(fmt::format("xenstore: epoll_ctl: {}", std::strerror(errno)));
     }
@@ -118,12 +121,13 @@ void XenstoreService::run() {
     std::vector<domid_t> again_rings;
     while (!stopping_) {
         const bool busy = !again_clients.empty() || !again_rings.empty();
-        const int n = ::epoll_wait(epoll_fd_.get(), events, 64, busy ? 0 : -1);
+        const int n = ::epoll_wait(epoll_fd_.get(), events, 64, wait_timeout_ms(busy));
         if (n < 0 && errno != EINTR) {
             log::error("xenstore: epoll_wait: {}", std::strerror(errno));
             return;
         }
         std::lock_guard lock(mu_);
+        resume_listening_if_due();
         // Connections left over from the last turn go first (fairness).
         std::vector<ConnId> clients;
         clients.swap(again_clients);
@@ -157,6 +161,31 @@ void XenstoreService::run() {
         deliver_events();
         after_change();
     }
+}
+
+int XenstoreService::wait_timeout_ms(bool busy) const {
+    if (busy) return 0;
+    if (!listen_paused_until_) return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*listen_paused_until_ -
+                                                                  std::chrono::steady_clock::now());
+    return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+void XenstoreService::pause_listening() {
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.u64 = kListenTag;
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, listen_fd_.get(), &ev);
+    listen_paused_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+}
+
+void XenstoreService::resume_listening_if_due() {
+    if (!listen_paused_until_ || std::chrono::steady_clock::now() < *listen_paused_until_) return;
+    listen_paused_until_.reset();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenTag;
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, listen_fd_.get(), &ev);
 }
 
 void XenstoreService::handle_kicks() {
@@ -220,11 +249,22 @@ void XenstoreService::accept_clients() {
     for (;;) {
         const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log::warn("xenstore: accept: {}", std::strerror(errno));
+            const int err = errno;
+            if (err == EINTR || err == ECONNABORTED) continue;
+            if (err == EAGAIN || err == EWOULDBLOCK) return;
+            if (AcceptGuard::out_of_resources(err)) {
+                // Refusing drains the queue one client at a time; without a
+                // spare, the socket is left alone for a while.
+                const auto r = accept_guard_->refuse_one(listen_fd_.get(), err);
+                if (r == AcceptGuard::Refusal::refused) continue;
+                if (r == AcceptGuard::Refusal::none_waiting) return;
+            } else {
+                log::warn("xenstore: accept: {}", std::strerror(err));
+            }
+            pause_listening();
             return;
         }
+        accept_guard_->accepted();
         UniqueFd owned(fd);
         if (clients_.size() >= kMaxSocketClients) {
             log::warn("xenstore: {} socket clients already, refusing another", clients_.size());
@@ -248,10 +288,16 @@ void XenstoreService::accept_clients() {
 void XenstoreService::close_client(ConnId id, bool violation) {
     auto it = clients_.find(id);
     if (it == clients_.end()) return;
+    const Connection* conn = server_.connection(id);
+    const std::size_t held = (conn ? conn->event_bytes : 0) + it->second->out.bytes();
     ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, it->second->fd.get(), nullptr);
     server_.disconnect(id);
     clients_.erase(it);
     if (violation) ++stats_.sockets_dropped;
+    // xenolithd keeps freed memory in its heap (it must not munmap per
+    // request: MMU notifiers); a client that held megabytes of queued
+    // events gives them back to the host when it goes.
+    if (held >= kTrimAfterBytes) malloc_trim(0);
 }
 
 void XenstoreService::update_interest(SocketClient& c) {

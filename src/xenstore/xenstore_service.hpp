@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/accept_guard.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "xenstore/domain_nodes.hpp"
@@ -127,6 +128,11 @@ private:
 
     void run();
     void accept_clients();
+    // Out of descriptors with no spare to refuse a client with: stop
+    // watching the listening socket for a while (else epoll spins on it).
+    void pause_listening();
+    void resume_listening_if_due();
+    int wait_timeout_ms(bool busy) const;
     bool serve_client(ConnId id);  // true: more may be waiting
     bool send_client(SocketClient& c, Connection& conn);
     void close_client(ConnId id, bool violation);
@@ -146,6 +152,8 @@ private:
     std::shared_ptr<Kicker> kicker_;
     UniqueFd listen_fd_;
     UniqueFd epoll_fd_;
+    std::unique_ptr<AcceptGuard> accept_guard_;
+    std::optional<std::chrono::steady_clock::time_point> listen_paused_until_;
 
     std::mutex mu_;
     std::condition_variable changed_;

@@ -73,5 +73,60 @@ TEST(ControlProtocol, a_message_larger_than_one_read_arrives_whole) {
     EXPECT_EQ((**m)["s"].get<std::string>().size(), 200u * 1024);
 }
 
+TEST(ControlRequest, deep_nesting_is_refused_before_parsing) {
+    SocketPair sp;
+    std::string deep = "{\"cmd\":" + std::string(1000, '[') + std::string(1000, ']') + "}\n";
+    std::thread writer([&] { EXPECT_EQ(write(sp.fd[0], deep.data(), deep.size()), ssize_t(deep.size())); });
+    auto m = recv_request(sp.fd[1], kRequestLimits);
+    writer.join();
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.error().what, "control socket: message nested too deeply");
+}
+
+TEST(ControlRequest, too_many_values_are_refused) {
+    std::string many = "{\"a\":[";
+    for (int i = 0; i < 70000; ++i) many += "0,";
+    many += "0]}";
+    auto st = check_json_shape(many, kRequestLimits.max_depth, kRequestLimits.max_values);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().what, "control socket: message has too many values");
+}
+
+TEST(ControlRequest, brackets_and_escaped_quotes_inside_strings_do_not_count) {
+    const std::string text = "{\"s\":\"[[[[\\\"[[[[,,,,\",\"t\":[1]}";
+    EXPECT_TRUE(check_json_shape(text, 2, 4).ok());
+    EXPECT_FALSE(check_json_shape("[[[]]]", 2, 100).ok());
+}
+
+TEST(ControlRequest, a_request_over_the_size_bound_is_refused_unread) {
+    SocketPair sp;
+    nlohmann::json big = {{"s", std::string(kRequestLimits.max_bytes + 1, 'x')}};
+    std::thread writer([&] { (void)send_message(sp.fd[0], big); });
+    auto m = recv_request(sp.fd[1], kRequestLimits);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.error().what, "control socket: message too large");
+    shutdown(sp.fd[1], SHUT_RDWR);  // let the writer finish
+    writer.join();
+}
+
+TEST(ControlRequest, a_large_real_request_fits) {
+    SocketPair sp;
+    // A create of a guest with 256 disks: far more than any real config.
+    nlohmann::json disks = nlohmann::json::array();
+    for (int i = 0; i < 256; ++i)
+        disks.push_back({{"pdev_path", "/dev/vg0/guest-disk-" + std::to_string(i)},
+                         {"vdev", "xvd" + std::to_string(i)},
+                         {"backend", "phy"},
+                         {"format", "raw"},
+                         {"readwrite", 1}});
+    nlohmann::json req = {{"cmd", "create"},
+                          {"config", {{"c_info", {{"name", "big"}}}, {"disks", disks}}}};
+    std::thread writer([&] { EXPECT_TRUE(send_message(sp.fd[0], req).ok()); });
+    auto m = recv_request(sp.fd[1], kRequestLimits);
+    writer.join();
+    ASSERT_TRUE(m.ok()) << m.error().what;
+    EXPECT_EQ((**m)["config"]["disks"].size(), 256u);
+}
+
 }  // namespace
 }  // namespace xenolith::control

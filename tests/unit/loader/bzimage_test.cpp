@@ -110,7 +110,7 @@ TEST_P(CodecTest, output_of_exactly_the_limit_when_parsed_then_allowed) {
     limits.max_decompressed = kMiB;
     EXPECT_EQ(
         error_of(bzimage_of(GetParam().compress(zeros), zeros.size()), limits),
-        "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 00 00 00 00)");
+        "vmlinuz: decompressed bzImage payload is not an ELF image");
 }
 
 TEST_P(CodecTest, garbage_after_the_stream_when_parsed_then_ignored_unless_lz4) {
@@ -293,7 +293,7 @@ TEST(BzImage, empty_payload_when_parsed_then_rejected) {
 
 TEST(BzImage, unknown_compression_when_parsed_then_rejected) {
     EXPECT_EQ(error_of(bzimage_raw({0x00, 0x11, 0x22, 0x33, 0x44})),
-              "vmlinuz: bzImage payload has unrecognised compression (starts with 00 11 22 33)");
+              "vmlinuz: bzImage payload has unrecognised compression");
 }
 
 TEST(BzImage, lzo_payload_when_parsed_then_unsupported) {
@@ -305,7 +305,7 @@ TEST(BzImage, payload_decompressing_to_non_elf_when_parsed_then_rejected) {
     const Bytes text{'h', 'e', 'l', 'l', 'o'};
     EXPECT_EQ(
         error_of(bzimage_of(testing::gzip_compress(text), text.size())),
-        "vmlinuz: decompressed bzImage payload is not an ELF image (starts with 68 65 6c 6c)");
+        "vmlinuz: decompressed bzImage payload is not an ELF image");
 }
 
 TEST(BzImage, inner_elf_without_pvh_note_when_parsed_then_same_message_as_bare_elf) {

@@ -143,7 +143,7 @@ TEST(ElfHostile, empty_file_when_parsed_then_rejected) {
 
 TEST(ElfHostile, bad_magic_when_parsed_then_rejected) {
     EXPECT_EQ(error_of({'M', 'Z', 0x90, 0x00, 1, 2}),
-              "k.elf: not an ELF or bzImage kernel (starts with 4d 5a 90 00)");
+              "k.elf: not an ELF or bzImage kernel");
 }
 
 TEST(ElfHostile, truncated_identification_when_parsed_then_rejected) {

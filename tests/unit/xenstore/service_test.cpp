@@ -2,6 +2,8 @@
 // pages in test memory, a real unix socket takes host clients.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -316,6 +318,53 @@ TEST_F(ServiceTest, SecondServiceOnALiveSocketIsRefused) {
     auto again = XenstoreService::start(o, &host);
     ASSERT_FALSE(again);
     EXPECT_NE(again.error().what.find("another xenstored"), std::string::npos);
+}
+
+// Before: at the fd limit the loop spun on the readable listening socket,
+// logging each EMFILE (~600k lines/s) at 100% CPU.
+TEST_F(ServiceTest, AtTheFdLimit_ClientsAreRefusedAndTheLoopIdles) {
+    // Sockets made while fds are still free; connect() needs no new one.
+    std::vector<int> clients;
+    for (int i = 0; i < 8; ++i) clients.push_back(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    int highest = 0;
+    for (int fd = 0; fd < 4096; ++fd)
+        if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
+    rlimit tight{static_cast<rlim_t>(highest + 1), old.rlim_max};
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    std::vector<int> fillers;  // the free numbers below the limit
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", svc->socket_path().c_str());
+    for (int fd : clients)
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timespec c0{}, c1{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    std::this_thread::sleep_for(500ms);
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    const double cpu = double(c1.tv_sec - c0.tv_sec) + double(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    // Refused clients see the end of the stream, not a hang.
+    int refused = 0;
+    for (int fd : clients) {
+        timeval tv{0, 200000};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char c;
+        if (::recv(fd, &c, 1, 0) == 0) ++refused;
+    }
+    for (int fd : fillers) ::close(fd);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    EXPECT_LT(cpu, 0.1) << "the service loop spins at the fd limit";
+    EXPECT_EQ(refused, 8);
+    for (int fd : clients) ::close(fd);
+    // Descriptors are back: new clients are served.
+    int fd = connect_socket();
+    send_msg(fd, XS_READ, strs({"/local/domain/0/name"}));
+    auto r = recv_msg(fd);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->payload, "Domain-0");
+    ::close(fd);
 }
 
 TEST_F(ServiceTest, StopRemovesTheSocket) {

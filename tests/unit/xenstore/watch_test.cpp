@@ -239,6 +239,35 @@ TEST_F(Watches, EventQueueIsBounded) {
     EXPECT_EQ(c.conn().dropped_events, 8u);
 }
 
+TEST_F(Watches, EventQueueIsBoundedInBytes_WhenAClientNeverReads_ThenEventsAreDropped) {
+    ServerConfig cfg;
+    const std::string token(2000, 't');
+    const std::string base = "/" + std::string(1000, 'p');
+    const std::size_t one = Outbox::event_cost(base + "/n0", token);
+    cfg.max_pending_event_bytes_privileged = 5 * one;
+    Server small(cfg);
+    Client c(small, small.connect_socket());
+    Client writer(small, small.connect_socket());
+    c.watch(base, token);  // the watch's own first event is the first queued
+    for (int i = 0; i < 20; ++i) writer.write(base + "/n" + std::to_string(i), "");
+    EXPECT_LE(c.conn().event_bytes, cfg.max_pending_event_bytes_privileged);
+    EXPECT_GT(c.conn().dropped_events, 0u);
+    const std::size_t queued = c.conn().events.size();
+    EXPECT_EQ(c.events().size(), queued);  // the client reads them all
+    EXPECT_EQ(c.conn().event_bytes, 0u);    // and the account is back to zero
+    writer.write(base + "/again", "");
+    EXPECT_EQ(c.events().size(), 1u);       // room again
+}
+
+TEST_F(Watches, UnprivilegedEventBytesUseTheirOwnBound) {
+    ServerConfig cfg;
+    cfg.max_pending_event_bytes = 1;  // nothing fits
+    Server small(cfg);
+    Client host(small, small.connect_socket());
+    host.watch("/k", "t");
+    EXPECT_EQ(host.events().size(), 1u);  // privileged: the other bound
+}
+
 TEST_F(Watches, OverlongEventsAreNotSent) {
     std::string token(XENSTORE_PAYLOAD_MAX - 6, 't');
     EXPECT_EQ(dom0.watch("/a", token), "ok");
