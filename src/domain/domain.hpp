@@ -25,7 +25,7 @@ extern "C" {
 
 #include "arch/x86/pvh_layout.hpp"
 #include "evtchn/event_channels.hpp"
-#include "domain/guest_warnings.hpp"
+#include "base/guest_warnings.hpp"
 #include "domain/hypervisor_log.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"

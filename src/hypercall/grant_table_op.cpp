@@ -141,7 +141,8 @@ long grant_table_op(Context& ctx) {
         case GNTTABOP_swap_grant_ref:
             break;
         default:
-            if (cmd > GNTTABOP_cache_flush) return unknown_subop(ctx, __HYPERVISOR_grant_table_op, cmd);
+            if (cmd > GNTTABOP_cache_flush)
+                return unknown_subop(ctx, __HYPERVISOR_grant_table_op, cmd);
             return -XEN_ENOSYS;
     }
     if (static_cast<std::int32_t>(count) < 0) return -XEN_EINVAL;

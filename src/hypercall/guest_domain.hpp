@@ -24,7 +24,7 @@ extern "C" {
 }
 
 #include "arch/x86/pvh_layout.hpp"
-#include "domain/guest_warnings.hpp"
+#include "base/guest_warnings.hpp"
 #include "evtchn/event_channels.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
@@ -36,7 +36,6 @@ class SerialInput;
 namespace xenolith::hypercall {
 
 using Deadline = std::chrono::steady_clock::time_point;
-using domain::GuestWarning;
 
 // A vCPU of the calling domain: the caller itself or one it names.
 class GuestVcpu {

@@ -143,7 +143,7 @@ public:
     bool is_console() const override { return console_domain; }
     console::SerialInput* serial_input() override { return serial; }
     void guest_log(std::string_view line) override { log.emplace_back(line); }
-    bool first_time(domain::GuestWarning kind, std::uint64_t detail) override {
+    bool first_time(GuestWarning kind, std::uint64_t detail) override {
         return warnings.first_time(kind, detail);
     }
 
@@ -162,7 +162,7 @@ public:
     bool console_domain = false;
     console::SerialInput* serial = nullptr;
     std::vector<std::string> log;
-    domain::GuestWarnings warnings;
+    GuestWarnings warnings;
 
 private:
     FakeTarget target_;

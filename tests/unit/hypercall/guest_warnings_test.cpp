@@ -2,9 +2,9 @@
 // can silence another, and a flood cannot grow the set without bound.
 #include <gtest/gtest.h>
 
-#include "domain/guest_warnings.hpp"
+#include "base/guest_warnings.hpp"
 
-namespace xenolith::domain {
+namespace xenolith {
 namespace {
 
 TEST(GuestWarnings, first_time_when_repeated_then_false) {
@@ -41,4 +41,4 @@ TEST(GuestWarnings, first_time_when_full_then_each_new_kind_still_warns_once) {
 }
 
 }  // namespace
-}  // namespace xenolith::domain
+}  // namespace xenolith

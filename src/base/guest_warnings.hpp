@@ -11,7 +11,7 @@
 #include <set>
 #include <utility>
 
-namespace xenolith::domain {
+namespace xenolith {
 
 enum class GuestWarning : std::uint8_t {
     unknown_hypercall,        // detail: the hypercall number
@@ -59,4 +59,4 @@ private:
     std::bitset<static_cast<std::size_t>(GuestWarning::count_)> kinds_;
 };
 
-}  // namespace xenolith::domain
+}  // namespace xenolith
