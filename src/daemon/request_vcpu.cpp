@@ -12,13 +12,14 @@
 
 #include "daemon/request_util.hpp"
 #include "domain/vcpu.hpp"
+#include "host/cpus.hpp"
 #include "xenstore/domain_nodes.hpp"
 
 namespace xenolith::daemon {
 namespace {
 
 using nlohmann::json;
-using domain::CpuMask;
+using host::CpuMask;
 using domain::Domain;
 
 // A CPU list as xl sends it, in at most this many numbers.
@@ -35,7 +36,7 @@ json cpus_json(const CpuMask& m) {
 // does not have are dropped, as Xen truncates a cpumap to nr_cpu_ids.
 std::optional<CpuMask> mask_from_json(const json& j) {
     if (!j.is_array() || j.size() > kMaxCpuNumbers) return std::nullopt;
-    CpuMask m(domain::host_cpu_count(), false);
+    CpuMask m(host::host_cpu_count(), false);
     for (const json& c : j) {
         if (!c.is_number_unsigned()) return std::nullopt;
         const std::uint64_t cpu = c.get<std::uint64_t>();
@@ -45,14 +46,14 @@ std::optional<CpuMask> mask_from_json(const json& j) {
 }
 
 // Xen's vcpu_set_hard_affinity: the mask must hold an online CPU.
-bool has_online_cpu(const CpuMask& m, const domain::HostCpus& host) {
+bool has_online_cpu(const CpuMask& m, const host::HostCpus& host) {
     for (unsigned c : host.online)
         if (c < m.size() && m[c]) return true;
     return false;
 }
 
 json physinfo(Hypervisor&, const json&) {
-    const domain::HostCpus host = domain::read_host_cpus();
+    const host::HostCpus host = host::read_host_cpus();
     return {{"ok", true},
             {"nr_cpus", host.nr_cpus},
             {"online", host.online},
@@ -81,7 +82,7 @@ std::vector<double> host_cpu_busy_seconds(unsigned nr_cpus) {
 // every CPU in both affinities. The CPU serving this request is running;
 // Linux cannot say whether another CPU is idle at an instant, so the
 // others are shown blocked.
-json dom0_vcpus(const domain::HostCpus& host) {
+json dom0_vcpus(const host::HostCpus& host) {
     json out = json::array();
     const std::vector<double> busy = host_cpu_busy_seconds(host.nr_cpus);
     const int here = sched_getcpu();
@@ -129,7 +130,7 @@ json domain_vcpus(Domain& d) {
 
 // "vcpu-list": every domain, or the one "domain" names.
 json vcpu_list(Hypervisor& hv, const json& req) {
-    const domain::HostCpus host = domain::read_host_cpus();
+    const host::HostCpus host = host::read_host_cpus();
     json domains = json::array();
     const bool one = req.contains("domain");
     const bool dom0 = one && req["domain"].is_string() &&
@@ -177,7 +178,7 @@ json vcpu_pin(Hypervisor& hv, const json& req) {
         if (!*out) return errno_reply(EINVAL);
     }
     if (!hard && !soft) return errno_reply(EINVAL);  // libxl: ERROR_INVAL
-    if (hard && !has_online_cpu(*hard, domain::read_host_cpus())) return errno_reply(EINVAL);
+    if (hard && !has_online_cpu(*hard, host::read_host_cpus())) return errno_reply(EINVAL);
     domain::Vcpu& v = d->vcpu(static_cast<unsigned>(id));
     if (auto st = v.set_affinity(hard, soft); !st) return fail(st.error().what);
     return {{"ok", true}};
@@ -245,7 +246,7 @@ constexpr RequestHandler kVcpuRequests[] = {
 }  // namespace
 
 Status parse_create_affinity(const json& req, domain::DomainIdentity& id) {
-    const domain::HostCpus host = domain::read_host_cpus();
+    const host::HostCpus host = host::read_host_cpus();
     const std::pair<const char*, std::vector<CpuMask>*> keys[] = {
         {"vcpu_hard_affinity", &id.vcpu_hard_affinity},
         {"vcpu_soft_affinity", &id.vcpu_soft_affinity}};

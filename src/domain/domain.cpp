@@ -120,7 +120,7 @@ void Domain::raise_upcall(unsigned vcpu) {
         // HVM_PARAM_CALLBACK_IRQ of type "vector" (bits 63:56 == 2).
         const std::uint64_t via = callback_via_.load();
         if ((via >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR) vector = via & 0xff;
-        else if (via != 0 && first_time(0x3100))
+        else if (via != 0 && first_time(GuestWarning::callback_via_unsupported))
             guest_log("callback via GSI/INTx is not supported; use a vector callback");
     }
     if (vector) deliver_vector(vcpu, vector);
@@ -404,14 +404,6 @@ void Domain::guest_log(std::string_view line) {
 void Domain::debug_port_write(char c) {
     std::lock_guard lock(log_mu_);
     debug_port_.feed(&c, 1, [this](const std::string& line) { guest_log(line); });
-}
-
-bool Domain::first_time(std::uint32_t key) {
-    std::lock_guard lock(log_mu_);
-    key %= warned_.size();
-    if (warned_.test(key)) return false;
-    warned_.set(key);
-    return true;
 }
 
 }  // namespace xenolith::domain

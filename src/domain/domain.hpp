@@ -25,6 +25,7 @@ extern "C" {
 
 #include "arch/x86/pvh_layout.hpp"
 #include "evtchn/event_channels.hpp"
+#include "base/guest_warnings.hpp"
 #include "domain/hypervisor_log.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
@@ -212,11 +213,13 @@ public:
     double cpu_seconds() const;
     std::chrono::steady_clock::time_point created_at() const { return created_at_; }
 
-    // Log helpers: "(dN) text" lines in the hypervisor log; warn_once keys
-    // unknown hypercalls so a looping guest cannot flood the log.
+    // Log helpers: "(dN) text" lines in the hypervisor log; first_time
+    // keys warnings so a looping guest cannot flood the log.
     void guest_log(std::string_view line);
     void debug_port_write(char c);
-    bool first_time(std::uint32_t key);
+    bool first_time(GuestWarning kind, std::uint64_t detail = 0) {
+        return warnings_.first_time(kind, detail);
+    }
     // Logs the start-up cost, just before vCPU 0 first enters the guest.
     void log_first_entry();
 
@@ -263,7 +266,7 @@ private:
     std::array<std::optional<std::uint64_t>, kWatchdogs> watchdog_timers_{};
     std::mutex log_mu_;
     LineAssembler debug_port_;
-    std::bitset<4096> warned_;
+    GuestWarnings warnings_;
 };
 
 }  // namespace xenolith::domain

@@ -32,6 +32,7 @@ extern "C" {
 #include "arch/x86/hypercall_port.hpp"
 #include "base/log.hpp"
 #include "domain/domain.hpp"
+#include "domain/guest_domain_adapter.hpp"
 #include "domain/pvclock.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/transport.hpp"
@@ -118,66 +119,6 @@ CpuMask configured(const std::vector<std::vector<bool>>& masks, unsigned id) {
 }
 
 }  // namespace
-
-std::optional<std::vector<unsigned>> parse_linux_cpulist(std::string_view text) {
-    std::vector<unsigned> out;
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        std::size_t comma = text.find(',', pos);
-        if (comma == std::string_view::npos) comma = text.size();
-        const std::string_view part = text.substr(pos, comma - pos);
-        pos = comma + 1;
-        unsigned first = 0, last = 0;
-        const char* end = part.data() + part.size();
-        auto r = std::from_chars(part.data(), end, first);
-        if (r.ec != std::errc()) return std::nullopt;
-        last = first;
-        if (r.ptr != end) {
-            if (*r.ptr != '-') return std::nullopt;
-            r = std::from_chars(r.ptr + 1, end, last);
-            if (r.ec != std::errc() || r.ptr != end || last < first) return std::nullopt;
-        }
-        if (last >= 65536) return std::nullopt;  // beyond any Linux NR_CPUS
-        for (unsigned c = first; c <= last; ++c) out.push_back(c);
-    }
-    return out;
-}
-
-HostCpus read_host_cpus(const std::string& sysfs_root) {
-    HostCpus h;
-    if (auto possible = parse_linux_cpulist(read_text(sysfs_root + "/cpu/possible"));
-        possible && !possible->empty())
-        h.nr_cpus = possible->back() + 1;
-    else
-        h.nr_cpus = static_cast<unsigned>(std::max(1L, sysconf(_SC_NPROCESSORS_CONF)));
-    if (auto online = parse_linux_cpulist(read_text(sysfs_root + "/cpu/online")))
-        for (unsigned c : *online)
-            if (c < h.nr_cpus) h.online.push_back(c);
-    // Nodes: node<N> directories; a host without NUMA sysfs has one node.
-    if (DIR* dir = opendir((sysfs_root + "/node").c_str())) {
-        while (dirent* e = readdir(dir)) {
-            unsigned id = 0;
-            const std::string_view name = e->d_name;
-            if (!name.starts_with("node")) continue;
-            auto r = std::from_chars(name.data() + 4, name.data() + name.size(), id);
-            if (r.ec != std::errc() || r.ptr != name.data() + name.size() || id >= 4096) continue;
-            if (h.node_cpus.size() <= id) h.node_cpus.resize(id + 1);
-            if (auto cpus = parse_linux_cpulist(
-                    read_text(fmt::format("{}/node/{}/cpulist", sysfs_root, name))))
-                for (unsigned c : *cpus)
-                    if (c < h.nr_cpus) h.node_cpus[id].push_back(c);
-        }
-        closedir(dir);
-    }
-    if (h.node_cpus.empty()) h.node_cpus.push_back(h.online);
-    return h;
-}
-
-unsigned host_cpu_count() {
-    static const unsigned count = read_host_cpus().nr_cpus;
-    return count;
-}
 
 void install_vcpu_kick_signal() {
     struct sigaction sa {};
@@ -676,7 +617,7 @@ void Vcpu::handle_exit() {
         case KVM_EXIT_MMIO:
             // No emulated devices: reads float high, writes are dropped.
             if (!run->mmio.is_write) std::memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-            if (domain_.first_time(0x1000))
+            if (domain_.first_time(GuestWarning::unhandled_mmio))
                 domain_.guest_log(fmt::format("unhandled MMIO {} at {:#x}",
                                               run->mmio.is_write ? "write" : "read",
                                               run->mmio.phys_addr));
@@ -726,7 +667,7 @@ void Vcpu::handle_io() {
     }
     // No emulated legacy devices: reads float high, writes are dropped.
     if (!out) std::memset(data, 0xff, std::size_t{run->io.size} * run->io.count);
-    if (domain_.first_time(0x2000 + (run->io.port & 0xfff)))
+    if (domain_.first_time(GuestWarning::unhandled_port_io, run->io.port))
         domain_.guest_log(fmt::format("unhandled port I/O {} {:#x}", out ? "write" : "read",
                                       run->io.port));
 }
@@ -736,7 +677,9 @@ long Vcpu::run_hypercall(const hypercall::DecodedCall& call) {
     const kvm_sregs& sregs = kvm_->sregs();
     x86::PagingState paging{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
     hypercall::GuestAccess guest(domain_.memory(), paging);
-    hypercall::Context ctx{domain_, *this,
+    GuestVcpuAdapter caller(*this);
+    GuestDomainAdapter domain(domain_, caller);
+    hypercall::Context ctx{domain, caller,
                            {call.arg[0], call.arg[1], call.arg[2], call.arg[3], call.arg[4]},
                            guest, call.is64};
     return hypercall::dispatch(call.nr, ctx);
@@ -758,7 +701,7 @@ void Vcpu::handle_wrmsr() {
     kvm_run* run = kvm_->run_area();
     run->msr.error = 1;  // #GP unless handled
     if (run->msr.index != kXenHypercallMsr) {
-        if (domain_.first_time(0x3000))
+        if (domain_.first_time(GuestWarning::unknown_wrmsr))
             domain_.guest_log(fmt::format("wrmsr to unknown MSR {:#x}", run->msr.index));
         return;
     }
@@ -769,14 +712,14 @@ void Vcpu::handle_wrmsr() {
     if (!page || !domain_.memory().is_ram_gfn(gpa >> kPageShift)) return;
     x86::fill_hypercall_page(std::span<std::uint8_t, 4096>(page, 4096));
     run->msr.error = 0;
-    if (domain_.first_time(0x3001))
+    if (domain_.first_time(GuestWarning::hypercall_page))
         domain_.guest_log(fmt::format("hypercall page at {:#x} (transport: port I/O exits)", gpa));
 }
 
 void Vcpu::handle_rdmsr() {
     kvm_run* run = kvm_->run_area();
     run->msr.error = 1;  // the hypercall MSR is write-only, others unknown: #GP
-    if (run->msr.index != kXenHypercallMsr && domain_.first_time(0x3002))
+    if (run->msr.index != kXenHypercallMsr && domain_.first_time(GuestWarning::unknown_rdmsr))
         domain_.guest_log(fmt::format("rdmsr from unknown MSR {:#x}", run->msr.index));
 }
 

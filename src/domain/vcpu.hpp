@@ -26,6 +26,7 @@ extern "C" {
 
 #include "base/result.hpp"
 #include "domain/timer_service.hpp"
+#include "host/cpus.hpp"
 
 namespace xenolith::kvm {
 class Vcpu;
@@ -38,23 +39,8 @@ namespace xenolith::domain {
 
 class Domain;
 
-// A set of host CPUs, one entry per possible CPU (HostCpus::nr_cpus).
-using CpuMask = std::vector<bool>;
-
-// The host's CPUs, as Xen's physinfo and topology would describe them.
-struct HostCpus {
-    unsigned nr_cpus = 0;             // possible CPUs: the highest id + 1
-    std::vector<unsigned> online;     // ascending
-    std::vector<std::vector<unsigned>> node_cpus;  // NUMA node id -> its CPUs
-};
-
-// Reads /sys/devices/system/{cpu,node} (a root for tests). A node
-// directory that cannot be read counts as a node without CPUs.
-HostCpus read_host_cpus(const std::string& sysfs_root = "/sys/devices/system");
-// The number of possible CPUs, read once: masks are this wide.
-unsigned host_cpu_count();
-// Linux's cpulist format ("0-3,8"); nullopt when malformed.
-std::optional<std::vector<unsigned>> parse_linux_cpulist(std::string_view text);
+using host::CpuMask;
+using host::host_cpu_count;
 
 class Vcpu {
 public:

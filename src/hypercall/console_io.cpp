@@ -12,7 +12,6 @@ extern "C" {
 }
 
 #include "console/serial_input.hpp"
-#include "domain/domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -23,7 +22,7 @@ long write(Context& ctx, std::uint64_t count, std::uint64_t src) {
     while (count) {
         const std::size_t n = std::min<std::uint64_t>(count, buf.size());
         if (!ctx.guest.copy_from(src, buf.data(), n)) return -XEN_EFAULT;
-        for (std::size_t i = 0; i < n; ++i) ctx.domain.debug_port_write(buf[i]);
+        ctx.domain.console_write({buf.data(), n});
         src += n;
         count -= n;
     }
@@ -33,7 +32,7 @@ long write(Context& ctx, std::uint64_t count, std::uint64_t src) {
 // Up to `count` bytes of serial input; the number copied. Bytes the
 // guest's buffer could not take stay in the ring.
 long read(Context& ctx, std::uint64_t count, std::uint64_t dst) {
-    console::SerialInput* in = ctx.domain.services().serial_input;
+    console::SerialInput* in = ctx.domain.serial_input();
     if (!in) return 0;
     std::array<char, console::SerialInput::kRingSize> buf;
     const std::size_t n = in->peek(buf.data(), std::min<std::uint64_t>(count, buf.size()));

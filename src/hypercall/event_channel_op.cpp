@@ -6,8 +6,6 @@ extern "C" {
 #include <xen/event_channel.h>
 }
 
-#include "domain/domain.hpp"
-#include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -94,7 +92,7 @@ long event_channel_op(Context& ctx) {
                 return ev.set_priority(op.port, op.priority);
             }, false);
         default:
-            return unknown_subop(ctx, "event_channel_op", ctx.arg[0]);
+            return unknown_subop(ctx, __HYPERVISOR_event_channel_op, ctx.arg[0]);
     }
 }
 

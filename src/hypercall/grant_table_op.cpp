@@ -11,8 +11,6 @@ extern "C" {
 #include <xen/grant_table.h>
 }
 
-#include "domain/domain.hpp"
-#include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -143,7 +141,8 @@ long grant_table_op(Context& ctx) {
         case GNTTABOP_swap_grant_ref:
             break;
         default:
-            if (cmd > GNTTABOP_cache_flush) return unknown_subop(ctx, "grant_table_op", cmd);
+            if (cmd > GNTTABOP_cache_flush)
+                return unknown_subop(ctx, __HYPERVISOR_grant_table_op, cmd);
             return -XEN_ENOSYS;
     }
     if (static_cast<std::int32_t>(count) < 0) return -XEN_EINVAL;
@@ -159,7 +158,7 @@ long grant_table_op(Context& ctx) {
             return get_version(ctx, uop);
         default:
             // map, unmap, copy and swap come with the block and net back-ends.
-            return unknown_subop(ctx, "grant_table_op", cmd);
+            return unknown_subop(ctx, __HYPERVISOR_grant_table_op, cmd);
     }
 }
 

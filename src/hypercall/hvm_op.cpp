@@ -8,8 +8,6 @@ extern "C" {
 #include <xen/hvm/params.h>
 }
 
-#include "domain/domain.hpp"
-#include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -114,7 +112,7 @@ long hvm_op(Context& ctx) {
         case HVMOP_pagetable_dying:
             return pagetable_dying(ctx);
         default:
-            return unknown_subop(ctx, "hvm_op", ctx.arg[0]);
+            return unknown_subop(ctx, __HYPERVISOR_hvm_op, ctx.arg[0]);
     }
 }
 

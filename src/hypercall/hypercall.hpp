@@ -1,15 +1,18 @@
 // Hypercall dispatch: one table keyed by hypercall number, fed by every
 // transport (hypercall page, rewritten direct calls, KVM_XEN interception).
+// Handlers see the domain only through GuestDomain / GuestVcpu
+// (guest_domain.hpp), never domain::Domain, so each family is unit-tested
+// against a fake (tests/unit/hypercall).
 #pragma once
 
 #include <cstdint>
 
-#include "hypercall/guest_access.hpp"
+extern "C" {
+#include <xen/xen.h>
+}
 
-namespace xenolith::domain {
-class Domain;
-class Vcpu;
-}  // namespace xenolith::domain
+#include "hypercall/guest_access.hpp"
+#include "hypercall/guest_domain.hpp"
 
 namespace xenolith::hypercall {
 
@@ -17,8 +20,8 @@ namespace xenolith::hypercall {
 // ABI of its current mode (64-bit: rdi rsi rdx r10 r8; 32-bit: ebx ecx edx
 // esi edi), and typed access to its memory through its page tables.
 struct Context {
-    domain::Domain& domain;
-    domain::Vcpu& vcpu;
+    GuestDomain& domain;
+    GuestVcpu& vcpu;  // the caller
     std::uint64_t arg[5];
     GuestAccess& guest;
     bool is64;  // 64-bit ABI (long mode) rather than the 32-bit one
@@ -42,7 +45,15 @@ long grant_table_op(Context& ctx);
 long set_timer_op(Context& ctx);
 long vm_assist(Context& ctx);
 
-// Logs "(dN) unknown <what>" the first time a domain uses it.
-long unknown_subop(Context& ctx, const char* family, std::uint64_t subop);
+// Returns -ENOSYS for sub-op `subop` of hypercall `nr` (__HYPERVISOR_*),
+// logging "(dN) unknown <family> sub-op <subop>" the first time a domain
+// uses that exact pair.
+long unknown_subop(Context& ctx, unsigned nr, std::uint64_t subop);
+
+// How a domU's domid arguments resolve, as Xen's rcu_lock_domain_by_any_id
+// followed by the default XSM policy: DOMID_SELF or its own id is allowed
+// (0); another existing domain is -EPERM; a domain that does not exist (or
+// does not exist yet) is -ESRCH.
+long check_self_domid(Context& ctx, domid_t domid);
 
 }  // namespace xenolith::hypercall

@@ -14,10 +14,10 @@ extern "C" {
 #include <xen/memory.h>
 }
 
-#include "domain/domain.hpp"
-#include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 #include "memory/reservation.hpp"
+
+#include <fmt/format.h>
 
 namespace xenolith::hypercall {
 namespace {
@@ -54,7 +54,8 @@ long add_to_physmap(Context& ctx, std::uint64_t arg) {
             return -XEN_ENOSYS;  // only through add_to_physmap_batch, as on Xen
         default:
             // Moving RAM frames (gmfn, gmfn_range) is not offered to guests.
-            unknown_subop(ctx, "add_to_physmap space", xatp.space);
+            if (ctx.domain.first_time(GuestWarning::unknown_physmap_space, xatp.space))
+                ctx.domain.guest_log(fmt::format("unknown add_to_physmap space {}", xatp.space));
             return -XEN_EINVAL;
     }
 }
@@ -225,7 +226,7 @@ long memory_op(Context& ctx) {
             if (start_extent) return -XEN_EINVAL;
             return maximum_ram_page();
         default:
-            return unknown_subop(ctx, "memory_op", op);
+            return unknown_subop(ctx, __HYPERVISOR_memory_op, op);
     }
 }
 

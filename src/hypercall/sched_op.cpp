@@ -9,8 +9,6 @@ extern "C" {
 #include <xen/sched.h>
 }
 
-#include "domain/domain.hpp"
-#include "domain/vcpu.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/system_time.hpp"
 
@@ -78,15 +76,14 @@ long sched_op(Context& ctx) {
             sched_remote_shutdown_t r{};
             if (!ctx.guest.read(ctx.arg[1], r)) return -XEN_EFAULT;
             if (r.domain_id >= DOMID_FIRST_RESERVED) return -XEN_ESRCH;
-            if (r.domain_id != ctx.domain.domid() && r.domain_id != 0 &&
-                !ctx.domain.services().registry.find(r.domain_id))
+            if (r.domain_id != ctx.domain.domid() && !ctx.domain.domain_exists(r.domain_id))
                 return -XEN_ESRCH;
             return -XEN_EPERM;
         }
         case SCHEDOP_pin_override:
             return -XEN_EPERM;  // hardware domain only
         default:
-            return unknown_subop(ctx, "sched_op", ctx.arg[0]);
+            return unknown_subop(ctx, __HYPERVISOR_sched_op, ctx.arg[0]);
     }
 }
 

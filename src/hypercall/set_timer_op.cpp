@@ -1,7 +1,6 @@
 // set_timer_op: the legacy singleshot timer; 0 stops it, a past deadline
 // fires at once (VIRQ_TIMER).
 #include <cstdint>
-#include "domain/vcpu.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/system_time.hpp"
 

@@ -8,8 +8,6 @@ extern "C" {
 #include <xen/vcpu.h>
 }
 
-#include "domain/domain.hpp"
-#include "domain/vcpu.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/system_time.hpp"
 
@@ -20,7 +18,8 @@ long vcpu_op(Context& ctx) {
     const std::uint64_t vcpuid = ctx.arg[1];
     const std::uint64_t arg = ctx.arg[2];
     if (vcpuid >= ctx.domain.nr_vcpus()) return -XEN_ENOENT;
-    domain::Vcpu& v = ctx.domain.vcpu(static_cast<unsigned>(vcpuid));
+    GuestVcpu& v = *ctx.domain.vcpu(static_cast<unsigned>(vcpuid));
+    const bool self = v.id() == ctx.vcpu.id();
 
     switch (cmd) {
         case VCPUOP_initialise: {
@@ -61,7 +60,7 @@ long vcpu_op(Context& ctx) {
             vcpu_register_vcpu_info_t info{};
             if (!ctx.guest.read(arg, info)) return -XEN_EFAULT;
             // Only on oneself or on a vCPU that is down (Xen's rule).
-            if (&v != &ctx.vcpu && v.online()) return -XEN_EINVAL;
+            if (!self && v.online()) return -XEN_EINVAL;
             return ctx.domain.register_vcpu_info(v.id(), info.mfn, info.offset);
         }
         case VCPUOP_set_periodic_timer: {
@@ -74,12 +73,14 @@ long vcpu_op(Context& ctx) {
         }
         case VCPUOP_send_nmi:
             if (arg) return -XEN_EINVAL;
-            unknown_subop(ctx, "vcpu_op", cmd);  // NMIs to guests are not wired yet
+            // NMIs to guests are not wired yet: accepted, and said so once.
+            if (ctx.domain.first_time(GuestWarning::nmi_not_delivered, 0))
+                ctx.domain.guest_log("VCPUOP_send_nmi: NMIs are not delivered to guests yet");
             return 0;
         case VCPUOP_get_physid:
             return -XEN_EINVAL;  // only for the hardware domain's pinned vCPUs
         case VCPUOP_set_singleshot_timer: {
-            if (&v != &ctx.vcpu) return -XEN_EINVAL;  // only on oneself, as Xen
+            if (!self) return -XEN_EINVAL;  // only on oneself, as Xen
             vcpu_set_singleshot_timer_t t{};
             if (!ctx.guest.read(arg, t)) return -XEN_EFAULT;
             const auto when = system_time_to_deadline(t.timeout_abs_ns);
@@ -89,14 +90,14 @@ long vcpu_op(Context& ctx) {
             return 0;
         }
         case VCPUOP_stop_singleshot_timer:
-            if (&v != &ctx.vcpu) return -XEN_EINVAL;
+            if (!self) return -XEN_EINVAL;
             v.set_singleshot_timer(std::nullopt);
             return 0;
         case VCPUOP_stop_periodic_timer:
             v.set_periodic_timer(std::nullopt);
             return 0;
         default:
-            return unknown_subop(ctx, "vcpu_op", cmd);
+            return unknown_subop(ctx, __HYPERVISOR_vcpu_op, cmd);
     }
 }
 

@@ -7,7 +7,6 @@ extern "C" {
 #include <xen/xen.h>
 }
 
-#include "domain/domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {

@@ -8,7 +8,6 @@ extern "C" {
 #include <xen/version.h>
 }
 
-#include "domain/domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -65,7 +64,7 @@ long xen_version(Context& ctx) {
         case XENVER_pagesize:
             return arg ? -XEN_EINVAL : 4096;
         case XENVER_guest_handle: {
-            const auto& uuid = ctx.domain.identity().uuid;
+            const auto& uuid = ctx.domain.handle();
             return ctx.guest.copy_to(arg, uuid.data(), uuid.size()) ? 0 : -XEN_EFAULT;
         }
         case XENVER_commandline: {
@@ -77,7 +76,7 @@ long xen_version(Context& ctx) {
         case XENVER_build_id:
             return -XEN_EPERM;  // privileged domains only (XSM default policy)
         default:
-            return unknown_subop(ctx, "xen_version", cmd);
+            return unknown_subop(ctx, __HYPERVISOR_xen_version, cmd);
     }
 }
 

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "domain/vcpu.hpp"
+#include "host/cpus.hpp"
 
-namespace xenolith::domain {
+namespace xenolith::host {
 namespace {
 
 namespace fs = std::filesystem;
@@ -81,4 +81,4 @@ TEST(HostCpus, ThisHost) {
 }
 
 }  // namespace
-}  // namespace xenolith::domain
+}  // namespace xenolith::host

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+extern "C" {
+#include <xen/errno.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+}
+
+#include "fake_guest.hpp"
+
+namespace xenolith::test {
+namespace {
+
+struct HvmOp : HypercallTest {
+    long param(std::uint64_t op, domid_t d, std::uint32_t index, std::uint64_t value = 0) {
+        xen_hvm_param_t p{};
+        p.domid = d;
+        p.index = index;
+        p.value = value;
+        put(kArg, p);
+        return call(__HYPERVISOR_hvm_op, op, kArg);
+    }
+};
+
+TEST_F(HvmOp, allowed_param_when_set_then_get_reads_it_back) {
+    EXPECT_EQ(param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, 0x0200000000000f3ull), 0);
+    EXPECT_EQ(dom.params[HVM_PARAM_CALLBACK_IRQ], 0x0200000000000f3ull);
+    EXPECT_EQ(param(HVMOP_get_param, dom.domid(), HVM_PARAM_CALLBACK_IRQ), 0);
+    EXPECT_EQ(get<xen_hvm_param_t>(kArg).value, 0x0200000000000f3ull);
+}
+
+TEST_F(HvmOp, ring_pfns_when_set_then_eperm_get_allowed) {
+    dom.params[HVM_PARAM_STORE_PFN] = 0xfeffc;
+    EXPECT_EQ(param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_STORE_PFN, 1), -XEN_EPERM);
+    EXPECT_EQ(dom.params[HVM_PARAM_STORE_PFN], 0xfeffcu);
+    EXPECT_EQ(param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_STORE_PFN), 0);
+    EXPECT_EQ(get<xen_hvm_param_t>(kArg).value, 0xfeffcu);
+}
+
+TEST_F(HvmOp, toolstack_only_param_when_accessed_then_eperm) {
+    EXPECT_EQ(param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_IDENT_PT, 1), -XEN_EPERM);
+    EXPECT_EQ(param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_IDENT_PT), -XEN_EPERM);
+}
+
+TEST_F(HvmOp, index_out_of_range_or_deprecated_when_accessed_then_einval) {
+    EXPECT_EQ(param(HVMOP_set_param, DOMID_SELF, HVM_NR_PARAMS, 1), -XEN_EINVAL);
+    EXPECT_EQ(param(HVMOP_get_param, DOMID_SELF, 0xffffffff), -XEN_EINVAL);
+    EXPECT_EQ(param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_PAE_ENABLED), -XEN_EINVAL);
+    // Range is checked before the domain: no lookup for a bad index.
+    EXPECT_EQ(param(HVMOP_get_param, 77, HVM_NR_PARAMS), -XEN_EINVAL);
+}
+
+TEST_F(HvmOp, other_domain_when_named_then_eperm_or_esrch) {
+    dom.others = {9};
+    EXPECT_EQ(param(HVMOP_get_param, 9, HVM_PARAM_CALLBACK_IRQ), -XEN_EPERM);
+    EXPECT_EQ(param(HVMOP_set_param, 10, HVM_PARAM_CALLBACK_IRQ, 1), -XEN_ESRCH);
+    EXPECT_EQ(param(HVMOP_set_param, DOMID_IO, HVM_PARAM_CALLBACK_IRQ, 1), -XEN_ESRCH);
+    EXPECT_EQ(dom.params[HVM_PARAM_CALLBACK_IRQ], 0u);
+}
+
+TEST_F(HvmOp, bad_pointer_when_any_subop_then_efault) {
+    for (std::uint64_t op : {HVMOP_set_param, HVMOP_get_param, HVMOP_set_evtchn_upcall_vector,
+                             HVMOP_get_time, HVMOP_pagetable_dying})
+        EXPECT_EQ(call(__HYPERVISOR_hvm_op, op, kBad), -XEN_EFAULT) << op;
+}
+
+TEST_F(HvmOp, upcall_vector_when_low_vector_or_bad_vcpu_then_einval_enoent) {
+    xen_hvm_evtchn_upcall_vector_t v{};
+    v.vcpu = 1;
+    v.vector = 0xf3;
+    put(kArg, v);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, kArg), 0);
+    EXPECT_EQ(dom.upcall_vectors[1], 0xf3);
+    v.vector = 0x0f;
+    put(kArg, v);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, kArg), -XEN_EINVAL);
+    v.vector = 0xf3;
+    v.vcpu = 2;
+    put(kArg, v);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, kArg), -XEN_ENOENT);
+    v.vcpu = 0xffffffff;
+    put(kArg, v);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, kArg), -XEN_ENOENT);
+}
+
+TEST_F(HvmOp, get_time_when_asked_then_monotonic_nanoseconds) {
+    ASSERT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_get_time, kArg), 0);
+    const std::uint64_t t0 = get<xen_hvm_get_time_t>(kArg).now;
+    ASSERT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_get_time, kArg), 0);
+    EXPECT_GE(get<xen_hvm_get_time_t>(kArg).now, t0);
+    EXPECT_GT(t0, 0u);
+}
+
+TEST_F(HvmOp, pagetable_dying_when_other_domain_then_eopnotsupp) {
+    xen_hvm_pagetable_dying_t a{};
+    a.domid = DOMID_SELF;
+    put(kArg, a);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_pagetable_dying, kArg), 0);
+    a.domid = 3;
+    put(kArg, a);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_pagetable_dying, kArg), -XEN_EOPNOTSUPP);
+}
+
+TEST_F(HvmOp, unknown_subop_when_called_then_enosys_logged) {
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, 0x1000, kArg), -XEN_ENOSYS);
+    EXPECT_EQ(dom.log, std::vector<std::string>{"unknown hvm_op sub-op 4096"});
+}
+
+}  // namespace
+}  // namespace xenolith::test
