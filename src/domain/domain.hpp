@@ -26,6 +26,7 @@ extern "C" {
 #include "arch/x86/pvh_layout.hpp"
 #include "evtchn/event_channels.hpp"
 #include "domain/hypervisor_log.hpp"
+#include "grant/foreign_domain.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
 
@@ -81,6 +82,9 @@ struct Services {
     std::function<void(Domain&)> on_soft_reset;
     // The hypervisor's serial input (CONSOLEIO_read); null without one.
     console::SerialInput* serial_input = nullptr;
+    // Live domains as grant operations reach them (GNTTABOP_copy); unset:
+    // no other domain is reachable.
+    grant::DomainLookup grant_domains{};
 };
 
 struct DomainIdentity {
