@@ -466,8 +466,10 @@ std::int16_t GrantTable::acquire(grant_ref_t ref, domid_t ldom, bool readonly, U
         } else {
             fresh.gfn = load<std::uint64_t>(v2 + kV2Frame);
             if (load<std::uint16_t>(v2) & GTF_sub_page) {  // only a copy gets here
-                fresh.start = load<std::uint16_t>(v2 + offsetof(grant_entry_v2_t, sub_page.page_off));
-                fresh.length = load<std::uint16_t>(v2 + offsetof(grant_entry_v2_t, sub_page.length));
+                constexpr auto kOff = offsetof(grant_entry_v2_t, sub_page.page_off);
+                constexpr auto kLen = offsetof(grant_entry_v2_t, sub_page.length);
+                fresh.start = load<std::uint16_t>(v2 + kOff);
+                fresh.length = load<std::uint16_t>(v2 + kLen);
                 fresh.sub_page = true;
             }
         }
