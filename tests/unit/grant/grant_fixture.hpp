@@ -81,13 +81,14 @@ struct TestDomain {
 
     // gnttab_grant_foreign_access_ref: frame and domid first, flags last.
     void grant(grant_ref_t ref, domid_t to, std::uint64_t gfn, std::uint16_t flags) {
+        // Atomic stores: the back-end side reads these words concurrently.
         if (table.version() == 1) {
-            v1(ref)->frame = static_cast<std::uint32_t>(gfn);
-            v1(ref)->domid = to;
+            __atomic_store_n(&v1(ref)->frame, static_cast<std::uint32_t>(gfn), __ATOMIC_RELAXED);
+            __atomic_store_n(&v1(ref)->domid, to, __ATOMIC_RELAXED);
             __atomic_store_n(&v1(ref)->flags, flags, __ATOMIC_RELEASE);
         } else {
-            v2(ref)->full_page.frame = gfn;
-            v2(ref)->hdr.domid = to;
+            __atomic_store_n(&v2(ref)->full_page.frame, gfn, __ATOMIC_RELAXED);
+            __atomic_store_n(&v2(ref)->hdr.domid, to, __ATOMIC_RELAXED);
             __atomic_store_n(&v2(ref)->hdr.flags, flags, __ATOMIC_RELEASE);
         }
     }
