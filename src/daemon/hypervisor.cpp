@@ -62,6 +62,11 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
                                                d.param(HVM_PARAM_STORE_EVTCHN)));
         }});
     h->domains_->set_services(h->services_.get());
+    h->services_->grant_domains = [table](domid_t d) -> std::optional<grant::ForeignDomain> {
+        std::shared_ptr<domain::Domain> dom = table->get(d);
+        if (!dom) return std::nullopt;
+        return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
+    };
     if (!opts.serial_input.empty()) {
         h->serial_input_ = std::make_unique<console::SerialInput>();
         if (auto st = h->serial_input_->start(opts.serial_input,

@@ -175,6 +175,9 @@ std::uint8_t* Domain::back_frame_locked(std::uint64_t gfn, long* rc) {
     const std::uint64_t gpa = gfn << kPageShift;
     if (gpa >= kSpecialPagesBase && gpa < kSpecialPagesBase + kSpecialPageCount * kPageSize)
         return nullptr;  // the toolstack's ring pages cannot be replaced
+    // Nor a page a back-end has mapped (Xen would leave it to the mapper
+    // and put the frame elsewhere; here the gfn is the page).
+    if (memory_->frame_holds(gfn)) return nullptr;
     std::uint8_t* page = memory_->host_ptr(gpa, kPageSize);
     if (!page) {
         auto region = memory_->add_hole_page(gfn);

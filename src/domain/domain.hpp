@@ -27,6 +27,7 @@ extern "C" {
 #include "evtchn/event_channels.hpp"
 #include "base/guest_warnings.hpp"
 #include "domain/hypervisor_log.hpp"
+#include "grant/foreign_domain.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
 
@@ -82,6 +83,9 @@ struct Services {
     std::function<void(Domain&)> on_soft_reset;
     // The hypervisor's serial input (CONSOLEIO_read); null without one.
     console::SerialInput* serial_input = nullptr;
+    // Live domains as grant operations reach them (GNTTABOP_copy); unset:
+    // no other domain is reachable.
+    grant::DomainLookup grant_domains{};
 };
 
 struct DomainIdentity {

@@ -54,6 +54,9 @@ long GuestDomainAdapter::map_frame_at(std::uint64_t gfn, std::span<const std::ui
 }
 evtchn::EventChannels& GuestDomainAdapter::events() { return d_.events(); }
 grant::GrantTable& GuestDomainAdapter::grants() { return d_.grants(); }
+const grant::DomainLookup& GuestDomainAdapter::grant_domains() {
+    return d_.services().grant_domains;
+}
 long GuestDomainAdapter::register_vcpu_info(unsigned vcpu, std::uint64_t gfn,
                                             std::uint32_t offset) {
     return d_.register_vcpu_info(vcpu, gfn, offset);

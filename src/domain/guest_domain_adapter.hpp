@@ -52,6 +52,7 @@ public:
                       std::uint8_t** host) override;
     evtchn::EventChannels& events() override;
     grant::GrantTable& grants() override;
+    const grant::DomainLookup& grant_domains() override;
     long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) override;
     void set_upcall_vector(unsigned vcpu, std::uint8_t vector) override;
     std::uint64_t param(unsigned index) override;

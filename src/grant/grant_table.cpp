@@ -138,8 +138,8 @@ long GrantTable::set_version(std::uint32_t version) {
     if (version == old) return 0;
     // The reserved entries may stay mapped (xenstored and xenconsoled keep
     // theirs); anything else in use blocks the switch.
-    for (const auto& [ref, count] : pins_)
-        if (ref >= GNTTAB_NR_RESERVED_ENTRIES && count) return -XEN_EBUSY;
+    for (const auto& [ref, act] : active_)
+        if (ref >= GNTTAB_NR_RESERVED_ENTRIES && act.pin) return -XEN_EBUSY;
     if (old == 1) populate_status_locked(status_frames_for(nr_frames_.load()));
     else if (!reserved_entries_fit_v1_locked()) return -XEN_ERANGE;
 
@@ -331,18 +331,187 @@ std::optional<grant_status_t> GrantTable::status_v2(grant_ref_t ref) const {
     return load<grant_status_t>(s);
 }
 
-bool GrantTable::pin(grant_ref_t ref) {
-    std::lock_guard lock(mu_);
-    if (ref >= nr_entries()) return false;
-    ++pins_[ref];
-    return true;
+// Xen's GNTPIN_* layout, host pins only: 8-bit counters, an acquisition
+// refused once its counter reaches half (GNTPIN_incr2oflow_mask).
+namespace {
+constexpr std::uint32_t kPinWrite = 1u << 0;
+constexpr std::uint32_t kPinRead = 1u << 8;
+constexpr std::uint32_t kWriteMask = 0xffu << 0;
+constexpr std::uint32_t kReadMask = 0xffu << 8;
+constexpr std::uint32_t overflow_mask(std::uint32_t incr) { return incr << 7; }
+// A guest rewriting its entry faster than we can compare-exchange it is
+// given up on after this many retries (Xen's _set_status_v1).
+constexpr int kStatusRetries = 4;
+
+std::uint16_t entry_flags(std::uint32_t combo) { return static_cast<std::uint16_t>(combo); }
+domid_t entry_domid(std::uint32_t combo) { return static_cast<domid_t>(combo >> 16); }
+}  // namespace
+
+std::uint16_t* GrantTable::status_word(grant_ref_t ref) const {
+    std::uint8_t* p = version_.load(std::memory_order_relaxed) == 1 ? v1_slot(ref)
+                                                                     : status_slot(ref);
+    return reinterpret_cast<std::uint16_t*>(p);
 }
 
-void GrantTable::unpin(grant_ref_t ref) {
+// Xen's _set_status_v1 / _set_status_v2. The entry is shared with a guest
+// that may rewrite it at any moment: v1 updates flags and domid together
+// with a bounded compare-exchange; v2 sets the status first, then re-reads
+// the entry and backs out if it changed under us (the guest's end of
+// access clears the entry, then checks the status).
+std::int16_t GrantTable::set_status_locked(grant_ref_t ref, const Active& act, bool readonly,
+                                           bool map, domid_t ldom) {
+    // A mapping is of a whole page: sub-page grants are for copies.
+    const std::uint16_t mask = map ? GTF_type_mask | GTF_sub_page : GTF_type_mask;
+    if (version_.load(std::memory_order_relaxed) == 1) {
+        auto* combo = reinterpret_cast<std::uint32_t*>(v1_slot(ref));
+        std::uint32_t cur = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
+        for (int retries = 0;; ++retries) {
+            const std::uint16_t flags = entry_flags(cur);
+            if (!act.pin &&
+                ((flags & mask) != GTF_permit_access || entry_domid(cur) != ldom))
+                return GNTST_general_error;
+            std::uint16_t want = flags | GTF_reading;
+            if (!readonly) {
+                if (flags & GTF_readonly) return GNTST_general_error;
+                want |= GTF_writing;
+            }
+            const std::uint32_t next = (cur & 0xffff0000u) | want;
+            if (__atomic_compare_exchange_n(combo, &cur, next, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+                return GNTST_okay;
+            if (retries == kStatusRetries) return GNTST_general_error;  // unstable entry
+        }
+    }
+
+    const auto* header = reinterpret_cast<const std::uint32_t*>(v2_slot(ref));
+    std::uint16_t* status = status_word(ref);
+    const auto refused = [&](std::uint32_t combo) {
+        const std::uint16_t type = entry_flags(combo) & mask;
+        return (type != GTF_permit_access && (map || type != GTF_transitive)) ||
+               entry_domid(combo) != ldom;
+    };
+    std::uint32_t combo = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+    if (!act.pin && refused(combo)) return GNTST_general_error;
+    if (readonly) {
+        __atomic_fetch_or(status, std::uint16_t{GTF_reading}, __ATOMIC_SEQ_CST);
+    } else {
+        if (entry_flags(combo) & GTF_readonly) return GNTST_general_error;
+        __atomic_fetch_or(status, std::uint16_t{GTF_reading | GTF_writing}, __ATOMIC_SEQ_CST);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the guest sees the status before we re-check
+    combo = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+    if (!act.pin) {
+        if (refused(combo) || (!readonly && (entry_flags(combo) & GTF_readonly))) {
+            __atomic_fetch_and(status, static_cast<std::uint16_t>(~kStatusFlags),
+                               __ATOMIC_SEQ_CST);
+            return GNTST_general_error;
+        }
+    } else if (entry_flags(combo) & GTF_readonly) {
+        __atomic_fetch_and(status, static_cast<std::uint16_t>(~GTF_writing), __ATOMIC_SEQ_CST);
+        return GNTST_general_error;
+    }
+    return GNTST_okay;
+}
+
+// Xen's reduce_status_for_pin(): the flags follow the pins that remain.
+void GrantTable::reduce_status_locked(grant_ref_t ref, const Active& act, bool readonly) {
+    std::uint16_t clear = act.pin ? 0 : GTF_reading;
+    if (!readonly && !(act.pin & kWriteMask)) clear |= GTF_writing;
+    if (clear)
+        __atomic_fetch_and(status_word(ref), static_cast<std::uint16_t>(~clear),
+                           __ATOMIC_SEQ_CST);
+}
+
+std::int16_t GrantTable::acquire(grant_ref_t ref, domid_t ldom, bool readonly, Use use,
+                                 GuestMemory& mem, Acquired* out) {
     std::lock_guard lock(mu_);
-    auto it = pins_.find(ref);
-    if (it == pins_.end()) return;
-    if (--it->second == 0) pins_.erase(it);
+    if (ref >= nr_entries()) return GNTST_bad_gntref;
+    const bool map = use == Use::map;
+    const std::uint32_t incr = readonly ? kPinRead : kPinWrite;
+    const auto it = active_.try_emplace(ref).first;
+    Active& act = it->second;
+    const auto fail = [&](std::int16_t rc) {
+        if (!act.pin) active_.erase(it);
+        return rc;
+    };
+    // Pinned by another domain, about to overflow, or a sub-page grant
+    // pinned by a copy that a map may not share.
+    if (act.pin && (act.domid != ldom || (act.pin & overflow_mask(incr)) ||
+                    (map && act.sub_page)))
+        return fail(GNTST_general_error);
+
+    const bool needs_status = !act.pin || (!readonly && !(act.pin & kWriteMask));
+    const std::uint8_t* v2 = version_.load(std::memory_order_relaxed) == 2 ? v2_slot(ref)
+                                                                          : nullptr;
+    if (v2 && !map && (load<std::uint16_t>(v2) & GTF_type_mask) == GTF_transitive) {
+        // A transitive grant is checked and marked as Xen does, then
+        // refused as by Xen with transitive grants disabled
+        // (gnttab=no-transitive): xenolith does not follow them.
+        if (needs_status)
+            if (std::int16_t rc = set_status_locked(ref, act, readonly, map, ldom); rc)
+                return fail(rc);
+        reduce_status_locked(ref, act, readonly);
+        return fail(GNTST_general_error);
+    }
+
+    if (needs_status) {
+        if (std::int16_t rc = set_status_locked(ref, act, readonly, map, ldom); rc)
+            return fail(rc);
+    }
+    if (!act.pin) {
+        Active fresh;
+        fresh.domid = ldom;
+        if (!v2) {
+            fresh.gfn = load<std::uint32_t>(v1_slot(ref) + offsetof(grant_entry_v1_t, frame));
+        } else {
+            fresh.gfn = load<std::uint64_t>(v2 + kV2Frame);
+            if (load<std::uint16_t>(v2) & GTF_sub_page) {  // only a copy gets here
+                constexpr auto kOff = offsetof(grant_entry_v2_t, sub_page.page_off);
+                constexpr auto kLen = offsetof(grant_entry_v2_t, sub_page.length);
+                fresh.start = load<std::uint16_t>(v2 + kOff);
+                fresh.length = load<std::uint16_t>(v2 + kLen);
+                fresh.sub_page = true;
+            }
+        }
+        // Xen's get_paged_frame(): the gfn must be a page of the granting
+        // domain's memory.
+        if (!mem.hold_frame(fresh.gfn)) {
+            reduce_status_locked(ref, act, readonly);
+            return fail(GNTST_bad_page);
+        }
+        act = fresh;
+    } else if (!mem.hold_frame(act.gfn)) {
+        // A pinned frame is held, so it cannot have gone.
+        if (needs_status) reduce_status_locked(ref, act, readonly);
+        return fail(GNTST_general_error);
+    }
+    act.pin += incr;
+    *out = Acquired{act.gfn, act.start, act.length};
+    return GNTST_okay;
+}
+
+void GrantTable::release(grant_ref_t ref, bool readonly, GuestMemory& mem) {
+    std::lock_guard lock(mu_);
+    const auto it = active_.find(ref);
+    if (it == active_.end()) return;
+    Active& act = it->second;
+    if (!(act.pin & (readonly ? kReadMask : kWriteMask))) return;
+    act.pin -= readonly ? kPinRead : kPinWrite;
+    mem.release_frame(act.gfn);
+    reduce_status_locked(ref, act, readonly);
+    if (!act.pin) active_.erase(it);
+}
+
+GrantTable::PinCount GrantTable::pins(grant_ref_t ref) const {
+    std::lock_guard lock(mu_);
+    const auto it = active_.find(ref);
+    if (it == active_.end()) return {};
+    return {(it->second.pin & kReadMask) >> 8, it->second.pin & kWriteMask};
+}
+
+bool GrantTable::any_pinned() const {
+    std::lock_guard lock(mu_);
+    return !active_.empty();
 }
 
 }  // namespace xenolith::grant

@@ -23,15 +23,19 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
 #include <xen/grant_table.h>
+}
+
+namespace xenolith {
+class GuestMemory;
 }
 
 namespace xenolith::grant {
@@ -115,11 +119,39 @@ public:
     std::optional<grant_entry_v2_t> entry_v2(grant_ref_t ref) const;
     std::optional<grant_status_t> status_v2(grant_ref_t ref) const;
 
-    // An entry in active use by a mapping or copy (Xen's active entry pin),
-    // for the map/copy operations to come; set_version refuses while any
-    // non-reserved entry is pinned. pin() fails for a ref beyond the table.
-    bool pin(grant_ref_t ref);
-    void unpin(grant_ref_t ref);
+    // Xen's active grant entries (acquire/release): the grant-side half of
+    // map_grant_ref, unmap and acquire/release_grant_for_copy. The first
+    // acquisition of an entry checks it (granted to `ldom`, a full-page
+    // GTF_permit_access for a map; sub-page allowed for a copy; never
+    // GTF_readonly for a write) and sets GTF_reading / GTF_writing in the
+    // guest-visible entry (v1: the entry's flags, by bounded compare-
+    // exchange against the guest; v2: the status frame, re-checking the
+    // entry after). Later ones by the same domain only add a pin; a write
+    // pin on a read-only-pinned entry sets GTF_writing first. The last
+    // release of a kind clears its flag. Each acquisition holds the frame
+    // in `mem` (GuestMemory::hold_frame), so it is never freed while
+    // mapped. Returns a GNTST_* code; on GNTST_okay fills *out.
+    struct Acquired {
+        std::uint64_t gfn = 0;
+        std::uint16_t offset = 0;  // the granted range inside the page
+        std::uint16_t length = kFrameSize;
+    };
+    enum class Use { map, copy };
+    std::int16_t acquire(grant_ref_t ref, domid_t ldom, bool readonly, Use use, GuestMemory& mem,
+                         Acquired* out);
+    // Undoes one acquire(ref, ..., readonly) (the caller's record says it
+    // holds one; nothing happens for an entry with no such pin).
+    void release(grant_ref_t ref, bool readonly, GuestMemory& mem);
+    // Pins currently held on `ref` (read-only and writable), for tests and
+    // `xl debug-keys g`-style dumps.
+    struct PinCount {
+        unsigned readers = 0;
+        unsigned writers = 0;
+    };
+    PinCount pins(grant_ref_t ref) const;
+    // Whether any entry is pinned at all (a domain with mappings of its
+    // grants outstanding).
+    bool any_pinned() const;
 
 private:
     struct Page;
@@ -151,7 +183,20 @@ private:
     std::atomic<unsigned> nr_status_{0};
     std::unique_ptr<Frame[]> shared_;  // limits_.max_grant_frames
     std::unique_ptr<Frame[]> status_;  // status_frames_for(limits_.max_grant_frames)
-    std::map<grant_ref_t, unsigned> pins_;
+    // Xen's active_grant_entry: who pinned the entry and what it names.
+    struct Active {
+        std::uint32_t pin = 0;  // Xen's GNTPIN_hst{w,r} counters
+        domid_t domid = 0;
+        std::uint64_t gfn = 0;
+        std::uint16_t start = 0;
+        std::uint16_t length = kFrameSize;
+        bool sub_page = false;
+    };
+    std::int16_t set_status_locked(grant_ref_t ref, const Active& act, bool readonly, bool map,
+                                   domid_t ldom);
+    void reduce_status_locked(grant_ref_t ref, const Active& act, bool readonly);
+    std::uint16_t* status_word(grant_ref_t ref) const;
+    std::unordered_map<grant_ref_t, Active> active_;
 };
 
 }  // namespace xenolith::grant

@@ -2,7 +2,8 @@
 // 4.17's arch/x86/hvm/hypercall.c hvm_grant_table_op() filters them and
 // common/grant_table.c do_grant_table_op() (compat/grant_table.c for 32-bit
 // callers) carries them out. The table itself is grant::GrantTable;
-// frames are mapped through memory_op's add_to_physmap.
+// frames are mapped through memory_op's add_to_physmap; copies are
+// grant::copy_one.
 #include <cstddef>
 #include <cstdint>
 
@@ -11,6 +12,8 @@ extern "C" {
 #include <xen/grant_table.h>
 }
 
+#include "grant/grant_copy.hpp"
+#include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -118,6 +121,52 @@ long get_version(Context& ctx, std::uint64_t uop) {
                : -XEN_EFAULT;
 }
 
+// The 32-bit ABI's gnttab_copy (compat_gnttab_copy): 4-byte frame numbers.
+struct CompatCopyPtr {
+    std::uint32_t ref_or_gmfn;
+    domid_t domid;
+    std::uint16_t offset;
+};
+struct CompatCopy {
+    CompatCopyPtr source, dest;
+    std::uint16_t len;
+    std::uint16_t flags;
+    std::int16_t status;
+};
+static_assert(sizeof(CompatCopy) == 24);
+static_assert(sizeof(gnttab_copy_t) == 40);
+
+// gnttab_copy(): each op's status is written back; a fault ends the batch
+// with -EFAULT (the ops before it are done).
+long copy(Context& ctx, std::uint64_t uop, std::uint32_t count) {
+    const grant::DomainLookup& lookup = ctx.domain.grant_domains();
+    const std::size_t size = ctx.is64 ? sizeof(gnttab_copy_t) : sizeof(CompatCopy);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint64_t at = uop + std::uint64_t{i} * size;
+        gnttab_copy_t op{};
+        std::uint64_t status_at = at + offsetof(gnttab_copy_t, status);
+        if (ctx.is64) {
+            if (!ctx.guest.read(at, op)) return -XEN_EFAULT;
+        } else {
+            CompatCopy c{};
+            if (!ctx.guest.read(at, c)) return -XEN_EFAULT;
+            op.source.u.gmfn = c.source.ref_or_gmfn;  // ref is the low half either way
+            op.source.domid = c.source.domid;
+            op.source.offset = c.source.offset;
+            op.dest.u.gmfn = c.dest.ref_or_gmfn;
+            op.dest.domid = c.dest.domid;
+            op.dest.offset = c.dest.offset;
+            op.len = c.len;
+            op.flags = c.flags;
+            status_at = at + offsetof(CompatCopy, status);
+        }
+        const std::int16_t status =
+            lookup ? grant::copy_one(op, ctx.domain.domid(), lookup) : GNTST_general_error;
+        if (!ctx.guest.write(status_at, status)) return -XEN_EFAULT;
+    }
+    return 0;
+}
+
 }  // namespace
 
 long grant_table_op(Context& ctx) {
@@ -156,8 +205,11 @@ long grant_table_op(Context& ctx) {
             return set_version(ctx, uop);
         case GNTTABOP_get_version:
             return get_version(ctx, uop);
+        case GNTTABOP_copy:
+            return copy(ctx, uop, count);
         default:
-            // map, unmap, copy and swap come with the block and net back-ends.
+            // map, unmap and swap for guests: not yet (back-ends map
+            // through grant::GrantMapper).
             return unknown_subop(ctx, __HYPERVISOR_grant_table_op, cmd);
     }
 }

@@ -26,6 +26,7 @@ extern "C" {
 #include "arch/x86/pvh_layout.hpp"
 #include "base/guest_warnings.hpp"
 #include "evtchn/event_channels.hpp"
+#include "grant/foreign_domain.hpp"
 #include "grant/grant_table.hpp"
 #include "memory/guest_memory.hpp"
 
@@ -93,6 +94,9 @@ public:
 
     virtual evtchn::EventChannels& events() = 0;
     virtual grant::GrantTable& grants() = 0;
+    // Other domains' grant tables and memory, for GNTTABOP_copy; absent and
+    // half-built domains are not found.
+    virtual const grant::DomainLookup& grant_domains() = 0;
 
     // Per-vCPU event plumbing.
     virtual long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) = 0;

@@ -128,6 +128,8 @@ bool GuestMemory::remove_range(std::uint64_t gfn, std::uint64_t count) {
     auto last = ram_page_index(gfn + count - 1);
     // One region: the memfd indexes are then contiguous too.
     if (!first || !last || *last - *first != count - 1) return false;
+    std::lock_guard lock(frames_mu_);
+    if (held_locked(*first, count)) return false;
     for (std::uint64_t i = *first; i <= *last; ++i)
         if (released(i)) return false;
     if (!punch(*first, count)) return false;
@@ -139,6 +141,7 @@ bool GuestMemory::remove_range(std::uint64_t gfn, std::uint64_t count) {
 bool GuestMemory::populate_page(std::uint64_t gfn) {
     auto i = ram_page_index(gfn);
     if (!i) return false;
+    std::lock_guard lock(frames_mu_);
     if (released(*i)) {
         set_released(*i, false);
         ++populated_;
@@ -151,10 +154,62 @@ bool GuestMemory::replace_page(std::uint64_t gfn) {
     if (!i) return false;
     if (released(*i)) return populate_page(gfn);
     // A fresh page over a populated frame: it reads as zero again, and the
-    // page it displaces stays charged.
+    // page it displaces stays charged. Not under a back-end's mapping.
+    std::lock_guard lock(frames_mu_);
+    if (held_locked(*i, 1)) return false;
     if (!punch(*i, 1)) return false;
     ++unmapped_;
     return true;
+}
+
+bool GuestMemory::held_locked(std::uint64_t first, std::uint64_t count) const {
+    if (holds_.empty()) return false;
+    if (count > holds_.size()) {
+        for (const auto& [index, n] : holds_)
+            if (index >= first && index - first < count) return true;
+        return false;
+    }
+    for (std::uint64_t i = first; i < first + count; ++i)
+        if (holds_.count(i)) return true;
+    return false;
+}
+
+std::optional<std::uint64_t> GuestMemory::frame_offset(std::uint64_t gfn) const {
+    if (auto i = ram_page_index(gfn)) {
+        if (released(*i)) return std::nullopt;
+        return *i * kPageSize;
+    }
+    const std::uint64_t special = physmap_bytes_ / kPageSize;
+    if (gfn >= (kSpecialPagesBase >> kPageShift) &&
+        gfn - (kSpecialPagesBase >> kPageShift) < kSpecialPageCount)
+        return (special + gfn - (kSpecialPagesBase >> kPageShift)) * kPageSize;
+    return std::nullopt;
+}
+
+bool GuestMemory::hold_frame(std::uint64_t gfn) {
+    std::lock_guard lock(frames_mu_);
+    auto off = frame_offset(gfn);
+    if (!off) return false;
+    ++holds_[*off / kPageSize];
+    held_.store(holds_.size(), std::memory_order_release);
+    return true;
+}
+
+void GuestMemory::release_frame(std::uint64_t gfn) {
+    std::lock_guard lock(frames_mu_);
+    auto off = frame_offset(gfn);
+    if (!off) return;
+    auto it = holds_.find(*off / kPageSize);
+    if (it != holds_.end() && --it->second == 0) holds_.erase(it);
+    held_.store(holds_.size(), std::memory_order_release);
+}
+
+unsigned GuestMemory::frame_holds(std::uint64_t gfn) const {
+    std::lock_guard lock(frames_mu_);
+    auto off = frame_offset(gfn);
+    if (!off) return 0;
+    auto it = holds_.find(*off / kPageSize);
+    return it == holds_.end() ? 0 : it->second;
 }
 
 void GuestMemory::set_max_pages(std::uint64_t pages) {

@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 #include <span>
 #include <string>
@@ -107,6 +109,22 @@ public:
     bool replace_page(std::uint64_t gfn);
     std::uint64_t populated_pages() const { return populated_.load(); }
 
+    // Frames held by a grant mapping or copy (Xen's page references from
+    // map_grant_ref / acquire_grant_for_copy). A held frame is never
+    // released to the host: remove_page, remove_range and replace_page
+    // refuse it, so memory mapped by a back-end stays what it was until
+    // the last hold goes. Only populated RAM and the toolstack's special
+    // pages can be held; hold_frame is false for anything else. Holds
+    // nest; thread-safe (own lock, independent of the domain's).
+    bool hold_frame(std::uint64_t gfn);
+    void release_frame(std::uint64_t gfn);
+    unsigned frame_holds(std::uint64_t gfn) const;
+    bool any_frame_held() const { return held_.load(std::memory_order_acquire) != 0; }
+    // Where frame `gfn` (populated RAM or a special page) lives in memfd().
+    std::optional<std::uint64_t> frame_offset(std::uint64_t gfn) const;
+    // The host address of a frame by its memfd offset (from frame_offset).
+    std::uint8_t* page_at_offset(std::uint64_t offset) const { return base_ + offset; }
+
     // Xen's reservation: tot_pages counts every page the domain holds, the
     // populated frames plus pages it was given with no frame (increase_
     // reservation for a translated guest, pages displaced by populate);
@@ -165,7 +183,11 @@ private:
     }
     void set_released(std::uint64_t index, bool on);
     bool punch(std::uint64_t index, std::uint64_t count);
-    std::vector<std::uint64_t> released_;  // guarded by the caller (domain lock)
+    std::vector<std::uint64_t> released_;  // written under frames_mu_ and the domain lock
+    bool held_locked(std::uint64_t first, std::uint64_t count) const;
+    mutable std::mutex frames_mu_;
+    std::unordered_map<std::uint64_t, unsigned> holds_;  // memfd page index -> holds
+    std::atomic<std::size_t> held_{0};                    // holds_.size()
     std::atomic<std::uint64_t> populated_{0};
     std::atomic<std::uint64_t> unmapped_{0};
     std::atomic<std::uint64_t> max_pages_{0};

@@ -22,7 +22,9 @@ bool mem_flags_ok(unsigned mem_flags) {
 }
 
 // decrease_reservation removes an extent's frames one after another
-// (guest_remove_page), stopping at the first that is not populated RAM.
+// (guest_remove_page), stopping at the first that is not populated RAM or
+// is held by a grant mapping (a back-end's page is never freed under it;
+// Xen instead unhooks the gfn and frees the page at the last unmap).
 // Balloon drivers give back long runs of adjacent frames, one order-0
 // extent each, so frames that will certainly go are gathered into a
 // pending run and returned to the host with one hole punch per run: the
@@ -60,8 +62,11 @@ private:
         if (gfn + pages < gfn) return false;  // wraps
         // Populated frames with adjacent gfns share a region (regions are
         // separated by space that is not RAM), so a run is one memfd range.
+        const bool held = mem_.any_frame_held();
         for (std::uint64_t j = 0; j < pages; ++j)
-            if (pending(gfn + j) || !mem_.is_populated(gfn + j)) return false;
+            if (pending(gfn + j) || !mem_.is_populated(gfn + j) ||
+                (held && mem_.frame_holds(gfn + j)))
+                return false;
         return true;
     }
     void flush() {

@@ -265,20 +265,6 @@ TEST_F(GrantTableTest, reserved_v2_entries_without_a_v1_form_refuse_the_switch) 
     EXPECT_EQ(gt.set_version(1), 0);
 }
 
-TEST_F(GrantTableTest, a_pinned_entry_beyond_the_reserved_ones_blocks_the_switch) {
-    ASSERT_TRUE(gt.pin(GNTTAB_NR_RESERVED_ENTRIES - 1));
-    EXPECT_EQ(gt.set_version(2), 0) << "reserved entries may stay in use";
-    ASSERT_TRUE(gt.pin(GNTTAB_NR_RESERVED_ENTRIES));
-    ASSERT_TRUE(gt.pin(GNTTAB_NR_RESERVED_ENTRIES));
-    EXPECT_EQ(gt.set_version(1), -XEN_EBUSY);
-    gt.unpin(GNTTAB_NR_RESERVED_ENTRIES);
-    EXPECT_EQ(gt.set_version(1), -XEN_EBUSY);
-    gt.unpin(GNTTAB_NR_RESERVED_ENTRIES);
-    EXPECT_EQ(gt.set_version(1), 0);
-    EXPECT_FALSE(gt.pin(gt.nr_entries()));
-    gt.unpin(12345);  // never pinned: ignored
-}
-
 TEST_F(GrantTableTest, status_frames_map_only_in_v2_and_grow_the_table_to_need_them) {
     // v1: the status bit is just part of an (impossible) frame index.
     EXPECT_EQ(gt.map_frame(kStatusIdx | 0, kHoleA, guest.placer()), -XEN_EINVAL);

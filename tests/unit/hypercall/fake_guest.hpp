@@ -120,6 +120,8 @@ public:
     }
     evtchn::EventChannels& events() override { return *events_; }
     grant::GrantTable& grants() override { return grants_; }
+    // No other domains: every copy naming one gets GNTST_bad_domain.
+    const grant::DomainLookup& grant_domains() override { return no_domains_; }
     long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) override {
         vcpu_info = {vcpu, gfn, offset};
         return 0;
@@ -172,6 +174,7 @@ private:
     std::vector<x86::MemmapEntry> memmap_;
     std::shared_ptr<evtchn::EventChannels> events_;
     grant::GrantTable grants_{grant::Limits{}};
+    grant::DomainLookup no_domains_ = [](domid_t) { return std::optional<grant::ForeignDomain>{}; };
     std::vector<std::unique_ptr<FakeVcpu>> vcpus_;
     std::array<std::uint8_t, 16> uuid_{};
 };
