@@ -229,5 +229,21 @@ check "... a core is written" wait_for 20 test -s "$dump_dir/cr"
 check "... and it restarts under a new domid" wait_for 20 bash -c "d=\$('$xl' domid cr 2>/dev/null) && [ \"\$d\" != $cr ]"
 check "... logged" bash -c "'$xl' dmesg | grep -qF 'Domain $cr (cr): dumping core to $dump_dir/cr'"
 
+# An `xl destroy` while coredump-restart writes its core wins: the action
+# restarts only a domain it destroyed itself. The core goes into a FIFO, so
+# the dump blocks (deterministically) until the test reads it.
+mkfifo "$dump_dir/race"
+check "coredump-restart racing destroy: guest starts" start race "restartable" 'on_reboot = "coredump-restart"'
+race=$(domid_of race)
+check "... reboot it" expect_rc 0 "$xl" reboot race
+check "... its core is being written" wait_for 20 bash -c \
+    "'$xl' dmesg | grep -qF 'Domain $race (race): dumping core to $dump_dir/race'"
+check "... xl destroy during the dump succeeds" expect_rc 0 "$xl" destroy race
+check "... and the domain is gone" gone race
+cat "$dump_dir/race" >"$work/race.core"  # the dump finishes
+check "... the core was written to the end" bash -c "gdb -nx -batch -ex 'x/s 0x800000' '$elf' '$work/race.core' 2>&1 | grep -qF 'xenolith-core-marker'"
+check "... and the destroyed domain is not restarted" bash -c \
+    "for i in \$(seq 40); do '$xl' domid race >/dev/null 2>&1 && exit 1; sleep 0.05; done; exit 0"
+
 for d in pc3 other cu cr; do "$xl" destroy "$d" 2>/dev/null; done
 summary manage
