@@ -33,80 +33,43 @@ Result<std::shared_ptr<Domain>> Toolstack::create(GuestConfig cfg) {
     auto d = table_.create(cfg.build);
     if (!d) return d;
     cfg.build.identity.domid = (*d)->domid();
-    std::lock_guard lock(mu_);
-    // A record left by a domain destroyed outside the toolstack (daemon
-    // shutdown) under the same domid is replaced.
-    ToolstackDomain record;
-    record.running = std::move(cfg);
-    records_.insert_or_assign((*d)->domid(), Entry{d->get(), std::move(record)});
+    records_.add((*d)->domid(), d->get(), std::move(cfg));
     return d;
 }
 
 bool Toolstack::destroy(domid_t domid) {
     auto d = table_.get(domid);
     if (!d || !table_.destroy(domid)) return false;
-    std::lock_guard lock(mu_);
-    if (auto it = records_.find(domid); it != records_.end() && it->second.domain == d.get())
-        records_.erase(it);
+    records_.forget(domid, d.get());
     return true;
 }
 
 Status Toolstack::rename(domid_t domid, const std::string& new_name) {
     if (auto st = table_.rename(domid, new_name); !st) return st;
     // A restart keeps the new name, as libxl's retrieved configuration does.
-    std::lock_guard lock(mu_);
-    if (auto it = records_.find(domid); it != records_.end()) {
-        it->second.record.running.build.identity.name = new_name;
-        if (it->second.record.next) it->second.record.next->build.identity.name = new_name;
-    }
+    records_.rename(domid, new_name);
     return ok_status();
 }
 
 bool Toolstack::set_next_config(domid_t domid, GuestConfig cfg) {
     auto d = table_.get(domid);
-    if (!d) return false;
-    std::lock_guard lock(mu_);
-    auto it = records_.find(domid);
-    if (it == records_.end() || it->second.domain != d.get()) return false;
-    it->second.record.next = std::move(cfg);
-    return true;
+    return d && records_.set_next(domid, d.get(), std::move(cfg));
 }
 
 void Toolstack::set_target_kib(domid_t domid, std::uint64_t kib) {
-    std::lock_guard lock(mu_);
-    if (auto it = records_.find(domid); it != records_.end()) it->second.record.target_kib = kib;
+    records_.set_target_kib(domid, kib);
 }
 
 void Toolstack::set_static_max_kib(domid_t domid, std::uint64_t kib) {
-    std::lock_guard lock(mu_);
-    if (auto it = records_.find(domid); it != records_.end())
-        it->second.record.static_max_kib = kib;
+    records_.set_static_max_kib(domid, kib);
 }
 
 nlohmann::json Toolstack::libxl_config(const Domain& d) {
-    nlohmann::json cfg;
-    std::uint64_t target = 0, static_max = 0;
-    {
-        std::lock_guard lock(mu_);
-        auto it = records_.find(d.domid());
-        if (it == records_.end() || it->second.domain != &d) return nullptr;
-        cfg = it->second.record.running.libxl_json;
-        target = it->second.record.target_kib;
-        static_max = it->second.record.static_max_kib;
-    }
-    // libxl_retrieve_domain_configuration reports the current name (after
-    // `xl rename`) and the memory targets mem-set/mem-max left.
-    if (cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object())
-        cfg["c_info"]["name"] = d.name();
-    if (cfg.is_object() && cfg.contains("b_info") && cfg["b_info"].is_object()) {
-        if (target) cfg["b_info"]["target_memkb"] = target;
-        if (static_max) cfg["b_info"]["max_memkb"] = static_max;
-    }
-    return cfg;
+    return records_.libxl_config(d.domid(), &d, d.name());
 }
 
 void Toolstack::set_dump_dir(std::string dir) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(dump_dir_mu_);
     dump_dir_ = std::move(dir);
 }
 
@@ -132,30 +95,15 @@ void Toolstack::death_handler() {
     }
 }
 
-std::optional<GuestConfig> Toolstack::take_restart_config(const Domain& d) {
-    std::lock_guard lock(mu_);
-    auto it = records_.find(d.domid());
-    if (it == records_.end() || it->second.domain != &d || !it->second.record.restartable)
-        return std::nullopt;
-    GuestConfig cfg = it->second.record.restart_config();
-    cfg.build.identity.name = d.name();
-    return cfg;
-}
-
 // xl's handle_domain_death: the action the configuration names for the
 // shutdown reason.
 void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
-    Action action = Action::preserve;
-    {
-        std::lock_guard lock(mu_);
-        auto it = records_.find(d->domid());
-        if (it == records_.end() || it->second.domain != d.get()) return;  // not ours
-        action = action_for(it->second.record.running.actions, d->shutdown_reason());
-    }
+    const auto action = records_.action(d->domid(), d.get(), d->shutdown_reason());
+    if (!action) return;  // destroyed meanwhile
     // coredump-*: the core first, then as destroy/restart.
     if (action == Action::coredump_destroy || action == Action::coredump_restart)
         dump_core_for_action(*d);
-    switch (action) {
+    switch (*action) {
         case Action::preserve:
             return;
         case Action::destroy:
@@ -173,7 +121,7 @@ void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
         case Action::rename_restart: {
             // xl keeps the dead domain under "<name>-<UTC time>" for
             // inspection and starts a fresh one under the name.
-            auto cfg = take_restart_config(*d);
+            auto cfg = records_.restart_config(d->domid(), d.get(), d->name());
             if (cfg && preserve_renamed(d)) restart(std::move(*cfg));
             return;
         }
@@ -181,7 +129,7 @@ void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
         case Action::coredump_restart: {
             // Restart only a domain this action destroyed: an `xl destroy`
             // that came first (during the dump, say) has the last word.
-            auto cfg = take_restart_config(*d);
+            auto cfg = records_.restart_config(d->domid(), d.get(), d->name());
             if (destroy(d->domid()) && cfg) restart(std::move(*cfg));
             return;
         }
@@ -189,7 +137,6 @@ void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
 }
 
 void Toolstack::restart(GuestConfig cfg) {
-    cfg.build.paused = false;
     const std::string name = cfg.build.identity.name;
     if (auto r = create(std::move(cfg)); !r)
         services_.hvlog.append_line(
@@ -208,11 +155,7 @@ bool Toolstack::preserve_renamed(const std::shared_ptr<Domain>& d) {
         if (table_.get(d->domid()) != d) return false;  // destroyed meanwhile
         name = old_name + suffix + "-" + std::to_string(n);
     }
-    {
-        std::lock_guard lock(mu_);
-        if (auto it = records_.find(d->domid()); it != records_.end() && it->second.domain == d.get())
-            it->second.record.restartable = false;  // the preserved one is not restarted again
-    }
+    records_.mark_preserved(d->domid(), d.get());  // not restarted again
     services_.hvlog.append_line(
         fmt::format("(XEN) Preserving domain {} {} as {}", d->domid(), old_name, name));
     return true;
@@ -243,7 +186,7 @@ Status Toolstack::soft_reset(Domain& d) {
 void Toolstack::dump_core_for_action(Domain& d) {
     std::string dir;
     {
-        std::lock_guard lock(mu_);
+        std::lock_guard lock(dump_dir_mu_);
         dir = dump_dir_;
     }
     // The name is one path component: no directory escapes.

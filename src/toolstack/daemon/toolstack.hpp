@@ -4,13 +4,12 @@
 // the on_* actions on its own thread (handle_domain_death), because a vCPU
 // thread cannot join itself.
 //
-// Locks: mu_ (the records) is taken before nothing else; it is never held
-// while calling into the DomainTable or a Domain.
+// Locks: the records' lock is a leaf, never held while calling into the
+// DomainTable or a Domain.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +18,7 @@
 
 #include "base/result.hpp"
 #include "domain/domain_table.hpp"
+#include "toolstack/daemon/domain_records.hpp"
 #include "toolstack/daemon/guest_config.hpp"
 
 namespace xenolith::toolstack {
@@ -63,21 +63,13 @@ private:
     // rename-restart's first half; false when the domain went meanwhile.
     bool preserve_renamed(const std::shared_ptr<domain::Domain>& d);
     void dump_core_for_action(domain::Domain& d);
-    // Takes the domain's record for a restart (null when it is not `d`'s or
-    // must not be restarted); the caller restarts only if it then destroys
-    // the domain itself.
-    std::optional<GuestConfig> take_restart_config(const domain::Domain& d);
     void restart(GuestConfig cfg);
 
     domain::DomainTable& table_;
     domain::Services& services_;
 
-    struct Entry {
-        const domain::Domain* domain;  // identity only, never dereferenced
-        ToolstackDomain record;
-    };
-    std::mutex mu_;
-    std::map<domid_t, Entry> records_;
+    DomainRecords records_;
+    std::mutex dump_dir_mu_;
     std::string dump_dir_ = "/var/lib/xen/dump";
 
     std::mutex death_mu_;
