@@ -33,7 +33,9 @@ public:
     // "name" or "domid", as xl accepts either.
     std::shared_ptr<Domain> resolve(const std::string& name_or_id);
     std::vector<std::shared_ptr<Domain>> all();
-    // Destroys and forgets a domain (xl destroy).
+    // Destroys and forgets a domain. True only for the one caller that
+    // removed it: false when it was not there or another destroy came first
+    // (the toolstack restarts a domain only after its own destroy).
     bool destroy(domid_t domid);
     // Destroys every domain (daemon shutdown).
     void destroy_all();
