@@ -31,13 +31,11 @@ std::optional<Action> DomainRecords::action(domid_t domid, Owner owner, unsigned
     return action_for(e->record.running.actions, reason);
 }
 
-std::optional<GuestConfig> DomainRecords::restart_config(domid_t domid, Owner owner,
-                                                         const std::string& name) {
+std::optional<GuestConfig> DomainRecords::restart_config(domid_t domid, Owner owner) {
     std::lock_guard lock(mu_);
     const Entry* e = find_locked(domid, owner);
     if (!e || !e->record.restartable) return std::nullopt;
     GuestConfig cfg = e->record.restart_config();
-    cfg.build.identity.name = name;
     cfg.build.paused = false;
     return cfg;
 }

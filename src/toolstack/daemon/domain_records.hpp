@@ -29,9 +29,10 @@ public:
 
     // The on_* action for a shutdown reason; none without a record.
     std::optional<Action> action(domid_t domid, Owner owner, unsigned shutdown_reason);
-    // The configuration a restart builds, named `name` (the domain's current
-    // name); none without a record or once preserved by rename-restart.
-    std::optional<GuestConfig> restart_config(domid_t domid, Owner owner, const std::string& name);
+    // The configuration a restart builds (under the name xl rename or
+    // config-update last gave it); none without a record or once preserved
+    // by rename-restart.
+    std::optional<GuestConfig> restart_config(domid_t domid, Owner owner);
     // rename-restart kept the dead domain: it is never restarted again.
     void mark_preserved(domid_t domid, Owner owner);
 

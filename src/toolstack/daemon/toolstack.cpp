@@ -121,7 +121,7 @@ void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
         case Action::rename_restart: {
             // xl keeps the dead domain under "<name>-<UTC time>" for
             // inspection and starts a fresh one under the name.
-            auto cfg = records_.restart_config(d->domid(), d.get(), d->name());
+            auto cfg = records_.restart_config(d->domid(), d.get());
             if (cfg && preserve_renamed(d)) restart(std::move(*cfg));
             return;
         }
@@ -129,7 +129,7 @@ void Toolstack::handle_domain_death(const std::shared_ptr<Domain>& d) {
         case Action::coredump_restart: {
             // Restart only a domain this action destroyed: an `xl destroy`
             // that came first (during the dump, say) has the last word.
-            auto cfg = records_.restart_config(d->domid(), d.get(), d->name());
+            auto cfg = records_.restart_config(d->domid(), d.get());
             if (destroy(d->domid()) && cfg) restart(std::move(*cfg));
             return;
         }

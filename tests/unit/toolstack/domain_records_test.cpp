@@ -28,7 +28,7 @@ const int kDomainA = 0, kDomainB = 0;  // stand-ins for two Domain objects
 TEST(DomainRecords, restart_config_when_recorded_then_the_running_one_unpaused) {
     DomainRecords r;
     r.add(5, &kDomainA, config("vm"));
-    auto c = r.restart_config(5, &kDomainA, "vm");
+    auto c = r.restart_config(5, &kDomainA);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->build.identity.name, "vm");
     EXPECT_FALSE(c->build.paused);
@@ -40,7 +40,7 @@ TEST(DomainRecords, restart_config_when_xl_destroyed_the_domain_then_none) {
     DomainRecords r;
     r.add(5, &kDomainA, config("vm"));
     r.forget(5, &kDomainA);
-    EXPECT_FALSE(r.restart_config(5, &kDomainA, "vm"));
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
     EXPECT_FALSE(r.action(5, &kDomainA, SHUTDOWN_reboot));
 }
 
@@ -48,7 +48,7 @@ TEST(DomainRecords, records_when_domid_reused_then_the_old_domain_sees_none) {
     DomainRecords r;
     r.add(5, &kDomainA, config("old"));
     r.add(5, &kDomainB, config("new"));  // the domid now names another domain
-    EXPECT_FALSE(r.restart_config(5, &kDomainA, "old"));
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
     r.forget(5, &kDomainA);  // a late forget of the old one keeps the new record
     EXPECT_TRUE(r.has(5, &kDomainB));
 }
@@ -58,7 +58,7 @@ TEST(DomainRecords, restart_config_after_config_update_then_the_update_with_curr
     r.add(5, &kDomainA, config("vm", 16 * 1024));
     ASSERT_TRUE(r.set_next(5, &kDomainA, config("vm", 32 * 1024)));
     r.rename(5, "vm2");
-    auto c = r.restart_config(5, &kDomainA, "vm2");
+    auto c = r.restart_config(5, &kDomainA);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->build.identity.memory_kib, 32u * 1024);
     EXPECT_EQ(c->build.identity.name, "vm2");
@@ -69,7 +69,7 @@ TEST(DomainRecords, restart_config_when_preserved_by_rename_restart_then_none) {
     DomainRecords r;
     r.add(5, &kDomainA, config("vm"));
     r.mark_preserved(5, &kDomainA);
-    EXPECT_FALSE(r.restart_config(5, &kDomainA, "vm-20260101T0000Z"));
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
     EXPECT_TRUE(r.has(5, &kDomainA));  // still listed with its configuration
 }
 
