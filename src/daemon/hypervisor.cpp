@@ -34,6 +34,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
     domain::DomainTable* table = h->domains_.get();
     xenstore::XenstoreService* store = h->xenstore_.get();
     Hypervisor* self = h.get();
+    // The toolstack exists before any domain can shut down (set below).
     h->services_.reset(new domain::Services{
         *h->kvm_, h->log_, *h->timers_, *h->domains_, host_events,
         [self, table, store](domid_t d) {
@@ -43,6 +44,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
             }
             store->domain_shutdown(d);  // queued: fires @releaseDomain
             table->notify_shutdown(d);
+            self->toolstack_->domain_shut_down(d);  // its on_* action, later
         },
         [self, store](domain::Domain& d) {
             {
@@ -67,6 +69,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         if (!dom) return std::nullopt;
         return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
     };
+    h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_);
     if (!opts.serial_input.empty()) {
         h->serial_input_ = std::make_unique<console::SerialInput>();
         if (auto st = h->serial_input_->start(opts.serial_input,
@@ -75,7 +78,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
             return st.error();
         h->services_->serial_input = h->serial_input_.get();
     }
-    if (!opts.dump_dir.empty()) h->domains_->set_dump_dir(opts.dump_dir);
+    if (!opts.dump_dir.empty()) h->toolstack_->set_dump_dir(opts.dump_dir);
     h->log_.append_line(fmt::format(
         "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
         hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));
@@ -84,10 +87,12 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
 
 Hypervisor::~Hypervisor() {
     serial_input_.reset();  // its reader raises VIRQs through the table
+    if (toolstack_) toolstack_->stop();  // no on_* action runs (or restarts) from here on
     // Domains first: their vCPU threads use the timers and the log, and
     // their destruction tells xenstore.
     if (domains_) domains_->destroy_all();
     domains_.reset();
+    toolstack_.reset();  // after the domains: a vCPU thread may still report a shutdown
     xenstore_.reset();
     xenstore_glue_.reset();
     timers_.reset();

@@ -1,5 +1,6 @@
 // Everything xenolithd owns, in construction order: KVM, the hypervisor
-// log, timers, domain 0's event channels, the domain table, xenstore.
+// log, timers, domain 0's event channels, the domain table, xenstore, and
+// the toolstack above them.
 #pragma once
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "domain/hypervisor_log.hpp"
 #include "domain/timer_service.hpp"
 #include "kvm/kvm_system.hpp"
+#include "toolstack/daemon/toolstack.hpp"
 #include "xenstore/xenstore_service.hpp"
 
 namespace xenolith::daemon {
@@ -35,6 +37,8 @@ public:
     kvm::System& kvm() { return *kvm_; }
     domain::HypervisorLog& log() { return log_; }
     domain::DomainTable& domains() { return *domains_; }
+    // Creates, destroys, renames and restarts domains as xl's policy says.
+    toolstack::Toolstack& toolstack() { return *toolstack_; }
     xenstore::XenstoreService& xenstore() { return *xenstore_; }
     // Stops serving xenstore and removes its socket (daemon exit).
     void stop_xenstore();
@@ -55,6 +59,7 @@ private:
     std::unique_ptr<XenstoreGlue> xenstore_glue_;
     std::unique_ptr<xenstore::XenstoreService> xenstore_;
     std::unique_ptr<console::SerialInput> serial_input_;
+    std::unique_ptr<toolstack::Toolstack> toolstack_;
     std::mutex shutdown_mu_;  // a leaf
     std::set<domid_t> shut_down_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

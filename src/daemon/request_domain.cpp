@@ -26,17 +26,36 @@ namespace {
 using nlohmann::json;
 using domain::Domain;
 
-domain::Action parse_action(const json& j, const char* key, domain::Action def) {
+using toolstack::Action;
+
+Action parse_action(const json& j, const char* key, Action def) {
     if (!j.contains(key) || !j[key].is_string()) return def;
     const std::string s = j[key];
-    if (s == "destroy") return domain::Action::destroy;
-    if (s == "restart") return domain::Action::restart;
-    if (s == "rename-restart") return domain::Action::rename_restart;
-    if (s == "preserve") return domain::Action::preserve;
-    if (s == "coredump-destroy") return domain::Action::coredump_destroy;
-    if (s == "coredump-restart") return domain::Action::coredump_restart;
-    if (s == "soft-reset") return domain::Action::soft_reset;
+    if (s == "destroy") return Action::destroy;
+    if (s == "restart") return Action::restart;
+    if (s == "rename-restart") return Action::rename_restart;
+    if (s == "preserve") return Action::preserve;
+    if (s == "coredump-destroy") return Action::coredump_destroy;
+    if (s == "coredump-restart") return Action::coredump_restart;
+    if (s == "soft-reset") return Action::soft_reset;
     return def;
+}
+
+// libxl_domain_type: the request's "type", else the one in its libxl
+// configuration (c_info.type, as xl sends it); PVH when neither says.
+domain::GuestType parse_guest_type(const json& req) {
+    std::string t;
+    if (req.contains("type") && req["type"].is_string()) {
+        t = req["type"];
+    } else if (req.contains("config") && req["config"].is_object()) {
+        const json& cfg = req["config"];
+        if (cfg.contains("c_info") && cfg["c_info"].is_object() &&
+            cfg["c_info"].contains("type") && cfg["c_info"]["type"].is_string())
+            t = cfg["c_info"]["type"];
+    }
+    if (t == "pv") return domain::GuestType::pv;
+    if (t == "hvm") return domain::GuestType::hvm;
+    return domain::GuestType::pvh;
 }
 
 domain::Uuid make_uuid(const json& req) {
@@ -58,7 +77,7 @@ std::string uuid_str(const domain::Uuid& u) { return uuid_string(u); }
 }  // namespace
 
 // The create request is validated again here: xl is a client, not trusted.
-Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& req) {
+Result<toolstack::GuestConfig> parse_create_request(Hypervisor& hv, const json& req) {
     // Shadows the reply helper on purpose: here a failure is a Result error
     // (create() and config_update turn it into their replies).
     auto fail = [](std::string m) { return make_error(std::move(m)); };
@@ -68,7 +87,8 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
     auto num = [&](const char* k, std::uint64_t def) {
         return req.contains(k) && req[k].is_number_unsigned() ? req[k].get<std::uint64_t>() : def;
     };
-    domain::BuildRequest b;
+    toolstack::GuestConfig cfg;
+    domain::BuildRequest& b = cfg.build;
     b.identity.name = str("name");
     if (b.identity.name.empty() || b.identity.name.size() > 64)
         return fail("create: a domain name of 1 to 64 characters is required");
@@ -100,12 +120,12 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
                                 grant::kMaxMaptrackFramesLimit));
     b.identity.max_grant_frames = static_cast<unsigned>(grant_frames);
     b.identity.max_maptrack_frames = static_cast<unsigned>(maptrack_frames);
-    b.identity.actions.on_poweroff = parse_action(req, "on_poweroff", domain::Action::destroy);
-    b.identity.actions.on_reboot = parse_action(req, "on_reboot", domain::Action::restart);
-    b.identity.actions.on_watchdog = parse_action(req, "on_watchdog", domain::Action::destroy);
-    b.identity.actions.on_crash = parse_action(req, "on_crash", domain::Action::destroy);
-    b.identity.actions.on_soft_reset =
-        parse_action(req, "on_soft_reset", domain::Action::soft_reset);
+    cfg.actions.on_poweroff = parse_action(req, "on_poweroff", Action::destroy);
+    cfg.actions.on_reboot = parse_action(req, "on_reboot", Action::restart);
+    cfg.actions.on_watchdog = parse_action(req, "on_watchdog", Action::destroy);
+    cfg.actions.on_crash = parse_action(req, "on_crash", Action::destroy);
+    cfg.actions.on_soft_reset = parse_action(req, "on_soft_reset", Action::soft_reset);
+    b.identity.type = parse_guest_type(req);
     if (req.contains("global_virqs")) {
         const json& virqs = req["global_virqs"];
         if (!virqs.is_array() || virqs.size() > NR_VIRQS)
@@ -118,10 +138,10 @@ Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const json& re
     }
     if (auto st = parse_create_affinity(req, b.identity); !st) return fail(st.error().what);
     b.identity.uuid = make_uuid(req);
-    b.identity.config = req.contains("config") ? req["config"] : json::object();
+    if (req.contains("config") && req["config"].is_object()) cfg.libxl_json = req["config"];
     b.console_log_dir = hv.options().console_log_dir;
     b.paused = req.value("paused", false);
-    return b;
+    return cfg;
 }
 
 namespace {
@@ -159,14 +179,15 @@ json create(Hypervisor& hv, const json& req) {
     const auto c0 = domain::process_cpu_time();
     auto b = parse_create_request(hv, req);
     if (!b) return fail(b.error().what);
-    for (auto [path, what] : {std::pair{&b->kernel, "kernel"}, std::pair{&b->ramdisk, "ramdisk"}})
+    for (auto [path, what] :
+         {std::pair{&b->build.kernel, "kernel"}, std::pair{&b->build.ramdisk, "ramdisk"}})
         if (auto st = check_caller_may_read(*path, what); !st) return fail(st.error().what);
-    auto ticket = admission().admit(b->identity.name, b->identity.max_memory_kib,
+    auto ticket = admission().admit(b->build.identity.name, b->build.identity.max_memory_kib,
                                     memory_promised_to_domains(hv));
     if (!ticket) return fail(ticket.error().what);
-    b->identity.requested_at = t0;
-    b->identity.requested_cpu = c0;
-    auto d = hv.domains().create(std::move(*b));
+    b->build.identity.requested_at = t0;
+    b->build.identity.requested_cpu = c0;
+    auto d = hv.toolstack().create(std::move(*b));
     if (!d) return fail(d.error().what);
     return {{"ok", true}, {"domid", (*d)->domid()}};
 }
@@ -179,18 +200,9 @@ double host_cpu_seconds() {
     return static_cast<double>(user + nice + sys) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// libxl_retrieve_domain_configuration reports the domain's current name
-// (after `xl rename`), not the one it was created with.
-json config_with_current_name(Domain& d) {
-    json cfg = d.identity().config;
-    if (cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object())
-        cfg["c_info"]["name"] = d.name();
-    return cfg;
-}
-
 }  // namespace
 
-json domain_entry(Domain& d, bool with_config) {
+json domain_entry(Hypervisor& hv, Domain& d, bool with_config) {
     const auto st = d.state();
     unsigned online = 0;
     for (unsigned i = 0; i < d.nr_vcpus(); ++i) online += d.vcpu(i).online() ? 1 : 0;
@@ -235,12 +247,7 @@ json domain_entry(Domain& d, bool with_config) {
                                  .count()}};
     if (!with_config) return entry;
     // The config (copied per reply, so only for `xl list -l`).
-    json config = config_with_current_name(d);
-    if (config.is_object() && config.contains("b_info") && config["b_info"].is_object()) {
-        if (auto t = mem.toolstack_target_kib()) config["b_info"]["target_memkb"] = t;
-        if (auto m = mem.toolstack_static_max_kib()) config["b_info"]["max_memkb"] = m;
-    }
-    entry["config"] = std::move(config);
+    entry["config"] = hv.toolstack().libxl_config(d);
     return entry;
 }
 
@@ -270,7 +277,7 @@ json list(Hypervisor& hv, const json& req) {
     // "config": false leaves the configs out (all but `xl list -l` need
     // none, and they are most of the reply).
     const bool with_config = !req.contains("config") || req["config"] != false;
-    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(*d, with_config));
+    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(hv, *d, with_config));
     return {{"ok", true}, {"domains", std::move(out)}};
 }
 
@@ -284,10 +291,7 @@ constexpr auto kPvcontrolTimeout = std::chrono::seconds(60);  // libxl__domain_p
 // control interface; an HVM guest only once its PV drivers registered an
 // event callback.
 bool pvcontrol_available(Domain& d) {
-    const json& cfg = d.identity().config;
-    const bool hvm = cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object() &&
-                     cfg["c_info"].value("type", "") == "hvm";
-    return !hvm || d.param(HVM_PARAM_CALLBACK_IRQ) != 0;
+    return d.identity().type != domain::GuestType::hvm || d.param(HVM_PARAM_CALLBACK_IRQ) != 0;
 }
 
 // xl shutdown / xl reboot (libxl_domain_shutdown / _reboot): write the
@@ -339,7 +343,7 @@ json on_domain(Hypervisor& hv, const json& req) {
     return {{"ok", true}};
 }
 
-void destroy(Hypervisor& hv, Domain& d) { hv.domains().destroy(d.domid()); }
+void destroy(Hypervisor& hv, Domain& d) { hv.toolstack().destroy(d.domid()); }
 void pause(Hypervisor&, Domain& d) { d.pause(); }
 void unpause(Hypervisor&, Domain& d) { d.unpause(); }
 

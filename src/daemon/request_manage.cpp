@@ -71,7 +71,7 @@ json rename(Hypervisor& hv, const json& req) {
     if (name.empty() || name.size() > 64)
         return failed({"xenolith: a domain name of 1 to 64 characters is required"}, kLibxlInval);
     const std::string old_name = d->name();
-    if (auto st = hv.domains().rename(d->domid(), name); !st)
+    if (auto st = hv.toolstack().rename(d->domid(), name); !st)
         return failed({libxl_log("libxl_domain.c:81:libxl__domain_rename", *domid,
                                  st.error().what)},
                       kLibxlInval);
@@ -79,7 +79,7 @@ json rename(Hypervisor& hv, const json& req) {
     const std::string vm = "/vm/" + uuid_string(d->identity().uuid);
     if (hv.xenstore().write(home + "/name", name) != xenstore::XsErr::ok ||
         hv.xenstore().write(vm + "/name", name) != xenstore::XsErr::ok) {
-        (void)hv.domains().rename(d->domid(), old_name);
+        (void)hv.toolstack().rename(d->domid(), old_name);
         (void)hv.xenstore().write(home + "/name", old_name);
         return failed({libxl_log("libxl_domain.c:107:libxl__domain_rename", *domid,
                                  fmt::format("Failed to write new name `{}' for domain "
@@ -169,8 +169,8 @@ json config_update(Hypervisor& hv, const json& req) {
                                                            *domid))});
     auto b = parse_create_request(hv, req["request"]);
     if (!b) return failed({b.error().what});
-    b->paused = false;
-    if (!hv.domains().set_restart_request(d->domid(), std::move(*b))) return failed({});
+    b->build.paused = false;
+    if (!hv.toolstack().set_next_config(d->domid(), std::move(*b))) return failed({});
     hv.log().append_line(fmt::format("(XEN) Domain {} ({}): configuration updated for its next "
                                      "restart",
                                      d->domid(), d->name()));

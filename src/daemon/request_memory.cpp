@@ -31,8 +31,7 @@ using nlohmann::json;
 constexpr std::uint64_t kMinDom0MemKib = 128 * 1024;
 // libxl's ERROR_FAIL.
 constexpr int kLibxlFail = -3;
-// LIBXL_MAXMEM_CONSTANT in KiB (libxl__arch_extra_memory on x86).
-constexpr std::uint64_t kMaxmemSlackKib = kMaxmemSlackPages * 4;
+using toolstack::kLibxlMaxmemKib;
 
 // libxl's lock on the domain's userdata: one memory change at a time.
 std::mutex memory_change_mu;
@@ -139,11 +138,11 @@ json mem_set(Hypervisor& hv, const json& req) {
                                      "memory_static_max\n"));
     // enforce: xc_domain_setmaxmem(target + LIBXL_MAXMEM_CONSTANT). A guest
     // above it may only shrink ("ratchet down", XEN_DOMCTL_max_mem).
-    d->memory().set_max_pages((new_target + videoram + kMaxmemSlackKib) / 4);
+    d->memory().set_max_pages((new_target + videoram + kLibxlMaxmemKib) / 4);
     hv.xenstore().write(home + "/memory/target", fmt::format("{}", new_target));
     hv.xenstore().write(fmt::format("/vm/{}/memory", uuid_string(d->identity().uuid)),
                         fmt::format("{}", new_target / 1024));
-    d->memory().set_toolstack_target_kib(new_target);
+    hv.toolstack().set_target_kib(domid, new_target);
     return {{"ok", true}};
 }
 
@@ -174,13 +173,13 @@ json mem_max(Hypervisor& hv, const json& req) {
                                      "memory_static_max must be greater than or or equal to "
                                      "memory_dynamic_max",
                                      0));
-    d->memory().set_max_pages((max_kib + kMaxmemSlackKib) / 4);
+    d->memory().set_max_pages((max_kib + kLibxlMaxmemKib) / 4);
     if (auto e = hv.xenstore().write(home + "/memory/static-max", fmt::format("{}", max_kib));
         e != xenstore::XsErr::ok)
         return libxl_fail(libxl_line(
             88, kFunc, domid,
             fmt::format("Couldn't set {}/memory/static-max, rc={}\n", home, kLibxlFail), 0));
-    d->memory().set_toolstack_static_max_kib(max_kib);
+    hv.toolstack().set_static_max_kib(domid, max_kib);
     return {{"ok", true}};
 }
 

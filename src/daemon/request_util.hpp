@@ -27,11 +27,11 @@ std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json
 std::uint64_t host_memory_kib();
 
 // One domain as "list" reports it (libxl_dominfo's fields plus the config).
-nlohmann::json domain_entry(domain::Domain& d, bool with_config);
+nlohmann::json domain_entry(Hypervisor& hv, domain::Domain& d, bool with_config);
 
-// A create request's fields as a BuildRequest, validated (xl create and
-// xl config-update send the same shape).
-Result<domain::BuildRequest> parse_create_request(Hypervisor& hv, const nlohmann::json& req);
+// A create request's fields as the toolstack's typed GuestConfig, validated
+// (xl create and xl config-update send the same shape).
+Result<toolstack::GuestConfig> parse_create_request(Hypervisor& hv, const nlohmann::json& req);
 
 // One request: "cmd" names it; the handler gets the whole request.
 struct RequestHandler {

@@ -51,7 +51,7 @@ void serve_wait(Hypervisor& hv, int fd, const json& req) {
     for (;;) {
         // Gone first, then shut down: a domain destroyed after a shutdown was
         // reported shut down by then (Services::on_shutdown runs before the
-        // reaper sees it), so -w reports the shutdown, as xl would.
+        // toolstack's death handler sees it), so -w reports the shutdown, as xl would.
         const bool gone = !d || hv.domains().get(domid) != d;
         if (!death && d && hv.shutdown_reported(domid)) {
             (void)control::send_message(

@@ -65,11 +65,11 @@ xenstore::DomainRecord XenstoreGlue::record_for(domain::Domain& d) {
     r.domid = d.domid();
     r.name = d.name();
     r.uuid = uuid_string(id.uuid);
-    r.type = "pvh";
-    if (id.config.is_object() && id.config.contains("c_info") &&
-        id.config["c_info"].is_object() && id.config["c_info"].contains("type") &&
-        id.config["c_info"]["type"].is_string())
-        r.type = id.config["c_info"]["type"].get<std::string>();
+    switch (id.type) {  // libxl_domain_type's names, as /libxl/<domid>/type holds them
+        case domain::GuestType::pv: r.type = "pv"; break;
+        case domain::GuestType::pvh: r.type = "pvh"; break;
+        case domain::GuestType::hvm: r.type = "hvm"; break;
+    }
     r.max_memkb = std::max(id.max_memory_kib, id.memory_kib);
     r.target_memkb = id.memory_kib;
     r.vcpus = id.vcpus;

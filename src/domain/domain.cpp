@@ -149,13 +149,13 @@ void Domain::deliver_vector(unsigned vcpu, std::uint8_t vector) {
 }
 
 std::uint64_t Domain::param(unsigned index) {
-    std::lock_guard lock(events_->mutex());
+    std::lock_guard lock(params_mu_);
     return index < params_.size() ? params_[index] : 0;
 }
 
 void Domain::set_param(unsigned index, std::uint64_t value) {
     {
-        std::lock_guard lock(events_->mutex());
+        std::lock_guard lock(params_mu_);
         if (index >= params_.size()) return;
         params_[index] = value;
         if (index == HVM_PARAM_CALLBACK_IRQ) callback_via_ = value;

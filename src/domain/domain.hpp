@@ -16,8 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 extern "C" {
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
@@ -52,17 +50,10 @@ using Uuid = std::array<std::uint8_t, 16>;
 // Xen's domain states, as `xl list` shows them (r b p s c d).
 enum class RunState { running, paused, shutdown, crashed, dying };
 
-// What happens when the guest shuts down for a given reason (xl.cfg on_*).
-enum class Action { destroy, restart, rename_restart, preserve, coredump_destroy,
-                    coredump_restart, soft_reset };
-
-struct LifecycleActions {
-    Action on_poweroff = Action::destroy;
-    Action on_reboot = Action::restart;
-    Action on_watchdog = Action::destroy;
-    Action on_crash = Action::destroy;
-    Action on_soft_reset = Action::soft_reset;
-};
+// The domain type the toolstack asked for (libxl_domain_type). Every guest
+// is built PVH; the type is what xenstore and the toolstack report, and
+// whether the PV control interface needs the guest's callback first.
+enum class GuestType { pv, pvh, hvm };
 
 // Daemon-wide services a domain uses. Outlives every domain.
 struct Services {
@@ -99,12 +90,11 @@ struct DomainIdentity {
     unsigned max_event_channels = 1023;
     unsigned max_grant_frames = grant::kMaxFramesLimit;
     unsigned max_maptrack_frames = grant::kMaxMaptrackFramesLimit;
-    LifecycleActions actions;
+    GuestType type = GuestType::pvh;
     // Global VIRQs (VIRQ_DOM_EXC, ...) this domain receives instead of
     // domain 0, as XEN_DOMCTL_set_virq_handler makes it (e.g. a xenstore
     // or monitoring domain).
     std::vector<unsigned> global_virqs;
-    nlohmann::json config;  // the domain configuration as `xl list -l` prints it
     // When xl asked for the domain, for the start-up cost line in the log:
     // wall clock and the daemon's CPU time (CLOCK_PROCESS_CPUTIME_ID).
     std::chrono::steady_clock::time_point requested_at{};
@@ -154,7 +144,7 @@ public:
     Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
     void add_vcpu(std::unique_ptr<Vcpu> v);
 
-    // HVM parameters (hvm_op get/set_param). Guarded by the event lock.
+    // HVM parameters (hvm_op get/set_param), under their own leaf lock.
     std::uint64_t param(unsigned index);
     void set_param(unsigned index, std::uint64_t value);
 
@@ -252,6 +242,7 @@ private:
     std::uint32_t next_kvm_slot_ = 0;
     std::unique_ptr<std::atomic<std::uint8_t>[]> upcall_vector_;  // per vCPU, 0 = none
     std::vector<x86::MemmapEntry> memmap_;
+    mutable std::mutex params_mu_;  // a leaf: guards params_
     std::array<std::uint64_t, HVM_NR_PARAMS> params_{};
     std::atomic<std::uint64_t> callback_via_{0};  // HVM_PARAM_CALLBACK_IRQ, read lock-free
 

@@ -1,6 +1,8 @@
 #include <cstdint>
 #include "domain/domain_builder.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -165,8 +167,7 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     auto mem = GuestMemory::create(id.memory_kib * 1024, fmt::format("xenolith-d{}", id.domid),
                                    id.max_memory_kib * 1024);
     if (!mem) return mem.error();
-    // libxl__build_pre: max_pages = target + LIBXL_MAXMEM_CONSTANT (1 MiB).
-    (*mem)->set_max_pages(id.memory_kib / 4 + kMaxmemSlackPages);
+    (*mem)->set_max_pages(std::max(req.max_pages, id.memory_kib / 4));
     GuestMemory& memory = **mem;
     if (auto st = load_kernel(memory, *image, req.kernel); !st) return st.error();
 

@@ -5,6 +5,7 @@
 // with the failed build.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ struct BuildRequest {
     std::string cmdline;
     std::string console_log_dir;
     bool paused = false;
+    // Xen's d->max_pages as the toolstack sets it (XEN_DOMCTL_max_mem):
+    // how far the guest may populate. 0: its memory, no more.
+    std::uint64_t max_pages = 0;
 };
 
 Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& services);

@@ -1,20 +1,16 @@
 // Every domain xenolithd runs, by domid: allocation, lookup by id or name,
-// and the shutdown actions (on_poweroff, on_reboot, on_crash, ...), which run
-// on the table's own reaper thread because a vCPU thread cannot join itself.
+// destruction and the global VIRQ handlers. What happens after a guest shuts
+// down (xl's on_* actions) is toolstack policy: src/toolstack/daemon.
 #pragma once
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "domain/domain.hpp"
@@ -55,12 +51,15 @@ public:
     // "name" or "domid", as xl accepts either.
     std::shared_ptr<Domain> resolve(const std::string& name_or_id);
     std::vector<std::shared_ptr<Domain>> all();
-    // Destroys and forgets a domain (xl destroy).
+    // Destroys and forgets a domain. True only for the one caller that
+    // removed it: false when it was not there or another destroy came first
+    // (the toolstack restarts a domain only after its own destroy).
     bool destroy(domid_t domid);
     // Destroys every domain (daemon shutdown).
     void destroy_all();
 
-    // Called from a vCPU thread when a domain has shut down.
+    // Called from a vCPU thread when a domain has shut down: tells the
+    // VIRQ_DOM_EXC handler (__domain_finalise_shutdown).
     void notify_shutdown(domid_t domid);
 
     // send_global_virq: raises `virq` in the domain designated for it
@@ -69,22 +68,11 @@ public:
     void send_global_virq(unsigned virq);
     // The domain receiving `virq`; 0 for the host.
     domid_t global_virq_handler(unsigned virq);
-    // xl rename: the table's name and the one a restart will use. Fails
-    // when another domain has the name or the domain is unknown.
+    // Renames a domain. Fails when another domain has the name or the
+    // domain is unknown.
     Status rename(domid_t domid, const std::string& new_name);
-    // xl config-update: what the next restart of `domid` builds (its
-    // identity's domid is ignored). False when the domain is unknown.
-    bool set_restart_request(domid_t domid, BuildRequest req);
-    // Where coredump-destroy/-restart write <dir>/<name> (xl's XEN_DUMP_DIR).
-    void set_dump_dir(std::string dir) { dump_dir_ = std::move(dir); }
 
 private:
-    void reaper();
-    void apply_action(const std::shared_ptr<Domain>& d);
-    // on_soft_reset=soft-reset, as libxl's do_domain_soft_reset.
-    Status soft_reset(Domain& d);
-    void preserve_renamed(const std::shared_ptr<Domain>& d);
-    void dump_core_for_action(Domain& d);
     domid_t allocate_domid_locked();
     // Whether `name` belongs to a built domain other than `except`, to a
     // create in progress, or to Domain-0.
@@ -101,16 +89,8 @@ private:
     // XENOLITH_TEST_HOLD_BUILD_MS: a test-only pause between reserving and
     // building, so a suite can race guests and clients against a create.
     std::chrono::milliseconds test_hold_build_{0};
-    std::map<domid_t, BuildRequest> requests_;  // for restart
     std::array<domid_t, NR_VIRQS> global_virq_handlers_{};  // 0: the host
     domid_t next_domid_ = 1;
-    std::string dump_dir_ = "/var/lib/xen/dump";
-
-    std::mutex reap_mu_;
-    std::condition_variable reap_cv_;
-    std::deque<domid_t> reap_queue_;
-    bool stopping_ = false;
-    std::thread reaper_;
 };
 
 }  // namespace xenolith::domain

@@ -33,9 +33,6 @@ inline constexpr std::uint64_t kHighRamBase = 0x100000000;      // RAM resumes a
 // memory map just below the IOAPIC, as Xen's "special pages" are.
 inline constexpr std::uint64_t kSpecialPagesBase = 0xFEBF0000;
 inline constexpr unsigned kSpecialPageCount = 16;
-// libxl's LIBXL_MAXMEM_CONSTANT (1 MiB on x86): the toolstack sets a
-// domain's max_pages to its target (or static max) plus this.
-inline constexpr std::uint64_t kMaxmemSlackPages = 256;
 // Frames a guest maps into unpopulated space (shared_info, grant frames).
 inline constexpr unsigned kMaxHolePages = 256;
 
@@ -137,14 +134,6 @@ public:
     // Pages charged with no frame (increase_reservation, displaced pages).
     void charge_unmapped(std::uint64_t n) { unmapped_ += n; }
 
-    // The toolstack's memory/target and memory/static-max (KiB), mirrored
-    // here by xenolithd when xl changes them, for `xl list -l`; 0: as the
-    // domain was created.
-    std::uint64_t toolstack_target_kib() const { return target_kib_.load(); }
-    std::uint64_t toolstack_static_max_kib() const { return static_max_kib_.load(); }
-    void set_toolstack_target_kib(std::uint64_t kib) { target_kib_ = kib; }
-    void set_toolstack_static_max_kib(std::uint64_t kib) { static_max_kib_ = kib; }
-
     // CPU time the hypervisor spent in reservation ops (memory_op
     // increase/decrease/populate) for this domain, and how many there were.
     void account_reservation_op(std::uint64_t cpu_ns) {
@@ -191,10 +180,8 @@ private:
     std::atomic<std::uint64_t> populated_{0};
     std::atomic<std::uint64_t> unmapped_{0};
     std::atomic<std::uint64_t> max_pages_{0};
-    std::atomic<std::uint64_t> target_kib_{0};
     std::atomic<std::uint64_t> reservation_cpu_ns_{0};
     std::atomic<std::uint64_t> reservation_ops_{0};
-    std::atomic<std::uint64_t> static_max_kib_{0};
 };
 
 }  // namespace xenolith

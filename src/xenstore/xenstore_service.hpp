@@ -4,7 +4,7 @@
 // Threads and locks:
 //  - the xenstore thread owns the loop; it takes `mu_` (the Server, every
 //    connection, every ring) for each batch of work;
-//  - xenolithd threads (xl requests, the reaper) call the public methods,
+//  - xenolithd threads (xl requests, the death handler) call the public methods,
 //    which take `mu_` too and then kick the loop to deliver watch events;
 //  - a guest's notification runs on its vCPU thread and only queues the
 //    domain id and writes an eventfd (Kicker: a leaf lock), so a vCPU never

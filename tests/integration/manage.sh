@@ -229,5 +229,43 @@ check "... a core is written" wait_for 20 test -s "$dump_dir/cr"
 check "... and it restarts under a new domid" wait_for 20 bash -c "d=\$('$xl' domid cr 2>/dev/null) && [ \"\$d\" != $cr ]"
 check "... logged" bash -c "'$xl' dmesg | grep -qF 'Domain $cr (cr): dumping core to $dump_dir/cr'"
 
+# An `xl destroy` while coredump-restart writes its core wins: the action
+# restarts only a domain it destroyed itself. The core file is a FIFO whose
+# pipe a helper fills before the daemon opens it, so the dump's first write
+# blocks (deterministically) until the test reads the FIFO.
+mkfifo "$dump_dir/race"
+python3 - "$dump_dir/race" "$work/race.prefill" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)
+n = 0
+try:
+    while True:
+        n += os.write(fd, b"\0" * 4096)  # PIPE_BUF: all or EAGAIN
+except BlockingIOError:
+    pass
+with open(sys.argv[2], "w") as f:
+    f.write(str(n))
+while not os.path.exists(sys.argv[2] + ".release"):
+    time.sleep(0.05)
+os.close(fd)
+PY
+holder=$!
+check "the FIFO's pipe is full" wait_for 10 test -s "$work/race.prefill"
+check "coredump-restart racing destroy: guest starts" start race "restartable" 'on_reboot = "coredump-restart"'
+race=$(domid_of race)
+check "... reboot it" expect_rc 0 "$xl" reboot race
+check "... its dump is blocked writing the core" wait_for 20 bash -c \
+    "ls -l /proc/$daemon/fd | grep -qF '$dump_dir/race'"
+touch "$work/race.prefill.release"; wait "$holder"
+check "... xl destroy during the dump succeeds" expect_rc 0 "$xl" destroy race
+check "... and the domain is gone" gone race
+timeout 60 cat "$dump_dir/race" >"$work/race.raw"  # the dump goes on to its end
+tail -c +$(($(cat "$work/race.prefill") + 1)) "$work/race.raw" >"$work/race.core"
+gdb_core "$work/race.core" 'x/s 0x800000' >"$work/gdb"
+check "... the core was written to its end" grep -qF 'xenolith-core-marker: dump me' "$work/gdb"
+check "... and the destroyed domain is not restarted" bash -c \
+    "for i in \$(seq 40); do '$xl' domid race >/dev/null 2>&1 && exit 1; sleep 0.05; done; exit 0"
+rm -f "$dump_dir/race"
+
 for d in pc3 other cu cr; do "$xl" destroy "$d" 2>/dev/null; done
 summary manage

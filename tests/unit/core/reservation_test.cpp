@@ -18,6 +18,9 @@ namespace xenolith {
 namespace {
 
 constexpr std::uint64_t kMiB = 1 << 20;
+// The headroom above its memory a toolstack gives a domain's max_pages
+// (libxl's 1 MiB, as xenolith's toolstack sets it).
+constexpr std::uint64_t kMaxmemSlackPages = 256;
 
 struct Fixture {
     std::unique_ptr<GuestMemory> mem;

@@ -1,0 +1,98 @@
+#include "toolstack/daemon/domain_records.hpp"
+
+namespace xenolith::toolstack {
+
+DomainRecords::Entry* DomainRecords::find_locked(domid_t domid, Owner owner) {
+    auto it = entries_.find(domid);
+    return it == entries_.end() || it->second.owner != owner ? nullptr : &it->second;
+}
+
+void DomainRecords::add(domid_t domid, Owner owner, GuestConfig running) {
+    ToolstackDomain record;
+    record.running = std::move(running);
+    std::lock_guard lock(mu_);
+    entries_.insert_or_assign(domid, Entry{owner, std::move(record)});
+}
+
+void DomainRecords::forget(domid_t domid, Owner owner) {
+    std::lock_guard lock(mu_);
+    if (find_locked(domid, owner)) entries_.erase(domid);
+}
+
+bool DomainRecords::has(domid_t domid, Owner owner) {
+    std::lock_guard lock(mu_);
+    return find_locked(domid, owner) != nullptr;
+}
+
+std::optional<Action> DomainRecords::action(domid_t domid, Owner owner, unsigned reason) {
+    std::lock_guard lock(mu_);
+    const Entry* e = find_locked(domid, owner);
+    if (!e) return std::nullopt;
+    return action_for(e->record.running.actions, reason);
+}
+
+std::optional<GuestConfig> DomainRecords::restart_config(domid_t domid, Owner owner) {
+    std::lock_guard lock(mu_);
+    const Entry* e = find_locked(domid, owner);
+    if (!e || !e->record.restartable) return std::nullopt;
+    GuestConfig cfg = e->record.restart_config();
+    cfg.build.paused = false;
+    return cfg;
+}
+
+void DomainRecords::mark_preserved(domid_t domid, Owner owner) {
+    std::lock_guard lock(mu_);
+    if (Entry* e = find_locked(domid, owner)) e->record.restartable = false;
+}
+
+void DomainRecords::rename(domid_t domid, const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(domid);
+    if (it == entries_.end()) return;
+    ToolstackDomain& r = it->second.record;
+    r.running.build.identity.name = name;
+    if (r.next) r.next->build.identity.name = name;
+}
+
+bool DomainRecords::set_next(domid_t domid, Owner owner, GuestConfig next) {
+    std::lock_guard lock(mu_);
+    Entry* e = find_locked(domid, owner);
+    if (!e) return false;
+    e->record.next = std::move(next);
+    return true;
+}
+
+void DomainRecords::set_target_kib(domid_t domid, std::uint64_t kib) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end()) it->second.record.target_kib = kib;
+}
+
+void DomainRecords::set_static_max_kib(domid_t domid, std::uint64_t kib) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        it->second.record.static_max_kib = kib;
+}
+
+nlohmann::json DomainRecords::libxl_config(domid_t domid, Owner owner,
+                                           const std::string& current_name) {
+    nlohmann::json cfg;
+    std::uint64_t target = 0, static_max = 0;
+    {
+        std::lock_guard lock(mu_);
+        const Entry* e = find_locked(domid, owner);
+        if (!e) return nullptr;
+        cfg = e->record.running.libxl_json;  // copied: printed outside the lock
+        target = e->record.target_kib;
+        static_max = e->record.static_max_kib;
+    }
+    // The current name (after `xl rename`) and the targets mem-set/mem-max left.
+    if (cfg.is_object() && cfg.contains("c_info") && cfg["c_info"].is_object())
+        cfg["c_info"]["name"] = current_name;
+    if (cfg.is_object() && cfg.contains("b_info") && cfg["b_info"].is_object()) {
+        if (target) cfg["b_info"]["target_memkb"] = target;
+        if (static_max) cfg["b_info"]["max_memkb"] = static_max;
+    }
+    return cfg;
+}
+
+}  // namespace xenolith::toolstack

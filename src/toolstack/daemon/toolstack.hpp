@@ -1,0 +1,82 @@
+// The daemon-side toolstack: xenolithd's counterpart of libxl and of xl's
+// domain-death handling, above the hypervisor core. It creates domains from
+// typed GuestConfigs, keeps each domain's ToolstackDomain record, and applies
+// the on_* actions on its own thread (handle_domain_death), because a vCPU
+// thread cannot join itself.
+//
+// Locks: the records' lock is a leaf, never held while calling into the
+// DomainTable or a Domain.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/result.hpp"
+#include "domain/domain_table.hpp"
+#include "toolstack/daemon/domain_records.hpp"
+#include "toolstack/daemon/guest_config.hpp"
+
+namespace xenolith::toolstack {
+
+class Toolstack {
+public:
+    // `table` and `services` outlive the toolstack.
+    Toolstack(domain::DomainTable& table, domain::Services& services);
+    ~Toolstack();
+    // Stops the death handler (waits for a running action); shutdowns
+    // reported after this are ignored. Idempotent.
+    void stop();
+    Toolstack(const Toolstack&) = delete;
+    Toolstack& operator=(const Toolstack&) = delete;
+
+    // xl create: builds and starts the domain and records its configuration.
+    Result<std::shared_ptr<domain::Domain>> create(GuestConfig cfg);
+    // xl destroy. False when no domain `domid` was there to destroy.
+    bool destroy(domid_t domid);
+    // xl rename: the table's name and the one a restart uses.
+    Status rename(domid_t domid, const std::string& new_name);
+    // xl config-update: what the next restart of `domid` builds (its
+    // identity's domid is ignored). False when the toolstack has no record.
+    bool set_next_config(domid_t domid, GuestConfig cfg);
+    // xl mem-set / mem-max: the targets `xl list -l` reports.
+    void set_target_kib(domid_t domid, std::uint64_t kib);
+    void set_static_max_kib(domid_t domid, std::uint64_t kib);
+    // libxl_retrieve_domain_configuration: the running configuration with the
+    // current name and memory targets; null for a domain with no record.
+    nlohmann::json libxl_config(const domain::Domain& d);
+    // Where coredump-destroy/-restart write <dir>/<name> (xl's XEN_DUMP_DIR).
+    void set_dump_dir(std::string dir);
+
+    // The guest has shut down (any thread): its on_* action runs later, on
+    // the death handler's thread.
+    void domain_shut_down(domid_t domid);
+
+private:
+    void death_handler();
+    void handle_domain_death(const std::shared_ptr<domain::Domain>& d);
+    Status soft_reset(domain::Domain& d);
+    // rename-restart's first half; false when the domain went meanwhile.
+    bool preserve_renamed(const std::shared_ptr<domain::Domain>& d);
+    void dump_core_for_action(domain::Domain& d);
+    void restart(GuestConfig cfg);
+
+    domain::DomainTable& table_;
+    domain::Services& services_;
+
+    DomainRecords records_;
+    std::mutex dump_dir_mu_;
+    std::string dump_dir_ = "/var/lib/xen/dump";
+
+    std::mutex death_mu_;
+    std::condition_variable death_cv_;
+    std::deque<domid_t> deaths_;
+    bool stopping_ = false;
+    std::thread death_handler_;  // last: started once everything above exists
+};
+
+}  // namespace xenolith::toolstack

@@ -1,0 +1,112 @@
+// The daemon-side toolstack's records: which configuration a restart
+// builds, and that a domain destroyed by someone else (xl destroy) or a
+// newer domain under the same domid is never restarted from them.
+#include <gtest/gtest.h>
+
+extern "C" {
+#include <xen/sched.h>
+}
+
+#include "toolstack/daemon/domain_records.hpp"
+
+namespace xenolith::toolstack {
+namespace {
+
+GuestConfig config(const std::string& name, std::uint64_t memory_kib = 16 * 1024) {
+    GuestConfig c;
+    c.build.identity.name = name;
+    c.build.identity.memory_kib = memory_kib;
+    c.build.paused = true;
+    c.actions.on_reboot = Action::coredump_restart;
+    c.libxl_json = {{"c_info", {{"name", name}, {"type", "pvh"}}},
+                    {"b_info", {{"target_memkb", memory_kib}, {"max_memkb", memory_kib}}}};
+    return c;
+}
+
+const int kDomainA = 0, kDomainB = 0;  // stand-ins for two Domain objects
+
+TEST(DomainRecords, restart_config_when_recorded_then_the_running_one_unpaused) {
+    DomainRecords r;
+    r.add(5, &kDomainA, config("vm"));
+    auto c = r.restart_config(5, &kDomainA);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->build.identity.name, "vm");
+    EXPECT_FALSE(c->build.paused);
+}
+
+TEST(DomainRecords, restart_config_when_xl_destroyed_the_domain_then_none) {
+    // xl destroy during a coredump-restart's dump forgets the record: the
+    // action that comes back afterwards finds nothing to restart.
+    DomainRecords r;
+    r.add(5, &kDomainA, config("vm"));
+    r.forget(5, &kDomainA);
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
+    EXPECT_FALSE(r.action(5, &kDomainA, SHUTDOWN_reboot));
+}
+
+TEST(DomainRecords, records_when_domid_reused_then_the_old_domain_sees_none) {
+    DomainRecords r;
+    r.add(5, &kDomainA, config("old"));
+    r.add(5, &kDomainB, config("new"));  // the domid now names another domain
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
+    r.forget(5, &kDomainA);  // a late forget of the old one keeps the new record
+    EXPECT_TRUE(r.has(5, &kDomainB));
+}
+
+TEST(DomainRecords, restart_config_after_config_update_then_the_update_with_current_name) {
+    DomainRecords r;
+    r.add(5, &kDomainA, config("vm", 16 * 1024));
+    ASSERT_TRUE(r.set_next(5, &kDomainA, config("vm", 32 * 1024)));
+    r.rename(5, "vm2");
+    auto c = r.restart_config(5, &kDomainA);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->build.identity.memory_kib, 32u * 1024);
+    EXPECT_EQ(c->build.identity.name, "vm2");
+    EXPECT_FALSE(r.set_next(6, &kDomainA, config("x")));  // no such record
+}
+
+TEST(DomainRecords, restart_config_when_preserved_by_rename_restart_then_none) {
+    DomainRecords r;
+    r.add(5, &kDomainA, config("vm"));
+    r.mark_preserved(5, &kDomainA);
+    EXPECT_FALSE(r.restart_config(5, &kDomainA));
+    EXPECT_TRUE(r.has(5, &kDomainA));  // still listed with its configuration
+}
+
+TEST(DomainRecords, action_for_each_reason_then_the_configured_one) {
+    LifecycleActions a;
+    a.on_poweroff = Action::preserve;
+    a.on_reboot = Action::rename_restart;
+    a.on_crash = Action::coredump_destroy;
+    a.on_watchdog = Action::restart;
+    a.on_soft_reset = Action::destroy;
+    EXPECT_EQ(action_for(a, SHUTDOWN_poweroff), Action::preserve);
+    EXPECT_EQ(action_for(a, SHUTDOWN_reboot), Action::rename_restart);
+    EXPECT_EQ(action_for(a, SHUTDOWN_crash), Action::coredump_destroy);
+    EXPECT_EQ(action_for(a, SHUTDOWN_watchdog), Action::restart);
+    EXPECT_EQ(action_for(a, SHUTDOWN_soft_reset), Action::destroy);
+    EXPECT_EQ(action_for(a, SHUTDOWN_suspend), Action::preserve);  // stays for save
+    EXPECT_EQ(action_for(a, 99), Action::preserve);
+}
+
+TEST(DomainRecords, libxl_config_after_rename_and_mem_set_then_current_values) {
+    DomainRecords r;
+    r.add(5, &kDomainA, config("vm", 16 * 1024));
+    EXPECT_EQ(r.libxl_config(5, &kDomainA, "vm")["b_info"]["target_memkb"], 16 * 1024);
+    r.set_target_kib(5, 8 * 1024);
+    r.set_static_max_kib(5, 64 * 1024);
+    const auto j = r.libxl_config(5, &kDomainA, "renamed");
+    EXPECT_EQ(j["c_info"]["name"], "renamed");
+    EXPECT_EQ(j["b_info"]["target_memkb"], 8 * 1024);
+    EXPECT_EQ(j["b_info"]["max_memkb"], 64 * 1024);
+    EXPECT_TRUE(r.libxl_config(5, &kDomainB, "vm").is_null());
+}
+
+TEST(GuestConfig, initial_max_pages_then_memory_plus_libxl_maxmem_constant) {
+    domain::DomainIdentity id;
+    id.memory_kib = 16 * 1024;
+    EXPECT_EQ(initial_max_pages(id), (16u * 1024 + 1024) / 4);
+}
+
+}  // namespace
+}  // namespace xenolith::toolstack
