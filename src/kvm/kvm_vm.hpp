@@ -1,9 +1,9 @@
 // A KVM virtual machine: memory slots, the in-kernel irqchip, MSI injection.
 //
 // Set-up order matters to the kernel. KVM_X86_SET_MSR_FILTER waits with
-// synchronize_srcu(&kvm->srcu), the non-expedited form: on a VM whose SRCU
-// has never run a grace period that returns at once, but within a grace
-// period of another (every memory-slot change, the irqchip's I/O-bus
+// synchronize_srcu(&kvm->srcu), the non-expedited form: while the VM's SRCU
+// is idle SRCU expedites it and it returns at once, but right after another
+// grace period (every memory-slot change, the irqchip's I/O-bus
 // registration and vCPU creation run expedited ones) it waits a whole
 // normal grace period: ~13 ms measured, 75% of `xl create` to the first
 // guest instruction. So the MSR filter is set first, and Vm refuses it once
