@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `xl list` latency (whole command: fork, connect, request, JSON, print),
-# median and p99 over RUNS runs, with 1 idle domain and with N idle
-# domains (8 MiB each) on one xenolithd; `xl list -l` with N; and the
-# ratio N vs 1.
+# median and p99 over RUNS runs, with 1, 50 and N idle domains (8 MiB each)
+# on one xenolithd; `xl list -l` with N; the ratios N vs 1 (wall and
+# xenolithd CPU); and the create cost of the 1st vs the Nth domain
+# (xenolithd CPU from the request to its first guest instruction, and the
+# KVM set-up, from `xl dmesg`).
 #   bench/list.sh [BUILD_DIR] [N] [RUNS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "${1:-build-release}"
@@ -42,17 +44,43 @@ measure() {
         "$(awk -v t="$(cat "$bench_work/xl-ticks")" -v hz="$hz" -v n="$runs" 'BEGIN {print t * 1000 / hz / n}')" \
         "$(awk -v t="$((d1 - d0))" -v hz="$hz" -v n="$runs" 'BEGIN {print t * 1000 / hz / n}')"
     median <"$bench_work/wall" >"$bench_work/median-$label"
+    awk -v t="$((d1 - d0))" -v hz="$hz" -v n="$runs" 'BEGIN {print t * 1000 / hz / n}' \
+        >"$bench_work/cpu-$label"
+}
+# create_cost NAME: "VMM CPU ms, KVM set-up ms" of domain NAME's creation.
+create_cost() {
+    local id cpu kvm
+    id=$("$xl" domid "$1")
+    for _ in $(seq 200); do
+        cpu=$("$xl" dmesg | sed -nE "s/.*d$id: first guest instruction .*VMM CPU ([0-9.]+) ms.*/\1/p" | tail -1)
+        [ -n "$cpu" ] && break; sleep 0.01
+    done
+    kvm=$("$xl" dmesg | sed -nE "s/.*d$id: KVM set-up ([0-9.]+) ms.*/\1/p" | tail -1)
+    echo "${cpu:-?} ${kvm:-?}"
 }
 
 "$xl" create -q "$(guest_cfg idle-1 idle 8)"
+read -r first_cpu first_kvm <<<"$(create_cost idle-1)"
 sleep 1
 measure "xl list, 1 domain" "$xl" list
 
-for i in $(seq 2 "$n"); do "$xl" create -q "$(guest_cfg "idle-$i" idle 8)"; done
+for i in $(seq 2 50); do "$xl" create -q "$(guest_cfg "idle-$i" idle 8)"; done
+sleep 1
+measure "xl list, 50 domains" "$xl" list
+
+last_cpu=? last_kvm=?
+for i in $(seq 51 "$n"); do
+    "$xl" create -q "$(guest_cfg "idle-$i" idle 8)"
+    [ "$i" -eq "$n" ] && read -r last_cpu last_kvm <<<"$(create_cost "idle-$i")"
+done
 sleep 2  # every guest reaches its idle loop
 count=$("$xl" list | grep -c '^idle-')
 [ "$count" -eq "$n" ] || { echo "only $count of $n domains" >&2; exit 1; }
 measure "xl list, $n domains" "$xl" list
 measure "xl list -l, $n domains" "$xl" list -l
-awk -v a="$(cat "$bench_work/median-xl list, $n domains")" -v b="$(cat "$bench_work/median-xl list, 1 domain")" \
-    -v n="$n" 'BEGIN {printf "ratio %d vs 1 domain (median wall): %.2f\n", n, a / b}'
+ratio() { awk -v a="$(cat "$bench_work/$1-xl list, $n domains")" -v b="$(cat "$bench_work/$1-xl list, 1 domain")" \
+    'BEGIN {printf "%.2f", b > 0 ? a / b : 0}'; }
+echo "ratio $n vs 1 domain: wall (median) $(ratio median), xenolithd CPU $(ratio cpu)"
+printf 'create, domain 1:  xenolithd CPU %s ms, KVM set-up %s ms\n' "$first_cpu" "$first_kvm"
+printf 'create, domain %d: xenolithd CPU %s ms, KVM set-up %s ms  (CPU ratio %s)\n' "$n" "$last_cpu" "$last_kvm" \
+    "$(awk -v a="$last_cpu" -v b="$first_cpu" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')"

@@ -202,7 +202,8 @@ double host_cpu_seconds() {
 
 }  // namespace
 
-json domain_entry(Hypervisor& hv, Domain& d, bool with_config) {
+json domain_entry(Hypervisor& hv, Domain& d, bool with_config,
+                  std::chrono::steady_clock::time_point now) {
     const auto st = d.state();
     unsigned online = 0;
     for (unsigned i = 0; i < d.nr_vcpus(); ++i) online += d.vcpu(i).online() ? 1 : 0;
@@ -228,7 +229,6 @@ json domain_entry(Hypervisor& hv, Domain& d, bool with_config) {
                   {"uuid", uuid_str(d.identity().uuid)},
                   {"current_memkb", mem.tot_pages() * 4},
                   {"max_memkb", mem.max_pages() * 4},
-                  {"host_memkb", mem.host_bytes() / 1024},
                   {"reservation_ops", mem.reservation_ops()},
                   {"reservation_cpu_ns", mem.reservation_cpu_ns()},
                   {"vcpu_online", online},
@@ -242,10 +242,9 @@ json domain_entry(Hypervisor& hv, Domain& d, bool with_config) {
                   {"cpu_time", cpu_time},
                   {"vcpus", std::move(vcpus)},
                   {"ssidref", 0},  // no XSM/FLASK labels: Xen's ssidref without FLASK
-                  {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                           d.created_at())
-                                 .count()}};
+                  {"uptime", std::chrono::duration<double>(now - d.created_at()).count()}};
     if (!with_config) return entry;
+    entry["host_memkb"] = mem.host_bytes() / 1024;
     // The config (copied per reply, so only for `xl list -l`).
     entry["config"] = hv.toolstack().libxl_config(d);
     return entry;
@@ -277,7 +276,9 @@ json list(Hypervisor& hv, const json& req) {
     // "config": false leaves the configs out (all but `xl list -l` need
     // none, and they are most of the reply).
     const bool with_config = !req.contains("config") || req["config"] != false;
-    for (const auto& d : hv.domains().all()) out.push_back(domain_entry(hv, *d, with_config));
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& d : hv.domains().all())
+        out.push_back(domain_entry(hv, *d, with_config, now));
     return {{"ok", true}, {"domains", std::move(out)}};
 }
 

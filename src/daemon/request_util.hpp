@@ -2,6 +2,7 @@
 // lookup of the domain a request names.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,7 +28,11 @@ std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json
 std::uint64_t host_memory_kib();
 
 // One domain as "list" reports it (libxl_dominfo's fields plus the config).
-nlohmann::json domain_entry(Hypervisor& hv, domain::Domain& d, bool with_config);
+// One domain of the list reply. Costs no system call unless `with_config`
+// (`xl list -l`): `now` is read once per reply, and host_memkb (an fstat of
+// the guest memory) comes only with the configs.
+nlohmann::json domain_entry(Hypervisor& hv, domain::Domain& d, bool with_config,
+                            std::chrono::steady_clock::time_point now);
 
 // A create request's fields as the toolstack's typed GuestConfig, validated
 // (xl create and xl config-update send the same shape).

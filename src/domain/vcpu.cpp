@@ -365,9 +365,14 @@ void Vcpu::stop() {
 }
 
 // Read live from the thread's CPU clock while it runs: a guest spinning
-// without exits would otherwise show no CPU use until its next exits.
+// without exits would otherwise show no CPU use until its next exits. A
+// thread asleep for the guest (blocked, paused, offline) noted its time
+// before sleeping and uses none: no syscall, so `xl list` costs no system
+// call per idle domain.
 double Vcpu::cpu_seconds() const {
-    if (const pid_t tid = tid_.load()) {
+    const State s = state_.load();
+    const bool asleep = s == State::blocked || s == State::paused || s == State::stopped;
+    if (const pid_t tid = tid_.load(); tid && !asleep) {
         // Linux's CPU-time clock of thread `tid` (MAKE_THREAD_CPUCLOCK(tid,
         // CPUCLOCK_SCHED)); fails once the thread has exited.
         const auto clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
@@ -385,10 +390,7 @@ void Vcpu::thread_main() {
     arm_halt_probe();
     run_loop();
     if (halt_probe_armed_) timer_delete(halt_probe_);
-    // Final CPU time, so `xl list` stays right after the thread is gone.
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    note_cpu_time();  // final, so `xl list` stays right after the thread is gone
     {
         std::lock_guard lock(affinity_mu_);
         tid_ = 0;
@@ -479,6 +481,7 @@ bool Vcpu::wait_until_runnable() {
         kvm_->request_immediate_exit(false);
         if (stopping_) return false;
         if (!domain_.paused() && online_ && !domain_.is_shut_down()) return true;
+        note_cpu_time();  // before the state: cpu_seconds() trusts it from then on
         state_ = State::paused;
         set_runstate(online_ ? RUNSTATE_runnable : RUNSTATE_offline);
         run_parked_task_locked();
@@ -517,12 +520,14 @@ void Vcpu::run_loop() {
         } else if (!kicked_ && !has_posted_) {
             probe_halt();
         }
-        if ((++exits & 63) == 0) {
-            timespec ts{};
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-            cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
-        }
+        if ((++exits & 63) == 0) note_cpu_time();
     }
+}
+
+void Vcpu::note_cpu_time() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    cpu_ns_ = ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 void Vcpu::arm_halt_probe() {
@@ -751,6 +756,7 @@ void Vcpu::sleep_until(const std::function<bool()>& ready,
     std::unique_lock lock(mu_);
     auto done = [&] { return stopping_ || kicked_ || domain_.is_shut_down() || ready(); };
     if (!done()) {
+        note_cpu_time();  // before the state: cpu_seconds() trusts it from then on
         state_ = State::blocked;
         set_runstate(RUNSTATE_blocked);
         if (deadline)

@@ -178,6 +178,8 @@ private:
     // Every second a timer signal interrupts KVM_RUN; if the vCPU sits in
     // HLT with IF=0 it is reported once as dead_halt.
     void arm_halt_probe();
+    // Stores this thread's CPU time in cpu_ns_ (only the vCPU's own thread).
+    void note_cpu_time();
     void probe_halt();
     void refresh_clock(bool force);
     void arm_periodic(std::uint64_t generation);

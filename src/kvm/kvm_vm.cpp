@@ -26,17 +26,23 @@ Status Vm::set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_
     r.guest_phys_addr = gpa;
     r.memory_size = size;
     r.userspace_addr = reinterpret_cast<std::uint64_t>(host);
+    srcu_used_ = true;  // kvm_swap_active_memslots: synchronize_srcu_expedited
     if (ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0)
         return ioctl_error("KVM_SET_USER_MEMORY_REGION");
     return ok_status();
 }
 
 Status Vm::create_irqchip() {
+    srcu_used_ = true;  // kvm_io_bus_register_dev: synchronize_srcu_expedited
     if (ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) return ioctl_error("KVM_CREATE_IRQCHIP");
     return ok_status();
 }
 
 Status Vm::trap_msr_to_userspace(std::uint32_t msr) {
+    if (srcu_used_)
+        return make_error(
+            "KVM_X86_SET_MSR_FILTER after memory slots, the irqchip or vCPUs: it would wait "
+            "for a full SRCU grace period (set the MSR filter first)");
     kvm_enable_cap cap{};
     cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
     cap.args[0] = KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
@@ -75,6 +81,7 @@ Status Vm::signal_msi(std::uint32_t apic_id, std::uint8_t vector) {
 }
 
 Result<std::unique_ptr<Vcpu>> Vm::create_vcpu(unsigned id) {
+    srcu_used_ = true;  // VMX: the APIC-access page's internal memory slot
     int fd = ioctl(fd_.get(), KVM_CREATE_VCPU, id);
     if (fd < 0) return ioctl_error("KVM_CREATE_VCPU");
     UniqueFd vfd(fd);

@@ -87,20 +87,22 @@ void Core::destroy(domid_t domid) {
 // As C xenstored: nodes owned by a dead domain go, with their subtrees, and
 // permission entries naming it are dropped, so that a new domain reusing the
 // id inherits nothing. The root and special nodes are handed to the control
-// domain instead.
+// domain instead. Only the nodes whose permissions name the domain are
+// looked at (the store's index), so a destruction costs what the domain
+// has, not what the whole store holds.
 void Core::remove_orphans(domid_t domid) {
     std::vector<std::string> owned;
     std::vector<std::string> reowned;  // "/" and special nodes cannot go
     std::vector<std::string> mentioned;
-    store.for_each([&](const std::string& path, const NodeRef& ref) {
-        const Perms& p = ref->perms;
+    for (std::string& path : store.paths_naming(domid)) {
+        const Perms& p = store.get(path)->perms;
         if (p[0].domid == domid) {
-            (path == "/" || is_special(path) ? reowned : owned).push_back(path);
+            (path == "/" || is_special(path) ? reowned : owned).push_back(std::move(path));
         } else if (std::any_of(p.begin() + 1, p.end(),
                                [&](const Perm& e) { return e.domid == domid; })) {
-            mentioned.push_back(path);
+            mentioned.push_back(std::move(path));
         }
-    });
+    }
     for (const std::string& path : reowned) {
         auto copy = std::make_shared<Node>(*store.get(path));
         copy->perms[0].domid = config.priv_domid;
@@ -109,8 +111,11 @@ void Core::remove_orphans(domid_t domid) {
     }
 
     // Shortest first: an owned subtree root removes its owned descendants.
-    std::sort(owned.begin(), owned.end(),
-              [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+    // (Then by name: the order of the watch events does not depend on the
+    // index's.)
+    std::sort(owned.begin(), owned.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
     Caller root;
     root.who = Identity{config.priv_domid, true, {}};
     DirectView view(store);

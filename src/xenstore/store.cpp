@@ -35,16 +35,42 @@ void Store::account(domid_t owner, std::int64_t nodes, std::int64_t bytes) {
     if (u.nodes == 0 && u.bytes == 0) usage_.erase(owner);
 }
 
+namespace {
+
+bool names(const Perms& perms, domid_t domid) {
+    for (const Perm& p : perms)
+        if (p.domid == domid) return true;
+    return false;
+}
+
+}  // namespace
+
+void Store::reindex(const std::string& path, const Node* before, const Node* after) {
+    if (before) {
+        for (const Perm& p : before->perms) {
+            if (after && names(after->perms, p.domid)) continue;
+            auto it = naming_.find(p.domid);
+            if (it == naming_.end()) continue;
+            it->second.erase(&path);
+            if (it->second.empty()) naming_.erase(it);
+        }
+    }
+    if (after)
+        for (const Perm& p : after->perms) naming_[p.domid].insert(&path);
+}
+
 void Store::put(std::string_view path, NodePtr node) {
     const auto bytes = static_cast<std::int64_t>(charged_bytes(path, *node));
     const domid_t owner = node->owner();
     auto it = nodes_.find(path);
     if (it == nodes_.end()) {
-        nodes_.emplace(std::string(path), NodeRef{std::move(node), next_generation()});
+        it = nodes_.emplace(std::string(path), NodeRef{std::move(node), next_generation()}).first;
+        reindex(it->first, nullptr, it->second.node.get());
     } else {
-        const Node& old = *it->second.node;
-        account(old.owner(), -1, -static_cast<std::int64_t>(charged_bytes(path, old)));
+        const NodePtr old = std::move(it->second.node);
+        account(old->owner(), -1, -static_cast<std::int64_t>(charged_bytes(path, *old)));
         it->second = NodeRef{std::move(node), next_generation()};
+        reindex(it->first, old.get(), it->second.node.get());
     }
     account(owner, 1, bytes);
 }
@@ -54,7 +80,17 @@ void Store::erase(std::string_view path) {
     if (it == nodes_.end()) return;
     const Node& old = *it->second.node;
     account(old.owner(), -1, -static_cast<std::int64_t>(charged_bytes(path, old)));
+    reindex(it->first, &old, nullptr);
     nodes_.erase(it);
+}
+
+std::vector<std::string> Store::paths_naming(domid_t domid) const {
+    std::vector<std::string> out;
+    auto it = naming_.find(domid);
+    if (it == naming_.end()) return out;
+    out.reserve(it->second.size());
+    for (const std::string* path : it->second) out.push_back(*path);
+    return out;
 }
 
 OwnerUsage Store::usage(domid_t owner) const {
@@ -97,6 +133,25 @@ Status Store::check() const {
             return make_error(fmt::format("xenstore: accounting of dom{} is off", owner));
     }
     if (recount.size() != usage_.size()) return make_error("xenstore: stale accounting entries");
+    std::size_t indexed = 0;
+    for (const auto& [domid, paths] : naming_) {
+        for (const std::string* path : paths) {
+            auto n = get(*path);
+            if (!n || !names(n->perms, domid))
+                return make_error(fmt::format("xenstore: stale index entry dom{} {}", domid, *path));
+        }
+        indexed += paths.size();
+    }
+    std::size_t expected = 0;
+    for (const auto& entry : nodes_) {
+        const Perms& perms = entry.second.node->perms;
+        for (std::size_t i = 0; i < perms.size(); ++i) {
+            bool first = true;  // a domid named twice is indexed once
+            for (std::size_t j = 0; j < i; ++j) first = first && perms[j].domid != perms[i].domid;
+            expected += first ? 1 : 0;
+        }
+    }
+    if (indexed != expected) return make_error("xenstore: node index incomplete");
     return ok_status();
 }
 

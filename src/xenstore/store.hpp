@@ -1,6 +1,9 @@
-// The committed tree: path -> node, a global generation counter, and the
-// per-owner accounting the "nodes" and "memory" quotas read. The Store does
-// no permission checks; tree_ops.hpp does, over a TreeView.
+// The committed tree: path -> node, a global generation counter, the
+// per-owner accounting the "nodes" and "memory" quotas read, and an index
+// of the nodes whose permissions name each domain (what its destruction
+// must look at, so that costs what the domain has, not what the store
+// holds). The Store does no permission checks; tree_ops.hpp does, over a
+// TreeView.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "base/result.hpp"
 #include "xenstore/node.hpp"
@@ -48,6 +53,10 @@ public:
     OwnerUsage usage(domid_t owner) const;
     std::size_t size() const { return nodes_.size(); }
 
+    // The paths of the nodes whose permissions name `domid`, as owner or in
+    // a later entry, in no particular order. Proportional to their number.
+    std::vector<std::string> paths_naming(domid_t domid) const;
+
     template <class F>
     void for_each(F&& f) const {
         for (const auto& [path, slot] : nodes_) f(path, slot);
@@ -59,9 +68,15 @@ public:
 
 private:
     void account(domid_t owner, std::int64_t nodes, std::int64_t bytes);
+    // Index maintenance: `path` (a key of nodes_) goes from `before` to
+    // `after` (either may be null: created, erased).
+    void reindex(const std::string& path, const Node* before, const Node* after);
 
     std::unordered_map<std::string, NodeRef, PathHash, std::equal_to<>> nodes_;
     std::unordered_map<domid_t, OwnerUsage> usage_;
+    // domid -> keys of nodes_ whose perms name it (keys are stable: nodes_
+    // is node-based, and an entry leaves the index before its node goes).
+    std::unordered_map<domid_t, std::unordered_set<const std::string*>> naming_;
     std::uint64_t generation_ = 0;
 };
 
