@@ -198,6 +198,9 @@ check "... libxl's line" grep -qxF 'libxl: error: libxl_dom.c:37:libxl__domain_t
 check "destroy of a missing domid: exit 1" expect_rc 1 "$xl" destroy 99
 check "... libxl's lines, then xl's" grep -qxF 'destroy failed (rc=-21)' "$work/err"
 check "... Domain N: prefix" grep -qxF 'libxl: error: libxl_domain.c:1183:libxl__destroy_domid: Domain 99:Non-existant domain' "$work/err"
+check "shutdown of a missing domid: exit 1" expect_rc 1 "$xl" shutdown 99
+check "... libxl's type lookup fails first" grep -qxF 'libxl: error: libxl_dom.c:37:libxl__domain_type: unable to get domain type for domid=99' "$work/err"
+check "... then xl's line" grep -qxF 'shutdown failed (rc=-3)' "$work/err"
 check "destroy 0 without -f" expect_rc 1 "$xl" destroy 0
 check "... xl's refusal" grep -qxF 'Not destroying domain 0; use -f to force.' "$work/err"
 check "domid without an argument: 2" expect_rc 2 "$xl" domid

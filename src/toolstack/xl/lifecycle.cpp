@@ -171,13 +171,19 @@ int shutdown_or_reboot(bool reboot, const Args& a) {
         for (const auto& d : (*reply)["domains"])
             if (d["domid"].get<unsigned>() != 0) domids.push_back(d["domid"].get<unsigned>());
     } else {
-        auto d = find_domain(dom);
-        if (!d) return EXIT_FAILURE;
-        if (d->is_null()) {
-            std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", dom.c_str());
+        int rc = 0;
+        auto t = find_target(dom, rc);
+        if (!t) return rc;
+        const std::uint32_t domid = t->domid;
+        if (t->entry.is_null()) {
+            // libxl_domain_shutdown/reboot of a domid nobody has: the type
+            // lookup fails first (ERROR_FAIL).
+            std::fprintf(stderr, "%s domain %u\n", reboot ? "Rebooting" : "Shutting down", domid);
+            libxl_log("error", "libxl_dom.c:37:libxl__domain_type", control::kNoDomid,
+                      "unable to get domain type for domid=" + std::to_string(domid));
+            std::fprintf(stderr, "%s failed (rc=%d)\n", what, kLibxlErrorFail);
             return EXIT_FAILURE;
         }
-        const unsigned domid = (*d)["domid"].get<unsigned>();
         if (domid == 0) {
             std::fprintf(stderr, "%s: cannot %s domain 0 (the host)\n", what, what);
             return EXIT_FAILURE;
