@@ -425,6 +425,11 @@ private:
             if (Status st = get_flag("viridian", l.viridian); !st) return st;
         get_string_only("serial", l.serial);
         if (Status st = get_string("boot", l.boot); !st) return st;
+        if (Status st = get_flag("vnc", l.vnc); !st) return st;
+        if (Status st = get_string("vnclisten", l.vnclisten); !st) return st;
+        if (Status st = get_string("vncpasswd", l.vncpasswd); !st) return st;
+        if (Status st = get_number("vncdisplay", "a display number", l.vncdisplay); !st) return st;
+        if (Status st = get_flag("vncunused", l.vncunused); !st) return st;
         return ok_status();
     }
 

@@ -68,6 +68,10 @@ struct LibxlSettings {
     // (as a string), boot=
     std::optional<bool> pae, viridian, hpet;
     std::optional<std::string> serial, boot;
+    // type.hvm.vnc: vnc=, vnclisten=, vncpasswd=, vncdisplay=, vncunused=
+    std::optional<bool> vnc, vncunused;
+    std::optional<std::string> vnclisten, vncpasswd;
+    std::optional<std::int64_t> vncdisplay;
 };
 
 struct DomainConfig {

@@ -100,6 +100,8 @@ constexpr std::string_view kHvm[] = {
     "usbdevice", "vkb_device", "soundhw", "xen_platform_pci", "usbdevice_list", "vendor_device",
     "ms_vm_genid", "serial_list", "rdm", "rdm_mem_boundary_memkb", "mca_caps"};
 
+constexpr std::string_view kVnc[] = {"enable", "listen", "passwd", "display", "findunused"};
+
 constexpr std::string_view kPv[] = {"kernel",  "slack_memkb", "bootloader", "bootloader_args",
                                     "cmdline", "ramdisk",     "e820_host"};
 
@@ -123,7 +125,7 @@ Order order_for(std::string_view key, const json& object) {
     static constexpr std::pair<std::string_view, Order> kByKey[] = {
         {"config", kDomainConfig}, {"c_info", kCreateInfo}, {"b_info", kBuildInfo},
         {"sched_params", kSchedParams}, {"type.hvm", kHvm}, {"type.pv", kPv},
-        {"type.pvh", kPvh}, {"disks", kDisk}, {"nics", kNic}};
+        {"type.pvh", kPvh}, {"vnc", kVnc}, {"disks", kDisk}, {"nics", kNic}};
     for (const auto& [k, order] : kByKey)
         if (k == key) return order;
     if (key.empty() && object.contains("c_info")) return kDomainConfig;  // create -n
@@ -339,6 +341,12 @@ json to_json(const DomainConfig& cfg, const HostTopology* host) {
         if (x.hpet) u["hpet"] = defbool(*x.hpet);
         // libxl_vga/vnc/sdl/spice/rdm are structs: printed even when empty.
         for (const char* k : {"vga", "vnc", "sdl", "spice", "rdm"}) u[k] = json::object();
+        json& vnc = u["vnc"];
+        if (x.vnc) vnc["enable"] = defbool(*x.vnc);
+        if (x.vnclisten) vnc["listen"] = valid_utf8(*x.vnclisten);
+        if (x.vncpasswd) vnc["passwd"] = valid_utf8(*x.vncpasswd);
+        if (x.vncdisplay && *x.vncdisplay != 0) vnc["display"] = *x.vncdisplay;  // 0: default
+        if (x.vncunused) vnc["findunused"] = defbool(*x.vncunused);
         if (x.serial) u["serial"] = valid_utf8(*x.serial);
         if (x.boot) u["boot"] = valid_utf8(*x.boot);
     }
