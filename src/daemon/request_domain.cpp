@@ -12,6 +12,7 @@
 
 #include "base/unique_fd.hpp"
 #include "console/console_backend.hpp"
+#include "control/libxl_compat.hpp"
 #include "control/protocol.hpp"
 #include "daemon/admission.hpp"
 #include "daemon/caller.hpp"
@@ -374,7 +375,13 @@ std::uint64_t host_memory_kib() {
 
 std::shared_ptr<Domain> find_domain(Hypervisor& hv, const json& req) {
     if (!req.contains("domain") || !req["domain"].is_string()) return nullptr;
-    return hv.domains().resolve(req["domain"].get<std::string>());
+    const std::string& q = req["domain"].get_ref<const std::string&>();
+    // xl's rule (control/libxl_compat.hpp): digits are a domid, never a name.
+    if (const auto domid = control::qualifier_domid(q)) {
+        if (!control::is_guest_domid(*domid)) return nullptr;
+        return hv.domains().get(static_cast<domid_t>(*domid));
+    }
+    return hv.domains().resolve(q);  // a name: resolve matches names first
 }
 
 std::span<const RequestHandler> domain_requests() { return kDomainRequests; }

@@ -12,6 +12,7 @@ extern "C" {
 #include <xen/xen.h>
 }
 
+#include "control/libxl_compat.hpp"
 #include "daemon/request_util.hpp"
 #include "daemon/uuid.hpp"
 #include "daemon/caller.hpp"
@@ -28,11 +29,8 @@ using domain::Domain;
 constexpr int kLibxlFail = -3;     // ERROR_FAIL
 constexpr int kLibxlInval = -6;    // ERROR_INVAL
 
-// libxl__logv's prefix: "Domain N:" only for a valid guest domid.
 std::string libxl_log(const char* where, std::uint32_t domid, const std::string& msg) {
-    const bool guest = domid > 0 && domid < DOMID_FIRST_RESERVED;
-    return fmt::format("libxl: error: {}: {}{}", where,
-                       guest ? fmt::format("Domain {}:", domid) : std::string(), msg);
+    return control::libxl_log_line("error", where, domid, msg);
 }
 
 json failed(std::vector<std::string> log, int libxl_rc = kLibxlFail) {
@@ -44,23 +42,15 @@ json succeeded(std::vector<std::string> log = {}) {
     return {{"ok", true}, {"log", std::move(log)}};
 }
 
-// The request's domid, as xl's find_domain produced it (any number).
-std::optional<std::uint32_t> requested_domid(const json& req) {
-    if (!req.contains("domid") || !req["domid"].is_number_unsigned()) return std::nullopt;
-    const std::uint64_t v = req["domid"].get<std::uint64_t>();
-    if (v > 0xffffffffu) return std::nullopt;
-    return static_cast<std::uint32_t>(v);
-}
-
 std::shared_ptr<Domain> guest(Hypervisor& hv, std::uint32_t domid) {
-    if (domid == 0 || domid >= DOMID_FIRST_RESERVED) return nullptr;
+    if (!control::is_guest_domid(domid)) return nullptr;
     return hv.domains().get(static_cast<domid_t>(domid));
 }
 
 // libxl_domain_rename: the name must not be another domain's; the daemon's
 // table, /local/domain/N/name and /vm/<uuid>/name all change.
 json rename(Hypervisor& hv, const json& req) {
-    const auto domid = requested_domid(req);
+    const auto domid = request_domid(req);
     if (!domid || !req.contains("name") || !req["name"].is_string())
         return fail("rename: a domid and a new name are required");
     const std::string name = req["name"];
@@ -94,7 +84,7 @@ json rename(Hypervisor& hv, const json& req) {
 // libxl_send_sysrq: the key goes to ~/control/sysrq, where a PV guest's
 // watch picks it up (Linux clears it after handling the key).
 json sysrq(Hypervisor& hv, const json& req) {
-    const auto domid = requested_domid(req);
+    const auto domid = request_domid(req);
     if (!domid || !req.contains("key") || !req["key"].is_string())
         return fail("sysrq: a domid and a key are required");
     const std::string key = req["key"];
@@ -117,19 +107,16 @@ json sysrq(Hypervisor& hv, const json& req) {
 // none, nor has xenolith's HVM); init and reset are -ENOSYS; a vCPU beyond
 // the domain's is -ESRCH. s3resume needs a device model: ERROR_INVAL.
 json trigger(Hypervisor& hv, const json& req) {
-    const auto domid = requested_domid(req);
+    const auto domid = request_domid(req);
     if (!domid || !req.contains("trigger") || !req["trigger"].is_string() ||
         !req.contains("vcpu") || !req["vcpu"].is_number_integer())
         return fail("trigger: a domid, a trigger and a vcpu are required");
     const std::string name = req["trigger"];
     const auto vcpu = static_cast<std::uint32_t>(req["vcpu"].get<std::int64_t>());
     if (name == "s3resume")
-        return failed({fmt::format("libxl: error: libxl_domain.c:2162:domain_s3_resume_done: "
-                                   "{}Send trigger 's3resume' failed, rc={}",
-                                   *domid > 0 && *domid < DOMID_FIRST_RESERVED
-                                       ? fmt::format("Domain {}:", *domid)
-                                       : std::string(),
-                                   kLibxlInval)},
+        return failed({libxl_log("libxl_domain.c:2162:domain_s3_resume_done", *domid,
+                                 fmt::format("Send trigger 's3resume' failed, rc={}",
+                                             kLibxlInval))},
                       kLibxlInval);
     auto trigger_failed = [&](int err) {
         return failed({libxl_log("libxl_domain.c:2207:libxl_send_trigger", *domid,
@@ -157,7 +144,7 @@ json trigger(Hypervisor& hv, const json& req) {
 // and the other restarting actions) uses. `xl list -l` keeps showing the
 // running configuration until then, as libxl's does.
 json config_update(Hypervisor& hv, const json& req) {
-    const auto domid = requested_domid(req);
+    const auto domid = request_domid(req);
     if (!domid || !req.contains("request") || !req["request"].is_object())
         return fail("config_update: a domid and a create request are required");
     auto d = guest(hv, *domid);
@@ -180,7 +167,7 @@ json config_update(Hypervisor& hv, const json& req) {
 // libxl_domain_core_dump -> xc_domain_dumpcore: the file is created first
 // (0600), then the domain is dumped; on failure nothing is left behind.
 json dump_core(Hypervisor& hv, const json& req) {
-    const auto domid = requested_domid(req);
+    const auto domid = request_domid(req);
     if (!domid || !req.contains("path") || !req["path"].is_string())
         return fail("dump_core: a domid and a path are required");
     const std::string path = req["path"];

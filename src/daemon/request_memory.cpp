@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "control/libxl_compat.hpp"
 #include "daemon/uuid.hpp"
 #include "xenstore/domain_nodes.hpp"
 
@@ -47,11 +48,8 @@ json libxl_fail(const std::string& log) {
 // (LOGED/LOGEVD).
 std::string libxl_line(int line, const char* func, std::optional<domid_t> domid,
                        const std::string& msg, int errnoval = -1) {
-    std::string s = fmt::format("libxl: error: libxl_mem.c:{}:{}: ", line, func);
-    if (domid && *domid != 0) s += fmt::format("Domain {}:", *domid);
-    s += msg;
-    if (errnoval >= 0) s += fmt::format(": {}", std::strerror(errnoval));
-    return s;
+    return control::libxl_log_line("error", fmt::format("libxl_mem.c:{}:{}", line, func),
+                                   domid.value_or(0), msg, errnoval);
 }
 
 // strtoull(value, &end, 10) with libxl's "*endptr != '\0'" test.
@@ -62,17 +60,17 @@ std::optional<std::uint64_t> parse_kib(const std::string& value) {
     return v;
 }
 
-std::optional<domid_t> request_domid(const json& req) {
-    if (!req.contains("domid") || !req["domid"].is_number_unsigned()) return std::nullopt;
-    const auto v = req["domid"].get<std::uint64_t>();
-    if (v >= DOMID_FIRST_RESERVED) return std::nullopt;
-    return static_cast<domid_t>(v);
+// The request's domid when it can be a domain's (0 or a guest).
+std::optional<domid_t> valid_domid(const json& req) {
+    const auto v = request_domid(req);
+    if (!v || *v >= control::kDomidFirstReserved) return std::nullopt;
+    return static_cast<domid_t>(*v);
 }
 
 // The request's domid and its size in KiB under `key`: xl sends an
 // int64_t, libxl takes it as uint64_t, so a negative size wraps as there.
 std::optional<std::pair<domid_t, std::uint64_t>> domid_and_kib(const json& req, const char* key) {
-    auto domid = request_domid(req);
+    auto domid = valid_domid(req);
     if (!domid || !req.contains(key) || !req[key].is_number_integer()) return std::nullopt;
     return std::pair{*domid, static_cast<std::uint64_t>(req[key].get<std::int64_t>())};
 }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,8 +22,21 @@ inline nlohmann::json fail(std::string msg, int rc = 1) {
     return {{"ok", false}, {"error", std::move(msg)}, {"rc", rc}};
 }
 
-// The domain named by the request's "domain" (a name or a domid), or null.
+// The domain named by the request's "domain", read as xl reads a domain
+// qualifier (control::qualifier_domid: digits are a domid, in range, never
+// a name), or null when no guest has it.
 std::shared_ptr<domain::Domain> find_domain(Hypervisor& hv, const nlohmann::json& req);
+
+// The request's "domid" as xl's find_domain produced it: any 32-bit number
+// (that no domain has it is the handler's business); nullopt when absent
+// or not such a number.
+inline std::optional<std::uint32_t> request_domid(const nlohmann::json& req) {
+    const auto it = req.find("domid");
+    if (it == req.end() || !it->is_number_unsigned()) return std::nullopt;
+    const std::uint64_t v = it->get<std::uint64_t>();
+    if (v > 0xffffffffu) return std::nullopt;
+    return static_cast<std::uint32_t>(v);
+}
 
 // The host's RAM in KiB: Domain-0's memory in `xl list` and the limit
 // libxl checks dom0's memory settings against.

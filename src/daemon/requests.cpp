@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "console/console_backend.hpp"
+#include "control/libxl_compat.hpp"
 #include "control/protocol.hpp"
 #include "daemon/request_util.hpp"
 
@@ -38,11 +39,14 @@ bool flag(const json& req, const char* key) {
 }  // namespace
 
 void serve_wait(Hypervisor& hv, int fd, const json& req) {
-    if (!req.contains("domid") || !req["domid"].is_number_unsigned()) {
+    const auto requested = request_domid(req);
+    if (!requested) {
         (void)control::send_message(fd, fail("wait: no domid"));
         return;
     }
-    const auto domid = static_cast<domid_t>(req["domid"].get<unsigned>());
+    // A domid no guest can have waits on nothing (never on its 16-bit wrap).
+    const auto domid = static_cast<domid_t>(
+        control::is_guest_domid(*requested) ? *requested : control::kDomidFirstReserved);
     const bool death = flag(req, "death");
     // Armed before xl asks the guest to shut down, so that a guest which
     // powers off at once is still seen shutting down, not just gone.

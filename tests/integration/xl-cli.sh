@@ -106,6 +106,139 @@ check "... and the domain keeps running" expect_rc 0 "$xl" domid cli-idle2
 "$xl" destroy cli-idle2
 check "console of an unknown domain fails" expect_rc 1 "$xl" console nosuch
 
+# ---- xl's global options and -N (dry run), as Xen 4.17's xl main() ----
+check "plain xl: the command list on stdout, exit 1" expect_rc 1 "$xl"
+check "... on stdout" grep -qxF 'Usage xl [-vfNtT] <subcommand> [args]' "$work/out"
+check "... nothing on stderr" test ! -s "$work/err"
+check "unknown global option exits 1" expect_rc 1 "$xl" -x list
+check "... getopt's line, then xl's" grep -qxF 'unknown global option' "$work/err"
+check "... naming the letter" grep -qF "invalid option -- 'x'" "$work/err"
+check "-A is not a 4.17 global option" expect_rc 1 "$xl" -A list
+check "-v -t -T are accepted" expect_rc 0 "$xl" -v -t -T list
+check "global options stop at the command (getopt +)" expect_rc 2 "$xl" list -x
+check "... the command's own error" grep -qxF "option \`x' not supported." "$work/err"
+
+# A running domain that every -N command below must leave alone.
+dry=$(guest_cfg cli-dry idle 8 'disk = ["/dev/null,raw,xvda,w"]')  # checked, never attached
+"$xl" create -q "$dry"
+dryid=$("$xl" domid cli-dry)
+cmds=$("$xl" help | sed -n 's/^ \([a-z][a-z0-9-]*\) .*/\1/p')
+check "xl help lists the commands" test "$(echo "$cmds" | wc -l)" -ge 20
+refused_all=yes
+for c in $cmds; do
+    case $c in create|config-update|vcpu-pin) continue ;; esac
+    # Arguments that would act on cli-dry if -N were ignored.
+    timeout 10 "$xl" -N "$c" cli-dry 0 1 >"$work/out" 2>"$work/err" </dev/null
+    rc=$?
+    if [ "$rc" != 1 ] || ! grep -qxF 'command does not implement -N (dryrun) option' "$work/err" \
+        || [ -s "$work/out" ]; then
+        echo "  -N $c: rc=$rc, $(head -c 200 "$work/err")"
+        refused_all=no
+    fi
+done
+check "-N is refused, with xl's message and exit 1, by every command without a dry run" \
+    test "$refused_all" = yes
+running() {  # NAME ID: the domain is there with that id, neither paused nor shut down
+    grep -qE "^$1 +$2 +[0-9]+ +1     [-r][-b]----" <("$xl" list "$1")
+}
+check "... and cli-dry still runs, same id, unpaused" running cli-dry "$dryid"
+ndomains=$("$xl" list | wc -l)
+check "-N create prints the config" expect_rc 0 "$xl" -N create -q "$dry"
+check "... as libxl JSON" grep -qxF '        "name": "cli-dry",' "$work/out"
+check "... and creates nothing" test "$("$xl" list | wc -l)" -eq "$ndomains"
+check "create -n is the same dry run" expect_rc 0 "$xl" create -q -n "$dry"
+check "... creating nothing" test "$("$xl" list | wc -l)" -eq "$ndomains"
+check "-N vcpu-pin prints the maps" expect_rc 0 "$xl" -N vcpu-pin cli-dry 0 0 -
+check "... as xl does" grep -qxF 'cpumap: 0' "$work/out"
+check "... and pins nothing" grep -qE '^cli-dry +[0-9]+ +0 .* all / all$' <("$xl" vcpu-list cli-dry)
+check "-N config-update shows the config" expect_rc 0 "$xl" -N config-update cli-dry "$dry"
+check "... as printf_info: domid null first" grep -qxF '    "domid": null,' "$work/out"
+check "... and stores nothing" bash -c "! grep -q 'setting dom' '$work/err'"
+
+# ---- xl create -n: byte for byte what Xen 4.17's xl printed (see tests/unit/config) ----
+golden="$(dirname "$0")/../unit/config/libxl_json"
+for g in pvh-min hvm edge; do
+    "$xl" create -q -n "$golden/$g.cfg" >"$work/$g.json" 2>/dev/null
+    check "create -n $g.cfg is xl 4.17's output" cmp -s "$golden/$g.json" "$work/$g.json"
+done
+"$xl" create -q -n "$golden/nouuid.cfg" >"$work/nouuid.json" 2>/dev/null
+check "create -n without uuid= prints a generated uuid, as xl" \
+    grep -qE '^        "uuid": "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",$' \
+    "$work/nouuid.json"
+"$xl" list -l cli-dry >"$work/long"
+check "list -l: the live uuid" grep -qF "\"uuid\": \"$("$xl" list -v cli-dry | awk 'NR==2 {print $7}')\"" "$work/long"
+tr -d ' \n' <"$work/long" >"$work/long.flat"
+check "list -l: credit2's scheduler parameters" \
+    grep -qF '"sched_params":{"sched":"credit2","weight":256,"cap":0}' "$work/long.flat"
+check "list -l: domid before config, c_info in IDL order" \
+    grep -qE '^\[\{"domid":[0-9]+,"config":\{"c_info":\{"type":"pvh","name":"cli-dry","uuid":' \
+    "$work/long.flat"
+check "list -l: no devices that were never attached" bash -c "! grep -qE '\"(disks|nics)\"' '$work/long'"
+check "list -l: ends as xl's puts() of yajl's buffer" \
+    test "$(tail -c 5 "$work/long" | od -An -c | tr -d ' ')" = '}\n]\n\n'
+
+# ---- messages and exit codes of xl 4.17 ----
+check "create without a file: ERROR_INVAL (6)" expect_rc 6 "$xl" create
+check "... xl's message" grep -qxF 'Config file not specified and none in save file' "$work/err"
+check "create of a missing file: ERROR_FAIL (3)" expect_rc 3 "$xl" create /nonexistent.cfg
+check "... xl's message" grep -qxF 'Failed to read config file: /nonexistent.cfg: No such file or directory' "$work/err"
+check "... before 'Parsing config'" bash -c "! grep -q Parsing '$work/err'"
+check "create of a directory: 3" expect_rc 3 "$xl" create "$work"
+check "... Is a directory" grep -qxF "Failed to read config file: $work: Is a directory" "$work/err"
+check "list of a domid nobody has" expect_rc 1 "$xl" list 99
+check "... xl's message" grep -qxF "Error: Domain '99' does not exist." "$work/err"
+check "list of a name nobody has" expect_rc 1 "$xl" list nosuch
+check "... find_domain's message" grep -qxF 'nosuch is an invalid domain identifier (rc=-6)' "$work/err"
+check "list a b: usage, exit 1" expect_rc 1 "$xl" list a b
+check "... usage on stdout" grep -qxF 'Usage: xl [-vtT] list [options] [Domain]' "$work/out"
+check "pause of a missing domid: xl ignores libxl's failure (exit 0)" expect_rc 0 "$xl" pause 99
+check "... libxl's line" grep -qxF 'libxl: error: libxl_domain.c:587:libxl_domain_pause: Domain 99:Pausing domain: No such process' "$work/err"
+check "unpause of a missing domid: exit 0" expect_rc 0 "$xl" unpause 99
+check "... libxl's line" grep -qxF 'libxl: error: libxl_dom.c:37:libxl__domain_type: unable to get domain type for domid=99' "$work/err"
+check "destroy of a missing domid: exit 1" expect_rc 1 "$xl" destroy 99
+check "... libxl's lines, then xl's" grep -qxF 'destroy failed (rc=-21)' "$work/err"
+check "... Domain N: prefix" grep -qxF 'libxl: error: libxl_domain.c:1183:libxl__destroy_domid: Domain 99:Non-existant domain' "$work/err"
+check "shutdown of a missing domid: exit 1" expect_rc 1 "$xl" shutdown 99
+check "... libxl's type lookup fails first" grep -qxF 'libxl: error: libxl_dom.c:37:libxl__domain_type: unable to get domain type for domid=99' "$work/err"
+check "... then xl's line" grep -qxF 'shutdown failed (rc=-3)' "$work/err"
+check "destroy 0 without -f" expect_rc 1 "$xl" destroy 0
+check "... xl's refusal" grep -qxF 'Not destroying domain 0; use -f to force.' "$work/err"
+check "domid without an argument: 2" expect_rc 2 "$xl" domid
+check "... xl's message" grep -qxF "'xl domid' requires at least 1 argument." "$work/err"
+check "domname without an argument: 2" expect_rc 2 "$xl" domname
+check "domname of no number" expect_rc 1 "$xl" domname abc
+check "... xl's message" grep -qxF 'Invalid domain id.' "$work/err"
+check "list -Z: the label column" grep -qP '^Name +ID +Mem VCPUs\tState\tTime\(s\)   Security Label$' <("$xl" list -Z)
+check "... '-' for every domain" grep -qE '^cli-dry .* +-$' <("$xl" list -Z cli-dry)
+check "list -c: the pool column" grep -qE '^cli-dry .*  +Pool-0$' <("$xl" list -c cli-dry)
+check "list -n: the node affinity column" grep -qE '^cli-dry .* all$' <("$xl" list -n cli-dry)
+
+# ---- domids do not wrap, digits are never names ----
+check "destroy domid+65536 does not reach the domain" expect_rc 1 "$xl" destroy $((dryid + 65536))
+check "pause domid+65536 does not either" expect_rc 0 "$xl" pause $((dryid + 65536))
+check "destroy of a 2^32+id domid neither" expect_rc 1 "$xl" destroy $((dryid + 4294967296))
+check "... cli-dry untouched" running cli-dry "$dryid"
+other=$((dryid + 7))
+if expect_rc 0 "$xl" rename cli-dry "$other"; then
+    check "after renaming a domain to $other, destroy $other is domid $other" expect_rc 1 "$xl" destroy "$other"
+    check "... the renamed domain lives" expect_rc 0 "$xl" list "$dryid"
+    "$xl" rename "$dryid" cli-dry
+fi
+# The daemon applies the same rule to what any client sends.
+raw() {
+    python3 - "$XENOLITH_RUN_DIR/xenolithd.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n"); print(s.makefile().readline().strip())
+PY
+}
+check "daemon: pause of domain \"$((dryid + 65536))\" is refused" \
+    grep -q '"ok":false' <(raw "{\"cmd\":\"pause\",\"domain\":\"$((dryid + 65536))\"}")
+check "daemon: destroy of domain \"$((dryid + 4294967296))\" is refused" \
+    grep -q '"ok":false' <(raw "{\"cmd\":\"destroy\",\"domain\":\"$((dryid + 4294967296))\"}")
+check "... cli-dry still runs unpaused" running cli-dry "$dryid"
+"$xl" destroy cli-dry
+
 # Stopping xenolithd with domains running: they are destroyed, the socket
 # goes, the console logs stay, and the process exits promptly.
 cat >"$work/idle.cfg" <<CFG

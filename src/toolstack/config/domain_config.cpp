@@ -64,7 +64,7 @@ public:
                                           &Builder::memory, &Builder::vcpus, &Builder::affinity,
                                           &Builder::grants_and_events, &Builder::actions,
                                           &Builder::kernel, &Builder::firmware_override,
-                                          &Builder::global_virqs}) {
+                                          &Builder::global_virqs, &Builder::libxl_settings}) {
             if (Status st = (this->*step)(); !st) return st.error();
         }
 
@@ -360,7 +360,76 @@ private:
             return st;
         }
         // libxl: 0 means its default.
-        if (out_.max_event_channels == 0) out_.max_event_channels = kDefaultMaxEventChannels;
+        out_.libxl.max_event_channels = out_.max_event_channels != kDefaultMaxEventChannels ||
+                                        in_.find("max_event_channels") != nullptr;
+        if (out_.max_event_channels == 0) {
+            out_.max_event_channels = kDefaultMaxEventChannels;
+            out_.libxl.max_event_channels = false;
+        }
+        return ok_status();
+    }
+
+    // xlu_cfg_get_defbool: any number, non-zero is true.
+    Status get_flag(std::string_view key, std::optional<bool>& out) {
+        std::optional<std::int64_t> n;
+        if (Status st = get_number(key, "a number (0 or 1)", n); !st) return st;
+        if (n) out = *n != 0;
+        return ok_status();
+    }
+
+    // A string setting, ignoring a list (as xl's xlu_cfg_get_string does
+    // for keys that also take a list form xenolith does not show).
+    void get_string_only(std::string_view key, std::optional<std::string>& out) {
+        const Setting* s = in_.find(key);
+        if (s && !s->value.is_list()) out = s->value.text;
+    }
+
+    Status libxl_settings() {
+        LibxlSettings& l = out_.libxl;
+        l.memory = in_.find("memory") != nullptr;
+        l.maxmem = in_.find("maxmem") != nullptr;
+        l.vcpus = in_.find("vcpus") != nullptr;
+        l.maxvcpus = in_.find("maxvcpus") != nullptr;
+        l.max_grant_frames = in_.find("max_grant_frames") != nullptr;
+        l.max_maptrack_frames = in_.find("max_maptrack_frames") != nullptr;
+        if (Status st = get_string("pool", l.pool); !st) return st;
+        const std::pair<const char*, std::optional<std::int64_t>*> sched[] = {
+            {"cpu_weight", &l.weight}, {"cap", &l.cap},         {"period", &l.period},
+            {"slice", &l.slice},       {"latency", &l.latency}, {"extratime", &l.extratime}};
+        for (auto [key, out] : sched)
+            if (Status st = get_number(key, "a number", *out); !st) return st;
+        if (Status st = get_flag("nomigrate", l.nomigrate); !st) return st;
+        if (Status st = get_string("bootloader", l.bootloader); !st) return st;
+        if (const Setting* s = in_.find("bootloader_args")) {
+            std::vector<std::string> args;
+            if (s->value.is_list()) {
+                for (const Value& v : s->value.items) args.push_back(v.text);
+            } else {  // deprecated string form: xl splits it on blanks
+                std::string_view rest = s->value.text;
+                while (!rest.empty()) {
+                    const std::size_t at = rest.find_first_of(" \t\n");
+                    if (at != 0) args.emplace_back(rest.substr(0, at));
+                    if (at == std::string_view::npos) break;
+                    rest.remove_prefix(at + 1);
+                }
+            }
+            l.bootloader_args = std::move(args);
+        }
+        if (Status st = get_flag("acpi", l.acpi); !st) return st;
+        if (Status st = get_flag("nestedhvm", l.nestedhvm); !st) return st;
+        if (out_.type != DomainType::hvm) return ok_status();
+        if (Status st = get_flag("apic", l.apic); !st) return st;
+        if (Status st = get_flag("pae", l.pae); !st) return st;
+        if (Status st = get_flag("hpet", l.hpet); !st) return st;
+        if (const Setting* s = in_.find("viridian"); s && !s->value.is_list())
+            if (Status st = get_flag("viridian", l.viridian); !st) return st;
+        get_string_only("serial", l.serial);
+        if (Status st = get_string("boot", l.boot); !st) return st;
+        if (Status st = get_flag("vnc", l.vnc); !st) return st;
+        if (Status st = get_string("vnclisten", l.vnclisten); !st) return st;
+        if (Status st = get_string("vncpasswd", l.vncpasswd); !st) return st;
+        if (Status st = get_number("vncdisplay", "a display number", l.vncdisplay); !st) return st;
+        if (Status st = get_flag("vncunused", l.vncunused); !st) return st;
         return ok_status();
     }
 

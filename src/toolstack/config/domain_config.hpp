@@ -47,6 +47,33 @@ inline constexpr std::uint32_t kDefaultMaxEventChannels = 1023;  // libxl
 // Upper bound on vcpus/maxvcpus (Xen's largest NR_CPUS is 4096).
 inline constexpr std::uint32_t kMaxVcpus = 4096;
 
+// What `xl create -n` prints beyond the values xenolith acts on: which of
+// those the file wrote (libxl's JSON leaves out what xl left at libxl's
+// initial value), and the settings xl hands to libxl that xenolith reads
+// only to show them (it warns that it ignores them). As xl's
+// parse_config_data reads them.
+struct LibxlSettings {
+    bool memory = false, maxmem = false;  // memory=, maxmem=
+    bool vcpus = false, maxvcpus = false;
+    bool max_grant_frames = false, max_maptrack_frames = false;
+    bool max_event_channels = false;  // written, and not 0 (libxl's "default")
+    std::optional<std::string> pool;  // c_info.pool_name
+    // b_info.sched_params: cpu_weight=, cap=, period=, extratime=, slice=, latency=
+    std::optional<std::int64_t> weight, cap, period, extratime, slice, latency;
+    std::optional<bool> nomigrate;  // b_info.disable_migrate
+    std::optional<std::string> bootloader;
+    std::optional<std::vector<std::string>> bootloader_args;  // a list, or a string split on spaces
+    std::optional<bool> acpi, nestedhvm, apic;                // b_info defbools (apic: HVM only)
+    // type.hvm, HVM only: pae=, viridian= (as a boolean), hpet=, serial=
+    // (as a string), boot=
+    std::optional<bool> pae, viridian, hpet;
+    std::optional<std::string> serial, boot;
+    // type.hvm.vnc: vnc=, vnclisten=, vncpasswd=, vncdisplay=, vncunused=
+    std::optional<bool> vnc, vncunused;
+    std::optional<std::string> vnclisten, vncpasswd;
+    std::optional<std::int64_t> vncdisplay;
+};
+
 struct DomainConfig {
     std::string source;  // the config file name, for later messages
 
@@ -95,6 +122,8 @@ struct DomainConfig {
     // entries beyond maxvcpus are ignored, unparsed). Empty when absent.
     VcpuAffinityConfig vcpu_hard_affinity;
     VcpuAffinityConfig vcpu_soft_affinity;
+
+    LibxlSettings libxl;
 };
 
 // Builds the typed configuration. Keys xenolith does not implement yet and

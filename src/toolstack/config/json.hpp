@@ -1,51 +1,62 @@
 // DomainConfig as libxl's domain config JSON (libxl_domain_config_gen_json),
-// the object `xl create -n` and `xl list -l` print under "config":
+// and that JSON printed byte for byte as xl 4.17 prints it:
 //
 //   {
-//     "c_info": { "type": "pvh", "name": "web", "uuid": "5d3e..." },
-//     "b_info": {
-//       "max_vcpus": 2, "avail_vcpus": [0, 1],
-//       "max_memkb": 1048576, "target_memkb": 524288,
-//       "max_grant_frames": 64, "max_maptrack_frames": 1024,
-//       "sched_params": {},
-//       "event_channels": 1023,
-//       "kernel": "/boot/vmlinuz", "cmdline": "root=/dev/xvda1 ro", "ramdisk": "/boot/initrd.img",
-//       "type.pvh": {},                          // "type.hvm": { "firmware": "..." } for HVM
-//       "arch_arm": {}, "arch_x86": {}
-//     },
-//     "disks": [ { "pdev_path": "/dev/vg0/web", "vdev": "xvda", "format": "raw", "readwrite": 1 } ],
-//     "nics": [ { "mac": "00:16:3e:12:34:56", "bridge": "xenbr0" } ],
-//     "on_reboot": "restart",
-//     "on_soft_reset": "soft_reset"
-//   }
+//       "c_info": {
+//           "type": "pvh",
+//           "name": "web",
+//           "uuid": "5d3e4f5a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+//           "run_hotplug_scripts": "True"
+//       },
+//       "b_info": {
+//           "max_memkb": 524288,
+//           "target_memkb": 524288,
+//           "sched_params": {
 //
-// As libxl does, fields equal to libxl's initial value are left out: a
-// missing uuid, strings not set, and on_* actions that are "destroy"; so
-// are "disks"/"nics" when there are none, zero integers and unset
-// booleans of devices (libxl's defbools print as "True"/"False").
-// Memory is in KiB; actions use libxl's enum names ("restart_rename",
-// "coredump_destroy", ...), not xl.cfg's ("rename-restart"). Grant and
-// event-channel limits are printed as resolved (xl leaves them to Xen).
-// Strings that are not valid UTF-8 get U+FFFD for the bad bytes, so dump()
-// never throws.
+//           },
+//           "claim_mode": "True",
+//           "kernel": "/boot/vmlinuz",
+//           "type.pvh": {
+//
+//           },
+//           ...
+//
+// What is in it is what xl's parse_config_data leaves different from
+// libxl's initial values (gentypes.py omits the rest): settings the file did
+// not write are absent (no memory= means no max_memkb), settings xenolith
+// does not act on but xl passes to libxl are present (cpu_weight=, pool=,
+// nomigrate=, bootloader=, the type.hvm ones: DomainConfig::libxl), and xl's
+// own defaults are there ("run_hotplug_scripts" and "claim_mode" "True", as
+// with no /etc/xen/xl.conf; on_reboot "restart"; on_soft_reset "soft_reset").
+// Keys come in libxl_types.idl order; printing follows yajl's beautifier as
+// libxl configures it (4-space indent, "key": value, an empty object or
+// array over two lines, a final newline). Strings that are not valid UTF-8
+// get U+FFFD for the bad bytes (libxl would refuse to print them at all).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "toolstack/config/cpulist.hpp"
 #include "toolstack/config/domain_config.hpp"
 
 namespace xenolith::config {
 
-// Keys sorted (nlohmann::json's object is a std::map).
-nlohmann::json to_json(const DomainConfig& cfg);
+// The libxl config object. `host` resolves cpus=/cpus_soft= into
+// "vcpu_hard_affinity"/"vcpu_soft_affinity" as xl does; without it they are
+// left out. The uuid is printed only if set (xl create generates one first).
+nlohmann::json to_json(const DomainConfig& cfg, const HostTopology* host = nullptr);
 
-// The same, in libxl's field order: what to print.
-nlohmann::ordered_json to_ordered_json(const DomainConfig& cfg);
+// `v` printed as libxl's yajl generator prints it: objects whose keys are
+// libxl's (a domain config, an `xl list -l` element {"domid", "config"},
+// and everything inside them) in libxl_types.idl order, other keys after
+// them in their own order.
+std::string libxl_json_text(const nlohmann::json& v);
 
-// One element of `xl list -l`'s array: {"domid": N or null, "config": {...}}.
-nlohmann::ordered_json to_xl_list_entry(std::optional<std::uint32_t> domid, const DomainConfig& cfg);
+// What `xl create -n` prints for `cfg`.
+std::string to_libxl_json(const DomainConfig& cfg, const HostTopology* host = nullptr);
 
 }  // namespace xenolith::config

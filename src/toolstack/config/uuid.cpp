@@ -1,5 +1,7 @@
 #include "toolstack/config/uuid.hpp"
 
+#include <sys/random.h>
+
 #include <fmt/format.h>
 
 namespace xenolith::config {
@@ -47,6 +49,18 @@ bool Uuid::is_nil() const {
         if (b) return false;
     }
     return true;
+}
+
+Uuid Uuid::random() {
+    Uuid u;
+    std::size_t got = 0;
+    while (got < u.bytes.size()) {
+        const ssize_t n = ::getrandom(u.bytes.data() + got, u.bytes.size() - got, 0);
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    u.bytes[6] = static_cast<std::uint8_t>((u.bytes[6] & 0x0f) | 0x40);  // version 4
+    u.bytes[8] = static_cast<std::uint8_t>((u.bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    return u;
 }
 
 }  // namespace xenolith::config

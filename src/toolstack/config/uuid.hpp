@@ -14,6 +14,9 @@ struct Uuid {
     std::array<std::uint8_t, 16> bytes{};
 
     static std::optional<Uuid> parse(std::string_view text);
+    // A random (version 4) UUID, as libxl_uuid_generate makes for a config
+    // without uuid=.
+    static Uuid random();
     std::string str() const;
     bool is_nil() const;
 

@@ -1,10 +1,13 @@
 // xl create: parse the config (with key=value overrides), then ask
 // xenolithd to build the domain; -c attaches the console before the guest
 // runs, so no output is missed.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -60,10 +63,9 @@ bool check_bridges(const config::DomainConfig& cfg, bool dryrun) {
 // cpus=/cpus_soft= resolved on the host's CPUs into the request's
 // "vcpu_hard_affinity"/"vcpu_soft_affinity" (CPU numbers per vCPU). As xl
 // (apply_global_affinity_masks), an empty hard affinity is refused.
-bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
-    if (cfg.vcpu_hard_affinity.empty() && cfg.vcpu_soft_affinity.empty()) return true;
-    auto host = host_topology();
-    if (!host) return false;
+bool add_affinity(const config::DomainConfig& cfg, const config::HostTopology* host,
+                  nlohmann::json& req) {
+    if (!host) return true;
     const std::pair<const char*, const config::VcpuAffinityConfig*> keys[] = {
         {"vcpu_hard_affinity", &cfg.vcpu_hard_affinity},
         {"vcpu_soft_affinity", &cfg.vcpu_soft_affinity}};
@@ -88,6 +90,12 @@ bool add_affinity(const config::DomainConfig& cfg, nlohmann::json& req) {
 }
 
 }  // namespace
+
+bool host_for(const config::DomainConfig& cfg, std::optional<config::HostTopology>& host) {
+    if (cfg.vcpu_hard_affinity.empty() && cfg.vcpu_soft_affinity.empty()) return true;
+    host = host_topology();
+    return host.has_value();
+}
 
 std::optional<config::DomainConfig> load_domain_config(const std::string& file,
                                                       const std::vector<std::string>& overrides) {
@@ -134,6 +142,9 @@ std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg
                      file.c_str());
         return std::nullopt;
     }
+    std::optional<config::HostTopology> host;
+    if (!host_for(cfg, host)) return std::nullopt;
+    const config::HostTopology* h = host ? &*host : nullptr;
     nlohmann::json req = {{"name", cfg.name},
                           {"kernel", absolute(*kernel)},
                           {"ramdisk", cfg.ramdisk ? absolute(*cfg.ramdisk) : ""},
@@ -151,39 +162,113 @@ std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg
                           {"on_crash", config::to_config_name(cfg.on_crash)},
                           {"on_soft_reset", config::to_config_name(cfg.on_soft_reset)},
                           {"global_virqs", cfg.global_virqs},
-                          {"config", config::to_json(cfg)}};
+                          {"config", config::to_json(cfg, h)}};
     if (cfg.uuid) req["uuid"] = cfg.uuid->bytes;
-    if (!add_affinity(cfg, req)) return std::nullopt;
+    if (!add_affinity(cfg, h, req)) return std::nullopt;
     return req;
 }
 
+bool config_file_readable(const std::string& file) {
+    // libxl_read_file_contents: open, then read; a directory opens but
+    // cannot be read. O_NONBLOCK: a FIFO must not hold xl here.
+    errno = 0;
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    char byte;
+    if (fd.valid() && ::read(fd.get(), &byte, 1) >= 0) return true;
+    if (errno == EAGAIN) return true;  // an empty FIFO: readable, later
+    std::fprintf(stderr, "Failed to read config file: %s: %s\n", file.c_str(),
+                 std::strerror(errno));
+    return false;
+}
+
+// main_create: the file may come first, then options ("AFVcdef:inpq"),
+// then more operands: key=value settings and, once, the file.
 int cmd_create(const Args& a) {
-    bool paused = false, console = false, dryrun = false, quiet = false;
+    bool paused = false, console = false, quiet = false, debug = false;
     std::string file;
+    bool have_file = false;
     std::vector<std::string> overrides;
-    for (std::size_t i = 1; i < a.size(); ++i) {
+    std::size_t i = 1;
+    if (i < a.size() && !a[i].starts_with("-") && a[i].find('=') == std::string::npos) {
+        file = a[i++];
+        have_file = true;
+    }
+    auto unsupported = [](char c) {
+        std::fputs("option `", stderr);
+        std::fputc(c, stderr);
+        std::fputs("' not supported.\n", stderr);
+        return 2;
+    };
+    std::vector<std::string> operands;
+    bool operands_only = false;
+    for (; i < a.size(); ++i) {
         const std::string& s = a[i];
-        if (s == "-p") paused = true;
-        else if (s == "-c") console = true;
-        else if (s == "-n" || s == "--dryrun") dryrun = true;
-        else if (s == "-q" || s == "--quiet") quiet = true;
-        else if (s == "-f" && i + 1 < a.size()) file = a[++i];
-        else if (s.rfind("--defconfig=", 0) == 0) file = s.substr(12);
-        else if (!s.empty() && s[0] == '-') return print_usage("create"), 2;
-        else if (file.empty() && s.find('=') == std::string::npos) file = s;
-        else overrides.push_back(s);
+        if (operands_only || s.size() < 2 || s[0] != '-') {
+            operands.push_back(s);
+        } else if (s == "--") {
+            operands_only = true;
+        } else if (s.starts_with("--")) {
+            const std::string opt = s.substr(2);
+            if (opt == "dryrun") dryrun_only = true;
+            else if (opt == "quiet") quiet = true;
+            else if (opt.starts_with("defconfig=")) file = opt.substr(10), have_file = true;
+            else if (opt == "defconfig" && i + 1 < a.size()) file = a[++i], have_file = true;
+            else if (opt == "ignore-global-affinity-masks" || opt == "vncviewer" ||
+                     opt == "vncviewer-autopass") continue;
+            else return unsupported('\0');
+        } else {
+            for (std::size_t k = 1; k < s.size(); ++k) {
+                const char c = s[k];
+                if (c == 'f') {  // f: takes the rest of the word, or the next one
+                    if (k + 1 < s.size()) file = s.substr(k + 1);
+                    else if (i + 1 < a.size()) file = a[++i];
+                    else return unsupported('f');
+                    have_file = true;
+                    break;
+                }
+                switch (c) {
+                case 'p': paused = true; break;
+                case 'c': console = true; break;
+                case 'n': dryrun_only = true; break;
+                case 'q': quiet = true; break;
+                case 'd': debug = true; break;
+                case 'A': case 'F': case 'V': case 'e': case 'i': break;  // no effect here
+                default: return unsupported(c);
+                }
+            }
+        }
     }
-    if (file.empty()) {
-        std::fprintf(stderr, "Config file not specified\n");
-        return 1;
+    for (const std::string& s : operands) {
+        if (s.find('=') != std::string::npos) {
+            overrides.push_back(s);
+        } else if (!have_file) {
+            file = s;
+            have_file = true;
+        } else {
+            print_usage("create");
+            return 2;
+        }
     }
+    const bool dryrun = dryrun_only;
+    if (!have_file) {
+        // create_domain, with neither a file nor a saved image: ERROR_INVAL.
+        std::fprintf(stderr, "Config file not specified and none in save file\n");
+        return -kLibxlErrorInval;
+    }
+    if (file != "/dev/null" && !config_file_readable(file)) return -kLibxlErrorFail;
     if (!quiet) std::fprintf(stderr, "Parsing config from %s\n", file.c_str());
     auto cfg = load_domain_config(file, overrides);
     if (!cfg) return 1;
     if (!check_bridges(*cfg, dryrun)) return 1;
-    if (dryrun) {
-        std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());
-        return 0;
+    if (!cfg->uuid) cfg->uuid = config::Uuid::random();  // as xl: libxl_uuid_generate
+    if (dryrun || debug) {
+        // xl prints the config to stdout for a dry run, to stderr with -d.
+        std::optional<config::HostTopology> host;
+        if (!host_for(*cfg, host)) return 1;
+        std::FILE* out = dryrun ? stdout : stderr;
+        std::fputs(config::to_libxl_json(*cfg, host ? &*host : nullptr).c_str(), out);
+        std::fflush(out);
+        if (dryrun) return 0;
     }
 
     auto req = create_request_for(*cfg, file);

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "control/libxl_compat.hpp"
 #include "toolstack/xl/xl.hpp"
 
 namespace xenolith::xl {
@@ -22,9 +23,9 @@ using nlohmann::json;
 // xl's def_getopt: an unknown option is reported and ends the command with
 // status 2 (-h is handled by main). Returns the next option, -1 at the end,
 // or -2 after reporting an unknown one.
-class Options {
+class Getopt {
 public:
-    Options(const Args& a, const char* shortopts, const option* longopts)
+    Getopt(const Args& a, const char* shortopts, const option* longopts)
         : shortopts_(shortopts), longopts_(longopts) {
         for (const auto& s : a) argv_.push_back(const_cast<char*>(s.c_str()));
         argv_.push_back(nullptr);
@@ -156,7 +157,7 @@ int cmd_info(const Args& a) {
     static constexpr option kLong[] = {{"numa", no_argument, nullptr, 'n'},
                                        {"help", no_argument, nullptr, 'h'},
                                        {}};
-    Options opts(a, "n", kLong);
+    Getopt opts(a, "n", kLong);
     bool numa = false;
     for (int o; (o = opts.next()) != -1;) {
         if (o == -2) return 2;
@@ -232,7 +233,7 @@ int cmd_info(const Args& a) {
 }
 
 int cmd_uptime(const Args& a) {
-    Options opts(a, "s", kNoLongOptions);
+    Getopt opts(a, "s", kNoLongOptions);
     bool short_mode = false;
     for (int o; (o = opts.next()) != -1;) {
         if (o == -2) return 2;
@@ -245,14 +246,15 @@ int cmd_uptime(const Args& a) {
     // exist. Every operand is resolved before anything is printed.
     std::vector<unsigned> wanted;
     for (const auto& w : opts.rest()) {
-        if (!w.empty() && w.find_first_not_of("0123456789") == std::string::npos) {
-            wanted.push_back(static_cast<unsigned>(std::strtoul(w.c_str(), nullptr, 10)));
+        if (const auto domid = control::qualifier_domid(w)) {
+            wanted.push_back(*domid);
             continue;
         }
         const auto it = std::find_if(domains.begin(), domains.end(),
                                      [&](const json& d) { return d["name"] == w; });
         if (it == domains.end()) {
-            std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", w.c_str());
+            std::fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", w.c_str(),
+                         kLibxlErrorInval);
             return 1;
         }
         wanted.push_back((*it)["domid"].get<unsigned>());
@@ -289,7 +291,7 @@ int cmd_dmesg(const Args& a) {
     static constexpr option kLong[] = {{"clear", no_argument, nullptr, 'c'},
                                        {"help", no_argument, nullptr, 'h'},
                                        {}};
-    Options opts(a, "c", kLong);
+    Getopt opts(a, "c", kLong);
     bool clear = false;
     for (int o; (o = opts.next()) != -1;) {
         if (o == -2) return 2;

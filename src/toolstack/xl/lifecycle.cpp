@@ -1,34 +1,74 @@
 // xl destroy, shutdown, reboot, pause, unpause.
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "control/libxl_compat.hpp"
 #include "control/protocol.hpp"
 #include "toolstack/xl/xl.hpp"
 
 namespace xenolith::xl {
 namespace {
 
+// What libxl logs when destroy, pause or unpause names a domid no domain
+// has (libxl_domain_destroy, libxl_domain_pause, libxl_domain_unpause in
+// Xen 4.17), and the exit status xl then has: destroy fails, while xl
+// ignores what pause and unpause return.
+int no_such_domain(std::string_view cmd, std::uint32_t domid) {
+    if (cmd == "pause") {
+        libxl_log("error", "libxl_domain.c:587:libxl_domain_pause", domid,
+                  std::string("Pausing domain: ") + std::strerror(ESRCH));
+        return EXIT_SUCCESS;
+    }
+    if (cmd == "unpause") {
+        libxl_log("error", "libxl_dom.c:37:libxl__domain_type", control::kNoDomid,
+                  "unable to get domain type for domid=" + std::to_string(domid));
+        return EXIT_SUCCESS;
+    }
+    libxl_log("error", "libxl_xshelp.c:154:libxl__xs_get_dompath", domid,
+              std::string("Failed to get dompath: ") + std::strerror(ENOENT));
+    libxl_log("error", "libxl_domain.c:1183:libxl__destroy_domid", domid, "Non-existant domain");
+    libxl_log("error", "libxl_domain.c:1137:domain_destroy_callback", domid,
+              "Unable to destroy guest");
+    libxl_log("error", "libxl_domain.c:1064:domain_destroy_cb", domid,
+              "Destruction of domain failed");
+    std::fprintf(stderr, "destroy failed (rc=%d)\n", kLibxlErrorDomainNotFound);
+    return EXIT_FAILURE;
+}
+
+// main_destroy, main_pause, main_unpause: the domain as find_domain reads
+// it (a number is a domid, whether or not a domain has it), then the
+// libxl call.
 int simple(const char* cmd, const Args& a) {
-    std::string dom;
-    for (std::size_t i = 1; i < a.size(); ++i)
-        if (a[i][0] != '-') dom = a[i];
-    if (dom.empty()) return print_usage(cmd), 2;
-    if (dom == "0" || dom == "Domain-0") {
-        std::fprintf(stderr, "%s: cannot %s domain 0 (the host)\n", cmd, cmd);
-        return 1;
+    const bool destroy = std::string_view(cmd) == "destroy";
+    int rc = 0;
+    auto o = parse_options(a, cmd, destroy ? "f" : "", {}, 1, rc);
+    if (!o) return rc;
+    auto t = find_target(o->args[0], rc);
+    if (!t) return rc;
+    if (t->domid == 0) {
+        if (destroy && !has_flag(*o, 'f')) {
+            std::fprintf(stderr, "Not destroying domain 0; use -f to force.\n"
+                                 "This can only be done when using a disaggregated "
+                                 "hardware domain and toolstack.\n\n");
+        } else {
+            std::fprintf(stderr, "%s: cannot %s domain 0 (the host)\n", cmd, cmd);
+        }
+        return EXIT_FAILURE;
     }
-    auto reply = request({{"cmd", cmd}, {"domain", dom}});
-    if (!reply) return 1;
+    if (t->entry.is_null()) return no_such_domain(cmd, t->domid);
+    auto reply = request({{"cmd", cmd}, {"domain", std::to_string(t->domid)}});
+    if (!reply) return EXIT_FAILURE;
     if (!(*reply)["ok"].get<bool>()) {
-        if ((*reply)["rc"] == 2)
-            std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", dom.c_str());
-        else
-            std::fprintf(stderr, "%s\n", (*reply)["error"].get<std::string>().c_str());
-        return 1;
+        if ((*reply)["rc"] == 2) return no_such_domain(cmd, t->domid);  // gone meanwhile
+        std::fprintf(stderr, "%s\n", (*reply)["error"].get<std::string>().c_str());
+        return EXIT_FAILURE;
     }
-    return 0;
+    return EXIT_SUCCESS;
 }
 
 // libxl_domain_shutdown / libxl_domain_reboot through xenolithd, which
@@ -131,13 +171,19 @@ int shutdown_or_reboot(bool reboot, const Args& a) {
         for (const auto& d : (*reply)["domains"])
             if (d["domid"].get<unsigned>() != 0) domids.push_back(d["domid"].get<unsigned>());
     } else {
-        auto d = find_domain(dom);
-        if (!d) return EXIT_FAILURE;
-        if (d->is_null()) {
-            std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", dom.c_str());
+        int rc = 0;
+        auto t = find_target(dom, rc);
+        if (!t) return rc;
+        const std::uint32_t domid = t->domid;
+        if (t->entry.is_null()) {
+            // libxl_domain_shutdown/reboot of a domid nobody has: the type
+            // lookup fails first (ERROR_FAIL).
+            std::fprintf(stderr, "%s domain %u\n", reboot ? "Rebooting" : "Shutting down", domid);
+            libxl_log("error", "libxl_dom.c:37:libxl__domain_type", control::kNoDomid,
+                      "unable to get domain type for domid=" + std::to_string(domid));
+            std::fprintf(stderr, "%s failed (rc=%d)\n", what, kLibxlErrorFail);
             return EXIT_FAILURE;
         }
-        const unsigned domid = (*d)["domid"].get<unsigned>();
         if (domid == 0) {
             std::fprintf(stderr, "%s: cannot %s domain 0 (the host)\n", what, what);
             return EXIT_FAILURE;

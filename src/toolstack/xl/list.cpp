@@ -1,6 +1,11 @@
 // xl list, domid, domname: read-only views of the domain list, in
 // the exact formats of Xen's tools/xl/xl_list.c and xl_misc.c.
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "control/libxl_compat.hpp"
+#include "toolstack/config/json.hpp"
 
 #include "toolstack/xl/xl.hpp"
 
@@ -29,9 +34,7 @@ void print_domain_line(const json& d, bool verbose) {
             std::printf(" %8x", reason);
         else
             std::printf(" %8s", "-");
-        std::printf(" %16s", "-");
     }
-    std::putchar('\n');
 }
 
 std::optional<json> domains(bool with_config) {
@@ -40,81 +43,152 @@ std::optional<json> domains(bool with_config) {
     return std::move((*reply)["domains"]);
 }
 
+// libxl_retrieve_domain_configuration: the stored config with the live
+// domain's name, uuid, vCPUs, memory (from xenolithd) and scheduler
+// parameters, and only the devices that are attached.
+json retrieved_config(const json& d) {
+    json config = d["config"];
+    if (!config.is_object() || !config.contains("c_info") || !config.contains("b_info"))
+        return config;
+    config["c_info"]["name"] = d["name"];
+    config["c_info"]["uuid"] = d["uuid"];
+    json& b = config["b_info"];
+    json avail = json::array();
+    for (const json& v : d["vcpus"])
+        if (v.value("online", false)) avail.push_back(v["vcpuid"]);
+    b["max_vcpus"] = d["vcpu_max_id"].get<unsigned>() + 1;
+    b["avail_vcpus"] = std::move(avail);
+    // What libxl_domain_sched_params_get reads from Xen 4.17's default
+    // scheduler, credit2, for a domain created without cpu_weight=/cap=
+    // (xenolith's vCPUs are host threads: it applies neither).
+    b["sched_params"] = {{"sched", "credit2"}, {"weight", 256}, {"cap", 0}};
+    // Devices absent from xenstore are dropped; xenolith has no block or
+    // network back-end yet, so no disk or vif is ever attached.
+    config.erase("disks");
+    config.erase("nics");
+    return config;
+}
+
 void invalid_domain(const std::string& d) {
-    std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", d.c_str());
+    std::fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", d.c_str(),
+                 kLibxlErrorInval);
 }
 
 }  // namespace
 
+// main_list: at most one domain; -Z, -c and -n add xl's columns (security
+// label "-": no XSM; cpupool "Pool-0": the only pool; NUMA node affinity).
 int cmd_list(const Args& a) {
-    bool verbose = false, details = false;
-    std::vector<std::string> wanted;
-    for (std::size_t i = 1; i < a.size(); ++i) {
-        if (a[i] == "-v" || a[i] == "--verbose") verbose = true;
-        else if (a[i] == "-l" || a[i] == "--long") details = true;
-        else if (a[i] == "-Z" || a[i] == "--context" || a[i] == "-c" || a[i] == "--cpupool" ||
-                 a[i] == "-n" || a[i] == "--numa") continue;
-        else if (!a[i].empty() && a[i][0] == '-') return print_usage("list"), 2;
-        else wanted.push_back(a[i]);
+    int rc = 0;
+    auto o = parse_options(a, "list", "lvZcn",
+                           {{"long", 'l'}, {"verbose", 'v'}, {"context", 'Z'}, {"cpupool", 'c'},
+                            {"numa", 'n'}},
+                           0, rc);
+    if (!o) return rc;
+    if (o->args.size() > 1) {
+        print_usage("list");
+        return EXIT_FAILURE;
     }
+    const bool details = has_flag(*o, 'l'), verbose = has_flag(*o, 'v');
+    const bool context = has_flag(*o, 'Z'), cpupool = has_flag(*o, 'c'), numa = has_flag(*o, 'n');
     auto all = domains(details);
-    if (!all) return 1;
+    if (!all) return EXIT_FAILURE;
     json selected = json::array();
-    for (const auto& w : wanted) {
-        bool found = false;
+    if (o->args.empty()) {
+        selected = std::move(*all);
+    } else {
+        const std::string& q = o->args[0];
+        const auto domid = control::qualifier_domid(q);
         for (const auto& d : *all)
-            if (d["name"] == w || std::to_string(d["domid"].get<unsigned>()) == w) {
-                selected.push_back(d);
-                found = true;
+            if (domid ? d["domid"] == *domid : d["name"] == q) selected.push_back(d);
+        if (selected.empty()) {
+            if (!domid) {
+                invalid_domain(q);  // find_domain: a name nobody has
+            } else {
+                std::fprintf(stderr, "Error: Domain '%s' does not exist.\n", q.c_str());
             }
-        if (!found) {
-            invalid_domain(w);
-            return 1;
+            return EXIT_FAILURE;
         }
     }
-    if (wanted.empty()) selected = std::move(*all);
 
     if (details) {
-        // As xl: a JSON array of {domid, config} for guests (dom0 has none).
+        // list_domains_details: an array of {domid, config}, dom0 (which
+        // has no stored config) left out, then puts() adds a newline.
         json out = json::array();
         for (const auto& d : selected) {
-            if (d["domid"].get<unsigned>() == 0) continue;
-            out.push_back({{"domid", d["domid"]}, {"config", d["config"]}});
+            if (d["domid"].get<unsigned>() == 0 || !d["config"].is_object()) continue;
+            out.push_back({{"domid", d["domid"]}, {"config", retrieved_config(d)}});
         }
-        std::printf("%s\n", out.dump(4).c_str());
-        return 0;
+        std::printf("%s\n", config::libxl_json_text(out).c_str());
+        return EXIT_SUCCESS;
+    }
+    unsigned nr_nodes = 0;
+    if (numa) {
+        auto host = host_topology();
+        if (!host) return EXIT_FAILURE;
+        nr_nodes = static_cast<unsigned>(host->node_cpus.size());
     }
     std::printf("Name                                        ID   Mem VCPUs\tState\tTime(s)");
     if (verbose) std::printf("   UUID                            Reason-Code\tSecurity Label");
+    if (context && !verbose) std::printf("   Security Label");
+    if (cpupool) std::printf("         Cpupool");
+    if (numa) std::printf(" NODE Affinity");
     std::printf("\n");
-    for (const auto& d : selected) print_domain_line(d, verbose);
-    return 0;
+    std::vector<unsigned> nodes(nr_nodes);
+    for (unsigned n = 0; n < nr_nodes; ++n) nodes[n] = n;
+    for (const auto& d : selected) {
+        print_domain_line(d, verbose);
+        if (verbose || context) std::printf(" %16s", "-");
+        if (cpupool) std::printf("%16s", "Pool-0");
+        // A domain's node affinity is every node: xenolith places no memory.
+        if (numa) std::printf(" %s", config::CpuMap::of(nr_nodes, nodes).str().c_str());
+        std::putchar('\n');
+    }
+    return EXIT_SUCCESS;
 }
 
+// main_domid: libxl_name_to_domid, a name only (even one of digits).
 int cmd_domid(const Args& a) {
-    if (a.size() != 2) return print_usage("domid"), 2;
-    auto d = find_domain(a[1]);
-    if (!d) return 1;
-    if (d->is_null() || (*d)["name"] != a[1]) {
-        std::fprintf(stderr, "Can't get domid of domain name '%s', maybe this domain does not "
-                             "exist.\n", a[1].c_str());
-        return 1;
+    int rc = 0;
+    auto o = parse_options(a, "domid", "", {}, 1, rc);
+    if (!o) return rc;
+    const std::string& name = o->args[0];
+    auto all = domains(false);
+    if (!all) return EXIT_FAILURE;
+    for (const auto& d : *all) {
+        if (d["name"] == name) {
+            std::printf("%u\n", d["domid"].get<unsigned>());
+            return EXIT_SUCCESS;
+        }
     }
-    std::printf("%u\n", (*d)["domid"].get<unsigned>());
-    return 0;
+    std::fprintf(stderr, "Can't get domid of domain name '%s', maybe this domain does not "
+                         "exist.\n", name.c_str());
+    return EXIT_FAILURE;
 }
 
+// main_domname: strtol's reading of the argument, into a uint32_t.
 int cmd_domname(const Args& a) {
-    if (a.size() != 2) return print_usage("domname"), 2;
-    auto d = find_domain(a[1]);
-    if (!d) return 1;
-    if (d->is_null() || std::to_string((*d)["domid"].get<unsigned>()) != a[1]) {
-        std::fprintf(stderr, "Can't get domain name of domain id '%s', maybe this domain does "
-                             "not exist.\n", a[1].c_str());
-        return 1;
+    int rc = 0;
+    auto o = parse_options(a, "domname", "", {}, 1, rc);
+    if (!o) return rc;
+    const char* text = o->args[0].c_str();
+    char* end = nullptr;
+    const auto domid = static_cast<std::uint32_t>(std::strtol(text, &end, 10));
+    if (domid == 0 && std::strcmp(end, text) == 0) {
+        std::fprintf(stderr, "Invalid domain id.\n\n");
+        return EXIT_FAILURE;
     }
-    std::printf("%s\n", (*d)["name"].get<std::string>().c_str());
-    return 0;
+    auto all = domains(false);
+    if (!all) return EXIT_FAILURE;
+    for (const auto& d : *all) {
+        if (d["domid"] == domid) {
+            std::printf("%s\n", d["name"].get<std::string>().c_str());
+            return EXIT_SUCCESS;
+        }
+    }
+    std::fprintf(stderr, "Can't get domain name of domain id '%u', maybe this domain does not "
+                         "exist.\n", domid);
+    return EXIT_FAILURE;
 }
 
 }  // namespace xenolith::xl

@@ -1,5 +1,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -7,10 +8,14 @@
 #include <cstring>
 #include <string_view>
 
+#include "control/libxl_compat.hpp"
 #include "control/protocol.hpp"
 #include "toolstack/xl/xl.hpp"
 
 namespace xenolith::xl {
+
+bool dryrun_only = false;
+
 namespace {
 
 const Command kCommands[] = {
@@ -18,19 +23,38 @@ const Command kCommands[] = {
      "<ConfigFile> [options] [vars]\n\n"
      "Options:\n\n"
      "-c                      Connect to the console after the domain is created.\n"
+     "-d                      Enable debug messages.\n"
+     "-e                      Do not wait in the background for the death of the domain.\n"
+     "-F                      Run in foreground until death of the domain.\n"
      "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
      "-h                      Print this help.\n"
      "-n, --dryrun            Dry run - prints the resulting configuration\n"
-     "                         in JSON but does not create the domain.\n"
+     "                         (deprecated in favour of global -N option).\n"
      "-p                      Leave the domain paused after it is created.\n"
-     "-q, --quiet             Quiet.", true, true},
+     "-q, --quiet             Quiet.\n"
+     "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
+     "-A, --vncviewer-autopass\n"
+     "                        Pass VNC password to viewer via stdin.\n"
+     "--ignore-global-affinity-masks Ignore global masks in xl.conf.", true, true},
+    {"config-update", cmd_config_update,
+     "Update a running domain's saved configuration, used when rebuilding the domain after "
+     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
+     "using this command when possible",
+     "<Domain> <ConfigFile> [options] [vars]\n\n"
+     "Options:\n\n"
+     "-h                      Print this help.\n"
+     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+     "-d                      Enable debug messages.\n", true, true},
     {"list", cmd_list, "List information about all/some domains",
-     "[options] [Domain]\n\n"
+     "[options] [Domain]\n\n\n"  // Xen's usage line ends in "\n" too
      "Options:\n\n"
      "-l, --long              Output all VM details\n"
-     "-v, --verbose           Prints out UUIDs and security context"},
+     "-v, --verbose           Prints out UUIDs and security context\n"
+     "-Z, --context           Prints out security context\n"
+     "-c, --cpupool           Prints the cpupool the domain is in\n"
+     "-n, --numa              Prints out NUMA node affinity"},
     {"destroy", cmd_destroy, "Terminate a domain immediately",
-     "[options] <Domain>\n\n"
+     "[options] <Domain>\n\n\n"
      "Options:\n\n"
      "-f                      Permit destroying domain 0, which will only succeed\n"
      "                        when run from disaggregated toolstack domain with a\n"
@@ -64,7 +88,7 @@ const Command kCommands[] = {
     {"info", cmd_info, "Get information about Xen host",
      "-n, --numa         List host NUMA topology information"},
     {"dmesg", cmd_dmesg, "Read and/or clear dmesg buffer",
-     "[-c]\n  -c                        Clear dmesg buffer as well as printing it"},
+     "[-c]\n\nOptions:\n\n  -c                        Clear dmesg buffer as well as printing it"},
     {"top", cmd_top, "Monitor a host and the domains in real time", ""},
     {"vcpu-list", cmd_vcpu_list, "List the VCPUs for all/some domains", "[Domain, ...]"},
     {"vcpu-pin", cmd_vcpu_pin, "Set which CPUs a VCPU can use",
@@ -85,26 +109,16 @@ const Command kCommands[] = {
      "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", false, true},
     {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>", false, true},
     {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>", false, true},
-    {"config-update", cmd_config_update,
-     "Update a running domain's saved configuration, used when rebuilding the domain after "
-     "reboot.\nWARNING: xl now has better capability to manage domain configuration, avoid "
-     "using this command when possible",
-     "<Domain> <ConfigFile> [options] [vars]\n\n"
-     "Options:\n\n"
-     "-h                      Print this help.\n"
-     "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
-     "-d                      Enable debug messages.\n", true, true},
 };
 
-int help(bool to_stderr) {
-    FILE* out = to_stderr ? stderr : stdout;
-    std::fprintf(out, "Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n");
+// xl's help(NULL): the usage and the command list, on stdout.
+void help_all() {
+    std::printf("Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n");
     for (const auto& c : kCommands) {
-        std::fprintf(out, " %-19s ", c.name);
-        if (std::strlen(c.name) > 19) std::fprintf(out, "\n %-19s ", "");
-        std::fprintf(out, "%s\n", c.summary);
+        std::printf(" %-19s ", c.name);
+        if (std::strlen(c.name) > 19) std::printf("\n %-19s ", "");
+        std::printf("%s\n", c.summary);
     }
-    return to_stderr ? 1 : 0;
 }
 
 }  // namespace
@@ -161,12 +175,12 @@ std::optional<nlohmann::json> request(const nlohmann::json& req) {
 }
 
 std::uint32_t domain_qualifier(const std::string& q) {
-    if (q.find_first_not_of("0123456789") == std::string::npos)
-        return static_cast<std::uint32_t>(std::strtoul(q.c_str(), nullptr, 10));
+    if (const auto domid = control::qualifier_domid(q)) return *domid;
     auto d = find_domain(q);
     if (!d) std::exit(EXIT_FAILURE);  // no daemon: already said so
     if (d->is_null()) {
-        std::fprintf(stderr, "%s is an invalid domain identifier (rc=-6)\n", q.c_str());
+        std::fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", q.c_str(),
+                     kLibxlErrorInval);
         std::exit(EXIT_FAILURE);
     }
     return (*d)["domid"].get<std::uint32_t>();
@@ -175,31 +189,128 @@ std::uint32_t domain_qualifier(const std::string& q) {
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id) {
     auto reply = request({{"cmd", "list"}, {"config", false}});
     if (!reply) return std::nullopt;
+    const auto domid = control::qualifier_domid(name_or_id);
     for (const auto& d : (*reply)["domains"]) {
-        if (d["name"] == name_or_id) return d;
-        if (std::to_string(d["domid"].get<unsigned>()) == name_or_id) return d;
+        if (domid ? d["domid"] == *domid : d["name"] == name_or_id) return d;
     }
     return nlohmann::json();  // null: not found
+}
+
+std::optional<Target> find_target(const std::string& q, int& exit_code) {
+    auto d = find_domain(q);
+    if (!d) {
+        exit_code = EXIT_FAILURE;
+        return std::nullopt;
+    }
+    Target t;
+    if (const auto domid = control::qualifier_domid(q)) {
+        t.domid = *domid;
+    } else if (d->is_null()) {
+        std::fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", q.c_str(),
+                     kLibxlErrorInval);
+        exit_code = EXIT_FAILURE;
+        return std::nullopt;
+    } else {
+        t.domid = (*d)["domid"].get<std::uint32_t>();
+    }
+    t.entry = std::move(*d);
+    return t;
+}
+
+void libxl_log(const char* level, const char* where, std::uint32_t domid, const std::string& text) {
+    std::fprintf(stderr, "%s\n", control::libxl_log_line(level, where, domid, text).c_str());
+}
+
+std::optional<Options> parse_options(const Args& a, const char* cmd, std::string_view letters,
+                                     std::initializer_list<LongOption> longs, std::size_t required,
+                                     int& exit_code) {
+    // def_getopt prints optopt with %c: 0 (a NUL byte) for an unknown long option.
+    auto unsupported = [&](char c) {
+        std::fputs("option `", stderr);
+        std::fputc(c, stderr);
+        std::fputs("' not supported.\n", stderr);
+        exit_code = 2;
+        return std::nullopt;
+    };
+    Options o;
+    bool operands_only = false;
+    for (std::size_t i = 1; i < a.size(); ++i) {
+        const std::string& s = a[i];
+        if (operands_only || s.size() < 2 || s[0] != '-') {
+            o.args.push_back(s);
+        } else if (s == "--") {
+            operands_only = true;
+        } else if (s.starts_with("--")) {
+            const std::string name = s.substr(2);
+            char letter = 0;
+            for (const LongOption& l : longs)
+                if (name == l.name) letter = l.letter;
+            if (!letter) return unsupported('\0');
+            o.flags.push_back(letter);
+        } else {
+            for (char c : s.substr(1)) {
+                if (letters.find(c) == std::string_view::npos) return unsupported(c);
+                o.flags.push_back(c);
+            }
+        }
+    }
+    if (o.args.size() < required) {
+        std::fprintf(stderr, "'xl %s' requires at least %zu argument%s.\n\n", cmd, required,
+                     required > 1 ? "s" : "");
+        print_usage(cmd);
+        exit_code = 2;
+        return std::nullopt;
+    }
+    return o;
+}
+
+bool has_flag(const Options& o, char c) {
+    for (char f : o.flags)
+        if (f == c) return true;
+    return false;
 }
 
 }  // namespace xenolith::xl
 
 int main(int argc, char** argv) {
     using namespace xenolith::xl;
-    int i = 1;
-    while (i < argc && argv[i][0] == '-' && argv[i][1] != '-') ++i;  // -v -f -N -t -T: accepted
-    if (i >= argc) return help(true);
-    const std::string_view name = argv[i];
-    if (name == "help" || name == "--help")
-        return i + 1 < argc ? print_usage(argv[i + 1]) : help(false);
-    Args args(argv + i, argv + argc);
+    // xl's own getopt: "+" stops at the subcommand; glibc reports an
+    // unknown letter ("xl: invalid option -- 'x'") before xl's line.
+    // -v, -t and -T only tune xl's logger (verbosity, progress, timestamps).
+    int opt;
+    while ((opt = ::getopt(argc, argv, "+vftTN")) >= 0) {
+        switch (opt) {
+        case 'N': dryrun_only = true; break;
+        case 'v': case 'f': case 't': case 'T': break;
+        default:
+            std::fprintf(stderr, "unknown global option\n");
+            return EXIT_FAILURE;
+        }
+    }
+    if (optind >= argc) {
+        help_all();
+        return EXIT_FAILURE;
+    }
+    const std::string_view name = argv[optind];
+    Args args(argv + optind, argv + argc);
     for (const auto& c : kCommands) {
         if (name == c.name) {
-            for (const auto& a : args)
+            if (dryrun_only && !c.can_dryrun) {
+                std::fprintf(stderr, "command does not implement -N (dryrun) option\n");
+                return EXIT_FAILURE;
+            }
+            for (const auto& a : args) {
+                if (a == "--") break;
                 if (a == "-h" || a == "--help") return print_usage(c.name);
+            }
             return c.fn(args);
         }
     }
+    if (name == "help") {
+        if (args.size() > 1 && args[1] != "help") return print_usage(args[1].c_str());
+        help_all();
+        return EXIT_SUCCESS;
+    }
     std::fprintf(stderr, "command not implemented\n");
-    return 1;
+    return EXIT_FAILURE;
 }

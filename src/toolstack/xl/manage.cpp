@@ -19,33 +19,8 @@
 namespace xenolith::xl {
 namespace {
 
-// What xl prints for `create` when config-update is given wrong arguments:
-// Xen's whole create help (xl_cmdtable.c), not the subset xenolith's own
-// `xl create -h` lists.
-constexpr const char* kXenCreateHelp =
-    "Usage: xl [-vtTf] create <ConfigFile> [options] [vars]\n\n"
-    "Create a domain from config file <filename>.\n\n"
-    "Options:\n\n"
-    "-h                      Print this help.\n"
-    "-p                      Leave the domain paused after it is created.\n"
-    "-c                      Connect to the console after the domain is created.\n"
-    "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
-    "-q, --quiet             Quiet.\n"
-    "-n, --dryrun            Dry run - prints the resulting configuration\n"
-    "                         (deprecated in favour of global -N option).\n"
-    "-d                      Enable debug messages.\n"
-    "-F                      Run in foreground until death of the domain.\n"
-    "-e                      Do not wait in the background for the death of the domain.\n"
-    "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
-    "-A, --vncviewer-autopass\n"
-    "                        Pass VNC password to viewer via stdin.\n"
-    "--ignore-global-affinity-masks Ignore global masks in xl.conf.\n";
-
-// xl's help(command): to stdout; these commands' entries are main.cpp's.
-void help(const char* cmd) {
-    if (std::strcmp(cmd, "create") == 0) std::fputs(kXenCreateHelp, stdout);
-    else print_usage(cmd);
-}
+// xl's help(command): to stdout.
+void help(const char* cmd) { print_usage(cmd); }
 
 // def_getopt with no options but -h (handled by main): any other option
 // is refused; then at least `required` arguments. Returns the positional
@@ -200,17 +175,17 @@ int cmd_config_update(const Args& a) {
         std::fprintf(stderr, "Config file not specified\n");
         std::exit(1);
     }
-    {
-        std::ifstream probe(file);
-        if (!probe) {
-            std::fprintf(stderr, "Failed to read config file: %s: %s\n", file.c_str(),
-                         std::strerror(errno));
-            return -3;  // ERROR_FAIL as xl's exit status
-        }
-    }
+    if (!config_file_readable(file)) return kLibxlErrorFail;  // xl's exit status: 253
     auto cfg = load_domain_config(file, extra);
     if (!cfg) return 1;
-    if (debug) std::printf("%s\n", config::to_ordered_json(*cfg).dump(4).c_str());
+    if (debug || dryrun_only) {  // xl's printf_info: {"domid": null, "config": ...}
+        std::optional<config::HostTopology> host;
+        if (!host_for(*cfg, host)) return 1;
+        nlohmann::json info = {{"domid", nullptr},
+                               {"config", config::to_json(*cfg, host ? &*host : nullptr)}};
+        std::fputs(config::libxl_json_text(info).c_str(), stdout);
+    }
+    if (dryrun_only) return 0;  // xl -N: shown, not stored
     auto create = create_request_for(*cfg, file);
     if (!create) return 1;
     std::fprintf(stderr, "setting dom%u configuration\n", domid);

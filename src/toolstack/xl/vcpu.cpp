@@ -19,113 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kLibxlErrorFail = -3;
-constexpr int kLibxlErrorInval = -6;
-
-// The parsed command line of a SWITCH_FOREACH_OPT command.
-struct Options {
-    std::vector<char> flags;         // short letters seen, long ones mapped
-    std::vector<std::string> args;   // operands, in order
-};
-
-struct LongOption {
-    const char* name;
-    char letter;
-};
-
-// getopt_long as xl's def_getopt uses it: options may follow operands, "--"
-// ends them; unknown ones exit 2; too few operands print the usage, exit 2.
-std::optional<Options> parse_options(const Args& a, const char* cmd, std::string_view letters,
-                                     std::initializer_list<LongOption> longs, std::size_t required,
-                                     int& exit_code) {
-    Options o;
-    bool operands_only = false;
-    for (std::size_t i = 1; i < a.size(); ++i) {
-        const std::string& s = a[i];
-        if (operands_only || s.size() < 2 || s[0] != '-') {
-            o.args.push_back(s);
-        } else if (s == "--") {
-            operands_only = true;
-        } else if (s.starts_with("--")) {
-            const std::string name = s.substr(2);
-            char letter = 0;
-            for (const LongOption& l : longs)
-                if (name == l.name) letter = l.letter;
-            if (!letter) {
-                std::fprintf(stderr, "option `' not supported.\n");
-                exit_code = 2;
-                return std::nullopt;
-            }
-            o.flags.push_back(letter);
-        } else {
-            for (char c : s.substr(1)) {
-                if (letters.find(c) == std::string_view::npos) {
-                    std::fprintf(stderr, "option `%c' not supported.\n", c);
-                    exit_code = 2;
-                    return std::nullopt;
-                }
-                o.flags.push_back(c);
-            }
-        }
-    }
-    if (o.args.size() < required) {
-        std::fprintf(stderr, "'xl %s' requires at least %zu argument%s.\n\n", cmd, required,
-                     required > 1 ? "s" : "");
-        print_usage(cmd);
-        exit_code = 2;
-        return std::nullopt;
-    }
-    return o;
-}
-
-bool has_flag(const Options& o, char c) {
-    for (char f : o.flags)
-        if (f == c) return true;
-    return false;
-}
-
-// libxl's log line: "libxl: <level>: <file>:<line>:<func>: Domain N:<text>".
-void libxl_log(const char* level, const char* where, unsigned domid, const std::string& text) {
-    if (domid > 0 && domid < 0x7ff0)
-        std::fprintf(stderr, "libxl: %s: %s: Domain %u:%s\n", level, where, domid, text.c_str());
-    else
-        std::fprintf(stderr, "libxl: %s: %s: %s\n", level, where, text.c_str());
-}
-
-// libxl_domain_qualifier_to_domid: all digits is a domid (existing or not),
-// anything else a name that must exist. Exits as xl's find_domain does.
-struct Target {
-    unsigned domid = 0;
-    json entry;  // the "list" entry, null when no such domain
-};
-
-std::optional<Target> find_target(const std::string& q, int& exit_code) {
-    auto reply = request({{"cmd", "list"}});
-    if (!reply) {
-        exit_code = 1;
-        return std::nullopt;
-    }
-    const bool numeric = q.find_first_not_of("0123456789") == std::string::npos;
-    Target t;
-    if (numeric) {
-        const unsigned long id = std::strtoul(q.c_str(), nullptr, 10);
-        t.domid = static_cast<unsigned>(id);
-        for (const auto& d : (*reply)["domains"])
-            if (d["domid"].get<unsigned long>() == id) t.entry = d;
-        return t;
-    }
-    for (const auto& d : (*reply)["domains"])
-        if (d["name"] == q) {
-            t.entry = d;
-            t.domid = d["domid"].get<unsigned>();
-            return t;
-        }
-    std::fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", q.c_str(),
-                 kLibxlErrorInval);
-    exit_code = 1;
-    return std::nullopt;
-}
-
 std::string cpumap_text(const json& cpus, unsigned nr_cpus) {
     return config::CpuMap::of(nr_cpus, cpus.get<std::vector<unsigned>>()).str();
 }
@@ -277,6 +170,12 @@ int cmd_vcpu_pin(const Args& a) {
     std::optional<std::optional<config::CpuMap>> soft = std::optional<config::CpuMap>();
     if (o->args.size() > 3) soft = pin_argument(o->args[3], *host);
     if (!soft) return EXIT_FAILURE;
+    if (dryrun_only) {  // xl -N: the maps as parsed, nothing changed
+        std::printf("cpumap: %s", *hard ? (*hard)->str().c_str() : "-");
+        if (*soft) std::printf(" %s", (*soft)->str().c_str());
+        std::printf("\n");
+        return std::fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
     const bool exists = !t->entry.is_null();
     if (!has_flag(*o, 'i') && *hard && !exists) {
         std::fprintf(stderr, "Could not get domain info\n");

@@ -3,7 +3,11 @@
 // xl (tools/xl).
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +30,51 @@ struct Command {
     bool modifies = false;    // and f
 };
 
+// xl's global options (main's getopt "+vftTN"): -N asks every command
+// that implements a dry run (Command::can_dryrun) to act without changing
+// anything; main refuses -N for the others.
+extern bool dryrun_only;
+
+// libxl's ERROR_* codes that xl prints or exits with.
+inline constexpr int kLibxlErrorFail = -3;
+inline constexpr int kLibxlErrorInval = -6;
+inline constexpr int kLibxlErrorDomainNotFound = -21;
+
+// The parsed command line of a SWITCH_FOREACH_OPT command.
+struct Options {
+    std::vector<char> flags;        // short letters seen, long ones mapped
+    std::vector<std::string> args;  // operands, in order
+};
+
+struct LongOption {
+    const char* name;
+    char letter;
+};
+
+// getopt_long as xl's def_getopt uses it: options may follow operands, "--"
+// ends them; unknown ones exit 2 ("option `x' not supported."); too few
+// operands print the usage and exit 2. nullopt with `exit_code` set when
+// the command must stop.
+std::optional<Options> parse_options(const Args& a, const char* cmd, std::string_view letters,
+                                     std::initializer_list<LongOption> longs, std::size_t required,
+                                     int& exit_code);
+bool has_flag(const Options& o, char c);
+
+// Prints one libxl log line to stderr (control::libxl_log_line).
+void libxl_log(const char* level, const char* where, std::uint32_t domid, const std::string& text);
+
+// A domain as xl's find_domain resolves a qualifier: `domid` as given for
+// digits (control::qualifier_domid), the named domain's otherwise;
+// `entry` is its "list" entry, null when no domain has that domid.
+struct Target {
+    std::uint32_t domid = 0;
+    nlohmann::json entry;
+};
+// nullopt, with xl's message printed and `exit_code` set, when a name names
+// no domain ("<q> is an invalid domain identifier (rc=-6)", exit 1) or the
+// daemon cannot be reached.
+std::optional<Target> find_target(const std::string& q, int& exit_code);
+
 // Connects to xenolithd; prints xl-style error and returns an invalid fd
 // when the daemon is not running.
 UniqueFd connect_daemon();
@@ -37,12 +86,16 @@ int run_console(UniqueFd fd);
 // domid, existing or not; anything else must name a domain, else xl's
 // "invalid domain identifier (rc=-6)" and exit 1.
 std::uint32_t domain_qualifier(const std::string& q);
-// Looks a domain up by name or id in a "list" reply (without configs).
+// Looks a domain up by qualifier, as find_domain reads it, in a "list"
+// reply (without configs): null when no domain matches.
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id);
 
 int print_usage(const char* name);
 
 int cmd_create(const Args& a);
+// Whether libxl_read_file_contents could read `file`; if not, prints xl's
+// "Failed to read config file: <file>: <why>".
+bool config_file_readable(const std::string& file);
 // Reads `file`, applies the `key=value` overrides and builds the typed
 // configuration, printing warnings and errors as xl create does.
 std::optional<config::DomainConfig> load_domain_config(const std::string& file,
@@ -52,6 +105,10 @@ std::optional<config::DomainConfig> load_domain_config(const std::string& file,
 // xenolith cannot build such a domain.
 std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg,
                                                  const std::string& file);
+// The host's topology when `cfg` has CPU affinities to resolve (left
+// empty otherwise); false, with xl's message printed, when it is needed
+// and xenolithd cannot give it.
+bool host_for(const config::DomainConfig& cfg, std::optional<config::HostTopology>& host);
 int cmd_list(const Args& a);
 int cmd_domid(const Args& a);
 int cmd_domname(const Args& a);

@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::set<std::uint32_t> devices, devids;
     for (const auto& d : built->disks) check(devices.insert(d.device_number).second);
     for (const auto& n : built->nics) check(devids.insert(n.devid).second);
-    (void)cfg::to_ordered_json(*built).dump();
+    (void)cfg::to_libxl_json(*built);
     (void)cfg::to_json(*built).dump();
     return 0;
 }

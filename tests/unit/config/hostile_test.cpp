@@ -37,7 +37,7 @@ bool run_all(std::string_view text) {
         EXPECT_FALSE(cfg.error().what.empty());
         return false;
     }
-    (void)to_ordered_json(*cfg).dump();
+    (void)to_libxl_json(*cfg);
     return true;
 }
 

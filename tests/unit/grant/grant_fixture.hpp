@@ -37,7 +37,8 @@ struct TestDomain {
         auto m = GuestMemory::create(8 * kMiB, "grant-test");
         EXPECT_TRUE(m);
         mem = std::move(*m);
-        mem->set_max_pages(8 * kMiB / kPageSize + kMaxmemSlackPages);
+        // max_pages as libxl sets it: memory + LIBXL_MAXMEM_CONSTANT (1 MiB).
+        mem->set_max_pages(8 * kMiB / kPageSize + 256);
         place(0, kTableGfn);
     }
 

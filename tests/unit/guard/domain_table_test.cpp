@@ -71,7 +71,6 @@ TEST_F(TableWithHeldBuilder, reserved_domid_when_looked_up_then_absent_everywher
     EXPECT_TRUE(table.all().empty());
     EXPECT_FALSE(table.destroy(domid));
     EXPECT_FALSE(table.rename(domid, "other"));
-    EXPECT_FALSE(table.set_restart_request(domid, request("held")));
     builder.release();
     EXPECT_FALSE(held.get());
 }

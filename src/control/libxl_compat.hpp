@@ -1,0 +1,60 @@
+// What xl and xenolithd must agree on about libxl: how a command line names
+// a domain, which domids can be guests, and how libxl's log lines read.
+// One copy, used by both ends, so the client and the daemon cannot resolve
+// "2" or "65537" differently.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace xenolith::control {
+
+inline constexpr std::uint32_t kDomidFirstReserved = 0x7ff0;  // DOMID_FIRST_RESERVED
+inline constexpr std::uint32_t kNoDomid = 0xffffffffu;        // libxl's INVALID_DOMID
+
+// libxl_domid_valid_guest: a domid a guest can have (not 0, not reserved).
+constexpr bool is_guest_domid(std::uint64_t domid) {
+    return domid > 0 && domid < kDomidFirstReserved;
+}
+
+// libxl_domain_qualifier_to_domid: a qualifier made only of digits (the
+// empty one included, which is 0) is a domid, whether or not a domain has
+// it, and never a name, even when a domain is called "2"; anything else is
+// a name (nullopt here). Xen's strtoul keeps 65537 as 65537, a domid no
+// domain has (libxl then fails to find it); a number past 32 bits, which
+// xl would truncate onto a real domain, becomes kNoDomid here.
+inline std::optional<std::uint32_t> qualifier_domid(std::string_view q) {
+    if (q.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : q) {
+        v = v * 10 + static_cast<unsigned>(c - '0');
+        if (v > kNoDomid) return kNoDomid;
+    }
+    return static_cast<std::uint32_t>(v);
+}
+
+// One libxl log line as xl's stderr logger prints it (libxl__logv through
+// xtl's stdiostream): "libxl: <level>: <where>: [Domain N:]<msg>[: <errno
+// text>]", where `where` is "<file>:<line>:<function>". "Domain N:" only
+// for a guest domid (kNoDomid for LOG() lines); `errnoval` >= 0 appends
+// strerror, as LOGE/LOGED/LOGEVD do. No trailing newline.
+inline std::string libxl_log_line(std::string_view level, std::string_view where,
+                                  std::uint64_t domid, std::string_view msg, int errnoval = -1) {
+    std::string s = "libxl: ";
+    s += level;
+    s += ": ";
+    s += where;
+    s += ": ";
+    if (is_guest_domid(domid)) s += "Domain " + std::to_string(domid) + ":";
+    s += msg;
+    if (errnoval >= 0) {
+        s += ": ";
+        s += std::strerror(errnoval);
+    }
+    return s;
+}
+
+}  // namespace xenolith::control

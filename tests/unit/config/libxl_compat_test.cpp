@@ -1,0 +1,52 @@
+// The domain qualifier rule and libxl's log line, shared by xl and
+// xenolithd (src/control/libxl_compat.hpp).
+#include "control/libxl_compat.hpp"
+
+#include <cerrno>
+
+#include <gtest/gtest.h>
+
+namespace xenolith::control {
+namespace {
+
+TEST(QualifierDomid, Digits_AreADomidWhetherOrNotADomainHasIt) {
+    EXPECT_EQ(qualifier_domid("1"), 1u);
+    EXPECT_EQ(qualifier_domid("007"), 7u);
+    EXPECT_EQ(qualifier_domid(""), 0u);  // xl: no non-digit, strtoul("") is 0
+}
+
+TEST(QualifierDomid, AnythingElse_IsAName) {
+    for (const char* q : {"web", "2a", "-1", " 2", "+3", "0x10"})
+        EXPECT_FALSE(qualifier_domid(q).has_value()) << q;
+}
+
+TEST(QualifierDomid, NumbersPastSixteenBits_NeverWrapOntoADomain) {
+    EXPECT_EQ(qualifier_domid("65537"), 65537u);
+    EXPECT_FALSE(is_guest_domid(*qualifier_domid("65537")));
+    // xl's strtoul into a uint32_t would make these 1.
+    EXPECT_EQ(qualifier_domid("4294967297"), kNoDomid);
+    EXPECT_EQ(qualifier_domid("99999999999999999999999999"), kNoDomid);
+    EXPECT_EQ(qualifier_domid("4294967295"), kNoDomid);
+    EXPECT_EQ(qualifier_domid("4294967294"), 4294967294u);
+}
+
+TEST(GuestDomid, OnlyBetweenZeroAndTheReservedRange) {
+    EXPECT_FALSE(is_guest_domid(0));
+    EXPECT_TRUE(is_guest_domid(1));
+    EXPECT_TRUE(is_guest_domid(0x7fef));
+    EXPECT_FALSE(is_guest_domid(0x7ff0));  // DOMID_FIRST_RESERVED
+    EXPECT_FALSE(is_guest_domid(65537));
+}
+
+TEST(LibxlLogLine, PrefixesGuestDomidsOnly_AndAppendsErrnoText) {
+    EXPECT_EQ(libxl_log_line("error", "libxl_domain.c:587:libxl_domain_pause", 99,
+                             "Pausing domain", ESRCH),
+              "libxl: error: libxl_domain.c:587:libxl_domain_pause: Domain 99:Pausing domain: "
+              "No such process");
+    EXPECT_EQ(libxl_log_line("error", "f.c:1:g", 65537, "x"), "libxl: error: f.c:1:g: x");
+    EXPECT_EQ(libxl_log_line("warning", "f.c:1:g", 0, "x"), "libxl: warning: f.c:1:g: x");
+    EXPECT_EQ(libxl_log_line("error", "f.c:1:g", kNoDomid, "x"), "libxl: error: f.c:1:g: x");
+}
+
+}  // namespace
+}  // namespace xenolith::control
