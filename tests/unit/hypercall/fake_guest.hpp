@@ -79,7 +79,7 @@ public:
         auto m = GuestMemory::create(kRamBytes, "hypercall-test");
         EXPECT_TRUE(m);
         memory_ = std::move(*m);
-        memory_->set_max_pages(kRamBytes / kPageSize + kMaxmemSlackPages);
+        memory_->set_max_pages(kRamBytes / kPageSize + 256);  // + LIBXL_MAXMEM_CONSTANT
         memmap_ = {{0, kRamBytes, 1}, {0xfc000000, 0x1000, 2}};
         registry.add(0, nullptr);  // the host
         events_ = registry.add(id, &target_);
