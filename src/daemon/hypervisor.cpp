@@ -13,9 +13,11 @@ namespace xenolith::daemon {
 Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& opts) {
     std::unique_ptr<Hypervisor> h(new Hypervisor());
     h->opts_ = opts;
-    auto kvm = kvm::System::open();
-    if (!kvm) return kvm.error();
-    h->kvm_ = std::move(*kvm);
+    // No usable /dev/kvm (a host without virtualisation, a container without
+    // the device) is no reason to refuse xl and xenstore: run degraded, and
+    // let `xl create` say why it cannot (request_domain.cpp).
+    if (auto kvm = kvm::System::open()) h->kvm_ = std::move(*kvm);
+    else h->kvm_unavailable_ = kvm.error().what;
     domain::install_vcpu_kick_signal();
     h->timers_ = std::make_unique<domain::TimerService>();
     h->domains_ = std::make_unique<domain::DomainTable>();
@@ -36,7 +38,7 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
     Hypervisor* self = h.get();
     // The toolstack exists before any domain can shut down (set below).
     h->services_.reset(new domain::Services{
-        *h->kvm_, h->log_, *h->timers_, *h->domains_, host_events,
+        h->kvm_ ? *h->kvm_ : h->no_kvm_, h->log_, *h->timers_, *h->domains_, host_events,
         [self, table, store](domid_t d) {
             {
                 std::lock_guard lock(self->shutdown_mu_);
@@ -79,9 +81,18 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         h->services_->serial_input = h->serial_input_.get();
     }
     if (!opts.dump_dir.empty()) h->toolstack_->set_dump_dir(opts.dump_dir);
-    h->log_.append_line(fmt::format(
-        "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
-        hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));
+    if (h->kvm_) {
+        h->log_.append_line(fmt::format(
+            "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,
+            hypercall::transport_name(hypercall::choose_transport(h->kvm_->xen_hvm_caps()))));
+    } else {
+        log::warn("xenolithd: no usable /dev/kvm ({}): domains cannot be created; "
+                  "serving xl and xenstore only",
+                  h->kvm_unavailable_);
+        h->log_.append_line(fmt::format("(XEN) xenolith {} without KVM ({}): domains cannot be "
+                                        "created",
+                                        XENOLITH_VERSION, h->kvm_unavailable_));
+    }
     return h;
 }
 

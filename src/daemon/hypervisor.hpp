@@ -1,6 +1,8 @@
 // Everything xenolithd owns, in construction order: KVM, the hypervisor
 // log, timers, domain 0's event channels, the domain table, xenstore, and
-// the toolstack above them.
+// the toolstack above them. Without a usable /dev/kvm the daemon runs
+// degraded: xl's host requests and xenstore work, domains cannot be created
+// (ARCHITECTURE.md, "Hosts without KVM").
 #pragma once
 
 #include <memory>
@@ -34,7 +36,9 @@ public:
     ~Hypervisor();
 
     const HypervisorOptions& options() const { return opts_; }
-    kvm::System& kvm() { return *kvm_; }
+    // Null on a host without a usable /dev/kvm; kvm_unavailable() says why.
+    const kvm::System* kvm() const { return kvm_.get(); }
+    const std::string& kvm_unavailable() const { return kvm_unavailable_; }
     domain::HypervisorLog& log() { return log_; }
     domain::DomainTable& domains() { return *domains_; }
     // Creates, destroys, renames and restarts domains as xl's policy says.
@@ -52,6 +56,10 @@ private:
 
     HypervisorOptions opts_;
     std::unique_ptr<kvm::System> kvm_;
+    std::string kvm_unavailable_;  // the open error, when kvm_ is null
+    // What Services refer to without KVM: never opened, so any ioctl through
+    // it fails (EBADF); create is refused before one could be tried.
+    kvm::System no_kvm_;
     domain::HypervisorLog log_;
     std::unique_ptr<domain::TimerService> timers_;
     std::unique_ptr<domain::DomainTable> domains_;

@@ -180,6 +180,10 @@ json create(Hypervisor& hv, const json& req) {
     const auto c0 = domain::process_cpu_time();
     auto b = parse_create_request(hv, req);
     if (!b) return fail(b.error().what);
+    // Before the table reserves a domid: a host without KVM makes nothing.
+    if (!hv.kvm())
+        return fail(fmt::format("cannot create domain: no usable /dev/kvm ({})",
+                                hv.kvm_unavailable()));
     for (auto [path, what] :
          {std::pair{&b->build.kernel, "kernel"}, std::pair{&b->build.ramdisk, "ramdisk"}})
         if (auto st = check_caller_may_read(*path, what); !st) return fail(st.error().what);

@@ -246,8 +246,13 @@ json info(Hypervisor& hv, const json& req) {
         read_line("/sys/devices/system/cpu/cpu0/topology/core_siblings_list")).size();
     if (package == 0) package = online.size();
 
-    json virt_caps = json::array({"hvm"});
-    virt_caps.push_back(kvm_uses_hap() ? "hap" : "shadow");
+    // As Xen on a CPU without VT-x/SVM: no "hvm" (and no paging mode for it)
+    // when the daemon has no KVM.
+    json virt_caps = json::array();
+    if (hv.kvm()) {
+        virt_caps.push_back("hvm");
+        virt_caps.push_back(kvm_uses_hap() ? "hap" : "shadow");
+    }
     virt_caps.push_back("gnttab-v1");
     virt_caps.push_back("gnttab-v2");
 
@@ -280,7 +285,7 @@ json info(Hypervisor& hv, const json& req) {
                 {"cc_compile_domain", kCompileDomain},
                 {"cc_compile_date", __DATE__},
                 {"build_id", daemon_build_id()},
-                {"kvm_xen", hv.kvm().has_xen_hvm()},
+                {"kvm_xen", hv.kvm() && hv.kvm()->has_xen_hvm()},
                 {"uptime", std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                          hv.started_at())
                                .count()}};

@@ -9,6 +9,7 @@
 #   balloon.sh BUILD_DIR
 set -u
 source "$(dirname "$0")/lib.sh" "${1:?usage: balloon.sh BUILD_DIR}" balloon
+skip_suite_without_kvm balloon
 
 # host_kib DOMID: KiB of host memory allocated to the domain's guest memory.
 host_kib() {

@@ -13,6 +13,7 @@ set -u
 # holds the reservation for a known time on any machine.
 export XENOLITH_TEST_HOLD_BUILD_MS=1500
 source "$(dirname "$0")/lib.sh" "${1:?usage: guard.sh BUILD_DIR}" guard
+skip_suite_without_kvm guard
 
 alive() { kill -0 "$daemon" 2>/dev/null; }
 

@@ -8,6 +8,10 @@
 # (scripts that need more cleanup define cleanup_extra). Its stderr goes to
 # $work/xenolithd.log, guest console logs to $work/log. With
 # XENOLITH_SERIAL_FIFO=1 the daemon's serial line is the FIFO $work/serial.
+#
+# Without a usable /dev/kvm the daemon runs degraded (no domains): suites
+# call needs_kvm before each part that boots guests, and skip_suite_without_kvm
+# when all of it does.
 build=$(cd "${1:?usage: source lib.sh BUILD_DIR NAME}" && pwd)
 xl="$build/src/toolstack/xl/xl"
 work=$(mktemp -d "/tmp/xenolith-${2:-run}.XXXXXX")
@@ -28,7 +32,26 @@ cleanup_extra() { :; }
 trap 'cleanup_extra; stop_daemon' EXIT
 for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
 
-passed=0 failed=0
+# have_kvm: /dev/kvm exists and opens read-write (what xenolithd needs).
+have_kvm() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+if have_kvm; then XENOLITH_HAVE_KVM=1; else XENOLITH_HAVE_KVM=0; fi
+export XENOLITH_HAVE_KVM
+
+passed=0 failed=0 skipped=0
+skip() { skipped=$((skipped + 1)); echo "SKIP: $1"; }  # what is skipped, and why
+# needs_kvm WHAT: succeeds with KVM; otherwise records WHAT as skipped and fails.
+#   if needs_kvm "guests over the ring"; then ...; fi
+needs_kvm() {
+    [ "$XENOLITH_HAVE_KVM" = 1 ] && return 0
+    skip "$1: no usable /dev/kvm on this host"
+    return 1
+}
+# skip_suite_without_kvm SUITE: a suite that is all guests ends here, passing.
+skip_suite_without_kvm() {
+    needs_kvm "$1 (every check boots a guest)" && return 0
+    summary "$1"
+    exit
+}
 check() {  # description, then a command that must succeed
     local what=$1; shift
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
@@ -48,4 +71,4 @@ guest_cfg() {
     echo "$cfg"
 }
 # summary SUITE: prints the tally; the suite's exit status
-summary() { echo "$1: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+summary() { echo "$1: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; }

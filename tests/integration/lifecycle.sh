@@ -5,6 +5,7 @@
 #   lifecycle.sh BUILD_DIR
 set -u
 XENOLITH_SERIAL_FIFO=1 source "$(dirname "$0")/lib.sh" "${1:?usage: lifecycle.sh BUILD_DIR}" life
+skip_suite_without_kvm lifecycle
 
 # start NAME EXTRA [cfg lines...]
 start() {

@@ -9,6 +9,7 @@
 #      know — within a bounded time.
 # On development machines whose /dev/kvm emulates ring 0 the kernel does not
 # get much further in that time; the assertions are about what it prints.
+# Without a usable /dev/kvm only step 1 runs.
 #   linux-boot.sh BUILD_DIR [SECONDS]
 set -u
 build=$(cd "${1:?usage: linux-boot.sh BUILD_DIR [SECONDS]}" && pwd)
@@ -31,9 +32,10 @@ check "loader rewrites exactly the direct hypercall sites of every Debian image"
     grep -q '\[  PASSED  \]' "$cache/loader.log"
 check "no Debian image test was skipped" bash -c "! grep -q SKIPPED '$cache/loader.log'"
 
-kernel=$(ls "$cache"/vmlinuz-*cloud* 2>/dev/null | head -n 1)
-[ -n "$kernel" ] || kernel=$(ls "$cache"/vmlinuz-* | head -n 1)
-cat >"$work/linux.cfg" <<CFG
+if needs_kvm "booting a Debian kernel"; then
+    kernel=$(ls "$cache"/vmlinuz-*cloud* 2>/dev/null | head -n 1)
+    [ -n "$kernel" ] || kernel=$(ls "$cache"/vmlinuz-* | head -n 1)
+    cat >"$work/linux.cfg" <<CFG
 name = "linux"
 type = "pvh"
 kernel = "$kernel"
@@ -41,19 +43,19 @@ memory = 256
 extra = "earlyprintk=xen console=hvc0 loglevel=8"
 on_crash = "preserve"
 CFG
-"$xl" create "$work/linux.cfg"
-for _ in $(seq "$limit"); do
+    "$xl" create "$work/linux.cfg"
+    for _ in $(seq "$limit"); do
+        "$xl" dmesg >"$work/dmesg"
+        grep -qE 'Kernel panic|early exception|PANIC' "$work/dmesg" && break
+        "$xl" domid linux >/dev/null 2>&1 || break
+        sleep 1
+    done
     "$xl" dmesg >"$work/dmesg"
-    grep -qE 'Kernel panic|early exception|PANIC' "$work/dmesg" && break
-    "$xl" domid linux >/dev/null 2>&1 || break
-    sleep 1
-done
-"$xl" dmesg >"$work/dmesg"
-"$xl" destroy linux 2>/dev/null
-echo "--- how far $(basename "$kernel") got (last lines):"
-grep '^(d' "$work/dmesg" | tail -n 8
-check "the kernel's own banner appears" grep -q 'Linux version' "$work/dmesg"
-check "the kernel detects Xen" grep -qE 'Hypervisor detected: Xen|Xen version' "$work/dmesg"
-check "no unknown hypercall or sub-op" bash -c "! grep -qE 'unknown (hypercall|.* sub-op)' '$work/dmesg'"
-echo "linux-boot: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+    "$xl" destroy linux 2>/dev/null
+    echo "--- how far $(basename "$kernel") got (last lines):"
+    grep '^(d' "$work/dmesg" | tail -n 8
+    check "the kernel's own banner appears" grep -q 'Linux version' "$work/dmesg"
+    check "the kernel detects Xen" grep -qE 'Hypervisor detected: Xen|Xen version' "$work/dmesg"
+    check "no unknown hypercall or sub-op" bash -c "! grep -qE 'unknown (hypercall|.* sub-op)' '$work/dmesg'"
+fi
+summary linux-boot

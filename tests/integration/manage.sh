@@ -6,6 +6,7 @@
 #   manage.sh BUILD_DIR
 set -u
 source "$(dirname "$0")/lib.sh" "${1:?usage: manage.sh BUILD_DIR}" manage
+skip_suite_without_kvm manage
 
 elf="$build/guests/pvcontrol.elf"
 console() { cat "$work/log/guest-$1.log" 2>/dev/null; }

@@ -10,6 +10,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh" "${1:?usage: run-guests.sh BUILD_DIR}" guests
+skip_suite_without_kvm guests
 jobs=${XENOLITH_TEST_JOBS:-4}
 
 printf 'XENOLITH-RAMDISK\n' >"$work/ramdisk.img"

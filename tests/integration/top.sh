@@ -5,6 +5,7 @@
 #   top.sh BUILD_DIR
 set -u
 source "$(dirname "$0")/lib.sh" "${1:?usage: top.sh BUILD_DIR}" top
+skip_suite_without_kvm top
 xentop="$build/src/toolstack/xentop/xentop"
 
 # Xen's column headers at their default widths (xentop.c's field table).

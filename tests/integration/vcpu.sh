@@ -8,6 +8,7 @@
 #   vcpu.sh BUILD_DIR
 set -u
 source "$(dirname "$0")/lib.sh" "${1:?usage: vcpu.sh BUILD_DIR}" vcpu
+skip_suite_without_kvm vcpu
 
 ncpu=$(nproc --all)
 last_cpu=$((ncpu - 1))

@@ -93,84 +93,86 @@ check "watch: initial event and two changes" \
     test "$(cat "$work/watch")" = "$(printf '/t/w\n/t/w/x\n/t/w/y')"
 
 # --- a guest over its ring ----------------------------------------------------
-guest_cfg() {  # name, elf, extra lines...
-    local name=$1 elf=$2; shift 2
-    { echo "name = \"$name\""; echo 'type = "pvh"'
-      echo "kernel = \"$build/guests/$elf.elf\""; echo 'memory = 32'
-      for l in "$@"; do echo "$l"; done; } >"$work/$name.cfg"
-    echo "$work/$name.cfg"
-}
-# Runs the xenstore guest in host-test mode up to the point where it waits
-# for control/shutdown. Prints its domid.
-start_host_guest() {  # name, extra cfg lines...
-    local name=$1; shift
-    "$xl" create "$(guest_cfg "$name" xenstore "extra = \"name=$name host-test\"" "$@")" \
-        >"$work/create-$name" 2>&1 || return 1
-    local id
-    id=$("$xl" domid "$name") || return 1
-    wait_for 10 node_is "/local/domain/$id/data/ready" 1 || return 1
-    xenstore-write "/local/domain/$id/data/host" from-dom0 || return 1
-    wait_for 10 node_is "/local/domain/$id/data/ack" 1 || return 1
-    echo "$id"
-}
+if needs_kvm "xenstore guests over their rings, xl shutdown/reboot"; then
+    guest_cfg() {  # name, elf, extra lines...
+        local name=$1 elf=$2; shift 2
+        { echo "name = \"$name\""; echo 'type = "pvh"'
+          echo "kernel = \"$build/guests/$elf.elf\""; echo 'memory = 32'
+          for l in "$@"; do echo "$l"; done; } >"$work/$name.cfg"
+        echo "$work/$name.cfg"
+    }
+    # Runs the xenstore guest in host-test mode up to the point where it waits
+    # for control/shutdown. Prints its domid.
+    start_host_guest() {  # name, extra cfg lines...
+        local name=$1; shift
+        "$xl" create "$(guest_cfg "$name" xenstore "extra = \"name=$name host-test\"" "$@")" \
+            >"$work/create-$name" 2>&1 || return 1
+        local id
+        id=$("$xl" domid "$name") || return 1
+        wait_for 10 node_is "/local/domain/$id/data/ready" 1 || return 1
+        xenstore-write "/local/domain/$id/data/host" from-dom0 || return 1
+        wait_for 10 node_is "/local/domain/$id/data/ack" 1 || return 1
+        echo "$id"
+    }
 
-timeout 30 xenstore-watch -n 2 @introduceDomain >"$work/intro" 2>&1 &
-intro=$!
-timeout 30 xenstore-watch -n 2 @releaseDomain >"$work/release" 2>&1 &
-release=$!
-wait_for 2 grep -q . "$work/intro"; wait_for 2 grep -q . "$work/release"
+    timeout 30 xenstore-watch -n 2 @introduceDomain >"$work/intro" 2>&1 &
+    intro=$!
+    timeout 30 xenstore-watch -n 2 @releaseDomain >"$work/release" 2>&1 &
+    release=$!
+    wait_for 2 grep -q . "$work/intro"; wait_for 2 grep -q . "$work/release"
 
-id=$(start_host_guest xs-guest)
-check "guest read its nodes, took dom0's write, wrote data/ack" test -n "$id"
-id=${id:-0}
-wait "$intro"
-check "@introduceDomain fired for the new domain" test "$(wc -l <"$work/intro")" -eq 2
-home=/local/domain/$id
-vm=$(xenstore-read "$home/vm" 2>/dev/null)
-check "libxl nodes: name" node_is "$home/name" xs-guest
-check "  domid" node_is "$home/domid" "$id"
-check "  vm -> /vm/<uuid> with the uuid" node_is "$vm/uuid" "${vm#/vm/}"
-check "  memory/static-max" node_is "$home/memory/static-max" 32768
-check "  cpu/0/availability" node_is "$home/cpu/0/availability" online
-check "  store/port = HVM param" test -n "$(xenstore-read "$home/store/port")"
-check "  home is dom0's, readable by the domain" \
-    test "$(xenstore-ls -p /local/domain | grep -E "^$id = " | sed 's/.*(//')" = "n0,r$id)"
-check "  control/shutdown owned by the domain" \
-    grep -qE "^shutdown = .*\(n$id\)$" <(xenstore-ls -p "$home/control")
-check "  the guest's own node" node_is "$home/data/greeting" changed
-check "  /libxl/<id>/type" node_is "/libxl/$id/type" pvh
+    id=$(start_host_guest xs-guest)
+    check "guest read its nodes, took dom0's write, wrote data/ack" test -n "$id"
+    id=${id:-0}
+    wait "$intro"
+    check "@introduceDomain fired for the new domain" test "$(wc -l <"$work/intro")" -eq 2
+    home=/local/domain/$id
+    vm=$(xenstore-read "$home/vm" 2>/dev/null)
+    check "libxl nodes: name" node_is "$home/name" xs-guest
+    check "  domid" node_is "$home/domid" "$id"
+    check "  vm -> /vm/<uuid> with the uuid" node_is "$vm/uuid" "${vm#/vm/}"
+    check "  memory/static-max" node_is "$home/memory/static-max" 32768
+    check "  cpu/0/availability" node_is "$home/cpu/0/availability" online
+    check "  store/port = HVM param" test -n "$(xenstore-read "$home/store/port")"
+    check "  home is dom0's, readable by the domain" \
+        test "$(xenstore-ls -p /local/domain | grep -E "^$id = " | sed 's/.*(//')" = "n0,r$id)"
+    check "  control/shutdown owned by the domain" \
+        grep -qE "^shutdown = .*\(n$id\)$" <(xenstore-ls -p "$home/control")
+    check "  the guest's own node" node_is "$home/data/greeting" changed
+    check "  /libxl/<id>/type" node_is "/libxl/$id/type" pvh
 
-check "xl shutdown -w: acknowledged" expect_rc 0 "$xl" shutdown -w xs-guest
-check "  Xen's messages" test "$(cat "$work/err")" = "$(printf 'Shutting down domain %s\nWaiting for 1 domains\nDomain %s has been shut down, reason code 0' "$id" "$id")"
-wait "$release"
-check "@releaseDomain fired" test "$(wc -l <"$work/release")" -eq 2
-check "the guest passed" grep -q 'Test result: SUCCESS' "$work/log/guest-xs-guest.log"
-check "the guest saw poweroff" grep -q 'control/shutdown = poweroff' "$work/log/guest-xs-guest.log"
-wait_for 5 expect_rc 1 xenstore-exists "$home"
-check "home removed" expect_rc 1 xenstore-exists "$home"
-check "/vm/<uuid> removed" expect_rc 1 xenstore-exists "$vm"
-check "/libxl/<id> removed" expect_rc 1 xenstore-exists "/libxl/$id"
+    check "xl shutdown -w: acknowledged" expect_rc 0 "$xl" shutdown -w xs-guest
+    check "  Xen's messages" test "$(cat "$work/err")" = "$(printf 'Shutting down domain %s\nWaiting for 1 domains\nDomain %s has been shut down, reason code 0' "$id" "$id")"
+    wait "$release"
+    check "@releaseDomain fired" test "$(wc -l <"$work/release")" -eq 2
+    check "the guest passed" grep -q 'Test result: SUCCESS' "$work/log/guest-xs-guest.log"
+    check "the guest saw poweroff" grep -q 'control/shutdown = poweroff' "$work/log/guest-xs-guest.log"
+    wait_for 5 expect_rc 1 xenstore-exists "$home"
+    check "home removed" expect_rc 1 xenstore-exists "$home"
+    check "/vm/<uuid> removed" expect_rc 1 xenstore-exists "$vm"
+    check "/libxl/<id> removed" expect_rc 1 xenstore-exists "/libxl/$id"
 
-id=$(start_host_guest xs-reboot 'on_reboot = "destroy"')
-check "second guest ready" test -n "$id"
-check "xl reboot -w" expect_rc 0 "$xl" reboot -w xs-reboot
-check "  reason code 1 (reboot)" grep -q "^Domain ${id:-x} has been shut down, reason code 1$" "$work/err"
-check "  the guest saw reboot" grep -q 'control/shutdown = reboot' "$work/log/guest-xs-reboot.log"
+    id=$(start_host_guest xs-reboot 'on_reboot = "destroy"')
+    check "second guest ready" test -n "$id"
+    check "xl reboot -w" expect_rc 0 "$xl" reboot -w xs-reboot
+    check "  reason code 1 (reboot)" grep -q "^Domain ${id:-x} has been shut down, reason code 1$" "$work/err"
+    check "  the guest saw reboot" grep -q 'control/shutdown = reboot' "$work/log/guest-xs-reboot.log"
 
-id=$(start_host_guest xs-death)
-check "third guest ready" test -n "$id"
-check "xl shutdown -ww waits for destruction" expect_rc 0 "$xl" shutdown -ww xs-death
-check "  destroyed" grep -q "^Domain ${id:-x} has been destroyed$" "$work/err"
+    id=$(start_host_guest xs-death)
+    check "third guest ready" test -n "$id"
+    check "xl shutdown -ww waits for destruction" expect_rc 0 "$xl" shutdown -ww xs-death
+    check "  destroyed" grep -q "^Domain ${id:-x} has been destroyed$" "$work/err"
 
-# A guest without PV drivers never acknowledges: libxl's timeout (60 s,
-# shortened here), its message and exit code.
-"$xl" create "$(guest_cfg xs-idle idle)" >/dev/null 2>&1
-check "no acknowledgement: exit 1" env XENOLITH_PVCONTROL_TIMEOUT_MS=300 \
-    bash -c "\"$xl\" shutdown xs-idle >\"$work/out\" 2>\"$work/err\"; [ \$? -eq 1 ]"
-check "  libxl's message" grep -qx "libxl: error: libxl_domain.c:854:pvcontrol_cb: guest didn't acknowledge control request: -9" "$work/err"
-check "  xl's message" grep -qx "shutdown failed (rc=-9)" "$work/err"
-check "  the request stays in control/shutdown" node_is "/local/domain/$("$xl" domid xs-idle)/control/shutdown" poweroff
-"$xl" destroy xs-idle
+    # A guest without PV drivers never acknowledges: libxl's timeout (60 s,
+    # shortened here), its message and exit code.
+    "$xl" create "$(guest_cfg xs-idle idle)" >/dev/null 2>&1
+    check "no acknowledgement: exit 1" env XENOLITH_PVCONTROL_TIMEOUT_MS=300 \
+        bash -c "\"$xl\" shutdown xs-idle >\"$work/out\" 2>\"$work/err\"; [ \$? -eq 1 ]"
+    check "  libxl's message" grep -qx "libxl: error: libxl_domain.c:854:pvcontrol_cb: guest didn't acknowledge control request: -9" "$work/err"
+    check "  xl's message" grep -qx "shutdown failed (rc=-9)" "$work/err"
+    check "  the request stays in control/shutdown" node_is "/local/domain/$("$xl" domid xs-idle)/control/shutdown" poweroff
+    "$xl" destroy xs-idle
+fi
 check "shutdown of an unknown domain" expect_rc 1 "$xl" shutdown nosuch
 check "  message" grep -qx "nosuch is an invalid domain identifier (rc=-6)" "$work/err"
 check "shutdown without a domain" expect_rc 1 "$xl" shutdown
