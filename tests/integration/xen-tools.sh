@@ -63,11 +63,11 @@ render pygrub-lvm '{
 check "pygrub/LVM/dhcp: renders a disk and a vif" grep -q "^vif *= \[ 'mac=00:16:3E:2A:00:01,bridge=xenbr0' \]" "$work/pygrub-lvm.cfg"
 check "pygrub/LVM/dhcp: xl create -n succeeds" dry pygrub-lvm
 check "pygrub/LVM/dhcp: warnings only" only_warnings pygrub-lvm
-check "pygrub/LVM/dhcp: guest" jqcheck pygrub-lvm '.c_info == {"type": "pv", "name": "web1"} and .b_info.max_vcpus == 2 and .b_info.target_memkb == 524288 and (.b_info | has("kernel") | not) and .b_info.cmdline == "root=/dev/xvda2 ro"'
+check "pygrub/LVM/dhcp: guest" jqcheck pygrub-lvm ' (.c_info | del(.uuid)) == {"type": "pv", "name": "web1", "run_hotplug_scripts": "True"} and (.c_info.uuid | test("^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")) and .b_info.max_vcpus == 2 and .b_info.target_memkb == 524288 and (.b_info | has("kernel") | not) and .b_info.cmdline == "root=/dev/xvda2 ro"'
 check "pygrub/LVM/dhcp: disks" jqcheck pygrub-lvm '.disks == [
   {"pdev_path": "/dev/vg0/web1-disk", "vdev": "xvda2", "format": "raw", "readwrite": 1},
   {"pdev_path": "/dev/vg0/web1-swap", "vdev": "xvda1", "format": "raw", "readwrite": 1}]'
-check "pygrub/LVM/dhcp: nics" jqcheck pygrub-lvm '.nics == [{"mac": "00:16:3e:2a:00:01", "bridge": "xenbr0"}]'
+check "pygrub/LVM/dhcp: nics" jqcheck pygrub-lvm '.nics == [{"devid": 0, "mac": "00:16:3e:2a:00:01", "bridge": "xenbr0"}]'
 check "pygrub/LVM/dhcp: bootloader warned about" warned pygrub-lvm "warning: 'bootloader' is not supported by xenolith yet"
 check "pygrub/LVM/dhcp: xm dhcp= warned about" warned pygrub-lvm "warning: 'dhcp' is not an xl.cfg key"
 
@@ -87,7 +87,7 @@ check "kernel/file/static: boot" jqcheck kernel-file '.b_info | .kernel == "/boo
 check "kernel/file/static: disks" jqcheck kernel-file '.disks == [
   {"pdev_path": "/srv/xen/domains/mail/disk.img", "vdev": "xvda2", "format": "raw", "readwrite": 1},
   {"pdev_path": "/srv/xen/domains/mail/swap.img", "vdev": "xvda1", "format": "raw", "readwrite": 1}]'
-check "kernel/file/static: nics" jqcheck kernel-file '.nics == [{"mac": "00:16:3e:2a:00:02", "ip": "192.0.2.20", "bridge": "br_lan", "ifname": "vif-mail"}]'
+check "kernel/file/static: nics" jqcheck kernel-file '.nics == [{"devid": 0, "mac": "00:16:3e:2a:00:02", "ip": "192.0.2.20", "bridge": "br_lan", "ifname": "vif-mail"}]'
 
 # 3. Whole block devices given to xen-create-image (image_vbd/swap_vbd),
 #    two static addresses, no MAC, an admin shell key xl does not know.
@@ -102,7 +102,7 @@ check "vbd/static: guest" jqcheck vbd '.c_info.name == "db" and .b_info.max_vcpu
 check "vbd/static: disks" jqcheck vbd '.disks == [
   {"pdev_path": "/dev/sdb1", "vdev": "xvda2", "format": "raw", "readwrite": 1},
   {"pdev_path": "/dev/sdb2", "vdev": "xvda1", "format": "raw", "readwrite": 1}]'
-check "vbd/static: nics" jqcheck vbd '.nics == [{"ip": "192.0.2.30 192.0.2.31", "bridge": "xenbr1"}]'
+check "vbd/static: nics" jqcheck vbd '.nics == [{"devid": 0, "ip": "192.0.2.30 192.0.2.31", "bridge": "xenbr1"}]'
 check "vbd/static: xen_shell warned about" warned vbd "warning: 'xen_shell' is not an xl.cfg key"
 
 summary xen-tools
