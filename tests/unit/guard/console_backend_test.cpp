@@ -4,6 +4,7 @@
 // in the guest's ring, and logs rotate at the size cap.
 #include <gtest/gtest.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,7 +120,14 @@ TEST(ConsoleBackend, stalled_client_when_guest_writes_then_drain_never_waits) {
     ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     ::setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     std::thread attacher([&] { b->attach(sv[0]); });  // sv[1] never reads
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // The backlog send has begun (and holds the I/O side) once bytes wait
+    // unread at the client's end; a fixed sleep raced a loaded machine.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            int queued = 0;
+            return ::ioctl(sv[1], FIONREAD, &queued) == 0 && queued > 0;
+        },
+        std::chrono::seconds(5)));
 
     // The guest keeps writing: more than the back-end buffers.
     std::string later;
