@@ -202,8 +202,14 @@ print("closed", flush=True)
 EOF
 rss1=$(rss_kib)
 check "20000 events for a client that never reads: bounded" grep -q "event queue full" "$work/xenolithd.log"
-check "  the daemon's RSS after the client left is within 32 MiB of before ($rss0 -> $rss1 KiB)" \
-    test $((rss1 - rss0)) -lt 32768
+# ASan keeps freed memory in its quarantine and never returns it, so RSS
+# says nothing about the daemon's own bounds in a sanitizer build.
+if grep -q '^XENOLITH_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    skip "the daemon's RSS after the client left: not meaningful under AddressSanitizer"
+else
+    check "  the daemon's RSS after the client left is within 32 MiB of before ($rss0 -> $rss1 KiB)" \
+        test $((rss1 - rss0)) -lt 32768
+fi
 check "  xenstore still serves" xenstore-read /local/domain/0/name
 xenstore-rm /local/domain/0/h
 
