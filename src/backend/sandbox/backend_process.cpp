@@ -218,6 +218,17 @@ Result<BackendProcess> BackendProcess::exec(const SandboxSpec& spec, int binary_
         [](pid_t pid, UniqueFd fd) { return BackendProcess(pid, std::move(fd)); });
 }
 
+BackendProcess& BackendProcess::operator=(BackendProcess&& o) noexcept {
+    if (this != &o) {
+        kill();
+        reap(true);
+        pid_ = o.pid_;
+        pidfd_ = std::move(o.pidfd_);
+        reaped_ = o.reaped_;
+    }
+    return *this;
+}
+
 BackendProcess::~BackendProcess() {
     if (pidfd_.valid() && !reaped_) {
         kill();

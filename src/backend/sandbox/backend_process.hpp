@@ -53,8 +53,10 @@ public:
     static Result<BackendProcess> exec(const SandboxSpec& spec, int binary_fd,
                                        const std::vector<std::string>& argv);
 
-    BackendProcess(BackendProcess&&) = default;
-    BackendProcess& operator=(BackendProcess&&) = default;
+    BackendProcess(BackendProcess&& o) noexcept
+        : pid_(o.pid_), pidfd_(std::move(o.pidfd_)), reaped_(o.reaped_) {}
+    // Kills and reaps the process this one held.
+    BackendProcess& operator=(BackendProcess&& o) noexcept;
     BackendProcess(const BackendProcess&) = delete;
     BackendProcess& operator=(const BackendProcess&) = delete;
     // Kills and reaps a back-end still running.

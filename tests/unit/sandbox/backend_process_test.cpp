@@ -4,6 +4,7 @@
 #include "backend/sandbox/backend_process.hpp"
 
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
@@ -211,6 +212,23 @@ TEST(Sandbox, running_backend_when_inspected_then_no_caps_nnp_filter_and_own_nam
     EXPECT_EQ(proc->wait().code, 0);
 }
 
+TEST(Sandbox, uid_gid_when_given_then_backend_runs_as_them) {
+    PipeFds go;
+    SandboxSpec spec{"test", {go.r.get()}, 65534, 65534};
+    auto proc = BackendProcess::fork_function(spec, [] {
+        char c;
+        return ::read(3, &c, 1) == 1 ? 0 : 1;
+    });
+    ASSERT_TRUE(proc.ok()) << proc.error().what;
+    auto st = proc_status(proc->pid());
+    EXPECT_EQ(st["Uid"].substr(0, st["Uid"].find('\t')), "65534");
+    EXPECT_EQ(st["Gid"].substr(0, st["Gid"].find('\t')), "65534");
+    EXPECT_EQ(st["Groups"], "");
+    EXPECT_EQ(st["CapEff"], "0000000000000000");
+    ASSERT_EQ(::write(go.w.get(), "x", 1), 1);
+    EXPECT_EQ(proc->wait().code, 0);
+}
+
 TEST(Sandbox, stat_host_path_when_sandboxed_then_not_found_and_root_read_only) {
     auto [e, out] = run([] {
         struct stat st {};
@@ -276,6 +294,28 @@ TEST(Sandbox, uring_disk_on_passed_fd_when_sandboxed_then_writes_and_reads) {
     alignas(4096) static char back[4096];
     ASSERT_EQ(::pread(disk.get(), back, sizeof back, 8192), 4096);
     EXPECT_EQ(back[0], 0x5a);
+}
+
+// io_uring operations are not system calls, so seccomp never sees them:
+// what stops an IORING_OP_OPENAT is the mount namespace, whose root is
+// empty. This is the path a compromised blkback would try.
+TEST(Sandbox, io_uring_openat_of_host_file_when_sandboxed_then_not_found) {
+    auto [e, out] = run([] {
+        io_uring ring{};
+        if (io_uring_queue_init(4, &ring, 0) != 0) return 1;
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        if (!sqe) return 3;
+        io_uring_prep_openat(sqe, AT_FDCWD, "/etc/passwd", O_RDONLY, 0);
+        io_uring_submit(&ring);
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe(&ring, &cqe) != 0) return 2;
+        report(cqe->res == -ENOENT ? "enoent" : cqe->res >= 0 ? "opened" : "other error");
+        io_uring_cqe_seen(&ring, cqe);
+        io_uring_queue_exit(&ring);
+        return 0;
+    });
+    EXPECT_FALSE(e.signaled) << e.describe();
+    EXPECT_EQ(out, "enoent");
 }
 
 TEST(Sandbox, exec_binary_when_locked_down_then_runs_on_passed_fd) {
