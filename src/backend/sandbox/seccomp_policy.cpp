@@ -94,8 +94,9 @@ Status install_backend_filter(FilterStage stage, int exec_fd) {
         allow(SCMP_SYS(mmap), {});
         allow(SCMP_SYS(mprotect), {});
         // Read-only opens: the sandbox root holds only /usr, read-only.
-        allow(SCMP_SYS(openat),
-              {SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE, O_RDONLY)});
+        constexpr scmp_datum_t kWriteish = O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE;
+        allow(SCMP_SYS(openat), {SCMP_A2(SCMP_CMP_MASKED_EQ, kWriteish, O_RDONLY)});
+        allow(SCMP_SYS(open), {SCMP_A1(SCMP_CMP_MASKED_EQ, kWriteish, O_RDONLY)});
         allow(SCMP_SYS(execveat), {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(exec_fd)),
                                    SCMP_A4(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
     }
