@@ -30,6 +30,8 @@ constexpr idtype_t kPidfdId = static_cast<idtype_t>(3);  // P_PIDFD (linux/wait.
 // Where the new root is built before pivot_root; any directory of the host
 // will do, the mount is private to the child's namespace.
 constexpr const char* kNewRoot = "/tmp";
+// A device needs a handful; the bound keeps the child's fd shuffle on its stack.
+constexpr int kMaxPassedFds = 64;
 
 // The steps of entering the sandbox; a failing one is reported to the
 // parent by index over the error pipe.
@@ -61,8 +63,8 @@ int enter_namespaces_and_drop(const SandboxSpec& spec, int errfd, bool with_usr)
     const int n = static_cast<int>(spec.fds.size());
     const int err_target = kFirstPassedFd + n;
     // Move every fd above the targets first, so no dup2 overwrites a source.
-    int high[256];
-    if (n > 200) fail(errfd, kStepFds, EMFILE);
+    int high[kMaxPassedFds];
+    if (n > kMaxPassedFds) fail(errfd, kStepFds, EMFILE);
     for (int i = 0; i < n; ++i) {
         high[i] = ::fcntl(spec.fds[static_cast<std::size_t>(i)], F_DUPFD_CLOEXEC, err_target + 1);
         if (high[i] < 0) fail(errfd, kStepFds, errno);
@@ -152,8 +154,7 @@ std::string ExitInfo::describe() const {
 // the error pipe to close: on exec (close-on-exec) or when the sandbox is
 // up (fork_function closes it). A report on it is the step that failed.
 template <class Child>
-static Result<BackendProcess> launch(const SandboxSpec& spec, Child&& child,
-                                     BackendProcess (*make)(pid_t, UniqueFd)) {
+Result<BackendProcess> BackendProcess::launch(const SandboxSpec& spec, Child&& child) {
     auto pipe = make_pipe();
     if (!pipe) return pipe.error();
     pid_t pid = ::fork();
@@ -178,7 +179,7 @@ static Result<BackendProcess> launch(const SandboxSpec& spec, Child&& child,
         const char* step = f.step >= 0 && f.step < kStepCount ? kStepNames[f.step] : "?";
         return make_error(fmt::format("{}: sandbox: {}: {}", spec.name, step, std::strerror(f.err)));
     }
-    return make(pid, std::move(pidfd));
+    return BackendProcess(pid, std::move(pidfd));
 }
 
 Result<BackendProcess> BackendProcess::fork_function(const SandboxSpec& spec, std::function<int()> body) {
@@ -190,8 +191,7 @@ Result<BackendProcess> BackendProcess::fork_function(const SandboxSpec& spec, st
             if (!install_backend_filter(FilterStage::Running)) fail(errfd, kStepFilter, EINVAL);
             ::close(errfd);
             ::_exit(body());
-        },
-        [](pid_t pid, UniqueFd fd) { return BackendProcess(pid, std::move(fd)); });
+        });
 }
 
 Result<BackendProcess> BackendProcess::exec(const SandboxSpec& spec, int binary_fd,
@@ -214,8 +214,7 @@ Result<BackendProcess> BackendProcess::exec(const SandboxSpec& spec, int binary_
             if (!install_backend_filter(FilterStage::Loader, exec_fd)) fail(errfd, kStepFilter, EINVAL);
             ::syscall(SYS_execveat, exec_fd, "", args.data(), no_env, AT_EMPTY_PATH);
             fail(errfd, kStepExec, errno);
-        },
-        [](pid_t pid, UniqueFd fd) { return BackendProcess(pid, std::move(fd)); });
+        });
 }
 
 BackendProcess& BackendProcess::operator=(BackendProcess&& o) noexcept {

@@ -73,6 +73,8 @@ public:
 
 private:
     BackendProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+    template <class Child>
+    static Result<BackendProcess> launch(const SandboxSpec& spec, Child&& child);
     std::optional<ExitInfo> reap(bool block);
 
     pid_t pid_ = -1;

@@ -79,8 +79,8 @@ void Supervisor::went_away(ExitInfo e) {
     recent_.push_back(now);
     auto backoff = policy_.first_backoff;
     for (std::size_t i = 1; i < recent_.size() && backoff < policy_.max_backoff; ++i) backoff *= 2;
-    backoff = std::clamp(backoff, std::chrono::milliseconds(1), std::max(policy_.max_backoff,
-                                                                         std::chrono::milliseconds(1)));
+    // At least 1 ms: a zero timerfd value would disarm it, never firing.
+    backoff = std::max(std::min(backoff, policy_.max_backoff), std::chrono::milliseconds(1));
     gone_(e, true);
     itimerspec when{};
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(backoff).count();
