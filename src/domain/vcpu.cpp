@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstddef>
@@ -34,6 +35,7 @@ extern "C" {
 #include "domain/domain.hpp"
 #include "domain/guest_domain_adapter.hpp"
 #include "domain/pvclock.hpp"
+#include "hypercall/guest_access.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/transport.hpp"
 #include "kvm/kvm_vcpu.hpp"
@@ -604,6 +606,57 @@ void Vcpu::crash(const char* why) {
     domain_.shutdown(SHUTDOWN_crash);
 }
 
+// Reads up to `len` guest bytes from `linear`, stopping at the first one
+// the guest's page tables do not map (a crash report shows what it can).
+static std::vector<std::uint8_t> read_guest_prefix(hypercall::GuestAccess& guest,
+                                                   std::uint64_t linear, std::size_t len) {
+    std::vector<std::uint8_t> out;
+    for (std::size_t i = 0; i < len; ++i) {
+        std::uint8_t b = 0;
+        if (!guest.read(linear + i, b)) break;
+        out.push_back(b);
+    }
+    return out;
+}
+
+// On this vCPU's own thread, straight after the fatal exit: the register
+// caches are current, and the report lands in `xl dmesg` before the crash
+// action runs.
+void Vcpu::report_crash(CrashExit exit) {
+    constexpr std::uint32_t kMsrKernelGsBase = 0xc0000102;
+    constexpr std::size_t kCodeBytes = 32;
+    constexpr std::size_t kStackWords = 16;
+    kvm_run* run = kvm_->run_area();
+    CrashState s;
+    s.domid = domain_.domid();
+    s.vcpu = id_;
+    s.exit = exit;
+    s.exit_reason = run->exit_reason;
+    s.regs = kvm_->regs();
+    s.sregs = kvm_->sregs();
+    if (auto gss = kvm_->get_msr(kMsrKernelGsBase); gss.ok()) s.kernel_gs_base = *gss;
+    if (exit == CrashExit::internal_error) {
+        s.suberror = run->internal.suberror;
+        const std::size_t n = std::min<std::size_t>(run->internal.ndata,
+                                                    std::size(run->internal.data));
+        s.internal_data.assign(run->internal.data, run->internal.data + n);
+    } else if (exit == CrashExit::fail_entry) {
+        s.hardware_entry_failure_reason = run->fail_entry.hardware_entry_failure_reason;
+        s.fail_entry_cpu = run->fail_entry.cpu;
+    }
+    x86::PagingState paging{s.sregs.cr0, s.sregs.cr3, s.sregs.cr4, s.sregs.efer};
+    hypercall::GuestAccess guest(domain_.memory(), paging);
+    s.code = read_guest_prefix(guest, code_linear(s.regs, s.sregs), kCodeBytes);
+    const unsigned word = stack_word_bytes(code_mode(s.sregs));
+    const auto stack = read_guest_prefix(guest, stack_linear(s.regs, s.sregs), kStackWords * word);
+    for (std::size_t i = 0; i + word <= stack.size(); i += word) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, stack.data() + i, word);  // x86 is little-endian
+        s.stack.push_back(v);
+    }
+    for (const auto& line : format_crash_report(s)) domain_.guest_log(line);
+}
+
 void Vcpu::handle_exit() {
     kvm_run* run = kvm_->run_area();
     switch (run->exit_reason) {
@@ -630,20 +683,24 @@ void Vcpu::handle_exit() {
         case KVM_EXIT_INTR:
             return;
         case KVM_EXIT_SHUTDOWN:
+            report_crash(CrashExit::triple_fault);
             crash("triple fault");
             return;
         case KVM_EXIT_HLT:
             block();
             return;
         case KVM_EXIT_INTERNAL_ERROR:
+            report_crash(CrashExit::internal_error);
             crash(fmt::format("KVM internal error, suberror {}", run->internal.suberror).c_str());
             return;
         case KVM_EXIT_FAIL_ENTRY:
+            report_crash(CrashExit::fail_entry);
             crash(fmt::format("VM entry failed, reason {:#x}",
                               run->fail_entry.hardware_entry_failure_reason)
                       .c_str());
             return;
         default:
+            report_crash(CrashExit::other);
             crash(fmt::format("unexpected KVM exit {}", run->exit_reason).c_str());
             return;
     }

@@ -25,6 +25,7 @@ extern "C" {
 }
 
 #include "base/result.hpp"
+#include "domain/crash_report.hpp"
 #include "domain/timer_service.hpp"
 #include "host/cpus.hpp"
 
@@ -170,6 +171,8 @@ private:
     long run_hypercall(const hypercall::DecodedCall& call);
     void handle_rdmsr();
     void crash(const char* why);
+    // Appends the register dump of a fatal exit to `xl dmesg`.
+    void report_crash(CrashExit exit);
     void set_runstate(int state);
     void sleep_until(const std::function<bool()>& ready,
                      std::optional<TimerService::Clock::time_point> deadline);
