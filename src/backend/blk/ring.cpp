@@ -15,6 +15,20 @@ std::atomic_ref<std::uint32_t> index_at(std::byte* shared, Index which) {
     return std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(shared + which));
 }
 
+
+// RING_PUSH_{REQUESTS,RESPONSES}_AND_CHECK_NOTIFY: publishes `new_prod` at
+// `prod_at`, then notifies only if the peer's event index (`event_at`) lies
+// in the range just published.
+bool publish_and_check_notify(std::byte* shared, Index prod_at, Index event_at,
+                              std::uint32_t new_prod) {
+    auto prod = index_at(shared, prod_at);
+    const std::uint32_t old_prod = prod.load(std::memory_order_relaxed);
+    prod.store(new_prod, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const std::uint32_t event = index_at(shared, event_at).load(std::memory_order_relaxed);
+    return static_cast<std::uint32_t>(new_prod - event) <
+           static_cast<std::uint32_t>(new_prod - old_prod);
+}
 }  // namespace
 
 BackRing::BackRing(std::byte* shared, std::size_t pages, Abi abi)
@@ -70,13 +84,7 @@ void BackRing::respond(std::uint64_t id, std::uint8_t operation, std::int16_t st
 }
 
 bool BackRing::push_responses() {
-    auto prod = index_at(shared_, kRspProd);
-    std::uint32_t old_prod = prod.load(std::memory_order_relaxed);
-    std::uint32_t new_prod = rsp_prod_pvt_;
-    prod.store(new_prod, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::uint32_t event = index_at(shared_, kRspEvent).load(std::memory_order_relaxed);
-    return static_cast<std::uint32_t>(new_prod - event) < static_cast<std::uint32_t>(new_prod - old_prod);
+    return publish_and_check_notify(shared_, kRspProd, kRspEvent, rsp_prod_pvt_);
 }
 
 FrontRing::FrontRing(std::byte* shared, std::size_t pages, Abi abi)
@@ -96,13 +104,7 @@ void FrontRing::queue(const Request& req) {
 }
 
 bool FrontRing::push_requests() {
-    auto prod = index_at(shared_, kReqProd);
-    std::uint32_t old_prod = prod.load(std::memory_order_relaxed);
-    std::uint32_t new_prod = req_prod_pvt_;
-    prod.store(new_prod, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::uint32_t event = index_at(shared_, kReqEvent).load(std::memory_order_relaxed);
-    return static_cast<std::uint32_t>(new_prod - event) < static_cast<std::uint32_t>(new_prod - old_prod);
+    return publish_and_check_notify(shared_, kReqProd, kReqEvent, req_prod_pvt_);
 }
 
 std::optional<Response> FrontRing::next_response() {
