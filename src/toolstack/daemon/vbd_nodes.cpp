@@ -146,6 +146,13 @@ Result<VbdNodes> vbd_nodes(const DiskConfig& disk, domid_t domid, domid_t backen
     for (const auto& [k, v] : back) w.push_back({n.backend_path + "/" + k, v, backend_perms});
     // The copy libxl keeps so that it need not trust the back-end.
     for (const auto& [k, v] : back) w.push_back({n.libxl_path + "/" + k, v, toolstack_only});
+    // A WRITE carries "path\0value" in one message: a target too long for
+    // that is refused here, not half-written.
+    for (const auto& x : w) {
+        if (x.path.size() + 1 + x.value.size() > XENSTORE_PAYLOAD_MAX) {
+            return refuse(disk, "target is too long for xenstore");
+        }
+    }
     return n;
 }
 

@@ -205,6 +205,14 @@ TEST(VbdNodesTest, libxl_refusals_when_built_then_error_names_vdev) {
     EXPECT_FALSE(vbd_nodes(empty_disk, 5, 0).ok());
 }
 
+TEST(VbdNodesTest, huge_target_when_built_then_refused_before_any_write) {
+    auto d = disk("/img,raw,xvda,w");
+    d.target = "/" + std::string(XENSTORE_PAYLOAD_MAX, 'a');
+    auto n = vbd_nodes(d, 5, 0);
+    ASSERT_FALSE(n.ok());
+    EXPECT_NE(n.error().what.find("xvda"), std::string::npos);
+}
+
 class VbdStoreTest : public XenstoreTest {};
 
 TEST_F(VbdStoreTest, applied_nodes_when_read_back_then_match_with_perms) {
