@@ -385,7 +385,7 @@ std::shared_ptr<Domain> find_domain(Hypervisor& hv, const json& req) {
         if (!control::is_guest_domid(*domid)) return nullptr;
         return hv.domains().get(static_cast<domid_t>(*domid));
     }
-    return hv.domains().resolve(q);  // a name: resolve matches names first
+    return hv.domains().find_by_name(q);
 }
 
 std::span<const RequestHandler> domain_requests() { return kDomainRequests; }

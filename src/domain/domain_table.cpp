@@ -100,15 +100,10 @@ std::shared_ptr<Domain> DomainTable::get(domid_t domid) {
     return it == domains_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Domain> DomainTable::resolve(const std::string& name_or_id) {
+std::shared_ptr<Domain> DomainTable::find_by_name(const std::string& name) {
     std::lock_guard lock(mu_);
     for (const auto& [id, d] : domains_)
-        if (d->name() == name_or_id) return d;
-    if (!name_or_id.empty() && name_or_id.size() <= 5 &&
-        name_or_id.find_first_not_of("0123456789") == std::string::npos) {
-        auto it = domains_.find(static_cast<domid_t>(std::stoul(name_or_id)));
-        if (it != domains_.end()) return it->second;
-    }
+        if (d->name() == name) return d;
     return nullptr;
 }
 

@@ -44,12 +44,13 @@ public:
     // be valid (valid_domain_name) and unique among built domains and those
     // being built. On failure nothing remains.
     Result<std::shared_ptr<Domain>> create(BuildRequest req);
-    // Lookups (find, get, resolve, all) see only built domains: a domid
+    // Lookups (find, get, find_by_name, all) see only built domains: a domid
     // reserved by a create in progress and one already destroyed are
     // equally "no such domain" (-ESRCH to a guest).
     std::shared_ptr<Domain> get(domid_t domid);
-    // "name" or "domid", as xl accepts either.
-    std::shared_ptr<Domain> resolve(const std::string& name_or_id);
+    // By name only: a string of digits is a domid, which callers parse
+    // (control::qualifier_domid) and look up with get().
+    std::shared_ptr<Domain> find_by_name(const std::string& name);
     std::vector<std::shared_ptr<Domain>> all();
     // Destroys and forgets a domain. True only for the one caller that
     // removed it: false when it was not there or another destroy came first

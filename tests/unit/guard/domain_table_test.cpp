@@ -66,8 +66,8 @@ TEST_F(TableWithHeldBuilder, reserved_domid_when_looked_up_then_absent_everywher
     const domid_t domid = builder.wait_building(1);
     EXPECT_EQ(table.find(domid), nullptr);  // the event-channel registry: SIGSEGV before
     EXPECT_EQ(table.get(domid), nullptr);
-    EXPECT_EQ(table.resolve("held"), nullptr);
-    EXPECT_EQ(table.resolve(std::to_string(domid)), nullptr);
+    EXPECT_EQ(table.find_by_name("held"), nullptr);
+    EXPECT_EQ(table.find_by_name(std::to_string(domid)), nullptr);
     EXPECT_TRUE(table.all().empty());
     EXPECT_FALSE(table.destroy(domid));
     EXPECT_FALSE(table.rename(domid, "other"));
