@@ -9,7 +9,7 @@
 namespace xenolith::backend {
 
 LocalGrantTable::LocalGrantTable(DomId granter, DomId grantee, std::size_t pages, std::size_t entries)
-    : granter_(granter), grantee_(grantee), pages_(pages), table_(entries) {
+    : granter_(granter), grantee_(grantee), pages_(pages), table_(entries), pins_(entries) {
     memfd_.reset(::memfd_create("guest-ram", MFD_CLOEXEC));
     if (!memfd_.valid() || ::ftruncate(memfd_.get(), static_cast<off_t>(pages * kXenPageSize)) != 0)
         throw std::runtime_error("memfd for guest memory");
@@ -29,6 +29,28 @@ void LocalGrantTable::grant_to(GrantRef ref, std::size_t frame, DomId domid, std
     e.frame = static_cast<std::uint32_t>(frame);
     e.domid = domid;
     e.flags = flags;
+}
+
+std::int16_t LocalGrantTable::acquire(GrantRef ref, bool writable, std::size_t* frame) {
+    if (pins_held_ >= pin_limit_) return GNTST_no_space;
+    if (std::int16_t st = check(granter_, ref, writable, *frame); st != GNTST_okay) return st;
+    Pins& p = pins_[ref];
+    (writable ? p.writers : p.readers)++;
+    ++pins_held_;
+    table_[ref].flags = static_cast<std::uint16_t>(table_[ref].flags | GTF_reading | (writable ? GTF_writing : 0));
+    return GNTST_okay;
+}
+
+void LocalGrantTable::release(GrantRef ref, bool writable) {
+    if (ref >= pins_.size()) return;
+    Pins& p = pins_[ref];
+    std::uint32_t& n = writable ? p.writers : p.readers;
+    if (n == 0) return;
+    --n;
+    --pins_held_;
+    std::uint16_t& f = table_[ref].flags;
+    if (p.writers == 0) f = static_cast<std::uint16_t>(f & ~GTF_writing);
+    if (p.writers == 0 && p.readers == 0) f = static_cast<std::uint16_t>(f & ~GTF_reading);
 }
 
 void LocalGrantTable::revoke(GrantRef ref) { table_.at(ref).flags = 0; }

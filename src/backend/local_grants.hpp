@@ -37,6 +37,21 @@ public:
     // Frames currently mapped through this table.
     std::size_t mapped_pages() const { return mapped_; }
 
+    // The granting side for a back-end in another process (link/): the
+    // guest's memory file, and pins as Xen's active entries keep them. A pin
+    // checks the entry as map() does and sets GTF_reading (GTF_writing when
+    // writable) in the guest-visible flags; the last release of a kind
+    // clears its flag. At most `pin_limit` pins at once (the maptrack
+    // stand-in): GNTST_no_space beyond.
+    int memfd() const { return memfd_.get(); }
+    DomId granter() const { return granter_; }
+    DomId grantee() const { return grantee_; }
+    std::int16_t acquire(GrantRef ref, bool writable, std::size_t* frame);
+    void release(GrantRef ref, bool writable);
+    std::uint16_t flags(GrantRef ref) const { return table_.at(ref).flags; }
+    std::size_t pins_held() const { return pins_held_; }
+    void set_pin_limit(std::size_t limit) { pin_limit_ = limit; }
+
     std::pair<GrantMapping, std::int16_t> map(DomId domid, std::span<const GrantRef> refs,
                                               bool writable) override;
     void copy(std::span<CopyOp> ops) override;
@@ -53,6 +68,12 @@ private:
     std::byte* memory_ = nullptr;
     std::vector<grant_entry_v1_t> table_;
     std::size_t mapped_ = 0;
+    struct Pins {
+        std::uint32_t readers = 0, writers = 0;
+    };
+    std::vector<Pins> pins_;
+    std::size_t pins_held_ = 0;
+    std::size_t pin_limit_ = 1024 * 256;
 };
 
 }  // namespace xenolith::backend
