@@ -37,8 +37,8 @@ DomainLinkProvider::DomainLinkProvider(domid_t self, grant::ForeignDomain fronte
                                        evtchn::EventChannels& host,
                                        std::shared_ptr<evtchn::EventChannels> guest,
                                        std::uint64_t memory_bytes)
-    : self_(self), frontend_(std::move(frontend)), mapper_(self, max_maptrack_frames, std::move(lookup)),
-      host_(host), guest_(std::move(guest)), memory_bytes_(memory_bytes) {}
+    : self_(self), frontend_(std::move(frontend)), lookup_(lookup),
+      mapper_(self, max_maptrack_frames, std::move(lookup)), host_(host), guest_(std::move(guest)), memory_bytes_(memory_bytes) {}
 
 // The mapper unmaps whatever is left; ports are the LinkServer's to close.
 DomainLinkProvider::~DomainLinkProvider() = default;
@@ -62,7 +62,10 @@ std::int16_t DomainLinkProvider::acquire(GrantRef ref, bool writable, bool for_c
         out->cookie = m.handle;
         return GNTST_okay;
     }
-    // acquire_grant_for_copy, held until the back-end's copy is done.
+    // acquire_grant_for_copy, held until the back-end's copy is done. The
+    // domain is looked up as a map would (gone or replaced: bad_domain).
+    std::optional<grant::ForeignDomain> now = lookup_(frontend_.domid);
+    if (!now || now->memory != frontend_.memory || now->table != frontend_.table) return GNTST_bad_domain;
     grant::GrantTable::Acquired got;
     if (std::int16_t st = frontend_.table->acquire(ref, self_, !writable, grant::GrantTable::Use::copy,
                                                    *frontend_.memory, &got);

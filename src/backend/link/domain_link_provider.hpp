@@ -47,6 +47,7 @@ private:
 
     const domid_t self_;
     grant::ForeignDomain frontend_;  // holds the domain while the link lives
+    const grant::DomainLookup lookup_;
     grant::GrantMapper mapper_;
     evtchn::EventChannels& host_;
     std::shared_ptr<evtchn::EventChannels> guest_;

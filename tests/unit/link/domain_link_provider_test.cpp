@@ -154,6 +154,24 @@ TEST_F(DomainLinkTest, copies_follow_acquire_grant_for_copy) {
     EXPECT_EQ(loop->with([&] { return guest.status_flags(10); }), 0);
 }
 
+TEST_F(DomainLinkTest, destroyed_front_end_refuses_new_maps_and_copies_but_keeps_mapped_memory) {
+    guest.grant(10, kSelf, kDataGfn, GTF_permit_access);
+    auto [m, st] = client->grants().map(kGuest, std::vector<GrantRef>{10}, true);
+    ASSERT_EQ(st, GNTST_okay);
+    loop->with([&] { return domains.forget(kGuest); });
+    EXPECT_EQ(client->grants().map(kGuest, std::vector<GrantRef>{10}, false).second, GNTST_bad_domain);
+    std::byte buf[4];
+    CopyOp op;
+    op.source = {true, kGuest, 10, 0, nullptr};
+    op.dest = {false, 0, 0, 0, buf};
+    op.len = 4;
+    client->grants().copy(std::span<CopyOp>(&op, 1));
+    EXPECT_EQ(op.status, GNTST_bad_domain);
+    m.data()[0] = std::byte{1};  // still the (dead) guest's memory, still mapped
+    m.reset();
+    EXPECT_TRUE(unpinned());
+}
+
 TEST_F(DomainLinkTest, events_go_through_bind_host) {
     Port gp = 0;
     ASSERT_EQ(guest_ev->alloc_unbound(kSelf, &gp), 0);
