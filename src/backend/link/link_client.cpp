@@ -200,7 +200,8 @@ void LinkClient::copy_chunk(std::span<CopyOp> ops) {
     for (std::size_t i = 0; i < count; ++i) {
         CopyOp& op = ops[i];
         const auto res = load<CopyResult>(in_ + sizeof(CopyReply) + i * sizeof(CopyResult));
-        op.status = res.status > 0 ? std::int16_t{GNTST_general_error} : res.status;
+        if (res.status > 0) broken_ = true;  // not a GNTST code
+        op.status = broken_ ? std::int16_t{GNTST_general_error} : res.status;
         if (op.status != GNTST_okay) continue;
         // The server checked the bounds; a foreign side is checked again
         // here because its answer is not trusted either.

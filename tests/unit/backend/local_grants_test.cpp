@@ -95,3 +95,27 @@ TEST(LocalGrants, consecutive_and_scattered_frames_when_mapped_together_then_eac
         EXPECT_EQ(static_cast<char>(m.data()[i * 4096 + 4095]), static_cast<char>('a' + frames[i])) << i;
     }
 }
+
+TEST(LocalGrants, pins_when_acquired_then_gtf_flags_as_xen_until_the_last_release) {
+    LocalGrantTable gt(kFront, kBack, 8, 16);
+    gt.grant(1, 3, false);
+    gt.grant(2, 4, true);
+    std::size_t frame = 0;
+    ASSERT_EQ(gt.acquire(1, false, &frame), GNTST_okay);
+    EXPECT_EQ(frame, 3u);
+    EXPECT_EQ(gt.flags(1), GTF_permit_access | GTF_reading);
+    ASSERT_EQ(gt.acquire(1, true, &frame), GNTST_okay);
+    EXPECT_EQ(gt.flags(1), GTF_permit_access | GTF_reading | GTF_writing);
+    EXPECT_EQ(gt.acquire(2, true, &frame), GNTST_general_error) << "read-only grant";
+    EXPECT_EQ(gt.acquire(9, false, &frame), GNTST_general_error) << "not granted";
+    EXPECT_EQ(gt.acquire(16, false, &frame), GNTST_bad_gntref);
+    EXPECT_EQ(gt.pins_held(), 2u);
+    gt.release(1, true);
+    EXPECT_EQ(gt.flags(1), GTF_permit_access | GTF_reading);
+    gt.release(1, true);  // not held: nothing happens
+    EXPECT_EQ(gt.pins_held(), 1u);
+    gt.release(1, false);
+    EXPECT_EQ(gt.flags(1), GTF_permit_access);
+    gt.set_pin_limit(0);
+    EXPECT_EQ(gt.acquire(1, false, &frame), GNTST_no_space);
+}

@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -188,6 +190,23 @@ TEST_F(LinkTest, copy_of_more_ops_than_one_message_holds) {
         ASSERT_EQ(bufs[i], std::byte(i & 0xff)) << i;
     }
     EXPECT_TRUE(released());
+}
+
+// Not a benchmark (bench/ will have one): a figure for the report, and a
+// check that a map and an unmap stay one message each way.
+TEST_F(LinkTest, map_unmap_round_trip_cost) {
+    grant(1, 1, false);
+    const std::vector<GrantRef> refs{1};
+    constexpr int kRounds = 2000;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRounds; ++i) {
+        auto [m, st] = client->grants().map(kGuest, refs, false);
+        ASSERT_EQ(st, GNTST_okay);
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(released());
+    std::printf("map+unmap of one page: %.1f us\n",
+                std::chrono::duration<double, std::micro>(t1 - t0).count() / kRounds);
 }
 
 bool readable(int fd, int ms) {
