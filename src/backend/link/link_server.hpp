@@ -28,6 +28,7 @@ class LinkServer {
 public:
     // Takes ownership of `socket_fd` (one end of a SOCK_SEQPACKET pair whose
     // other end the back-end holds) and sends the hello with the memfd.
+    // `provider` must outlive the server (its destructor releases through it).
     LinkServer(int socket_fd, LinkProvider& provider);
     ~LinkServer();
     LinkServer(const LinkServer&) = delete;
