@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "xenstore/perms.hpp"
+#include "xenstore/scope.hpp"
 #include "xenstore/transaction.hpp"
 #include "xenstore/types.hpp"
 
@@ -44,6 +45,9 @@ struct Connection {
     std::optional<domid_t> target;  // SET_TARGET: acts for this domain too
     // Protocol violation on a ring: nothing is processed until INTRODUCE.
     bool ignored = false;
+    // A confined (back-end) connection: unprivileged, acting as
+    // scope->domid, limited to its prefixes (scope.hpp). Null: unconfined.
+    std::shared_ptr<const Scope> scope;
 
     std::list<Watch> watches;  // a list: the watch index points into it
     std::uint64_t watch_bytes = 0;

@@ -56,7 +56,9 @@ std::uint64_t Core::memory_used(const Connection& c) const {
 Caller Core::caller(const Connection& c) const {
     Caller k;
     k.who = c.identity();
-    if (c.privileged) return k;
+    // The control domain's own accounts are unlimited (node_limit), also
+    // for its confined back-end connections, which are not privileged.
+    if (c.privileged || privileged_domid(c.domid)) return k;
     k.max_nodes = quotas.hard(Quota::nodes);
     k.max_node_size = quotas.hard(Quota::node_size);
     if (std::uint32_t mem = quotas.hard(Quota::memory); mem != 0) {

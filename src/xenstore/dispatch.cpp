@@ -56,6 +56,10 @@ constexpr auto kOps = [] {
 XsResult<std::string> Request::path(std::string_view raw, bool allow_special) {
     const std::size_t rel_max = conn.privileged ? 0 : core.quotas.hard(Quota::path_max);
     auto p = canonicalize(raw, conn.domid, allow_special, rel_max);
+    // A confined connection reaches only its prefixes, checked on the
+    // canonical path so that relative paths cannot step around them.
+    if (p && conn.scope && !scope_allows(*conn.scope, *p, scope_type_writes(msg.type)))
+        return XsErr::acces;
     if (p && !conn.privileged)
         core.maxima.note(conn.domid, false, Quota::path_max, relative_length(*p));
     return p;
@@ -80,6 +84,7 @@ Reply dispatch(Core& core, Connection& conn, const Message& msg) {
     };
     if (conn.ignored) return fail(XsErr::io);
     if (msg.payload.size() > XENSTORE_PAYLOAD_MAX) return fail(XsErr::inval);
+    if (conn.scope && !scope_admits_type(msg.type)) return fail(XsErr::acces);
     if (msg.type >= kOps.size() || !kOps[msg.type].fn) return fail(XsErr::nosys);
     const OpEntry& op = kOps[msg.type];
     if ((op.flags & kPriv) && !conn.privileged) return fail(XsErr::acces);

@@ -66,6 +66,7 @@ XsErr do_is_domain_introduced(Request& r) {
 XsErr do_get_domain_path(Request& r) {
     auto domid = one_domid(r);
     if (!domid) return XsErr::inval;
+    if (r.conn.scope && *domid != r.conn.domid) return XsErr::acces;  // its own only
     r.reply = domain_path(*domid);
     r.reply += '\0';
     return XsErr::ok;

@@ -11,6 +11,14 @@ Server::~Server() = default;
 
 Connection& Server::connect_socket() { return core_->add_connection(ConnKind::socket, 0); }
 
+XsResult<ConnId> Server::connect_scoped(const Scope& scope) {
+    if (XsErr e = validate_scope(scope); e != XsErr::ok) return e;
+    Connection& c = core_->add_connection(ConnKind::socket, scope.domid);
+    c.privileged = false;
+    c.scope = std::make_shared<const Scope>(scope);
+    return c.id;
+}
+
 Connection* Server::connection(ConnId id) { return core_->find(id); }
 
 Connection* Server::domain_connection(domid_t domid) { return core_->domain_connection(domid); }

@@ -36,6 +36,10 @@ public:
 
     // A host client on the unix socket: dom0, privileged.
     Connection& connect_socket();
+    // A confined client (a back-end process): unprivileged, acting as
+    // scope.domid, only inside the scope's prefixes (scope.hpp). EINVAL for
+    // prefixes that are not canonical absolute paths.
+    XsResult<ConnId> connect_scoped(const Scope& scope);
     Connection* connection(ConnId id);
     Connection* domain_connection(domid_t domid);
     // Socket closed or protocol violation. A socket connection is removed; a

@@ -74,6 +74,9 @@ void WatchTable::remove_all(Connection& conn) {
 }
 
 void WatchTable::deliver(const Ref& r, std::string_view event_path, Outbox& out) const {
+    // A confined connection's watches are inside its scope, and so are the
+    // paths they match; checked again here so that no event ever leaks.
+    if (r.conn->scope && !scope_allows(*r.conn->scope, event_path, false)) return;
     std::string_view p = event_path;
     if (r.watch->prefix_len <= p.size()) p.remove_prefix(r.watch->prefix_len);
     out.push(*r.conn, p, r.watch->token);

@@ -1,5 +1,6 @@
 #include "xenstore/xenstore_service.hpp"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -270,19 +271,49 @@ void XenstoreService::accept_clients() {
             log::warn("xenstore: {} socket clients already, refusing another", clients_.size());
             continue;
         }
-        auto c = std::make_unique<SocketClient>();
-        c->fd = std::move(owned);
-        c->conn = server_.connect_socket().id;
-        c->epoll_mask = EPOLLIN;
-        epoll_event ev{};
-        ev.events = c->epoll_mask;
-        ev.data.u64 = c->conn;
-        if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) {
-            server_.disconnect(c->conn);
-            continue;
-        }
-        clients_.emplace(c->conn, std::move(c));
+        (void)add_client(std::move(owned), server_.connect_socket().id);
     }
+}
+
+bool XenstoreService::add_client(UniqueFd fd, ConnId conn) {
+    auto c = std::make_unique<SocketClient>();
+    c->fd = std::move(fd);
+    c->conn = conn;
+    c->epoll_mask = EPOLLIN;
+    epoll_event ev{};
+    ev.events = c->epoll_mask;
+    ev.data.u64 = c->conn;
+    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) {
+        server_.disconnect(c->conn);
+        return false;
+    }
+    clients_.emplace(c->conn, std::move(c));
+    return true;
+}
+
+Result<UniqueFd> XenstoreService::connect_scoped(const Scope& scope) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return make_error(fmt::format("xenstore: socketpair: {}", std::strerror(errno)));
+    UniqueFd ours(sv[0]);
+    UniqueFd theirs(sv[1]);
+    // The back-end's end blocks; ours stays non-blocking for the loop.
+    const int flags = ::fcntl(theirs.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(theirs.get(), F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return make_error(fmt::format("xenstore: fcntl: {}", std::strerror(errno)));
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return make_error("xenstore: service stopped");
+        if (clients_.size() >= kMaxSocketClients)
+            return make_error(fmt::format("xenstore: {} clients already", clients_.size()));
+        auto conn = server_.connect_scoped(scope);
+        if (!conn)
+            return make_error(fmt::format("xenstore: invalid scope for dom{}: {}", scope.domid,
+                                          error_name(conn.error())));
+        if (!add_client(std::move(ours), *conn))
+            return make_error(fmt::format("xenstore: epoll_ctl: {}", std::strerror(errno)));
+    }
+    return theirs;
 }
 
 void XenstoreService::close_client(ConnId id, bool violation) {

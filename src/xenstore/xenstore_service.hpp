@@ -90,6 +90,12 @@ public:
     // the new store channel and the domain counts as running again.
     XsErr domain_soft_reset(domid_t domid, std::uint64_t store_gfn, evtchn_port_t store_port);
 
+    // A back-end process's connection: the back-end's end of a new
+    // socketpair, served like a socket client but confined to `scope`
+    // (scope.hpp): it acts as scope.domid, unprivileged, and everything
+    // outside the scope's prefixes is EACCES. Closing the fd disconnects.
+    Result<UniqueFd> connect_scoped(const Scope& scope);
+
     // One request on xenolithd's own privileged connection.
     Reply request(const Message& m);
     std::optional<std::string> read(const std::string& path);
@@ -128,6 +134,8 @@ private:
 
     void run();
     void accept_clients();
+    // Registers an accepted or scoped client (mu_ held); false if refused.
+    bool add_client(UniqueFd fd, ConnId conn);
     // Out of descriptors with no spare to refuse a client with: stop
     // watching the listening socket for a while (else epoll spins on it).
     void pause_listening();
