@@ -205,8 +205,12 @@ void VbdDevice::decide() {
 bool VbdDevice::step_goal() {
     if (state_ != XenbusStateClosed) set_state(XenbusStateClosing);
     if (!detach_ring()) return false;
-    set_state(XenbusStateClosed);
     need_reset_ = true;
+    if (goal_ == Goal::quiesce) {
+        goal_ = Goal::none;
+        return true;
+    }
+    set_state(XenbusStateClosed);
     if (goal_ == Goal::remove) {
         done_ = true;
         svc_.xenstore.unwatch(cfg_.backend_path, kBackendToken);
@@ -281,8 +285,11 @@ bool VbdDevice::apply_frontend_rules() {
         // Initialising first: a ring is never reattached behind a close.
         return false;
     case XenbusStateClosing:
+        // Closing, and stay there until the front end is Closed, as Linux's
+        // blkback: a resetting front end (xenbus_reset_state) waits to see
+        // the back end in Closing before it writes Closed.
         if (state_ == XenbusStateInitWait || state_ == XenbusStateConnected) {
-            goal_ = Goal::close;
+            goal_ = Goal::quiesce;
             return true;
         }
         return false;

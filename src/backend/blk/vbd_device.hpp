@@ -79,7 +79,8 @@ public:
 
 private:
     // What the device is on its way to; the ring must drain first.
-    enum class Goal : std::uint8_t { none, close, remove };
+    // quiesce: ring dropped, staying Closing until the front end closes.
+    enum class Goal : std::uint8_t { none, quiesce, close, remove };
 
     VbdDevice(VbdConfig cfg, Services services, UringDisk* disk);
     Status start();

@@ -183,7 +183,8 @@ TEST_F(VbdDeviceTest, reset_when_frontend_closes_then_reinitialises_then_serves_
     blkfront_connect();
     ASSERT_TRUE(dev_->connected());
     fe_state(XenbusStateClosing);
-    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);  // until the front end is Closed
+    EXPECT_EQ(dev_->ring(), nullptr);
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     EXPECT_FALSE(be_.bound());
     fe_state(XenbusStateClosed);
@@ -196,6 +197,22 @@ TEST_F(VbdDeviceTest, reset_when_frontend_closes_then_reinitialises_then_serves_
     GrantRef a = grant_page();
     EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, a, 3)), BLKIF_RSP_OKAY);
     EXPECT_EQ(dev_->stats().connections, 2u);
+}
+
+// Linux's xenbus_reset_state (a kexec'd kernel finding its back end
+// Connected): Closing, wait for Closing; Closed, wait for Closed;
+// Initialising, wait for InitWait.
+TEST_F(VbdDeviceTest, xenbus_reset_state_when_kexec_then_backend_walks_closing_closed_initwait) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    fe_state(XenbusStateClosing);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosing));
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosed));
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateInitWait));
+    blkfront_connect(XenbusStateConnected, 1);
+    EXPECT_TRUE(dev_->connected());
 }
 
 TEST_F(VbdDeviceTest, reset_when_frontend_reinitialises_without_closing_then_ring_dropped_and_initwait) {
@@ -222,8 +239,9 @@ TEST_F(VbdDeviceTest, closing_when_io_in_flight_then_every_request_answered_befo
     ASSERT_NE(dev_->ring(), nullptr);
     EXPECT_GT(dev_->ring()->in_flight(), 0u);
     EXPECT_EQ(dev_->state(), XenbusStateClosing);
-    for (int i = 0; i < 100 && dev_->state() != XenbusStateClosed; ++i) dev_->poll_once(50);
-    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
+    EXPECT_EQ(dev_->ring(), nullptr);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     std::vector<Response> out;
     while (auto r = front_->next_response()) out.push_back(*r);
@@ -238,7 +256,7 @@ TEST_F(VbdDeviceTest, closing_when_requests_arrive_after_close_then_not_taken) {
     xs_.write(0, kFe + "/state", st(XenbusStateClosing));
     dev_->handle();
     send({rw(BLKIF_OP_WRITE, 8, grant_page(), 2)});  // too late: intake stopped
-    for (int i = 0; i < 100 && dev_->state() != XenbusStateClosed; ++i) dev_->poll_once(50);
+    for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
     std::vector<Response> out;
     while (auto r = front_->next_response()) out.push_back(*r);
     ASSERT_EQ(out.size(), 1u);
@@ -396,8 +414,11 @@ TEST_F(VbdDeviceTest, closing_then_connected_when_closed_then_not_reattached) {
     blkfront_connect(XenbusStateConnected);
     fe_state(XenbusStateClosing);
     fe_state(XenbusStateConnected);  // changed its mind: must reset first
-    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    EXPECT_EQ(dev_->ring(), nullptr);
     EXPECT_EQ(dev_->stats().connections, 1u);
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
 }
 
 TEST_F(VbdDeviceTest, random_flips_when_any_sequence_then_no_hang_and_recovers) {
