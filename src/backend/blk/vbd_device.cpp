@@ -144,6 +144,8 @@ void VbdDevice::read_nodes() {
     // `online` absent counts as 1: only an explicit 0 asks for removal.
     if (auto [v, err] = xs.read(0, cfg_.backend_path + "/online"); err == 0) online_ = v != "0";
 
+    // Unreadable counts as absent: a front end that takes our read access
+    // away from its own node has removed its device.
     auto [raw, err] = xs.read(0, cfg_.frontend_path + "/state");
     if (err != 0) {
         fe_present_ = false;
@@ -190,7 +192,7 @@ void VbdDevice::read_nodes() {
 // take every step that applies until none does (bounded: each step moves
 // the state forward or waits).
 void VbdDevice::decide() {
-    for (int round = 0; round < 8 && !done_; ++round) {
+    for (int round = 0; round < 16 && !done_; ++round) {
         if (fatal_pending_) {
             fatal_pending_ = false;
             fatal(fatal_message_);

@@ -10,6 +10,8 @@
 // Single-threaded event loop: the owner waits on fds() (the xenstore watch
 // fd, and while a ring is attached its event-channel and disk-completion
 // fds) and calls handle() when any is readable. handle() never blocks.
+// The EventChannels service must be this device's alone: handle() takes
+// every pending port (one back-end process serves one device).
 #pragma once
 
 #include <cstdint>
