@@ -69,14 +69,16 @@ fuzz="$top/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DXENOLITH_FUZZ=ON -DXENOLITH_GUESTS=OFF >/dev/null
 targets=(fuzz_loader fuzz_config fuzz_device_spec fuzz_cpulist pagewalk_fuzz xenstore_fuzz
-         xenstore_ring_fuzz hypercall_args_fuzz blkback_fuzz)
+         xenstore_ring_fuzz hypercall_args_fuzz blkback_fuzz vbd_fuzz)
 ninja -C "$fuzz" -j"$(nproc)" "${targets[@]}"
 for t in "${targets[@]}"; do
     bin=$(find "$fuzz/tests/fuzz" -type f -name "$t" | head -n 1)
     seeds=$(dirname "$(grep -rl "$t" "$top"/tests/fuzz/*/CMakeLists.txt | head -n 1)")
     corpus=$(mktemp -d)
     extra=()
-    for d in "$seeds/seeds" "$seeds/corpus" "$seeds/seeds-${t##*_}"; do [ -d "$d" ] && extra+=("$d"); done
+    for d in "$seeds/seeds" "$seeds/corpus" "$seeds/seeds-${t##*_}" "$seeds/seeds-${t%_fuzz}"; do
+        [ -d "$d" ] && extra+=("$d")
+    done
     if "$bin" -max_total_time="${XENOLITH_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${extra[@]}" \
         >"$corpus.log" 2>&1; then
         echo "fuzz $t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$corpus.log" || tail -n 1 "$corpus.log"))"

@@ -16,8 +16,9 @@ void LocalEventChannel::connect(LocalEventChannel& a, LocalEventChannel& b) {
     b.peer_ = &a;
 }
 
-std::pair<Port, int> LocalEventChannel::bind_interdomain(DomId, Port) {
+std::pair<Port, int> LocalEventChannel::bind_interdomain(DomId, Port remote_port) {
     if (!peer_) return {0, -ESRCH};
+    if (expected_remote_ && remote_port != *expected_remote_) return {0, -EINVAL};
     bound_ = true;
     return {port_, 0};
 }

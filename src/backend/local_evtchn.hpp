@@ -24,12 +24,17 @@ public:
     int notify(Port local) override;
 
     std::uint64_t notifications_sent() const { return sent_; }
+    bool bound() const { return bound_; }
+    // The one remote port this end may bind to, as an unbound port the
+    // front end allocated; any other is refused with EINVAL, as Xen does.
+    void expect_remote_port(Port remote) { expected_remote_ = remote; }
 
 private:
     UniqueFd fd_;
     LocalEventChannel* peer_ = nullptr;
     Port port_ = 1;
     bool bound_ = false;
+    std::optional<Port> expected_remote_;
     std::uint64_t sent_ = 0;
 };
 

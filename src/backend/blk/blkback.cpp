@@ -15,11 +15,22 @@ constexpr std::uint64_t kSectorSize = 512;
 
 Result<std::unique_ptr<Blkback>> Blkback::create(Config cfg, Grants& grants, EventChannels& evtchn,
                                                  UringDisk& disk) {
+    return make(std::move(cfg), grants, evtchn, &disk);
+}
+
+Result<std::unique_ptr<Blkback>> Blkback::create_empty(Config cfg, Grants& grants, EventChannels& evtchn) {
+    cfg.readonly = true;
+    cfg.discard = false;
+    return make(std::move(cfg), grants, evtchn, nullptr);
+}
+
+Result<std::unique_ptr<Blkback>> Blkback::make(Config cfg, Grants& grants, EventChannels& evtchn,
+                                               UringDisk* disk) {
     std::size_t pages = cfg.ring_refs.size();
     if (pages == 0 || pages > (1u << kMaxRingPageOrder) || (pages & (pages - 1)) != 0)
         return make_error(fmt::format("ring of {} pages: ring-page-order above {} or not a power of two",
                                       pages, kMaxRingPageOrder));
-    if (cfg.readonly == false && disk.readonly())
+    if (cfg.readonly == false && disk && disk->readonly())
         return make_error("a writable device on a read-only disk");
     if (cfg.max_indirect_segments > kMaxIndirectSegments)
         cfg.max_indirect_segments = kMaxIndirectSegments;
@@ -29,9 +40,10 @@ Result<std::unique_ptr<Blkback>> Blkback::create(Config cfg, Grants& grants, Eve
     return std::unique_ptr<Blkback>(new Blkback(std::move(cfg), grants, evtchn, disk, std::move(ring)));
 }
 
-Blkback::Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk& disk, GrantMapping ring)
+Blkback::Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk* disk, GrantMapping ring)
     : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), disk_(disk), ring_map_(std::move(ring)),
-      ring_(ring_map_.data(), ring_map_.pages(), cfg_.abi), sectors_(disk.size_bytes() / kSectorSize) {
+      ring_(ring_map_.data(), ring_map_.pages(), cfg_.abi),
+      sectors_(disk ? disk->size_bytes() / kSectorSize : 0) {
     unsigned n = cfg_.max_in_flight == 0 || cfg_.max_in_flight > ring_.size() ? ring_.size()
                                                                                : cfg_.max_in_flight;
     slots_.resize(n);
@@ -41,11 +53,15 @@ Blkback::Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk& d
 // Outstanding disk operations write into guest buffers this object maps:
 // wait for them before the mappings go.
 Blkback::~Blkback() {
-    while (in_flight_ > 0) {
-        pollfd p{disk_.completion_fd(), POLLIN, 0};
+    while (in_flight_ > 0 && disk_) {
+        pollfd p{disk_->completion_fd(), POLLIN, 0};
         ::poll(&p, 1, 1000);
-        disk_.reap([this](std::uint64_t cookie, int result) { complete(cookie, result); });
+        reap();
     }
+}
+
+void Blkback::reap() {
+    if (disk_) disk_->reap([this](std::uint64_t cookie, int result) { complete(cookie, result); });
 }
 
 void Blkback::on_event() {
@@ -54,12 +70,12 @@ void Blkback::on_event() {
 }
 
 void Blkback::on_disk() {
-    disk_.reap([this](std::uint64_t cookie, int result) { complete(cookie, result); });
+    reap();
     process_ring();
 }
 
 bool Blkback::poll_once(int timeout_ms) {
-    pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {disk_.completion_fd(), POLLIN, 0}};
+    pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {disk_fd(), POLLIN, 0}};
     if (::poll(p, 2, timeout_ms) <= 0) return false;
     if (p[1].revents) on_disk();
     if (p[0].revents) on_event();
@@ -68,16 +84,16 @@ bool Blkback::poll_once(int timeout_ms) {
 
 void Blkback::process_ring() {
     for (;;) {
-        while (!draining_ && !free_.empty()) {
+        while (!stopped_ && !draining_ && !free_.empty()) {
             auto req = ring_.next();
             if (!req) break;
             ++stats_.requests;
             dispatch(*req);
         }
-        if (ring_.broken() || draining_ || free_.empty()) break;
+        if (stopped_ || ring_.broken() || draining_ || free_.empty()) break;
         if (!ring_.final_check_for_requests()) break;
     }
-    disk_.submit();
+    if (disk_) disk_->submit();
     push();
 }
 
@@ -250,8 +266,8 @@ void Blkback::dispatch_discard(const Request& req) {
     if (req.nr_sectors == 0) return answer(req.id, BLKIF_OP_DISCARD, BLKIF_RSP_OKAY);
     std::uint64_t offset = req.sector_number * kSectorSize, len = req.nr_sectors * kSectorSize;
     // BLKIF_DISCARD_SECURE is ignored where discard-secure is not offered.
-    if ((req.discard_flag & BLKIF_DISCARD_SECURE) && disk_.can_secure_discard()) {
-        int rc = disk_.secure_discard(offset, len);
+    if ((req.discard_flag & BLKIF_DISCARD_SECURE) && disk_ && disk_->can_secure_discard()) {
+        int rc = disk_->secure_discard(offset, len);
         return answer(req.id, BLKIF_OP_DISCARD,
                       rc == 0 ? BLKIF_RSP_OKAY : rc == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR);
     }
@@ -296,12 +312,14 @@ bool Blkback::submit_step(unsigned index) {
     if (s.step >= 3) return false;
     bool ok = false;
     auto iovcnt = static_cast<unsigned>(s.iov.size());
-    switch (s.steps[s.step]) {
-    case Step::sync: ok = disk_.datasync(index); break;
-    case Step::read: ok = disk_.read(s.offset, s.iov.data(), iovcnt, index); break;
-    case Step::write: ok = disk_.write(s.offset, s.iov.data(), iovcnt, index); break;
-    case Step::discard: ok = disk_.discard(s.offset, s.bytes, index); break;
-    case Step::none: break;
+    if (disk_) {
+        switch (s.steps[s.step]) {
+        case Step::sync: ok = disk_->datasync(index); break;
+        case Step::read: ok = disk_->read(s.offset, s.iov.data(), iovcnt, index); break;
+        case Step::write: ok = disk_->write(s.offset, s.iov.data(), iovcnt, index); break;
+        case Step::discard: ok = disk_->discard(s.offset, s.bytes, index); break;
+        case Step::none: break;
+        }
     }
     if (!ok) s.status = BLKIF_RSP_ERROR;
     return ok;

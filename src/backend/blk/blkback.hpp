@@ -63,19 +63,28 @@ class Blkback {
 public:
     static Result<std::unique_ptr<Blkback>> create(Config cfg, Grants& grants, EventChannels& evtchn,
                                                    UringDisk& disk);
+    // A device with no medium (an empty cdrom): 0 sectors, read-only, so
+    // every request is answered without touching a disk (BLKIF_RSP_ERROR
+    // for reads and writes, EOPNOTSUPP for what is not offered).
+    static Result<std::unique_ptr<Blkback>> create_empty(Config cfg, Grants& grants, EventChannels& evtchn);
     Blkback(const Blkback&) = delete;
     Blkback& operator=(const Blkback&) = delete;
     ~Blkback();
 
     // The fds to wait on: the event channel's and the disk's completions.
     int event_fd() const { return evtchn_.fd(); }
-    int disk_fd() const { return disk_.completion_fd(); }
+    int disk_fd() const { return disk_ ? disk_->completion_fd() : -1; }
     void on_event();
     void on_disk();
     // Waits up to `timeout_ms` for either and handles it; false on timeout.
     bool poll_once(int timeout_ms);
     // Consumes whatever the ring holds (also done by on_event()).
     void process_ring();
+
+    // Takes no new request off the ring from now on; what is in flight
+    // completes and is answered. The device calls it before tearing the
+    // ring down, so no response is written after the ring is unmapped.
+    void stop_intake() { stopped_ = true; }
 
     // The front end broke the ring (lying indexes): the device must close.
     bool broken() const { return ring_.broken(); }
@@ -99,7 +108,10 @@ private:
         bool barrier = false;
     };
 
-    Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk& disk, GrantMapping ring);
+    static Result<std::unique_ptr<Blkback>> make(Config cfg, Grants& grants, EventChannels& evtchn,
+                                                 UringDisk* disk);
+    Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk* disk, GrantMapping ring);
+    void reap();
 
     void dispatch(const Request& req);
     void dispatch_rw(const Request& req);
@@ -120,7 +132,7 @@ private:
     Config cfg_;
     Grants& grants_;
     EventChannels& evtchn_;
-    UringDisk& disk_;
+    UringDisk* disk_;  // null: no medium
     GrantMapping ring_map_;
     BackRing ring_;
     std::uint64_t sectors_;
@@ -133,6 +145,7 @@ private:
     unsigned barrier_slot_ = 0;
     bool barrier_started_ = false;
     bool unpushed_ = false;
+    bool stopped_ = false;
     Stats stats_;
     std::vector<Segment> segs_scratch_;
     std::vector<std::byte*> pages_scratch_;

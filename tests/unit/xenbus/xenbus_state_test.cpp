@@ -1,8 +1,8 @@
-#include "toolstack/daemon/xenbus_state.hpp"
+#include "backend/xenbus_state.hpp"
 
 #include <gtest/gtest.h>
 
-namespace xenolith::toolstack {
+namespace xenolith::backend {
 namespace {
 
 TEST(XenbusStateTest, backend_lifecycle_when_followed_then_every_step_is_legal) {
@@ -82,4 +82,4 @@ TEST(XenbusStateTest, names_when_out_of_range_then_invalid) {
 }
 
 }  // namespace
-}  // namespace xenolith::toolstack
+}  // namespace xenolith::backend

@@ -11,7 +11,7 @@ extern "C" {
 #include <xen/io/xenbus.h>
 }
 
-namespace xenolith::toolstack {
+namespace xenolith::backend {
 
 using XenbusState = enum xenbus_state;
 
@@ -49,4 +49,4 @@ struct FrontendState {
 // resetting (kexec, module reload, soft reset) and is legal.
 FrontendState check_frontend_state(std::string_view value, XenbusState previous);
 
-}  // namespace xenolith::toolstack
+}  // namespace xenolith::backend

@@ -1,9 +1,9 @@
-#include "toolstack/daemon/xenbus_state.hpp"
+#include "backend/xenbus_state.hpp"
 
 #include <array>
 #include <charconv>
 
-namespace xenolith::toolstack {
+namespace xenolith::backend {
 
 namespace {
 
@@ -80,4 +80,4 @@ FrontendState check_frontend_state(std::string_view value, XenbusState previous)
     return {FrontendVerdict::ok, state};
 }
 
-}  // namespace xenolith::toolstack
+}  // namespace xenolith::backend

@@ -1,0 +1,503 @@
+// VbdDevice driven by a harness that plays blkfront: the xenstore nodes
+// through FakeXenstore (with watches), the ring in a LocalGrantTable guest,
+// a loopback event channel, a real file through io_uring.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/blk/vbd_device.hpp"
+#include "backend/local_evtchn.hpp"
+#include "backend/local_grants.hpp"
+#include "fake_xenstore.hpp"
+
+extern "C" {
+#include <xen/io/blkif.h>
+}
+
+using namespace xenolith::backend;
+using namespace xenolith::backend::blk;
+using xenolith::backend::testing::FakeXenstore;
+
+namespace {
+
+constexpr DomId kFront = 5, kBack = 0;
+constexpr std::uint64_t kDiskSectors = 2048;  // 1 MiB
+constexpr Port kFrontPort = 7;
+const std::string kBe = "/local/domain/0/backend/vbd/5/51712";
+const std::string kFe = "/local/domain/5/device/vbd/51712";
+
+std::string st(XenbusState s) { return std::to_string(static_cast<int>(s)); }
+
+class VbdDeviceTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/var/tmp/vbd-test-XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        ASSERT_GE(fd, 0);
+        path_ = tmpl;
+        ASSERT_EQ(::ftruncate(fd, kDiskSectors * 512), 0);
+        ::close(fd);
+        LocalEventChannel::connect(be_, fe_);
+        be_.expect_remote_port(kFrontPort);
+        // What libxl writes before the back end starts.
+        xs_.nodes[kFe + "/state"] = st(XenbusStateInitialising);
+        xs_.nodes[kFe + "/backend"] = kBe;
+        xs_.nodes[kBe + "/state"] = st(XenbusStateInitialising);
+        xs_.nodes[kBe + "/online"] = "1";
+        xs_.nodes[kBe + "/frontend"] = kFe;
+    }
+    void TearDown() override {
+        dev_.reset();
+        ::unlink(path_.c_str());
+    }
+
+    void start(VbdConfig cfg = {}, bool with_disk = true) {
+        if (with_disk) disk_ = UringDisk::open(DiskOpen{path_, -1, cfg.readonly || cfg.cdrom, true, 64}).value();
+        cfg.backend_path = kBe;
+        cfg.frontend_path = kFe;
+        cfg.frontend = kFront;
+        cfg.devid = 51712;
+        auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, disk_.get());
+        ASSERT_TRUE(d) << d.error().what;
+        dev_ = std::move(d).value();
+        pump();
+    }
+
+    // Lets the device take everything that is ready.
+    void pump() {
+        for (int i = 0; i < 20 && dev_->poll_once(0); ++i) {}
+    }
+    std::string node(const std::string& path) { return xs_.read(0, path).first; }
+    bool has(const std::string& path) { return xs_.read(0, path).second == 0; }
+    void fe_state(const std::string& value) {
+        xs_.write(0, kFe + "/state", value);
+        pump();
+    }
+    void fe_state(XenbusState s) { fe_state(st(s)); }
+
+    // blkfront's talk_to_blkback: a fresh ring, its ref and port, then
+    // Initialised (or Connected).
+    void blkfront_connect(XenbusState final = XenbusStateInitialised, unsigned ring_frame = 0) {
+        gt_.grant(ring_frame, ring_frame, false);
+        front_ = std::make_unique<FrontRing>(gt_.page(ring_frame), 1, Abi::x86_64);
+        xs_.rm(0, kFe + "/ring-page-order");
+        xs_.write(0, kFe + "/ring-ref", std::to_string(ring_frame));
+        xs_.write(0, kFe + "/event-channel", std::to_string(kFrontPort));
+        xs_.write(0, kFe + "/protocol", "x86_64-abi");
+        fe_state(final);
+    }
+
+    GrantRef grant_page() {
+        GrantRef ref = next_ref_++;
+        gt_.grant(ref, ref, false);
+        return ref;
+    }
+    std::byte* page(GrantRef ref) { return gt_.page(ref); }
+
+    static Request rw(std::uint8_t op, std::uint64_t sector, GrantRef ref, std::uint64_t id) {
+        Request r;
+        r.operation = op;
+        r.id = id;
+        r.sector_number = sector;
+        r.nr_segments = 1;
+        r.seg[0] = Segment{ref, 0, 7};
+        return r;
+    }
+    void send(const std::vector<Request>& reqs) {
+        for (const Request& r : reqs) front_->queue(r);
+        if (front_->push_requests()) fe_.notify(1);
+    }
+    std::vector<Response> collect(std::size_t n) {
+        std::vector<Response> out;
+        for (int spins = 0; out.size() < n && spins < 200; ++spins) {
+            while (auto r = front_->next_response()) out.push_back(*r);
+            if (out.size() < n) dev_->poll_once(50);
+        }
+        return out;
+    }
+    std::int16_t io1(const Request& r) {
+        send({r});
+        auto v = collect(1);
+        return v.size() == 1 ? v[0].status : std::int16_t{99};
+    }
+
+    FakeXenstore xs_;
+    LocalGrantTable gt_{kFront, kBack, 256, 1024};
+    LocalEventChannel be_, fe_;
+    std::string path_;
+    std::unique_ptr<UringDisk> disk_;
+    std::unique_ptr<VbdDevice> dev_;
+    std::unique_ptr<FrontRing> front_;
+    GrantRef next_ref_ = 32;
+};
+
+}  // namespace
+
+TEST_F(VbdDeviceTest, start_when_created_then_disk_facts_offer_and_initwait_written) {
+    start();
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateInitWait));
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    EXPECT_EQ(node(kBe + "/sectors"), std::to_string(kDiskSectors));
+    EXPECT_EQ(node(kBe + "/info"), "0");
+    EXPECT_EQ(node(kBe + "/sector-size"), "512");
+    EXPECT_EQ(node(kBe + "/physical-sector-size"), "512");
+    EXPECT_EQ(node(kBe + "/feature-flush-cache"), "1");
+    EXPECT_EQ(node(kBe + "/feature-discard"), "1");
+    EXPECT_EQ(node(kBe + "/max-ring-page-order"), "4");
+    EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));  // multi-queue is not offered
+    EXPECT_FALSE(has(kBe + "/error"));
+    EXPECT_EQ(xs_.watch_count(), 2u);
+}
+
+TEST_F(VbdDeviceTest, handshake_when_frontend_initialised_then_connected_and_write_read_round_trip) {
+    start();
+    blkfront_connect();
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateConnected));
+    fe_state(XenbusStateConnected);
+    EXPECT_TRUE(dev_->connected());
+
+    GrantRef a = grant_page(), b = grant_page();
+    std::memset(page(a), 'A', 4096);
+    EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 8, a, 1)), BLKIF_RSP_OKAY);
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 8, b, 2)), BLKIF_RSP_OKAY);
+    EXPECT_EQ(std::memcmp(page(a), page(b), 4096), 0);
+    EXPECT_EQ(dev_->stats().connections, 1u);
+}
+
+TEST_F(VbdDeviceTest, frontend_connected_directly_when_initwait_then_connects) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    EXPECT_TRUE(dev_->connected());
+}
+
+TEST_F(VbdDeviceTest, reset_when_frontend_closes_then_reinitialises_then_serves_new_ring) {
+    start();
+    blkfront_connect();
+    ASSERT_TRUE(dev_->connected());
+    fe_state(XenbusStateClosing);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);  // until the front end is Closed
+    EXPECT_EQ(dev_->ring(), nullptr);
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_FALSE(dev_->done());  // online: the front end may come back
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    blkfront_connect(XenbusStateInitialised, 1);
+    ASSERT_TRUE(dev_->connected());
+    GrantRef a = grant_page();
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, a, 3)), BLKIF_RSP_OKAY);
+    EXPECT_EQ(dev_->stats().connections, 2u);
+}
+
+// Linux's xenbus_reset_state (a kexec'd kernel finding its back end
+// Connected): Closing, wait for Closing; Closed, wait for Closed;
+// Initialising, wait for InitWait.
+TEST_F(VbdDeviceTest, xenbus_reset_state_when_kexec_then_backend_walks_closing_closed_initwait) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    fe_state(XenbusStateClosing);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosing));
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosed));
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateInitWait));
+    blkfront_connect(XenbusStateConnected, 1);
+    EXPECT_TRUE(dev_->connected());
+}
+
+TEST_F(VbdDeviceTest, reset_when_frontend_reinitialises_without_closing_then_ring_dropped_and_initwait) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected());
+    fe_state(XenbusStateInitialising);  // kexec after a crash: no Closing, no Closed
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    blkfront_connect(XenbusStateConnected, 2);
+    ASSERT_TRUE(dev_->connected());
+    EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 16, grant_page(), 4)), BLKIF_RSP_OKAY);
+}
+
+TEST_F(VbdDeviceTest, closing_when_io_in_flight_then_every_request_answered_before_ring_unmapped) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected());
+    std::vector<Request> reqs;
+    for (std::uint64_t i = 0; i < 16; ++i) reqs.push_back(rw(BLKIF_OP_WRITE, i * 8, grant_page(), i));
+    send(reqs);
+    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    dev_->handle();  // takes the requests, then sees Closing: they are in flight
+    ASSERT_NE(dev_->ring(), nullptr);
+    EXPECT_GT(dev_->ring()->in_flight(), 0u);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
+    EXPECT_EQ(dev_->ring(), nullptr);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    std::vector<Response> out;
+    while (auto r = front_->next_response()) out.push_back(*r);
+    ASSERT_EQ(out.size(), reqs.size());
+    for (const Response& r : out) EXPECT_EQ(r.status, BLKIF_RSP_OKAY);
+}
+
+TEST_F(VbdDeviceTest, closing_when_requests_arrive_after_close_then_not_taken) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    send({rw(BLKIF_OP_WRITE, 0, grant_page(), 1)});
+    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    dev_->handle();
+    send({rw(BLKIF_OP_WRITE, 8, grant_page(), 2)});  // too late: intake stopped
+    for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
+    std::vector<Response> out;
+    while (auto r = front_->next_response()) out.push_back(*r);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].id, 1u);
+}
+
+struct BadKey {
+    const char* key;
+    const char* value;
+    const char* error_mentions;
+};
+
+class VbdBadFrontend : public VbdDeviceTest, public ::testing::WithParamInterface<BadKey> {};
+
+TEST_P(VbdBadFrontend, bad_ring_node_when_connecting_then_error_node_and_closed) {
+    start();
+    xs_.write(0, kFe + std::string("/") + GetParam().key, GetParam().value);
+    gt_.grant(0, 0, false);
+    if (std::string(GetParam().key) != "ring-ref") xs_.write(0, kFe + "/ring-ref", "0");
+    if (std::string(GetParam().key) != "event-channel") xs_.write(0, kFe + "/event-channel", std::to_string(kFrontPort));
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosed));
+    EXPECT_NE(node(kBe + "/error").find(GetParam().error_mentions), std::string::npos) << node(kBe + "/error");
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+    // Not attached again until the front end resets; then served.
+    fe_state(XenbusStateConnected);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    fe_state(XenbusStateClosed);
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    blkfront_connect();
+    EXPECT_TRUE(dev_->connected()) << dev_->last_error();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, VbdBadFrontend,
+    ::testing::Values(BadKey{"ring-ref", "999", "ring-ref"},     // never granted
+                      BadKey{"ring-ref", "0x10", "ring-ref"},    // not decimal
+                      BadKey{"ring-page-order", "9", "ring-page-order"},
+                      BadKey{"protocol", "sparc-abi", "protocol"},
+                      BadKey{"event-channel", "9", "event-channel"},  // not the port the front end allocated
+                      BadKey{"event-channel", "-1", "event-channel"}));
+
+TEST_F(VbdDeviceTest, missing_ring_ref_when_initialised_then_error_names_key) {
+    start();
+    xs_.write(0, kFe + "/event-channel", "7");
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(dev_->last_error().find("ring-ref: missing"), std::string::npos) << dev_->last_error();
+}
+
+TEST_F(VbdDeviceTest, online_zero_when_connected_then_closing_until_frontend_closes_then_done) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected());
+    xs_.write(0, kBe + "/online", "0");
+    pump();
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    EXPECT_FALSE(dev_->done());
+    EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 0, grant_page(), 9)), BLKIF_RSP_OKAY);  // still served meanwhile
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_TRUE(dev_->done());
+    EXPECT_TRUE(dev_->fds().empty());
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_EQ(xs_.watch_count(), 0u);
+}
+
+TEST_F(VbdDeviceTest, online_zero_when_frontend_never_connected_then_closed_and_done_at_once) {
+    start();
+    xs_.write(0, kBe + "/online", "0");
+    pump();
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_TRUE(dev_->done());
+}
+
+TEST_F(VbdDeviceTest, online_zero_when_frontend_closes_then_not_reattached_on_reinitialise) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    xs_.write(0, kBe + "/online", "0");
+    pump();
+    fe_state(XenbusStateInitialising);  // a reset while removal is asked: no new connection
+    EXPECT_TRUE(dev_->done());
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+}
+
+TEST_F(VbdDeviceTest, frontend_state_removed_when_connected_then_closed_and_done) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    xs_.rm(0, kFe);
+    pump();
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_TRUE(dev_->done());
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+}
+
+TEST_F(VbdDeviceTest, backend_dir_removed_when_connected_then_done_and_nothing_recreated) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    xs_.rm(0, kBe);
+    pump();
+    EXPECT_TRUE(dev_->done());
+    EXPECT_FALSE(has(kBe + "/state"));
+    EXPECT_FALSE(has(kBe + "/error"));
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+}
+
+TEST_F(VbdDeviceTest, frontend_absent_when_started_then_waits_for_it) {
+    xs_.nodes.erase(kFe + "/state");
+    start();
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    EXPECT_FALSE(dev_->done());
+    fe_state(XenbusStateInitialising);
+    blkfront_connect();
+    EXPECT_TRUE(dev_->connected());
+}
+
+class VbdGarbageState : public VbdDeviceTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(VbdGarbageState, garbage_state_when_connected_then_error_closed_and_recoverable) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected());
+    fe_state(GetParam());
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_TRUE(has(kBe + "/error"));
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(dev_->done());
+    fe_state(GetParam());  // the same garbage again: no second error
+    EXPECT_EQ(dev_->stats().fatal_errors, 1u);
+    fe_state(XenbusStateClosed);
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    blkfront_connect(XenbusStateConnected, 3);
+    EXPECT_TRUE(dev_->connected());
+}
+
+INSTANTIATE_TEST_SUITE_P(Values, VbdGarbageState,
+                         ::testing::Values("abc", "", "4 ", "+4", "-1", "99", "99999999999999", "7", "8", "2",
+                                           std::string("4\0", 2)));
+
+TEST_F(VbdDeviceTest, backwards_when_connected_to_initialised_then_ignored_and_still_connected) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    fe_state(XenbusStateInitialised);
+    EXPECT_TRUE(dev_->connected());
+    EXPECT_EQ(dev_->stats().backwards_moves, 1u);
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 1)), BLKIF_RSP_OKAY);
+}
+
+TEST_F(VbdDeviceTest, closing_then_connected_when_closed_then_not_reattached) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    fe_state(XenbusStateClosing);
+    fe_state(XenbusStateConnected);  // changed its mind: must reset first
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    EXPECT_EQ(dev_->ring(), nullptr);
+    EXPECT_EQ(dev_->stats().connections, 1u);
+    fe_state(XenbusStateClosed);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+}
+
+TEST_F(VbdDeviceTest, random_flips_when_any_sequence_then_no_hang_and_recovers) {
+    start();
+    std::mt19937 rng(1234);
+    const char* values[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "x", ""};
+    for (int i = 0; i < 300; ++i) {
+        if (rng() % 4 == 0) blkfront_connect(XenbusStateInitialised, 4 + rng() % 4);
+        fe_state(values[rng() % std::size(values)]);
+        if (dev_->done()) break;
+    }
+    if (!dev_->done()) {
+        fe_state(XenbusStateClosed);
+        fe_state(XenbusStateInitialising);
+        blkfront_connect(XenbusStateConnected, 9);
+        EXPECT_TRUE(dev_->connected()) << dev_->last_error();
+    }
+}
+
+TEST_F(VbdDeviceTest, ring_broken_when_req_prod_lies_then_error_and_closed) {
+    start();
+    blkfront_connect(XenbusStateConnected);
+    std::uint32_t lie = 1000;  // more than a ring ahead of the responses
+    std::memcpy(gt_.page(0), &lie, sizeof lie);
+    fe_.notify(1);
+    pump();
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(node(kBe + "/error").find("ring broken"), std::string::npos);
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+}
+
+TEST_F(VbdDeviceTest, readonly_device_when_writing_then_error_and_reads_served) {
+    VbdConfig cfg;
+    cfg.readonly = true;
+    start(cfg);
+    EXPECT_EQ(node(kBe + "/info"), std::to_string(VDISK_READONLY));
+    EXPECT_EQ(node(kBe + "/feature-discard"), "0");
+    blkfront_connect(XenbusStateConnected);
+    EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 0, grant_page(), 1)), BLKIF_RSP_ERROR);
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 2)), BLKIF_RSP_OKAY);
+}
+
+TEST_F(VbdDeviceTest, empty_cdrom_when_reading_then_zero_sectors_and_error) {
+    VbdConfig cfg;
+    cfg.cdrom = true;
+    start(cfg, false);
+    EXPECT_EQ(node(kBe + "/sectors"), "0");
+    EXPECT_EQ(node(kBe + "/info"), std::to_string(VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY));
+    blkfront_connect(XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 1)), BLKIF_RSP_ERROR);
+    EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 0, grant_page(), 2)), BLKIF_RSP_ERROR);
+    Request flush;
+    flush.operation = BLKIF_OP_FLUSH_DISKCACHE;
+    flush.id = 3;
+    EXPECT_EQ(io1(flush), BLKIF_RSP_ERROR);
+}
+
+TEST_F(VbdDeviceTest, create_when_no_disk_and_not_cdrom_then_refused) {
+    VbdConfig cfg;
+    cfg.backend_path = kBe;
+    cfg.frontend_path = kFe;
+    auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, nullptr);
+    EXPECT_FALSE(d);
+}
+
+TEST_F(VbdDeviceTest, connect_when_commit_meets_eagain_then_retried) {
+    start();
+    xs_.fail_commits = 3;
+    blkfront_connect();
+    EXPECT_TRUE(dev_->connected());
+}
+
+TEST_F(VbdDeviceTest, create_when_xenstore_refuses_writes_then_error) {
+    xs_.fail_writes = 1;
+    disk_ = UringDisk::open(DiskOpen{path_, -1, false, true, 64}).value();
+    VbdConfig cfg;
+    cfg.backend_path = kBe;
+    cfg.frontend_path = kFe;
+    auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, disk_.get());
+    EXPECT_FALSE(d);
+}
