@@ -69,6 +69,12 @@ void Supervisor::handle() {
 // Decides between another launch after a back-off and giving up.
 void Supervisor::went_away(ExitInfo e) {
     if (given_up_) return;
+    // Exit status 0 is a back-end whose device is gone: its work is done.
+    if (!e.signaled && e.code == 0 && e.launch_error.empty()) {
+        finished_ = true;
+        gone_(e, false);
+        return;
+    }
     auto now = Clock::now();
     while (!recent_.empty() && now - recent_.front() >= policy_.window) recent_.pop_front();
     if (recent_.size() >= policy_.max_restarts) {

@@ -2,7 +2,8 @@
 // tells the owner (which takes the device to Closed, so the guest sees I/O
 // errors rather than a hang), and relaunches it after a back-off that
 // doubles per restart, at most `max_restarts` per `window`; past that it
-// gives up and the device stays Closed.
+// gives up and the device stays Closed. A back-end that exits with status 0
+// has finished (its device was removed) and is not relaunched.
 //
 // Event-loop friendly: fd() is one epoll fd, readable when handle() has
 // something to do (a death to reap or a back-off that has run out).
@@ -48,6 +49,7 @@ public:
 
     bool running() const { return proc_.has_value(); }
     bool given_up() const { return given_up_; }
+    bool finished() const { return finished_; }
     unsigned restarts() const { return restarts_; }
     const BackendProcess* process() const { return proc_ ? &*proc_ : nullptr; }
 
@@ -66,6 +68,7 @@ private:
     std::deque<Clock::time_point> recent_;  // restarts within the window
     unsigned restarts_ = 0;
     bool given_up_ = false;
+    bool finished_ = false;
     bool timer_armed_ = false;
 };
 

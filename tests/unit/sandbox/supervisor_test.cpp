@@ -79,6 +79,10 @@ TEST(Supervisor, backend_aborts_once_when_supervised_then_reported_and_restarted
     ASSERT_TRUE(drive(s, [&] { return gone.size() == 2; }));
     EXPECT_FALSE(gone[1].exit.signaled);
     EXPECT_EQ(gone[1].exit.code, 0);
+    // A clean exit is a back-end whose device is gone: not relaunched.
+    EXPECT_FALSE(gone[1].will_restart);
+    EXPECT_TRUE(s.finished());
+    EXPECT_FALSE(s.running());
     s.stop();
 }
 
