@@ -35,6 +35,7 @@ extern "C" {
 #include "domain/domain.hpp"
 #include "domain/guest_domain_adapter.hpp"
 #include "domain/pvclock.hpp"
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/guest_access.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/transport.hpp"
@@ -164,7 +165,8 @@ void Vcpu::set_runstate(int state) {
 // Xen's update_runstate_area() runs only for v == current; another vCPU's
 // registration is published when the target next enters the guest. Each
 // posted copy rereads the area, so a later registration wins.
-void Vcpu::set_runstate_area(std::uint64_t linear) {
+void Vcpu::set_runstate_area(std::uint64_t linear, bool is64) {
+    runstate_area_is64_ = is64;
     runstate_area_ = linear;
     if (linear) post([this] { publish_runstate(runstate()); });
 }
@@ -212,16 +214,25 @@ void Vcpu::publish_runstate(const vcpu_runstate_info_t& r) {
     const kvm_sregs& sregs = kvm_->sregs();
     hypercall::GuestAccess guest(domain_.memory(),
                                  {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer});
-    const std::uint64_t entry_at = area + offsetof(vcpu_runstate_info_t, state_entry_time);
+    if (runstate_area_is64_.load())
+        write_runstate(guest, area, r);
+    else
+        write_runstate(guest, area, hypercall::compat::to_compat(r));
+}
+
+// One copy in either layout (vcpu_runstate_info_t or its compat twin).
+template <class Info>
+void Vcpu::write_runstate(hypercall::GuestAccess& guest, std::uint64_t area, const Info& r) {
+    const std::uint64_t entry_at = area + offsetof(Info, state_entry_time);
     if (domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag)) {
         const std::uint64_t flagged = r.state_entry_time | XEN_RUNSTATE_UPDATE;
         if (!guest.write(entry_at, flagged)) return;
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        vcpu_runstate_info_t body = r;
+        Info body = r;
         body.state_entry_time = flagged;
         if (!guest.write(area, body)) return;
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        guest.write(entry_at, r.state_entry_time);
+        guest.write(entry_at, std::uint64_t{r.state_entry_time});
         return;
     }
     guest.write(area, r);
@@ -717,8 +728,7 @@ void Vcpu::handle_io() {
         kvm_regs& regs = kvm_->regs();
         const auto call = hypercall::decode_port_io_call(nr, regs, kvm_->sregs());
         const long ret = run_hypercall(call);
-        regs.rax = call.is64 ? static_cast<std::uint64_t>(ret)
-                             : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        regs.rax = hypercall::result_register(ret, call.is64);
         kvm_->mark_regs_dirty();
         return;
     }
@@ -751,9 +761,7 @@ void Vcpu::handle_xen_exit() {
     kvm_run* run = kvm_->run_area();
     if (auto call = hypercall::decode_kvm_xen_exit(run->xen)) {
         const long ret = run_hypercall(*call);
-        run->xen.u.hcall.result = call->is64
-                                      ? static_cast<std::uint64_t>(ret)
-                                      : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        run->xen.u.hcall.result = hypercall::result_register(ret, call->is64);
         return;
     }
     crash(fmt::format("unexpected KVM_EXIT_XEN type {}", run->xen.type).c_str());

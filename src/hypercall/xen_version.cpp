@@ -8,6 +8,7 @@ extern "C" {
 #include <xen/version.h>
 }
 
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -45,9 +46,14 @@ long xen_version(Context& ctx) {
         case XENVER_changeset:
             return copy_string<XEN_CHANGESET_INFO_LEN>(ctx, arg, "xenolith " XENOLITH_VERSION);
         case XENVER_platform_parameters: {
-            // Xen 4.17 still reports the PV hypervisor hole to every guest.
+            // Xen 4.17 still reports the PV hypervisor hole to every guest;
+            // a 32-bit caller's virt_start is an unsigned long (4 bytes).
+            if (!ctx.is64) {
+                const compat::PlatformParameters p{0xf5800000u};
+                return ctx.guest.write(arg, p) ? 0 : -XEN_EFAULT;
+            }
             xen_platform_parameters_t p{};
-            p.virt_start = ctx.is64 ? 0xffff800000000000ull : 0xf5800000ull;
+            p.virt_start = 0xffff800000000000ull;
             return ctx.guest.write(arg, p) ? 0 : -XEN_EFAULT;
         }
         case XENVER_get_features: {

@@ -39,7 +39,10 @@ public:
     bool online() const override { return online_; }
     void set_online(bool on) override { online_ = on; }
     vcpu_runstate_info_t runstate() override { return runstate_; }
-    void set_runstate_area(std::uint64_t linear) override { runstate_area = linear; }
+    void set_runstate_area(std::uint64_t linear, bool is64) override {
+        runstate_area = linear;
+        runstate_area_is64 = is64;
+    }
     void set_time_area(std::uint64_t linear) override { time_area = linear; }
     void set_singleshot_timer(std::optional<hypercall::Deadline> when) override {
         ++singleshot_calls;
@@ -61,6 +64,7 @@ public:
     bool online_ = false;
     vcpu_runstate_info_t runstate_{};
     std::uint64_t runstate_area = 0, time_area = 0;
+    bool runstate_area_is64 = true;
     std::optional<hypercall::Deadline> singleshot;
     std::optional<std::chrono::nanoseconds> periodic;
     unsigned singleshot_calls = 0, periodic_calls = 0, blocks = 0, polls = 0;
