@@ -35,9 +35,9 @@ extern "C" {
 #include "domain/domain.hpp"
 #include "domain/guest_domain_adapter.hpp"
 #include "domain/pvclock.hpp"
-#include "hypercall/compat_abi.hpp"
 #include "hypercall/guest_access.hpp"
 #include "hypercall/hypercall.hpp"
+#include "hypercall/runstate_area.hpp"
 #include "hypercall/transport.hpp"
 #include "kvm/kvm_vcpu.hpp"
 
@@ -206,36 +206,16 @@ void Vcpu::run_posted_work() {
 }
 
 // Writes the runstate to the guest's registered area through its current
-// page tables. With VMASST_TYPE_runstate_update_flag the guest sees
-// XEN_RUNSTATE_UPDATE in state_entry_time while the copy is in flight.
+// page tables, in the layout of the ABI it was registered from.
 void Vcpu::publish_runstate(const vcpu_runstate_info_t& r) {
     const std::uint64_t area = runstate_area_.load();
     if (!area) return;
     const kvm_sregs& sregs = kvm_->sregs();
     hypercall::GuestAccess guest(domain_.memory(),
                                  {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer});
-    if (runstate_area_is64_.load())
-        write_runstate(guest, area, r);
-    else
-        write_runstate(guest, area, hypercall::compat::to_compat(r));
-}
-
-// One copy in either layout (vcpu_runstate_info_t or its compat twin).
-template <class Info>
-void Vcpu::write_runstate(hypercall::GuestAccess& guest, std::uint64_t area, const Info& r) {
-    const std::uint64_t entry_at = area + offsetof(Info, state_entry_time);
-    if (domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag)) {
-        const std::uint64_t flagged = r.state_entry_time | XEN_RUNSTATE_UPDATE;
-        if (!guest.write(entry_at, flagged)) return;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        Info body = r;
-        body.state_entry_time = flagged;
-        if (!guest.write(area, body)) return;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        guest.write(entry_at, std::uint64_t{r.state_entry_time});
-        return;
-    }
-    guest.write(area, r);
+    hypercall::write_runstate_area(
+        guest, area, runstate_area_is64_.load(),
+        domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag), r);
 }
 
 // Mirrors vcpu_info.time into the guest's registered time area.

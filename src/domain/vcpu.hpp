@@ -34,7 +34,6 @@ class Vcpu;
 }
 namespace xenolith::hypercall {
 struct DecodedCall;
-class GuestAccess;
 }
 
 namespace xenolith::domain {
@@ -233,8 +232,6 @@ private:
     std::atomic<bool> runstate_area_is64_{true};
     std::atomic<std::uint64_t> time_area_{0};
     void publish_runstate(const vcpu_runstate_info_t& r);
-    template <class Info>
-    void write_runstate(hypercall::GuestAccess& guest, std::uint64_t area, const Info& r);
     void publish_time();
 
     std::mutex runstate_mu_;
