@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 extern "C" {
 #include <xen/errno.h>
 #include <xen/memory.h>
@@ -246,6 +248,71 @@ TEST_F(MemoryOp, memory_map_when_32bit_struct_ends_at_end_of_memory_then_read_wh
     EXPECT_EQ(get<std::uint32_t>(end), 2u);
     EXPECT_EQ(memop(XENMEM_memory_map, end, true), -XEN_EFAULT);
 }
+
+// A 32-bit PVH guest's own paging: its handles are linear addresses in
+// 2-level or PAE paging, walked by the same GuestAccess. Linear
+// 0xc0001000 -> kArg and 0xc0002000 -> kBuf; 0xfffff000 -> 0x50000, the
+// last page below 4 GiB, so a buffer running past it faults.
+struct MemoryOp32BitPaging : HypercallTest, ::testing::WithParamInterface<bool> {
+    static constexpr std::uint64_t kTables = 0x40000;
+    bool pae() const { return GetParam(); }
+    // The next free page for a table, per directory entry that needs one.
+    std::uint64_t table_for(std::uint64_t key) {
+        auto [it, fresh] = tables_.try_emplace(key, kTables + 0x1000 * (tables_.size() + 1));
+        return it->second;
+    }
+    void map(std::uint64_t linear, std::uint64_t gpa) {
+        if (pae()) {
+            // PDPT at kTables (PDPTEs take P only), then a PD and a PT.
+            const std::uint64_t gib = (linear >> 30) & 3;
+            const std::uint64_t pd = table_for(gib), pt = table_for(0x10000 + (linear >> 21));
+            put(kTables + gib * 8, pd | 1);
+            put(pd + ((linear >> 21) & 511) * 8, pt | 3);
+            put(pt + ((linear >> 12) & 511) * 8, gpa | 3);
+        } else {
+            // A page directory at kTables, a page table per 4 MiB.
+            const std::uint64_t pt = table_for(linear >> 22);
+            put(kTables + (linear >> 22) * 4, static_cast<std::uint32_t>(pt | 3));
+            put(pt + ((linear >> 12) & 1023) * 4, static_cast<std::uint32_t>(gpa | 3));
+        }
+    }
+    std::map<std::uint64_t, std::uint64_t> tables_;
+    void SetUp() override {
+        map(0xc0001000, kArg);
+        map(0xc0002000, kBuf);
+        map(0xfffff000, 0x50000);
+        paging.cr0 = 0x80000001;  // PG | PE
+        paging.cr3 = kTables;
+        paging.cr4 = pae() ? 0x20 : 0;
+        paging.efer = 0;
+    }
+    long memory_map_at(std::uint64_t linear) {
+        return call(__HYPERVISOR_memory_op, XENMEM_memory_map, linear, 0, 0, false);
+    }
+};
+
+TEST_P(MemoryOp32BitPaging, memory_map_when_handles_are_paged_linear_addresses_then_copied) {
+    put(kArg, std::uint32_t{8});
+    put(kArg + 4, std::uint32_t{0xc0002000});
+    ASSERT_EQ(memory_map_at(0xc0001000), 0);
+    EXPECT_EQ(get<std::uint32_t>(kArg), 2u);
+    EXPECT_EQ(get<std::uint64_t>(kBuf + 8), FakeGuest::kRamBytes);
+    EXPECT_EQ(get<std::uint64_t>(kBuf + 20), 0xfc000000u);
+    EXPECT_EQ(memory_map_at(0xc0003000), -XEN_EFAULT);  // not mapped
+}
+
+TEST_P(MemoryOp32BitPaging, memory_map_when_buffer_runs_past_4gib_then_efault) {
+    put(kArg, std::uint32_t{2});  // 40 bytes from 0xfffffff0: 16 fit
+    put(kArg + 4, std::uint32_t{0xfffffff0});
+    EXPECT_EQ(memory_map_at(0xc0001000), -XEN_EFAULT);
+    put(kArg, std::uint32_t{2});
+    put(kArg + 4, std::uint32_t{0xffffffd8});  // 40 bytes end exactly at 4 GiB
+    EXPECT_EQ(memory_map_at(0xc0001000), 0);
+    EXPECT_EQ(get<std::uint64_t>(0x50000 + 0xfd8 + 8), FakeGuest::kRamBytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paging, MemoryOp32BitPaging, ::testing::Bool(),
+                         [](const auto& p) { return p.param ? "pae" : "two_level"; });
 
 }  // namespace
 }  // namespace xenolith::test
