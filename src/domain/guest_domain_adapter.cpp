@@ -13,7 +13,9 @@ bool GuestVcpuAdapter::initialise(const vcpu_hvm_context_t& ctx) {
 bool GuestVcpuAdapter::online() const { return v_.online(); }
 void GuestVcpuAdapter::set_online(bool on) { v_.set_online(on); }
 vcpu_runstate_info_t GuestVcpuAdapter::runstate() { return v_.runstate(); }
-void GuestVcpuAdapter::set_runstate_area(std::uint64_t linear) { v_.set_runstate_area(linear); }
+void GuestVcpuAdapter::set_runstate_area(std::uint64_t linear, bool is64) {
+    v_.set_runstate_area(linear, is64);
+}
 void GuestVcpuAdapter::set_time_area(std::uint64_t linear) { v_.set_time_area(linear); }
 void GuestVcpuAdapter::set_singleshot_timer(std::optional<hypercall::Deadline> when) {
     v_.set_singleshot_timer(when);

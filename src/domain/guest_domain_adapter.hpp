@@ -22,7 +22,7 @@ public:
     bool online() const override;
     void set_online(bool on) override;
     vcpu_runstate_info_t runstate() override;
-    void set_runstate_area(std::uint64_t linear) override;
+    void set_runstate_area(std::uint64_t linear, bool is64) override;
     void set_time_area(std::uint64_t linear) override;
     void set_singleshot_timer(std::optional<hypercall::Deadline> when) override;
     void set_periodic_timer(std::optional<std::chrono::nanoseconds> period) override;

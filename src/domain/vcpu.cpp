@@ -37,6 +37,7 @@ extern "C" {
 #include "domain/pvclock.hpp"
 #include "hypercall/guest_access.hpp"
 #include "hypercall/hypercall.hpp"
+#include "hypercall/runstate_area.hpp"
 #include "hypercall/transport.hpp"
 #include "kvm/kvm_vcpu.hpp"
 
@@ -164,7 +165,8 @@ void Vcpu::set_runstate(int state) {
 // Xen's update_runstate_area() runs only for v == current; another vCPU's
 // registration is published when the target next enters the guest. Each
 // posted copy rereads the area, so a later registration wins.
-void Vcpu::set_runstate_area(std::uint64_t linear) {
+void Vcpu::set_runstate_area(std::uint64_t linear, bool is64) {
+    runstate_area_is64_ = is64;
     runstate_area_ = linear;
     if (linear) post([this] { publish_runstate(runstate()); });
 }
@@ -204,27 +206,16 @@ void Vcpu::run_posted_work() {
 }
 
 // Writes the runstate to the guest's registered area through its current
-// page tables. With VMASST_TYPE_runstate_update_flag the guest sees
-// XEN_RUNSTATE_UPDATE in state_entry_time while the copy is in flight.
+// page tables, in the layout of the ABI it was registered from.
 void Vcpu::publish_runstate(const vcpu_runstate_info_t& r) {
     const std::uint64_t area = runstate_area_.load();
     if (!area) return;
     const kvm_sregs& sregs = kvm_->sregs();
     hypercall::GuestAccess guest(domain_.memory(),
                                  {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer});
-    const std::uint64_t entry_at = area + offsetof(vcpu_runstate_info_t, state_entry_time);
-    if (domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag)) {
-        const std::uint64_t flagged = r.state_entry_time | XEN_RUNSTATE_UPDATE;
-        if (!guest.write(entry_at, flagged)) return;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        vcpu_runstate_info_t body = r;
-        body.state_entry_time = flagged;
-        if (!guest.write(area, body)) return;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        guest.write(entry_at, r.state_entry_time);
-        return;
-    }
-    guest.write(area, r);
+    hypercall::write_runstate_area(
+        guest, area, runstate_area_is64_.load(),
+        domain_.vm_assist() & (1u << VMASST_TYPE_runstate_update_flag), r);
 }
 
 // Mirrors vcpu_info.time into the guest's registered time area.
@@ -717,8 +708,7 @@ void Vcpu::handle_io() {
         kvm_regs& regs = kvm_->regs();
         const auto call = hypercall::decode_port_io_call(nr, regs, kvm_->sregs());
         const long ret = run_hypercall(call);
-        regs.rax = call.is64 ? static_cast<std::uint64_t>(ret)
-                             : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        regs.rax = hypercall::result_register(ret, call.is64);
         kvm_->mark_regs_dirty();
         return;
     }
@@ -751,9 +741,7 @@ void Vcpu::handle_xen_exit() {
     kvm_run* run = kvm_->run_area();
     if (auto call = hypercall::decode_kvm_xen_exit(run->xen)) {
         const long ret = run_hypercall(*call);
-        run->xen.u.hcall.result = call->is64
-                                      ? static_cast<std::uint64_t>(ret)
-                                      : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+        run->xen.u.hcall.result = hypercall::result_register(ret, call->is64);
         return;
     }
     crash(fmt::format("unexpected KVM_EXIT_XEN type {}", run->xen.type).c_str());

@@ -102,8 +102,9 @@ public:
     // mirrored (0 = none). Written from this vCPU's thread with its current
     // page tables, as Xen does when it schedules the vCPU: registered from
     // another vCPU, the first copy is posted and lands before the target's
-    // next guest entry.
-    void set_runstate_area(std::uint64_t linear);
+    // next guest entry. A runstate area registered by a 32-bit caller
+    // (is64 false) gets the compat layout (hypercall/compat_abi.hpp).
+    void set_runstate_area(std::uint64_t linear, bool is64 = true);
     void set_time_area(std::uint64_t linear);
 
     // The one way in for work on this vCPU's state from another thread
@@ -225,6 +226,10 @@ private:
     vcpu_info_t* clock_target_ = nullptr;  // where we last wrote the time
 
     std::atomic<std::uint64_t> runstate_area_{0};
+    // Set before runstate_area_: a guest re-registering from the other ABI
+    // while its vCPU is being published can at worst get one copy in the
+    // other layout at the new address, in its own memory.
+    std::atomic<bool> runstate_area_is64_{true};
     std::atomic<std::uint64_t> time_area_{0};
     void publish_runstate(const vcpu_runstate_info_t& r);
     void publish_time();

@@ -6,6 +6,7 @@ extern "C" {
 #include <xen/event_channel.h>
 }
 
+#include "hypercall/compat_abi.hpp"  // the layouts are the same in both ABIs
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {

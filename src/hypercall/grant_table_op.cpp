@@ -1,7 +1,8 @@
 // grant_table_op: the grant-table operations of an HVM/PVH guest, as Xen
 // 4.17's arch/x86/hvm/hypercall.c hvm_grant_table_op() filters them and
 // common/grant_table.c do_grant_table_op() (compat/grant_table.c for 32-bit
-// callers) carries them out. The table itself is grant::GrantTable;
+// callers) carries them out. 32-bit layouts: compat_abi.hpp (setup_table
+// and copy differ; query_size, set_version and get_version do not). The table itself is grant::GrantTable;
 // frames are mapped through memory_op's add_to_physmap; copies are
 // grant::copy_one.
 #include <cstddef>
@@ -13,22 +14,12 @@ extern "C" {
 }
 
 #include "grant/grant_copy.hpp"
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/guest_domain.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
 namespace {
-
-// The 32-bit ABI's gnttab_setup_table (compat_gnttab_setup_table): a 4-byte
-// handle to 4-byte frame numbers.
-struct CompatSetupTable {
-    domid_t dom;
-    std::uint32_t nr_frames;
-    std::int16_t status;
-    std::uint32_t frame_list;
-};
-static_assert(sizeof(CompatSetupTable) == 16);
-static_assert(offsetof(gnttab_setup_table_t, frame_list) == 16);
 
 // rcu_lock_domain_by_any_id() and the default XSM policy, as a GNTST_ code.
 std::int16_t domain_status(Context& ctx, domid_t dom) {
@@ -61,7 +52,7 @@ long setup_table(Context& ctx, std::uint64_t uop, std::uint32_t count) {
     std::uint64_t list = 0;
     std::uint32_t nr_frames = 0;
     domid_t dom = 0;
-    CompatSetupTable compat{};
+    compat::GnttabSetupTable setup32{};
     if (ctx.is64) {
         if (count != 1) return -XEN_EINVAL;
         gnttab_setup_table_t op{};
@@ -72,10 +63,10 @@ long setup_table(Context& ctx, std::uint64_t uop, std::uint32_t count) {
     } else {
         if (count > 1) return -XEN_EINVAL;
         if (count == 0) return 0;  // compat_grant_table_op() loops zero times
-        if (!ctx.guest.read(uop, compat)) return -XEN_EFAULT;
-        list = compat.frame_list;
-        nr_frames = compat.nr_frames;
-        dom = compat.dom;
+        if (!ctx.guest.read(uop, setup32)) return -XEN_EFAULT;
+        list = setup32.frame_list;
+        nr_frames = setup32.nr_frames;
+        dom = setup32.dom;
     }
 
     std::int16_t status = domain_status(ctx, dom);
@@ -94,8 +85,8 @@ long setup_table(Context& ctx, std::uint64_t uop, std::uint32_t count) {
         return ctx.guest.write(uop + offsetof(gnttab_setup_table_t, status), status)
                    ? 0
                    : -XEN_EFAULT;
-    compat.status = status;
-    return ctx.guest.write(uop, compat) ? 0 : -XEN_EFAULT;
+    setup32.status = status;
+    return ctx.guest.write(uop, setup32) ? 0 : -XEN_EFAULT;
 }
 
 // gnttab_set_version(): the version in effect is written back even when
@@ -121,26 +112,11 @@ long get_version(Context& ctx, std::uint64_t uop) {
                : -XEN_EFAULT;
 }
 
-// The 32-bit ABI's gnttab_copy (compat_gnttab_copy): 4-byte frame numbers.
-struct CompatCopyPtr {
-    std::uint32_t ref_or_gmfn;
-    domid_t domid;
-    std::uint16_t offset;
-};
-struct CompatCopy {
-    CompatCopyPtr source, dest;
-    std::uint16_t len;
-    std::uint16_t flags;
-    std::int16_t status;
-};
-static_assert(sizeof(CompatCopy) == 24);
-static_assert(sizeof(gnttab_copy_t) == 40);
-
 // gnttab_copy(): each op's status is written back; a fault ends the batch
 // with -EFAULT (the ops before it are done).
 long copy(Context& ctx, std::uint64_t uop, std::uint32_t count) {
     const grant::DomainLookup& lookup = ctx.domain.grant_domains();
-    const std::size_t size = ctx.is64 ? sizeof(gnttab_copy_t) : sizeof(CompatCopy);
+    const std::size_t size = ctx.is64 ? sizeof(gnttab_copy_t) : sizeof(compat::GnttabCopy);
     for (std::uint32_t i = 0; i < count; ++i) {
         const std::uint64_t at = uop + std::uint64_t{i} * size;
         gnttab_copy_t op{};
@@ -148,7 +124,7 @@ long copy(Context& ctx, std::uint64_t uop, std::uint32_t count) {
         if (ctx.is64) {
             if (!ctx.guest.read(at, op)) return -XEN_EFAULT;
         } else {
-            CompatCopy c{};
+            compat::GnttabCopy c{};
             if (!ctx.guest.read(at, c)) return -XEN_EFAULT;
             op.source.u.gmfn = c.source.ref_or_gmfn;  // ref is the low half either way
             op.source.domid = c.source.domid;
@@ -158,7 +134,7 @@ long copy(Context& ctx, std::uint64_t uop, std::uint32_t count) {
             op.dest.offset = c.dest.offset;
             op.len = c.len;
             op.flags = c.flags;
-            status_at = at + offsetof(CompatCopy, status);
+            status_at = at + offsetof(compat::GnttabCopy, status);
         }
         const std::int16_t status =
             lookup ? grant::copy_one(op, ctx.domain.domid(), lookup) : GNTST_general_error;

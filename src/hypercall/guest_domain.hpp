@@ -52,7 +52,9 @@ public:
     virtual void set_online(bool on) = 0;
     virtual vcpu_runstate_info_t runstate() = 0;
     // Guest linear addresses mirrored with runstate / time info (0: none).
-    virtual void set_runstate_area(std::uint64_t linear) = 0;
+    // The runstate area keeps the layout of the ABI it was registered in
+    // (is64 false: compat::VcpuRunstateInfo); vcpu_time_info is one layout.
+    virtual void set_runstate_area(std::uint64_t linear, bool is64) = 0;
     virtual void set_time_area(std::uint64_t linear) = 0;
     // VIRQ_TIMER sources; nullopt stops them.
     virtual void set_singleshot_timer(std::optional<Deadline> when) = 0;

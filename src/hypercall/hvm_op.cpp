@@ -8,6 +8,7 @@ extern "C" {
 #include <xen/hvm/params.h>
 }
 
+#include "hypercall/compat_abi.hpp"  // the layouts are the same in both ABIs
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {

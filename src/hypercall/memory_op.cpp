@@ -1,4 +1,5 @@
 // memory_op: the guest's view of its physical memory.
+#include <cstddef>
 #include <cstdint>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -7,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 extern "C" {
@@ -14,6 +16,7 @@ extern "C" {
 #include <xen/memory.h>
 }
 
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/hypercall.hpp"
 #include "memory/reservation.hpp"
 
@@ -36,8 +39,20 @@ struct __attribute__((packed)) E820Entry {
 static_assert(sizeof(E820Entry) == 20);
 
 long add_to_physmap(Context& ctx, std::uint64_t arg) {
+    // Both ABIs read into the native struct; a 32-bit idx/gpfn is
+    // zero-extended (so its ~0 is not INVALID_GFN, as under Xen's XLAT).
     xen_add_to_physmap_t xatp{};
-    if (!ctx.guest.read(arg, xatp)) return -XEN_EFAULT;
+    if (ctx.is64) {
+        if (!ctx.guest.read(arg, xatp)) return -XEN_EFAULT;
+    } else {
+        compat::AddToPhysmap c{};
+        if (!ctx.guest.read(arg, c)) return -XEN_EFAULT;
+        xatp.domid = c.domid;
+        xatp.size = c.size;
+        xatp.space = c.space;
+        xatp.idx = c.idx;
+        xatp.gpfn = c.gpfn;
+    }
     if (long rc = check_self_domid(ctx, xatp.domid); rc) return rc;
     switch (xatp.space) {
         case XENMAPSPACE_shared_info:
@@ -60,16 +75,23 @@ long add_to_physmap(Context& ctx, std::uint64_t arg) {
     }
 }
 
+// XENMEM_memory_map in either ABI (Map: xen_memory_map_t or
+// compat::MemoryMap); the e820 entries are the same 20 bytes in both.
+template <class Map>
 long memory_map(Context& ctx, std::uint64_t arg) {
-    xen_memory_map_t map{};
+    Map map{};
     if (!ctx.guest.read(arg, map)) return -XEN_EFAULT;
+    std::uint64_t buffer = 0;
+    if constexpr (std::is_same_v<Map, xen_memory_map_t>)
+        buffer = reinterpret_cast<std::uint64_t>(map.buffer.p);
+    else
+        buffer = map.buffer;
     const auto& e820 = ctx.domain.memory_map();
     std::vector<E820Entry> entries;
     for (const auto& e : e820) entries.push_back({e.addr, e.size, e.type});
     // Xen truncates to the caller's buffer rather than failing.
     map.nr_entries = std::min<unsigned>(map.nr_entries, static_cast<unsigned>(entries.size()));
-    if (!ctx.guest.copy_to(reinterpret_cast<std::uint64_t>(map.buffer.p), entries.data(),
-                           map.nr_entries * sizeof(E820Entry)))
+    if (!ctx.guest.copy_to(buffer, entries.data(), map.nr_entries * sizeof(E820Entry)))
         return -XEN_EFAULT;
     return ctx.guest.write(arg, map) ? 0 : -XEN_EFAULT;
 }
@@ -82,16 +104,6 @@ long reservation(Context& ctx, std::uint64_t arg, bool maximum) {
     // Xen: d->max_pages and domain_tot_pages(d).
     return static_cast<long>(maximum ? mem.max_pages() : mem.tot_pages());
 }
-
-// The 32-bit guest ABI's xen_memory_reservation (Xen's compat layout):
-// 32-bit handle, nr_extents and pfns.
-struct __attribute__((packed)) CompatReservation {
-    std::uint32_t extent_start;
-    std::uint32_t nr_extents;
-    std::uint32_t extent_order;
-    std::uint32_t mem_flags;
-    domid_t domid;
-};
 
 // increase_reservation, decrease_reservation and populate_physmap: Xen's
 // do_memory_op preamble returns the extents done (start_extent) for every
@@ -113,7 +125,7 @@ long reservation_op(Context& ctx, std::uint64_t op, std::uint64_t start_extent,
         list = reinterpret_cast<std::uint64_t>(r.extent_start.p);
         domid = r.domid;
     } else {
-        CompatReservation r{};
+        compat::MemoryReservation r{};
         if (!ctx.guest.read(arg, r)) return static_cast<long>(start_extent);
         args.nr_extents = r.nr_extents;
         args.extent_order = r.extent_order;
@@ -210,7 +222,8 @@ long memory_op(Context& ctx) {
         case XENMEM_add_to_physmap:
             return add_to_physmap(ctx, arg);
         case XENMEM_memory_map:
-            return memory_map(ctx, arg);
+            return ctx.is64 ? memory_map<xen_memory_map_t>(ctx, arg)
+                            : memory_map<compat::MemoryMap>(ctx, arg);
         case XENMEM_current_reservation:
         case XENMEM_maximum_reservation:
             if (start_extent) return -XEN_EINVAL;

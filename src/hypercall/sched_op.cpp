@@ -9,6 +9,7 @@ extern "C" {
 #include <xen/sched.h>
 }
 
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/system_time.hpp"
 
@@ -18,12 +19,27 @@ namespace {
 constexpr unsigned kMaxPollPorts = 128;  // Xen's limit for SCHEDOP_poll
 
 long poll(Context& ctx) {
-    sched_poll_t p{};
-    if (!ctx.guest.read(ctx.arg[1], p)) return -XEN_EFAULT;
-    if (p.nr_ports > kMaxPollPorts) return -XEN_EINVAL;
-    std::vector<evtchn_port_t> ports(p.nr_ports);
-    if (!ctx.guest.copy_from(reinterpret_cast<std::uint64_t>(p.ports.p), ports.data(),
-                             ports.size() * sizeof(evtchn_port_t)))
+    // Native or compat::SchedPoll (a 4-byte handle); the ports are
+    // evtchn_port_t (4 bytes) in both.
+    std::uint64_t list = 0;
+    std::uint32_t nr_ports = 0;
+    std::uint64_t timeout = 0;
+    if (ctx.is64) {
+        sched_poll_t p{};
+        if (!ctx.guest.read(ctx.arg[1], p)) return -XEN_EFAULT;
+        list = reinterpret_cast<std::uint64_t>(p.ports.p);
+        nr_ports = p.nr_ports;
+        timeout = p.timeout;
+    } else {
+        compat::SchedPoll p{};
+        if (!ctx.guest.read(ctx.arg[1], p)) return -XEN_EFAULT;
+        list = p.ports;
+        nr_ports = p.nr_ports;
+        timeout = p.timeout;
+    }
+    if (nr_ports > kMaxPollPorts) return -XEN_EINVAL;
+    std::vector<evtchn_port_t> ports(nr_ports);
+    if (!ctx.guest.copy_from(list, ports.data(), ports.size() * sizeof(evtchn_port_t)))
         return -XEN_EFAULT;
     auto& ev = ctx.domain.events();
     for (evtchn_port_t port : ports)
@@ -31,7 +47,7 @@ long poll(Context& ctx) {
     // Returns once any polled port is pending (masked or not), or at the
     // timeout; a timeout already in the past returns at once.
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (p.timeout) deadline = system_time_to_deadline(p.timeout);
+    if (timeout) deadline = system_time_to_deadline(timeout);
     auto any_pending = [&] {
         for (evtchn_port_t port : ports)
             if (ev.poll_pending(port)) return true;  // either ABI, lock-free

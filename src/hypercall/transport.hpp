@@ -33,6 +33,15 @@ struct DecodedCall {
 // arguments in the ABI of the guest's mode. nullopt for other exit types.
 std::optional<DecodedCall> decode_kvm_xen_exit(const decltype(kvm_run::xen)& exit);
 
+// The guest's rax after a call: a 32-bit caller sees eax only, so the
+// result is its low 32 bits (-ENOSYS stays -ENOSYS as an int; a count
+// above 2^31 reads as negative, as under Xen's int-returning compat
+// handlers); the upper half is zeroed as a 32-bit register write would.
+constexpr std::uint64_t result_register(long ret, bool is64) {
+    return is64 ? static_cast<std::uint64_t>(ret)
+                : static_cast<std::uint64_t>(static_cast<std::uint32_t>(ret));
+}
+
 // The port-I/O stub's exit: nr is the value written (eax); arguments come
 // from the registers in the ABI of the guest's current mode.
 DecodedCall decode_port_io_call(std::uint32_t nr, const kvm_regs& regs, const kvm_sregs& sregs);

@@ -1,6 +1,9 @@
-// vcpu_op: per-vCPU areas and timers.
+// vcpu_op: per-vCPU areas and timers. A 32-bit caller's runstate info,
+// singleshot timer and area handles use the compat layouts
+// (compat_abi.hpp); the rest are the same in both ABIs.
 #include <cstdint>
 #include <chrono>
+#include <optional>
 
 extern "C" {
 #include <xen/errno.h>
@@ -8,10 +11,28 @@ extern "C" {
 #include <xen/vcpu.h>
 }
 
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/hypercall.hpp"
 #include "hypercall/system_time.hpp"
 
 namespace xenolith::hypercall {
+namespace {
+
+// The address in vcpu_register_{runstate,time}_memory_area: the union's
+// 64-bit member for a 64-bit caller, the 4-byte handle alone for a 32-bit
+// one (whose upper half may be garbage).
+std::optional<std::uint64_t> read_area_handle(Context& ctx, std::uint64_t arg) {
+    if (ctx.is64) {
+        std::uint64_t p = 0;
+        if (!ctx.guest.read(arg, p)) return std::nullopt;
+        return p;
+    }
+    compat::Handle h = 0;
+    if (!ctx.guest.read(arg, h)) return std::nullopt;
+    return h;
+}
+
+}  // namespace
 
 long vcpu_op(Context& ctx) {
     const std::uint64_t cmd = ctx.arg[0];
@@ -40,20 +61,22 @@ long vcpu_op(Context& ctx) {
             return v.online() ? 1 : 0;
         case VCPUOP_get_runstate_info: {
             const vcpu_runstate_info_t r = v.runstate();
-            return ctx.guest.write(arg, r) ? 0 : -XEN_EFAULT;
+            const bool ok = ctx.is64 ? ctx.guest.write(arg, r)
+                                     : ctx.guest.write(arg, compat::to_compat(r));
+            return ok ? 0 : -XEN_EFAULT;
         }
         case VCPUOP_register_runstate_memory_area: {
-            vcpu_register_runstate_memory_area_t a{};
-            if (!ctx.guest.read(arg, a)) return -XEN_EFAULT;
-            v.set_runstate_area(a.addr.p);
+            auto addr = read_area_handle(ctx, arg);
+            if (!addr) return -XEN_EFAULT;
+            v.set_runstate_area(*addr, ctx.is64);
             return 0;
         }
         case VCPUOP_register_vcpu_time_memory_area: {
-            vcpu_register_time_memory_area_t a{};
-            if (!ctx.guest.read(arg, a)) return -XEN_EFAULT;
+            auto addr = read_area_handle(ctx, arg);
+            if (!addr) return -XEN_EFAULT;
             // Xen checks the area is writable now (a NULL address unregisters).
-            if (a.addr.p && !ctx.guest.to_gpa(a.addr.p, true)) return -XEN_EFAULT;
-            v.set_time_area(a.addr.p);
+            if (*addr && !ctx.guest.to_gpa(*addr, true)) return -XEN_EFAULT;
+            v.set_time_area(*addr);
             return 0;
         }
         case VCPUOP_register_vcpu_info: {
@@ -82,7 +105,14 @@ long vcpu_op(Context& ctx) {
         case VCPUOP_set_singleshot_timer: {
             if (!self) return -XEN_EINVAL;  // only on oneself, as Xen
             vcpu_set_singleshot_timer_t t{};
-            if (!ctx.guest.read(arg, t)) return -XEN_EFAULT;
+            if (ctx.is64) {
+                if (!ctx.guest.read(arg, t)) return -XEN_EFAULT;
+            } else {
+                compat::VcpuSetSingleshotTimer c{};  // 12 bytes, not 16
+                if (!ctx.guest.read(arg, c)) return -XEN_EFAULT;
+                t.timeout_abs_ns = c.timeout_abs_ns;
+                t.flags = c.flags;
+            }
             const auto when = system_time_to_deadline(t.timeout_abs_ns);
             if ((t.flags & VCPU_SSHOTTMR_future) && when < std::chrono::steady_clock::now())
                 return -XEN_ETIME;

@@ -8,6 +8,7 @@ extern "C" {
 #include <xen/version.h>
 }
 
+#include "hypercall/compat_abi.hpp"
 #include "hypercall/hypercall.hpp"
 
 namespace xenolith::hypercall {
@@ -45,9 +46,17 @@ long xen_version(Context& ctx) {
         case XENVER_changeset:
             return copy_string<XEN_CHANGESET_INFO_LEN>(ctx, arg, "xenolith " XENOLITH_VERSION);
         case XENVER_platform_parameters: {
-            // Xen 4.17 still reports the PV hypervisor hole to every guest.
+            // Xen 4.17 reports the 64-bit PV hypervisor hole to every
+            // 64-bit caller. A 32-bit caller gets HYPERVISOR_COMPAT_VIRT_START
+            // (a 4-byte unsigned long): 0 in Debian's build (CONFIG_PV32
+            // off, see /boot/xen-4.17-amd64.config); with PV32 an HVM
+            // domain would get ~0u. Never 0xf5800000, which is PV-only.
+            if (!ctx.is64) {
+                const compat::PlatformParameters p{0};
+                return ctx.guest.write(arg, p) ? 0 : -XEN_EFAULT;
+            }
             xen_platform_parameters_t p{};
-            p.virt_start = ctx.is64 ? 0xffff800000000000ull : 0xf5800000ull;
+            p.virt_start = 0xffff800000000000ull;
             return ctx.guest.write(arg, p) ? 0 : -XEN_EFAULT;
         }
         case XENVER_get_features: {

@@ -67,5 +67,14 @@ TEST(Transport, port_io_call_reads_the_abi_of_the_current_mode) {
     EXPECT_EQ(decode_port_io_call(17, r, s).cpl, 3u);
 }
 
+TEST(Transport, result_register_when_32bit_then_low_half_with_int_sign) {
+    EXPECT_EQ(result_register(-38, true), 0xffffffffffffffdaull);  // -ENOSYS
+    EXPECT_EQ(result_register(-38, false), 0xffffffdaull);         // eax = -ENOSYS
+    EXPECT_EQ(static_cast<std::int32_t>(result_register(-38, false)), -38);
+    EXPECT_EQ(result_register(0x123456789, true), 0x123456789ull);
+    EXPECT_EQ(result_register(0x123456789, false), 0x23456789ull);  // eax only
+    EXPECT_EQ(result_register(0x80000000, false), 0x80000000ull);   // int: reads negative
+}
+
 }  // namespace
 }  // namespace xenolith::hypercall

@@ -66,5 +66,18 @@ TEST_F(ConsoleIo, read_when_console_domain_then_serial_bytes_once) {
     EXPECT_EQ(io(77, 4, kArg), -XEN_ENOSYS);
 }
 
+// ---- Both ABIs: console_io(unsigned int cmd, unsigned int count, char *)
+// takes only registers; a 32-bit caller's come zero-extended.
+struct ConsoleIoAbi : BothAbis {};
+
+TEST_P(ConsoleIoAbi, write_when_count_has_high_bits_then_only_low_32_count) {
+    std::memcpy(dom.memory().host_ptr(kArg, 3), "abc", 3);
+    EXPECT_EQ(abi_call(__HYPERVISOR_console_io, CONSOLEIO_write, (1ull << 32) | 3, kArg), 0);
+    EXPECT_EQ(dom.console, "abc");
+    EXPECT_EQ(abi_call(__HYPERVISOR_console_io, CONSOLEIO_read, 3, kArg), -XEN_EPERM);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, ConsoleIoAbi, ::testing::Bool(), abi_name);
+
 }  // namespace
 }  // namespace xenolith::test

@@ -60,5 +60,22 @@ TEST_F(Dispatch, check_self_domid_when_each_kind_of_id_then_xen_errnos) {
     EXPECT_EQ(hypercall::check_self_domid(ctx, DOMID_INVALID), -XEN_ESRCH);
 }
 
+// The table is the same for both ABIs (Xen's hvm32 and hvm64 columns,
+// restricted to what xenolith offers): multicall and physdev_op are not
+// offered to either.
+struct DispatchAbi : BothAbis {};
+
+TEST_P(DispatchAbi, table_when_called_from_either_abi_then_same_families) {
+    EXPECT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_version), (4 << 16) | 17);
+    EXPECT_EQ(abi_call(__HYPERVISOR_multicall, kArg, 1), -XEN_ENOSYS);
+    EXPECT_EQ(abi_call(__HYPERVISOR_physdev_op, 0, kArg), -XEN_ENOSYS);
+    EXPECT_EQ(abi_call(__HYPERVISOR_vm_assist, VMASST_CMD_enable,
+                       VMASST_TYPE_runstate_update_flag),
+              0);
+    EXPECT_EQ(abi_call(__HYPERVISOR_set_timer_op, 0), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, DispatchAbi, ::testing::Bool(), abi_name);
+
 }  // namespace
 }  // namespace xenolith::test

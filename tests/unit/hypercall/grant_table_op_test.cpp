@@ -135,5 +135,71 @@ TEST_F(GrantTableOp, unknown_or_continuation_bits_when_called_then_enosys_logged
     EXPECT_EQ(dom.log.size(), 2u);
 }
 
+// ---- Both ABIs. gnttab_setup_table: dom @0, nr_frames @4, status @8,
+// frame_list @12 (4) / @16 (8), entries 4 / 8 bytes. gnttab_copy: source
+// and dest {ref/gmfn 4 / 8, domid, offset} of 8 / 16 bytes, len @16 / @32,
+// flags @18 / @34, status @20 / @36; 24 / 40 bytes each. query_size,
+// set_version and get_version are the same in both.
+struct GrantTableOpAbi : BothAbis {
+    long gnttab(std::uint64_t cmd, std::uint32_t count, std::uint64_t uop) {
+        return abi_call(__HYPERVISOR_grant_table_op, cmd, uop, count);
+    }
+    std::uint64_t copy_size() const { return at(24, 40); }
+};
+
+TEST_P(GrantTableOpAbi, setup_table_when_callers_layout_then_list_and_status) {
+    poison(kArg, 32);
+    put_uint(kArg, DOMID_SELF, 2);
+    put_uint(kArg + 4, 2, 4);
+    put_uint(kArg + at(12, 16), kBuf, word());
+    poison(kBuf, 32);
+    ASSERT_EQ(gnttab(GNTTABOP_setup_table, 1, kArg), 0);
+    EXPECT_EQ(static_cast<std::int16_t>(get_uint(kArg + 8, 2)), GNTST_okay);
+    EXPECT_EQ(get_uint(kBuf, word()), grant::kNoGfn & (is64() ? ~0ull : 0xffffffffull));
+    EXPECT_EQ(get_uint(kBuf + word(), word()), grant::kNoGfn & (is64() ? ~0ull : 0xffffffffull));
+    EXPECT_EQ(get_uint(kBuf + 2 * word(), 4), 0xa5a5a5a5u);
+}
+
+TEST_P(GrantTableOpAbi, query_and_versions_when_called_then_same_layout) {
+    poison(kArg, 32);
+    put_uint(kArg, DOMID_SELF, 2);  // gnttab_query_size
+    ASSERT_EQ(gnttab(GNTTABOP_query_size, 1, kArg), 0);
+    EXPECT_EQ(get_uint(kArg + 4, 4), dom.grants().nr_frames());
+    EXPECT_EQ(get_uint(kArg + 8, 4), dom.grants().limits().max_grant_frames);
+    EXPECT_EQ(get_uint(kArg + 12, 2), 0u);  // GNTST_okay
+    put_uint(kArg, 2, 4);  // gnttab_set_version
+    EXPECT_EQ(gnttab(GNTTABOP_set_version, 1, kArg), 0);
+    put_uint(kArg, DOMID_SELF, 2);  // gnttab_get_version: version @4
+    EXPECT_EQ(gnttab(GNTTABOP_get_version, 1, kArg), 0);
+    EXPECT_EQ(get_uint(kArg + 4, 4), 2u);
+}
+
+TEST_P(GrantTableOpAbi, copy_when_batch_then_each_status_at_its_own_offset) {
+    // Two copies naming a domain that does not exist: each gets its
+    // status, and nothing else in either op changes.
+    poison(kArg, 2 * copy_size() + 8);
+    for (unsigned i = 0; i < 2; ++i) {
+        const std::uint64_t op = kArg + i * copy_size();
+        put_uint(op, 1, word());                            // source.u.ref
+        put_uint(op + word(), 9, 2);                        // source.domid
+        put_uint(op + word() + 2, 0, 2);                    // source.offset
+        put_uint(op + at(8, 16), 0x100, word());            // dest.u.gmfn
+        put_uint(op + at(8, 16) + word(), DOMID_SELF, 2);   // dest.domid
+        put_uint(op + at(8, 16) + word() + 2, 0, 2);        // dest.offset
+        put_uint(op + at(16, 32), 8, 2);                    // len
+        put_uint(op + at(18, 34), 0, 2);                    // flags
+    }
+    ASSERT_EQ(gnttab(GNTTABOP_copy, 2, kArg), 0);
+    for (unsigned i = 0; i < 2; ++i) {
+        const std::uint64_t op = kArg + i * copy_size();
+        EXPECT_NE(static_cast<std::int16_t>(get_uint(op + at(20, 36), 2)), GNTST_okay) << i;
+        EXPECT_NE(get_uint(op + at(20, 36), 2), 0xa5a5u) << i;
+        EXPECT_EQ(get_uint(op + at(16, 32), 2), 8u) << i;
+    }
+    EXPECT_EQ(get_uint(kArg + 2 * copy_size(), 4), 0xa5a5a5a5u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, GrantTableOpAbi, ::testing::Bool(), abi_name);
+
 }  // namespace
 }  // namespace xenolith::test

@@ -106,5 +106,38 @@ TEST_F(HvmOp, unknown_subop_when_called_then_enosys_logged) {
     EXPECT_EQ(dom.log, std::vector<std::string>{"unknown hvm_op sub-op 4096"});
 }
 
+// ---- Both ABIs: xen_hvm_param is domid @0, index @4, value @8 (16 bytes)
+// in both; a 32-bit guest reads the whole 64-bit value.
+struct HvmOpAbi : BothAbis {
+    long param(std::uint64_t op, std::uint32_t index, std::uint64_t value) {
+        poison(kArg, 32);
+        put_uint(kArg, DOMID_SELF, 2);
+        put_uint(kArg + 2, 0, 2);
+        put_uint(kArg + 4, index, 4);
+        put_uint(kArg + 8, value, 8);
+        return abi_call(__HYPERVISOR_hvm_op, op, kArg);
+    }
+};
+
+TEST_P(HvmOpAbi, param_when_set_and_got_then_full_64bit_value_at_offset_8) {
+    EXPECT_EQ(param(HVMOP_set_param, HVM_PARAM_CALLBACK_IRQ, 0x02000000000000f3ull), 0);
+    EXPECT_EQ(dom.params[HVM_PARAM_CALLBACK_IRQ], 0x02000000000000f3ull);
+    EXPECT_EQ(param(HVMOP_get_param, HVM_PARAM_CALLBACK_IRQ, 0), 0);
+    EXPECT_EQ(get_uint(kArg + 8, 8), 0x02000000000000f3ull);
+    EXPECT_EQ(get_uint(kArg + 16, 4), 0xa5a5a5a5u);
+}
+
+TEST_P(HvmOpAbi, upcall_vector_and_time_when_called_then_same_layout) {
+    put_uint(kArg, 1, 4);  // xen_hvm_evtchn_upcall_vector: vcpu @0, vector @4
+    put_uint(kArg + 4, 0xf3, 1);
+    EXPECT_EQ(abi_call(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, kArg), 0);
+    EXPECT_EQ(dom.upcall_vectors[1], 0xf3);
+    put_uint(kArg, 0, 8);
+    EXPECT_EQ(abi_call(__HYPERVISOR_hvm_op, HVMOP_get_time, kArg), 0);
+    EXPECT_NE(get_uint(kArg, 8), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, HvmOpAbi, ::testing::Bool(), abi_name);
+
 }  // namespace
 }  // namespace xenolith::test

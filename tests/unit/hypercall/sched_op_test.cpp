@@ -122,5 +122,51 @@ TEST_F(SchedOp, pin_override_and_unknown_when_called_then_eperm_and_enosys) {
     EXPECT_EQ(dom.log.size(), 2u);
 }
 
+// ---- Both ABIs. sched_poll: ports @0 (4 / 8), nr_ports @4 / @8,
+// timeout @8 / @16; size 16 / 24. shutdown, remote_shutdown and watchdog
+// are the same 4- and 8-byte structs in both.
+struct SchedOpAbi : BothAbis {
+    long poll(std::uint64_t list, std::uint32_t nr, std::uint64_t timeout) {
+        poison(kArg, 32);
+        put_uint(kArg, list, word());
+        put_uint(kArg + at(4, 8), nr, 4);
+        put_uint(kArg + at(8, 16), timeout, 8);
+        return abi_call(__HYPERVISOR_sched_op, SCHEDOP_poll, kArg);
+    }
+};
+
+TEST_P(SchedOpAbi, poll_when_callers_layout_then_ports_count_and_timeout_read) {
+    evtchn_port_t port = 0;
+    ASSERT_EQ(dom.events().bind_virq(VIRQ_TIMER, 0, &port), 0);
+    dom.events().raise_virq(0, VIRQ_TIMER);
+    put_uint(kBuf, port, 4);
+    EXPECT_EQ(poll(kBuf, 1, 5000), 0);
+    EXPECT_EQ(dom.fake_vcpu(0).polls, 1u);
+    EXPECT_TRUE(dom.fake_vcpu(0).poll_was_ready);
+    EXPECT_EQ(dom.fake_vcpu(0).poll_deadline, hypercall::system_time_to_deadline(5000));
+    EXPECT_EQ(poll(kBuf, 129, 0), -XEN_EINVAL);
+    EXPECT_EQ(poll(kBad, 1, 0), -XEN_EFAULT);
+    EXPECT_EQ(dom.fake_vcpu(0).polls, 1u);
+}
+
+TEST_P(SchedOpAbi, same_layout_subops_when_called_then_same_results) {
+    put_uint(kArg, 0x1ff, 4);  // sched_shutdown.reason
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_shutdown_code, kArg), 0);
+    EXPECT_EQ(dom.shutdown_code, 0xffu);
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, kArg), 0);
+    EXPECT_EQ(dom.shutdown_reason, 0xffu);
+    put_uint(kArg, 0, 4);      // sched_watchdog: id @0, timeout @4
+    put_uint(kArg + 4, 30, 4);
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_watchdog, kArg), 1);
+    EXPECT_EQ(dom.watchdog_calls.back(), (std::pair<std::uint32_t, std::uint32_t>{0, 30}));
+    put_uint(kArg, 77, 2);     // sched_remote_shutdown: domain_id @0, reason @4
+    put_uint(kArg + 4, SHUTDOWN_poweroff, 4);
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_remote_shutdown, kArg), -XEN_ESRCH);
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_yield), 0);
+    EXPECT_EQ(abi_call(__HYPERVISOR_sched_op, SCHEDOP_block), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, SchedOpAbi, ::testing::Bool(), abi_name);
+
 }  // namespace
 }  // namespace xenolith::test

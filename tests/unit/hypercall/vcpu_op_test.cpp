@@ -7,6 +7,7 @@ extern "C" {
 }
 
 #include "fake_guest.hpp"
+#include "hypercall/runstate_area.hpp"
 #include "hypercall/system_time.hpp"
 
 namespace xenolith::test {
@@ -163,6 +164,117 @@ TEST_F(VcpuOp, physid_and_unknown_when_called_then_einval_and_enosys) {
     EXPECT_EQ(vcpu_op(0x4242, 0, kArg), -XEN_ENOSYS);
     EXPECT_EQ(dom.log, std::vector<std::string>{"unknown vcpu_op sub-op 16962"});
 }
+
+// ---- Both ABIs: hand-computed layouts. ------------------------------------
+// vcpu_runstate_info:        state @0 (4); state_entry_time @4 / @8;
+//                            time[4] @12 / @16; size 44 / 48.
+// vcpu_set_singleshot_timer: timeout_abs_ns @0; flags @8; size 12 / 16.
+// register_*_memory_area:    a 32-bit caller's handle is the low 4 bytes.
+struct VcpuOpAbi : BothAbis {
+    long vcpu_op(std::uint64_t cmd, std::uint64_t vcpu, std::uint64_t arg = 0,
+                 unsigned caller = 0) {
+        return abi_call(__HYPERVISOR_vcpu_op, cmd, vcpu, arg, caller);
+    }
+};
+
+TEST_P(VcpuOpAbi, get_runstate_info_when_asked_then_callers_layout_and_nothing_past_it) {
+    auto& r = dom.fake_vcpu(1).runstate_;
+    r.state = RUNSTATE_blocked;
+    r.state_entry_time = 0x1111222233334444;
+    for (unsigned i = 0; i < 4; ++i) r.time[i] = 0x100 + i;
+    poison(kArg, 64);
+    ASSERT_EQ(vcpu_op(VCPUOP_get_runstate_info, 1, kArg), 0);
+    EXPECT_EQ(get_uint(kArg, 4), static_cast<std::uint64_t>(RUNSTATE_blocked));
+    EXPECT_EQ(get_uint(kArg + at(4, 8), 8), 0x1111222233334444u);
+    for (unsigned i = 0; i < 4; ++i)
+        EXPECT_EQ(get_uint(kArg + at(12, 16) + 8 * i, 8), 0x100u + i) << i;
+    EXPECT_EQ(get_uint(kArg + at(44, 48), 4), 0xa5a5a5a5u);
+}
+
+TEST_P(VcpuOpAbi, runstate_area_when_registered_then_address_and_layout_recorded) {
+    // A 32-bit guest writes only the handle; the union's upper half is
+    // whatever was on its stack.
+    put_uint(kArg, 0xdead0000'00005000ull, 8);
+    ASSERT_EQ(vcpu_op(VCPUOP_register_runstate_memory_area, 1, kArg), 0);
+    EXPECT_EQ(dom.fake_vcpu(1).runstate_area, is64() ? 0xdead0000'00005000ull : 0x5000u);
+    EXPECT_EQ(dom.fake_vcpu(1).runstate_area_is64, is64());
+}
+
+TEST_P(VcpuOpAbi, time_area_when_registered_then_handle_of_callers_width) {
+    put_uint(kArg, 0xdead0000'00006000ull, 8);
+    if (is64()) {
+        EXPECT_EQ(vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, kArg), -XEN_EFAULT);
+        EXPECT_EQ(dom.fake_vcpu(0).time_area, 0u);
+    } else {
+        EXPECT_EQ(vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, kArg), 0);
+        EXPECT_EQ(dom.fake_vcpu(0).time_area, 0x6000u);
+    }
+    put_uint(kArg, 0x7000, 8);
+    EXPECT_EQ(vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, kArg), 0);
+    EXPECT_EQ(dom.fake_vcpu(0).time_area, 0x7000u);
+}
+
+TEST_P(VcpuOpAbi, singleshot_timer_when_struct_ends_at_end_of_memory_then_read_whole) {
+    const std::uint64_t size = at(12, 16);
+    const std::uint64_t where = FakeGuest::kRamBytes - size;
+    put_uint(where, 1, 8);  // in the past
+    put_uint(where + 8, VCPU_SSHOTTMR_future, 4);
+    EXPECT_EQ(vcpu_op(VCPUOP_set_singleshot_timer, 0, where), -XEN_ETIME);
+    put_uint(where + 8, 0, 4);
+    const std::uint64_t when = hypercall::system_time_now() + 1000000000;
+    put_uint(where, when, 8);
+    EXPECT_EQ(vcpu_op(VCPUOP_set_singleshot_timer, 0, where), 0);
+    EXPECT_EQ(dom.fake_vcpu(0).singleshot, hypercall::system_time_to_deadline(when));
+}
+
+TEST_P(VcpuOpAbi, same_layout_subops_when_called_then_same_results) {
+    // vcpu_register_vcpu_info: mfn @0 (8), offset @8; 16 bytes in both.
+    put_uint(kArg, 0x123, 8);
+    put_uint(kArg + 8, 64, 4);
+    put_uint(kArg + 12, 0, 4);
+    EXPECT_EQ(vcpu_op(VCPUOP_register_vcpu_info, 0, kArg), 0);
+    EXPECT_EQ(dom.vcpu_info, (std::array<std::uint64_t, 3>{0, 0x123, 64}));
+    // vcpu_set_periodic_timer: period_ns @0 (8).
+    put_uint(kArg, 2000000, 8);
+    EXPECT_EQ(vcpu_op(VCPUOP_set_periodic_timer, 0, kArg), 0);
+    EXPECT_EQ(dom.fake_vcpu(0).periodic, std::chrono::nanoseconds(2000000));
+    // vcpu_hvm_context: mode @0, x86_32 registers from @8 (120 bytes).
+    poison(kArg, 128);
+    put_uint(kArg, VCPU_HVM_MODE_32B, 4);
+    EXPECT_EQ(vcpu_op(VCPUOP_initialise, 1, kArg), 0);
+    EXPECT_EQ(vcpu_op(VCPUOP_up, 1), 0);
+    EXPECT_EQ(vcpu_op(VCPUOP_is_up, 1), 1);
+    EXPECT_EQ(vcpu_op(VCPUOP_down, 1), 0);
+    EXPECT_EQ(vcpu_op(VCPUOP_is_up, 1), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, VcpuOpAbi, ::testing::Bool(), abi_name);
+
+// The registered area in both layouts, as the vCPU publishes it.
+struct RunstateArea : BothAbis {
+    vcpu_runstate_info_t info() {
+        vcpu_runstate_info_t r{};
+        r.state = RUNSTATE_running;
+        r.state_entry_time = 0x0000aaaa0000bbbb;
+        for (unsigned i = 0; i < 4; ++i) r.time[i] = 10 * (i + 1);
+        return r;
+    }
+};
+
+TEST_P(RunstateArea, write_when_plain_or_flagged_then_callers_layout_final_time_unflagged) {
+    hypercall::GuestAccess guest(dom.memory(), paging);
+    for (bool flag : {false, true}) {
+        poison(kArg, 64);
+        ASSERT_TRUE(hypercall::write_runstate_area(guest, kArg, is64(), flag, info()));
+        EXPECT_EQ(get_uint(kArg, 4), static_cast<std::uint64_t>(RUNSTATE_running));
+        EXPECT_EQ(get_uint(kArg + at(4, 8), 8), 0x0000aaaa0000bbbbu);  // no UPDATE bit left
+        EXPECT_EQ(get_uint(kArg + at(12, 16) + 24, 8), 40u);
+        EXPECT_EQ(get_uint(kArg + at(44, 48), 4), 0xa5a5a5a5u);
+    }
+    EXPECT_FALSE(hypercall::write_runstate_area(guest, kBad, is64(), true, info()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, RunstateArea, ::testing::Bool(), abi_name);
 
 }  // namespace
 }  // namespace xenolith::test

@@ -36,9 +36,11 @@ TEST_F(XenVersion, every_copying_subop_when_bad_pointer_then_efault) {
         EXPECT_EQ(call(__HYPERVISOR_xen_version, cmd, kBad), -XEN_EFAULT) << cmd;
 }
 
-TEST_F(XenVersion, platform_parameters_when_32bit_then_compat_hole) {
+TEST_F(XenVersion, platform_parameters_when_32bit_then_no_compat_hole) {
+    put(kArg, ~std::uint64_t{0});
     ASSERT_EQ(call(__HYPERVISOR_xen_version, XENVER_platform_parameters, kArg, 0, 0, false), 0);
-    EXPECT_EQ(get<xen_platform_parameters_t>(kArg).virt_start, 0xf5800000u);
+    EXPECT_EQ(get<std::uint32_t>(kArg), 0u);  // Debian's Xen: CONFIG_PV32 off
+    EXPECT_EQ(get<std::uint32_t>(kArg + 4), 0xffffffffu);
     ASSERT_EQ(call(__HYPERVISOR_xen_version, XENVER_platform_parameters, kArg), 0);
     EXPECT_EQ(get<xen_platform_parameters_t>(kArg).virt_start, 0xffff800000000000u);
 }
@@ -70,6 +72,29 @@ TEST_F(XenVersion, build_id_and_unknown_when_asked_then_eperm_and_enosys) {
     EXPECT_EQ(call(__HYPERVISOR_xen_version, ~std::uint64_t{0}, kArg), -XEN_ENOSYS);
     EXPECT_EQ(dom.log.size(), 2u);
 }
+
+// ---- Both ABIs. xen_platform_parameters: virt_start is 4 / 8 bytes;
+// feature_info, compile_info and the strings are the same in both.
+struct XenVersionAbi : BothAbis {};
+
+TEST_P(XenVersionAbi, platform_parameters_when_asked_then_callers_width_only) {
+    poison(kArg, 16);
+    ASSERT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_platform_parameters, kArg), 0);
+    EXPECT_EQ(get_uint(kArg, word()), is64() ? 0xffff800000000000ull : 0u);
+    EXPECT_EQ(get_uint(kArg + word(), 4), 0xa5a5a5a5u);
+}
+
+TEST_P(XenVersionAbi, same_layout_subops_when_asked_then_same_answers) {
+    EXPECT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_version), (4 << 16) | 17);
+    put_uint(kArg, 0, 4);  // xen_feature_info: submap_idx @0, submap @4
+    ASSERT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_get_features, kArg), 0);
+    EXPECT_NE(get_uint(kArg + 4, 4) & (1u << XENFEAT_hvm_callback_vector), 0u);
+    ASSERT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_capabilities, kArg), 0);
+    EXPECT_STREQ(str(kArg), "hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64");
+    EXPECT_EQ(abi_call(__HYPERVISOR_xen_version, XENVER_pagesize), 4096);
+}
+
+INSTANTIATE_TEST_SUITE_P(Abi, XenVersionAbi, ::testing::Bool(), abi_name);
 
 }  // namespace
 }  // namespace xenolith::test
