@@ -15,8 +15,15 @@ constexpr const char* kClosing = "5";  // XenbusStateClosing
 
 std::string node(const std::string& dir, const char* key) { return dir + "/" + key; }
 
+// The config file's place of the disk, when it came from one.
+Error placed(const config::DiskConfig& d, Error e) {
+    if (d.where.file.empty()) return e;
+    return make_error(fmt::format("{}:{}:{}: {}", d.where.file, d.where.line, d.where.column,
+                                  e.what));
+}
+
 Error disk_error(const config::DiskConfig& d, const std::string& why) {
-    return make_error(fmt::format("disk '{}': {}", d.vdev, why));
+    return placed(d, make_error(fmt::format("disk '{}': {}", d.vdev, why)));
 }
 
 }  // namespace
@@ -27,7 +34,7 @@ VbdDevices::VbdDevices(xenstore::XenstoreService& store, DeviceBackends& backend
 
 Status VbdDevices::attach(domid_t domid, const config::DiskConfig& disk, const VbdOpen& open) {
     auto nodes = vbd_nodes(disk, domid, opts_.backend_domid);
-    if (!nodes) return nodes.error();
+    if (!nodes) return placed(disk, nodes.error());
     Attached a{disk, std::move(*nodes), false, false};
     const std::uint32_t devid = a.nodes.devid;
     {
@@ -70,7 +77,7 @@ Status VbdDevices::attach(domid_t domid, const config::DiskConfig& disk, const V
     if (auto st = backends_.start_vbd(domid, a.nodes, disk, with_device); !st) {
         drop_claim();
         undo(domid, a, false);
-        return st;
+        return placed(disk, st.error());
     }
     {
         std::lock_guard lock(mu_);
@@ -238,16 +245,23 @@ Status VbdDevices::change_media(domid_t domid, const config::DiskConfig& media) 
     }
     if (!a || !a->disk.is_cdrom) return make_error("Virtual device not found");
     // The drive keeps its back-end (libxl: disk->backend = the drive's).
-    config::DiskConfig m = media;
-    const bool qdisk = a->nodes.backend_path.find("/backend/qdisk/") != std::string::npos;
-    m.backend_type = qdisk ? config::DiskBackendType::qdisk : config::DiskBackendType::phy;
-    m.script = a->disk.script;
-    auto fresh = vbd_nodes(m, domid, opts_.backend_domid);
-    if (!fresh) return fresh.error();
+    const VbdNodes& drive = a->nodes;
     std::string params, type;
-    for (const auto& w : fresh->writes) {
-        if (w.path == node(fresh->backend_path, "params")) params = w.value;
-        if (w.path == node(fresh->backend_path, "type")) type = w.value;
+    for (const auto& w : drive.writes)
+        if (w.path == node(drive.backend_path, "type")) type = w.value;
+    // An eject empties the drive whatever serves it; new media must suit
+    // the drive's back-end.
+    if (media.format != config::DiskFormat::empty && media.target && !media.target->empty()) {
+        config::DiskConfig m = media;
+        const bool qdisk = drive.backend_path.find("/backend/qdisk/") != std::string::npos;
+        m.backend_type = qdisk ? config::DiskBackendType::qdisk : config::DiskBackendType::phy;
+        m.script = a->disk.script;
+        auto fresh = vbd_nodes(m, domid, opts_.backend_domid);
+        if (!fresh) return fresh.error();
+        for (const auto& w : fresh->writes) {
+            if (w.path == node(fresh->backend_path, "params")) params = w.value;
+            if (w.path == node(fresh->backend_path, "type")) type = w.value;
+        }
     }
     const VbdNodes& n = a->nodes;
     if (!store_.read(node(n.libxl_path, "frontend")))

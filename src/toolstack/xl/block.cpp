@@ -88,8 +88,7 @@ int cmd_block_list(const Args& a) {
     int rc = 0;
     auto o = parse_options(a, "block-list", "", {}, 1, rc);
     if (!o) return rc;
-    std::printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s\n", "Vdev", "BE", "handle", "state",
-                "evt-ch", "ring-ref", "BE-path");
+    std::fputs(control::block_list_header().c_str(), stdout);
     for (const std::string& q : o->args) {
         bool unreachable = false;
         const auto domid = qualifier(q, unreachable);
@@ -99,10 +98,11 @@ int cmd_block_list(const Args& a) {
         if (!reply) return 1;
         if (!reply->value("ok", false)) continue;  // libxl_device_disk_list: NULL
         for (const auto& d : (*reply)["disks"]) {
-            std::printf("%-5d %-3d %-6d %-5d %-6d %-8d %-30s\n", d.value("devid", 0),
-                        d.value("backend_id", 0), d.value("frontend_id", 0), d.value("state", -1),
-                        d.value("evtch", -1), d.value("rref", -1),
-                        d.value("backend", std::string()).c_str());
+            const control::DiskInfo info{d.value("devid", 0),      d.value("backend_id", 0),
+                                         d.value("frontend_id", 0), d.value("state", -1),
+                                         d.value("evtch", -1),      d.value("rref", -1),
+                                         d.value("backend", std::string())};
+            std::fputs(control::block_list_row(info).c_str(), stdout);
         }
     }
     return 0;
