@@ -104,8 +104,7 @@ Hypervisor::~Hypervisor() {
     // Domains first: their vCPU threads use the timers and the log, and
     // their destruction tells xenstore. The toolstack's destroy takes their
     // devices down first (back-ends, hotplug scripts, nodes).
-    if (domains_ && toolstack_)
-        for (const auto& d : domains_->all()) toolstack_->destroy(d->domid());
+    if (toolstack_) toolstack_->destroy_all();
     if (domains_) domains_->destroy_all();
     domains_.reset();
     toolstack_.reset();  // after the domains: a vCPU thread may still report a shutdown

@@ -66,6 +66,11 @@ bool Toolstack::destroy(domid_t domid) {
     return true;
 }
 
+void Toolstack::destroy_all() {
+    for (const auto& d : table_.all()) destroy(d->domid());
+    table_.destroy_all();  // any the toolstack did not make
+}
+
 Status Toolstack::attach_disk(domid_t domid, const config::DiskConfig& disk,
                               std::optional<Credentials> as) {
     if (!as) as = records_.owner(domid);

@@ -46,6 +46,9 @@ public:
     // domain. False when no domain `domid` was there to destroy.
     bool destroy(domid_t domid);
 
+    // Daemon exit: every domain, devices first, as destroy does.
+    void destroy_all();
+
     // xl block-attach: the disk is attached and joins the running
     // configuration. `as`: whose rights open it (nullopt: the owner's).
     Status attach_disk(domid_t domid, const config::DiskConfig& disk,
