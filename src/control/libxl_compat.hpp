@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -55,6 +56,36 @@ inline std::string libxl_log_line(std::string_view level, std::string_view where
         s += std::strerror(errnoval);
     }
     return s;
+}
+
+// xl block-list (xl_block.c main_blocklist): the header and one line per
+// libxl_diskinfo, with xl's printf widths (columns grow, never truncate).
+struct DiskInfo {
+    int devid = 0;
+    int backend_id = 0;
+    int frontend_id = 0;
+    int state = -1;  // the front-end's, -1 when it has none
+    int evtch = -1;
+    int rref = -1;
+    std::string backend;
+};
+
+inline std::string block_list_header() {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%-5s %-3s %-6s %-5s %-6s %-8s %-30s\n", "Vdev", "BE",
+                  "handle", "state", "evt-ch", "ring-ref", "BE-path");
+    return buf;
+}
+
+inline std::string block_list_row(const DiskInfo& d) {
+    const int n = std::snprintf(nullptr, 0, "%-5d %-3d %-6d %-5d %-6d %-8d %-30s\n", d.devid,
+                                d.backend_id, d.frontend_id, d.state, d.evtch, d.rref,
+                                d.backend.c_str());
+    std::string out(static_cast<std::size_t>(n) + 1, '\0');
+    std::snprintf(out.data(), out.size(), "%-5d %-3d %-6d %-5d %-6d %-8d %-30s\n", d.devid,
+                  d.backend_id, d.frontend_id, d.state, d.evtch, d.rref, d.backend.c_str());
+    out.pop_back();
+    return out;
 }
 
 }  // namespace xenolith::control

@@ -71,7 +71,9 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         if (!dom) return std::nullopt;
         return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
     };
-    h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_);
+    h->device_backends_ = std::make_unique<toolstack::NullDeviceBackends>();
+    h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_,
+                                                           *h->xenstore_, *h->device_backends_);
     if (!opts.serial_input.empty()) {
         h->serial_input_ = std::make_unique<console::SerialInput>();
         if (auto st = h->serial_input_->start(opts.serial_input,
@@ -100,7 +102,9 @@ Hypervisor::~Hypervisor() {
     serial_input_.reset();  // its reader raises VIRQs through the table
     if (toolstack_) toolstack_->stop();  // no on_* action runs (or restarts) from here on
     // Domains first: their vCPU threads use the timers and the log, and
-    // their destruction tells xenstore.
+    // their destruction tells xenstore. The toolstack's destroy takes their
+    // devices down first (back-ends, hotplug scripts, nodes).
+    if (toolstack_) toolstack_->destroy_all();
     if (domains_) domains_->destroy_all();
     domains_.reset();
     toolstack_.reset();  // after the domains: a vCPU thread may still report a shutdown

@@ -67,6 +67,8 @@ private:
     std::unique_ptr<XenstoreGlue> xenstore_glue_;
     std::unique_ptr<xenstore::XenstoreService> xenstore_;
     std::unique_ptr<console::SerialInput> serial_input_;
+    // What serves devices; the launcher of src/backend replaces it.
+    std::unique_ptr<toolstack::DeviceBackends> device_backends_;
     std::unique_ptr<toolstack::Toolstack> toolstack_;
     std::mutex shutdown_mu_;  // a leaf
     std::set<domid_t> shut_down_;

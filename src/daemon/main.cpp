@@ -307,7 +307,7 @@ int main(int argc, char** argv) {
     }
     log::info("xenolithd stopping: destroying {} domain(s)", (*hv)->domains().all().size());
     ::unlink(path.c_str());
-    (*hv)->domains().destroy_all();
+    (*hv)->toolstack().destroy_all();  // devices first: back-ends, scripts, nodes
     (*hv)->stop_xenstore();
     // Detached client threads may still hold domain references; process exit
     // reclaims them. KVM fds close with the process, so no VM outlives us.

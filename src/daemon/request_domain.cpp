@@ -140,6 +140,10 @@ Result<toolstack::GuestConfig> parse_create_request(Hypervisor& hv, const json& 
     if (auto st = parse_create_affinity(req, b.identity); !st) return fail(st.error().what);
     b.identity.uuid = make_uuid(req);
     if (req.contains("config") && req["config"].is_object()) cfg.libxl_json = req["config"];
+    auto disks = parse_request_disks(req);
+    if (!disks) return fail(disks.error().what);
+    cfg.disks = std::move(*disks);
+    cfg.owner = caller_credentials();
     b.console_log_dir = hv.options().console_log_dir;
     b.paused = req.value("paused", false);
     return cfg;
@@ -187,6 +191,8 @@ json create(Hypervisor& hv, const json& req) {
     for (auto [path, what] :
          {std::pair{&b->build.kernel, "kernel"}, std::pair{&b->build.ramdisk, "ramdisk"}})
         if (auto st = check_caller_may_read(*path, what); !st) return fail(st.error().what);
+    for (const auto& disk : b->disks)
+        if (auto st = check_disk_access(disk); !st) return fail(st.error().what);
     auto ticket = admission().admit(b->build.identity.name, b->build.identity.max_memory_kib,
                                     memory_promised_to_domains(hv));
     if (!ticket) return fail(ticket.error().what);

@@ -69,5 +69,15 @@ std::span<const RequestHandler> vcpu_requests();
 Status parse_create_affinity(const nlohmann::json& req, domain::DomainIdentity& id);
 std::span<const RequestHandler> memory_requests();
 std::span<const RequestHandler> manage_requests();
+std::span<const RequestHandler> device_requests();
+
+// The disks of a create request ("disks": [{"spec", "file", "line",
+// "column"}]), parsed again here (request_device.cpp).
+Result<std::vector<config::DiskConfig>> parse_request_disks(const nlohmann::json& req);
+// Whether the requesting client could open the disk's image itself (read,
+// and write for a writable disk); the error names the disk and the file.
+Status check_disk_access(const config::DiskConfig& disk);
+// The requesting client's credentials, for opening its disks.
+std::optional<toolstack::Credentials> caller_credentials();
 
 }  // namespace xenolith::daemon

@@ -519,6 +519,18 @@ XsErr XenstoreService::write(const std::string& path, const std::string& value) 
     return XsErr::io;
 }
 
+XsErr XenstoreService::with_own_connection(
+    const std::function<XsErr(Server&, Connection&)>& body) {
+    XsErr e;
+    {
+        std::lock_guard lock(mu_);
+        e = body(server_, *server_.connection(self_));
+        after_change();
+    }
+    kicker_->poke();
+    return e;
+}
+
 XsErr XenstoreService::domain_created(const DomainRecord& record) {
     XsErr e;
     {

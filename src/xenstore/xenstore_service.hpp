@@ -100,6 +100,11 @@ public:
     Reply request(const Message& m);
     std::optional<std::string> read(const std::string& path);
     XsErr write(const std::string& path, const std::string& value);
+    // Runs `body` on xenolithd's own privileged connection with the store to
+    // itself (several requests as one step, e.g. a device's transaction),
+    // then delivers the watch events it fired. `body` must not call back
+    // into the service.
+    XsErr with_own_connection(const std::function<XsErr(Server&, Connection&)>& body);
 
     // Waits until `done(value of path)` (nullopt: no such node) holds or
     // the deadline passes; re-evaluated after every change to the store.

@@ -474,7 +474,9 @@ std::optional<std::uint32_t> disk_device_number(std::string_view vdev) {
 }
 
 bool parse_disk_spec(std::string_view spec, DiskConfig& out, SpecIssues& issues) {
-    return DiskSpecParser(spec, out, issues).parse();
+    if (!DiskSpecParser(spec, out, issues).parse()) return false;
+    out.spec = std::string(spec);
+    return true;
 }
 
 }  // namespace xenolith::config

@@ -32,6 +32,7 @@ std::string_view to_string(DiskSpecification spec);
 
 struct DiskConfig {
     SourcePos where;  // the spec string in the config file
+    std::string spec;  // as written, for the daemon to parse again
 
     // libxl's pdev_path: absent when no target was given (only a cdrom may
     // lack one); "" for an empty cdrom written ",hdc:cdrom,r" or "target=".

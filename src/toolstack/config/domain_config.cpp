@@ -538,13 +538,11 @@ private:
 
     // ---- devices ------------------------------------------------------------
 
-    // disk= and vif= are parsed and checked in full, but nothing attaches
-    // them until the block and network back-ends exist.
+    // vif= is parsed and checked in full, but nothing attaches it until the
+    // network back-end exists (disk= is attached at create).
     void warn_if_not_attached(const Setting& s) {
         if (!s.value.is_list() || s.value.items.empty()) return;
-        if (s.key == "disk") {
-            warn(s, "'disk' is checked, but xenolith does not attach block devices yet; ignored");
-        } else if (s.key == "vif") {
+        if (s.key == "vif") {
             warn(s, "'vif' is checked, but xenolith does not attach network devices yet; ignored");
         }
     }

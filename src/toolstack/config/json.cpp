@@ -390,6 +390,15 @@ std::string libxl_json_text(const json& v) {
     return out;
 }
 
+json disk_to_json(const DiskConfig& disk) { return disk_json(disk); }
+
+std::string disk_to_libxl_json(const DiskConfig& disk) {
+    std::string out;
+    put(out, disk_json(disk), "disks", 0);
+    out += '\n';
+    return out;
+}
+
 std::string to_libxl_json(const DomainConfig& cfg, const HostTopology* host) {
     return libxl_json_text(to_json(cfg, host));
 }

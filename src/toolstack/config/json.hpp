@@ -56,6 +56,12 @@ nlohmann::json to_json(const DomainConfig& cfg, const HostTopology* host = nullp
 // them in their own order.
 std::string libxl_json_text(const nlohmann::json& v);
 
+// One libxl_device_disk, as the "disks" of a domain config hold it.
+nlohmann::json disk_to_json(const DiskConfig& disk);
+// What `xl -N block-attach` prints for `disk` (libxl_device_disk_to_json
+// after "disk: "), final newline included.
+std::string disk_to_libxl_json(const DiskConfig& disk);
+
 // What `xl create -n` prints for `cfg`.
 std::string to_libxl_json(const DomainConfig& cfg, const HostTopology* host = nullptr);
 

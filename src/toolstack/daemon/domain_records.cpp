@@ -1,5 +1,9 @@
 #include "toolstack/daemon/domain_records.hpp"
 
+#include <algorithm>
+
+#include "toolstack/config/json.hpp"
+
 namespace xenolith::toolstack {
 
 DomainRecords::Entry* DomainRecords::find_locked(domid_t domid, Owner owner) {
@@ -73,15 +77,43 @@ void DomainRecords::set_static_max_kib(domid_t domid, std::uint64_t kib) {
         it->second.record.static_max_kib = kib;
 }
 
+void DomainRecords::add_disk(domid_t domid, const config::DiskConfig& disk) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        it->second.record.running.disks.push_back(disk);
+}
+
+void DomainRecords::remove_disk(domid_t domid, std::uint32_t devid) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        std::erase_if(it->second.record.running.disks,
+                      [&](const config::DiskConfig& d) { return d.device_number == devid; });
+}
+
+void DomainRecords::replace_disk(domid_t domid, const config::DiskConfig& disk) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        for (auto& d : it->second.record.running.disks)
+            if (d.device_number == disk.device_number) d = disk;
+}
+
+std::optional<Credentials> DomainRecords::owner(domid_t domid) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end()) return it->second.record.running.owner;
+    return std::nullopt;
+}
+
 nlohmann::json DomainRecords::libxl_config(domid_t domid, Owner owner,
                                            const std::string& current_name) {
     nlohmann::json cfg;
     std::uint64_t target = 0, static_max = 0;
+    std::vector<config::DiskConfig> disks;
     {
         std::lock_guard lock(mu_);
         const Entry* e = find_locked(domid, owner);
         if (!e) return nullptr;
         cfg = e->record.running.libxl_json;  // copied: printed outside the lock
+        disks = e->record.running.disks;
         target = e->record.target_kib;
         static_max = e->record.static_max_kib;
     }
@@ -91,6 +123,16 @@ nlohmann::json DomainRecords::libxl_config(domid_t domid, Owner owner,
     if (cfg.is_object() && cfg.contains("b_info") && cfg["b_info"].is_object()) {
         if (target) cfg["b_info"]["target_memkb"] = target;
         if (static_max) cfg["b_info"]["max_memkb"] = static_max;
+    }
+    // The disks attached now (libxl keeps its stored config in step with
+    // block-attach/-detach and cd-insert).
+    if (cfg.is_object()) {
+        cfg.erase("disks");
+        if (!disks.empty()) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& d : disks) list.push_back(config::disk_to_json(d));
+            cfg["disks"] = std::move(list);
+        }
     }
     return cfg;
 }

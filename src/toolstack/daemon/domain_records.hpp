@@ -44,6 +44,15 @@ public:
     void set_target_kib(domid_t domid, std::uint64_t kib);
     void set_static_max_kib(domid_t domid, std::uint64_t kib);
 
+    // block-attach / block-detach / cd-insert: the running configuration's
+    // disks (and so a restart's). Nothing without a record.
+    void add_disk(domid_t domid, const config::DiskConfig& disk);
+    void remove_disk(domid_t domid, std::uint32_t devid);
+    void replace_disk(domid_t domid, const config::DiskConfig& disk);
+    // The owner's credentials recorded at create (for block-attach's opener
+    // when a request has none); nullopt without a record.
+    std::optional<Credentials> owner(domid_t domid);
+
     // libxl_retrieve_domain_configuration: the running configuration's
     // libxl JSON with `current_name` and the memory targets; null without a
     // record.

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/domain_builder.hpp"
+#include "toolstack/config/disk.hpp"
+#include "toolstack/daemon/device_backends.hpp"
 
 namespace xenolith::toolstack {
 
@@ -41,6 +43,12 @@ inline constexpr std::uint64_t kLibxlMaxmemKib = 1024;
 struct GuestConfig {
     domain::BuildRequest build;  // what the hypervisor core builds
     LifecycleActions actions;
+    // disk=, then what block-attach/-detach and cd-insert changed: what a
+    // restart attaches and `xl list -l` shows.
+    std::vector<config::DiskConfig> disks;
+    // Whose rights the disks are opened with (the xl client that created
+    // the domain); nullopt: the daemon's own.
+    std::optional<Credentials> owner;
     // libxl_domain_config as xl sent it: printed by `xl list -l`, never read
     // back (every field the daemon acts on is typed above).
     nlohmann::json libxl_json = nlohmann::json::object();

@@ -8,13 +8,18 @@
 
 #include "console/console_backend.hpp"
 #include "domain/core_dump.hpp"
+#include "xenstore/xenstore_service.hpp"
 
 namespace xenolith::toolstack {
 
 using domain::Domain;
 
-Toolstack::Toolstack(domain::DomainTable& table, domain::Services& services)
-    : table_(table), services_(services), death_handler_([this] { death_handler(); }) {}
+Toolstack::Toolstack(domain::DomainTable& table, domain::Services& services,
+                     xenstore::XenstoreService& store, DeviceBackends& backends)
+    : table_(table),
+      services_(services),
+      vbds_(store, backends, VbdDevicesOptions{0, store.socket_path(), kHotplugTimeout}),
+      death_handler_([this] { death_handler(); }) {}
 
 Toolstack::~Toolstack() { stop(); }
 
@@ -30,18 +35,60 @@ void Toolstack::stop() {
 
 Result<std::shared_ptr<Domain>> Toolstack::create(GuestConfig cfg) {
     cfg.build.max_pages = initial_max_pages(cfg.build.identity);
+    // The domain's xenstore home exists once the table has built it
+    // (Services::on_created); its disks are attached before any vCPU runs,
+    // and xl's unpause comes last.
+    const bool stay_paused = cfg.build.paused;
+    cfg.build.paused = true;
     auto d = table_.create(cfg.build);
     if (!d) return d;
-    cfg.build.identity.domid = (*d)->domid();
-    records_.add((*d)->domid(), d->get(), std::move(cfg));
+    const domid_t domid = (*d)->domid();
+    cfg.build.identity.domid = domid;
+    cfg.build.paused = stay_paused;
+    if (auto st = vbds_.attach_all(domid, cfg.disks, VbdOpen{cfg.owner, std::nullopt}); !st) {
+        // xl: a create that fails destroys what it made.
+        table_.destroy(domid);
+        return st.error();
+    }
+    records_.add(domid, d->get(), std::move(cfg));
+    if (!stay_paused) (*d)->unpause();
     return d;
 }
 
 bool Toolstack::destroy(domid_t domid) {
     auto d = table_.get(domid);
-    if (!d || !table_.destroy(domid)) return false;
+    if (!d) return false;
+    // libxl__destroy_domid: the devices, then the domain (which takes its
+    // xenstore home with it).
+    vbds_.detach_all(domid);
+    if (!table_.destroy(domid)) return false;
     records_.forget(domid, d.get());
     return true;
+}
+
+void Toolstack::destroy_all() {
+    for (const auto& d : table_.all()) destroy(d->domid());
+    table_.destroy_all();  // any the toolstack did not make
+}
+
+Status Toolstack::attach_disk(domid_t domid, const config::DiskConfig& disk,
+                              std::optional<Credentials> as) {
+    if (!as) as = records_.owner(domid);
+    if (auto st = vbds_.attach(domid, disk, VbdOpen{std::move(as), std::nullopt}); !st) return st;
+    records_.add_disk(domid, disk);
+    return ok_status();
+}
+
+bool Toolstack::detach_disk(domid_t domid, std::uint32_t devid) {
+    if (!vbds_.detach(domid, devid)) return false;
+    records_.remove_disk(domid, devid);
+    return true;
+}
+
+Status Toolstack::change_media(domid_t domid, const config::DiskConfig& media) {
+    if (auto st = vbds_.change_media(domid, media); !st) return st;
+    if (auto now = vbds_.disk(domid, media.device_number)) records_.replace_disk(domid, *now);
+    return ok_status();
 }
 
 Status Toolstack::rename(domid_t domid, const std::string& new_name) {

@@ -18,15 +18,19 @@
 
 #include "base/result.hpp"
 #include "domain/domain_table.hpp"
+#include "toolstack/daemon/device_backends.hpp"
 #include "toolstack/daemon/domain_records.hpp"
 #include "toolstack/daemon/guest_config.hpp"
+#include "toolstack/daemon/vbd_devices.hpp"
 
 namespace xenolith::toolstack {
 
 class Toolstack {
 public:
-    // `table` and `services` outlive the toolstack.
-    Toolstack(domain::DomainTable& table, domain::Services& services);
+    // `table`, `services`, `store` and `backends` outlive the toolstack.
+    // `backends` starts and stops what serves each device.
+    Toolstack(domain::DomainTable& table, domain::Services& services,
+              xenstore::XenstoreService& store, DeviceBackends& backends);
     ~Toolstack();
     // Stops the death handler (waits for a running action); shutdowns
     // reported after this are ignored. Idempotent.
@@ -34,10 +38,27 @@ public:
     Toolstack(const Toolstack&) = delete;
     Toolstack& operator=(const Toolstack&) = delete;
 
-    // xl create: builds and starts the domain and records its configuration.
+    // xl create: builds the domain (paused), attaches its disks, records
+    // its configuration and lets it run unless asked to keep it paused, as
+    // libxl and xl do. A disk that fails destroys the domain again.
     Result<std::shared_ptr<domain::Domain>> create(GuestConfig cfg);
-    // xl destroy. False when no domain `domid` was there to destroy.
+    // xl destroy: its devices first (libxl__devices_destroy), then the
+    // domain. False when no domain `domid` was there to destroy.
     bool destroy(domid_t domid);
+
+    // Daemon exit: every domain, devices first, as destroy does.
+    void destroy_all();
+
+    // xl block-attach: the disk is attached and joins the running
+    // configuration. `as`: whose rights open it (nullopt: the owner's).
+    Status attach_disk(domid_t domid, const config::DiskConfig& disk,
+                       std::optional<Credentials> as);
+    // xl block-detach. False when the domain has no such disk.
+    bool detach_disk(domid_t domid, std::uint32_t devid);
+    // xl cd-insert / cd-eject on drive media.vdev.
+    Status change_media(domid_t domid, const config::DiskConfig& media);
+    // The domain's disks as attached.
+    VbdDevices& vbds() { return vbds_; }
     // xl rename: the table's name and the one a restart uses.
     Status rename(domid_t domid, const std::string& new_name);
     // xl config-update: what the next restart of `domid` builds (its
@@ -67,6 +88,7 @@ private:
 
     domain::DomainTable& table_;
     domain::Services& services_;
+    VbdDevices vbds_;
 
     DomainRecords records_;
     std::mutex dump_dir_mu_;

@@ -14,7 +14,7 @@
 // The front-end's own keys (ring-ref, event-channel, protocol on PVH) and
 // the back-end's (physical-device, hotplug-status, sectors, info, feature-*)
 // are written later by the front-end, the hotplug script and the back-end.
-// Not yet wired to domain creation: xl create still drops disk=.
+// VbdDevices (vbd_devices.hpp) writes and removes them for the Toolstack.
 #pragma once
 
 #include <cstdint>

@@ -164,6 +164,15 @@ std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg
                           {"global_virqs", cfg.global_virqs},
                           {"config", config::to_json(cfg, h)}};
     if (cfg.uuid) req["uuid"] = cfg.uuid->bytes;
+    // Each disk as written, with where: the daemon parses it again and
+    // names the place in its errors.
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& d : cfg.disks)
+        disks.push_back({{"spec", d.spec},
+                         {"file", d.where.file},
+                         {"line", d.where.line},
+                         {"column", d.where.column}});
+    if (!disks.empty()) req["disks"] = std::move(disks);
     if (!add_affinity(cfg, h, req)) return std::nullopt;
     return req;
 }

@@ -100,6 +100,10 @@ const Command kCommands[] = {
      "[option] <Domain> <vCPUs>\n\n"
      "Options:\n\n"
      "-i, --ignore-host  Don't limit the vCPU based on the host CPU count", false, true},
+    {"cd-insert", cmd_cd_insert, "Insert a cdrom into a guest's cd drive",
+     "<Domain> <VirtualDevice> <path>", true, true},
+    {"cd-eject", cmd_cd_eject, "Eject a cdrom from a guest's cd drive",
+     "<Domain> <VirtualDevice>", true, true},
     {"mem-max", cmd_mem_max, "Set the maximum amount reservation for a domain",
      "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>", false, true},
     {"mem-set", cmd_mem_set, "Set the current memory usage for a domain",
@@ -109,6 +113,12 @@ const Command kCommands[] = {
      "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", false, true},
     {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>", false, true},
     {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>", false, true},
+    {"block-attach", cmd_block_attach, "Create a new virtual block device",
+     "<Domain> <disk-spec-component(s)>...", true, true},
+    {"block-list", cmd_block_list, "List virtual block devices for a domain", "<Domain(s)>"},
+    {"block-detach", cmd_block_detach, "Destroy a domain's virtual block device",
+     "[option] <Domain> <DevId>\n\nOptions:\n\n"
+     "-f, --force        do not wait for the domain to release the device", false, true},
 };
 
 // xl's help(NULL): the usage and the command list, on stdout.

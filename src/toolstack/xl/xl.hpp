@@ -135,5 +135,13 @@ int cmd_trigger(const Args& a);
 int cmd_sysrq(const Args& a);
 int cmd_dump_core(const Args& a);
 int cmd_config_update(const Args& a);
+// xl_parse.c parse_disk_config_multistring (block.cpp): the components as
+// one disk spec; nullopt, with libxlu's message printed, for a bad one.
+std::optional<config::DiskConfig> parse_disk_components(const std::vector<std::string>& parts);
+int cmd_block_attach(const Args& a);
+int cmd_block_list(const Args& a);
+int cmd_block_detach(const Args& a);
+int cmd_cd_insert(const Args& a);
+int cmd_cd_eject(const Args& a);
 
 }  // namespace xenolith::xl

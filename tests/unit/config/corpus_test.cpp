@@ -20,11 +20,7 @@ std::string read_corpus(const std::string& name) {
     return ss.str();
 }
 
-// The one warning each device key gets while no back-end attaches devices.
-std::string disk_note(const std::string& at) {
-    return at + ": warning: 'disk' is checked, but xenolith does not attach block devices yet; "
-                "ignored";
-}
+// The one warning vif= gets while no back-end attaches network devices.
 std::string vif_note(const std::string& at) {
     return at + ": warning: 'vif' is checked, but xenolith does not attach network devices yet; "
                 "ignored";
@@ -70,8 +66,7 @@ TEST(Corpus, PvhWithDirectKernelAndExtra) {
     EXPECT_EQ(c.nics[0].bridge, "xenbr0");
     EXPECT_EQ(c.nics[0].devid, 0u);
     EXPECT_EQ(b.warnings,
-              (Strings{disk_note("pvh-direct-kernel.cfg:22"),
-                       vif_note("pvh-direct-kernel.cfg:24")}));
+              (Strings{vif_note("pvh-direct-kernel.cfg:24")}));
 }
 
 TEST(Corpus, PvhWithPygrub) {
@@ -90,7 +85,6 @@ TEST(Corpus, PvhWithPygrub) {
     EXPECT_EQ(b.cfg.nics[0].bridge, "xenbr0");
     EXPECT_EQ(b.warnings,
               (Strings{"pvh-pygrub.cfg:4: warning: 'bootloader' is not supported by xenolith yet; ignored",
-                       disk_note("pvh-pygrub.cfg:7"),
                        vif_note("pvh-pygrub.cfg:8")}));
 }
 
@@ -114,7 +108,6 @@ TEST(Corpus, HvmFirewallWithPassthroughVncSerialUsb) {
     const std::string tail = " is not supported by xenolith yet; ignored";
     EXPECT_EQ(b.warnings, (Strings{w + "7: warning: 'pci'" + tail,
                                    w + "8: warning: 'pci_power_mgmt'" + tail,
-                                   disk_note(w + "10"),
                                    w + "12: warning: 'boot'" + tail,
                                    w + "14: warning: 'vnc'" + tail,
                                    w + "15: warning: 'vnclisten'" + tail,
@@ -134,8 +127,7 @@ TEST(Corpus, DriverDomain) {
     EXPECT_EQ(b.cfg.disks[0].target, "/dev/vg0/netdom");
     EXPECT_EQ(b.warnings,
               (Strings{"driver-domain.cfg:4: warning: 'driver_domain' is not supported by xenolith yet; ignored",
-                       "driver-domain.cfg:10: warning: 'pci' is not supported by xenolith yet; ignored",
-                       disk_note("driver-domain.cfg:11")}));
+                       "driver-domain.cfg:10: warning: 'pci' is not supported by xenolith yet; ignored"}));
 }
 
 TEST(Corpus, GuestWithVifInDriverDomain) {
@@ -152,8 +144,7 @@ TEST(Corpus, GuestWithVifInDriverDomain) {
     EXPECT_EQ(b.cfg.disks[0].format, DiskFormat::raw);
     EXPECT_EQ(b.cfg.disks[0].vdev, "xvda");
     EXPECT_EQ(b.warnings,
-              (Strings{vif_note("vif-driver-backend.cfg:7"),
-                       disk_note("vif-driver-backend.cfg:8")}));
+              (Strings{vif_note("vif-driver-backend.cfg:7")}));
     auto parsed = parse_config(read_corpus("vif-driver-backend.cfg"), "x");
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(parsed->find("vif")->value.items.at(0).text, "backend=Domain-1, bridge=br_lan");
@@ -180,8 +171,7 @@ TEST(Corpus, XmEraFile) {
                        "xm-era.cfg:13: warning: 'ip' is not an xl.cfg key (" + ip_hint + "); ignored",
                        "xm-era.cfg:14: warning: 'netmask' is not an xl.cfg key (" + ip_hint + "); ignored",
                        "xm-era.cfg:15: warning: 'gateway' is not an xl.cfg key (" + ip_hint + "); ignored",
-                       "xm-era.cfg:16: warning: 'hostname' is not an xl.cfg key (" + ip_hint + "); ignored",
-                       disk_note("xm-era.cfg:17")}));
+                       "xm-era.cfg:16: warning: 'hostname' is not an xl.cfg key (" + ip_hint + "); ignored"}));
 }
 
 TEST(Corpus, HvmWithQcow2EmptyCdromAndRateLimitedE1000) {
@@ -207,7 +197,7 @@ TEST(Corpus, HvmWithQcow2EmptyCdromAndRateLimitedE1000) {
     EXPECT_EQ(n.rate->bytes_per_interval, 250000u);
     EXPECT_EQ(n.rate->interval_usecs, 20000u);
     EXPECT_EQ(b.warnings,
-              (Strings{disk_note("hvm-windows.cfg:7"), vif_note("hvm-windows.cfg:12"),
+              (Strings{vif_note("hvm-windows.cfg:12"),
                        "hvm-windows.cfg:13: warning: 'boot' is not supported by xenolith yet; ignored",
                        "hvm-windows.cfg:14: warning: 'vnc' is not supported by xenolith yet; ignored"}));
     const auto j = to_json(c);
@@ -247,8 +237,7 @@ TEST(Corpus, XendEraDeviceLines) {
     ASSERT_TRUE(c.nics[1].rate);
     EXPECT_EQ(c.nics[1].rate->bytes_per_interval, 500000u);  // 10 MB/s for the default 50 ms
     EXPECT_EQ(c.nics[1].rate->interval_usecs, 50000u);
-    EXPECT_EQ(b.warnings, (Strings{disk_note("xm-legacy-devices.cfg:7"),
-                                   vif_note("xm-legacy-devices.cfg:11")}));
+    EXPECT_EQ(b.warnings, (Strings{vif_note("xm-legacy-devices.cfg:11")}));
 }
 
 TEST(Corpus, VnumaListOfLists) {

@@ -243,12 +243,12 @@ TEST(DiskConfigFile, NotAListOrNested_IsAnError) {
               "t.cfg:2:7: disk: expected a string, got a nested list");
 }
 
-TEST(DiskConfigFile, OneWarningForTheKey_AndEmptyListNone) {
+TEST(DiskConfigFile, NoWarning_SpecsKeptForTheDaemon) {
     auto b = build_ok("name='a'\ndisk=['/a,,xvda','/b,,xvdb']\n");
     EXPECT_EQ(b.cfg.disks.size(), 2u);
-    EXPECT_EQ(b.warnings, std::vector<std::string>{
-                              "t.cfg:2: warning: 'disk' is checked, but xenolith does not attach "
-                              "block devices yet; ignored"});
+    EXPECT_TRUE(b.warnings.empty());  // disks are attached at create
+    EXPECT_EQ(b.cfg.disks[1].spec, "/b,,xvdb");
+    EXPECT_EQ(b.cfg.disks[1].where.line, 2u);
     auto none = build_ok("name='a'\ndisk=[]\n");
     EXPECT_TRUE(none.cfg.disks.empty());
     EXPECT_TRUE(none.warnings.empty());

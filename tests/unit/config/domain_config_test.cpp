@@ -349,8 +349,6 @@ TEST(DomainConfigKeys, UnsupportedKeys_WarnOncePerKey) {
     EXPECT_EQ(b.warnings,
               (Strings{"t.cfg:4: warning: 'vnc' is set again (previously set at line 2); xl uses "
                        "the last value",
-                       "t.cfg:3: warning: 'disk' is checked, but xenolith does not attach block devices "
-                       "yet; ignored",
                        "t.cfg:4: warning: 'vnc' is not supported by xenolith yet; ignored"}));
 }
 

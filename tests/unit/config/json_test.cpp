@@ -113,3 +113,31 @@ TEST(LibxlJson, InvalidUtf8_IsReplacedSoPrintingNeverThrows) {
 
 }  // namespace
 }  // namespace xenolith::config
+
+namespace xenolith::config {
+namespace {
+
+// libxl_json/block-attach/<case>.spec is one disk= entry of a golden config
+// and <case>.out that disk as the golden's "disks" holds it, printed as
+// `xl -N block-attach DOM SPEC` prints it (libxl_device_disk_to_json: the
+// same object and generator, at depth 0, after "disk: ").
+TEST(LibxlJson, BlockAttachDryRun_PrintsTheDiskAsXl417) {
+    const fs::path dir = fs::path(XENOLITH_LIBXL_JSON_DIR) / "block-attach";
+    int checked = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() != ".spec") continue;
+        std::string spec = read_file(entry.path());
+        if (!spec.empty() && spec.back() == '\n') spec.pop_back();
+        DiskConfig disk;
+        SpecIssues issues;
+        ASSERT_TRUE(parse_disk_spec(spec, disk, issues)) << spec;
+        fs::path out = entry.path();
+        out.replace_extension(".out");
+        EXPECT_EQ("disk: " + disk_to_libxl_json(disk) + "\n", read_file(out)) << spec;
+        ++checked;
+    }
+    EXPECT_GE(checked, 14);
+}
+
+}  // namespace
+}  // namespace xenolith::config

@@ -50,3 +50,23 @@ TEST(LibxlLogLine, PrefixesGuestDomidsOnly_AndAppendsErrnoText) {
 
 }  // namespace
 }  // namespace xenolith::control
+
+namespace xenolith::control {
+namespace {
+
+// xl_block.c main_blocklist's printf formats.
+TEST(BlockList, header_and_rows_then_xl_widths) {
+    EXPECT_EQ(block_list_header(),
+              "Vdev  BE  handle state evt-ch ring-ref BE-path                       \n");
+    EXPECT_EQ(block_list_row({51712, 0, 3, 4, 11, 8, "/local/domain/0/backend/vbd/3/51712"}),
+              "51712 0   3      4     11     8        /local/domain/0/backend/vbd/3/51712\n");
+    // A front-end that wrote nothing yet: -1s; a short path is padded to 30.
+    EXPECT_EQ(block_list_row({768, 0, 12, 1, -1, -1, "/local/domain/0/backend/vbd/1"}),
+              "768   0   12     1     -1     -1       /local/domain/0/backend/vbd/1 \n");
+    // Columns grow; nothing is cut.
+    EXPECT_EQ(block_list_row({268439552, 32752, 32752, 6, 1023, 123456789, "x"}),
+              "268439552 32752 32752  6     1023   123456789 x                             \n");
+}
+
+}  // namespace
+}  // namespace xenolith::control

@@ -108,5 +108,36 @@ TEST(GuestConfig, initial_max_pages_then_memory_plus_libxl_maxmem_constant) {
     EXPECT_EQ(initial_max_pages(id), (16u * 1024 + 1024) / 4);
 }
 
+config::DiskConfig parsed_disk(std::string_view spec) {
+    config::DiskConfig d;
+    config::SpecIssues issues;
+    EXPECT_TRUE(config::parse_disk_spec(spec, d, issues)) << spec;
+    return d;
+}
+
+TEST(DomainRecords, disks_when_attached_and_detached_then_list_l_and_restart_follow) {
+    DomainRecords r;
+    GuestConfig c = config("vm");
+    c.disks = {parsed_disk("/a.img,raw,xvda,w")};
+    c.owner = Credentials{7, 1000, 100, {}};
+    c.libxl_json["disks"] = nlohmann::json::array({{{"vdev", "stale"}}});
+    r.add(5, &kDomainA, std::move(c));
+    auto j = r.libxl_config(5, &kDomainA, "vm");
+    ASSERT_EQ(j["disks"].size(), 1u);  // the attached ones, not what xl sent
+    EXPECT_EQ(j["disks"][0]["vdev"], "xvda");
+    r.add_disk(5, parsed_disk("/b.img,raw,xvdb,r"));
+    j = r.libxl_config(5, &kDomainA, "vm");
+    ASSERT_EQ(j["disks"].size(), 2u);
+    EXPECT_EQ(j["disks"][1], (nlohmann::json{{"pdev_path", "/b.img"}, {"vdev", "xvdb"}, {"format", "raw"}}));
+    EXPECT_EQ(r.restart_config(5, &kDomainA)->disks.size(), 2u);
+    EXPECT_EQ(r.owner(5)->uid, 1000u);
+    r.remove_disk(5, 51712);
+    r.remove_disk(5, 51728);
+    j = r.libxl_config(5, &kDomainA, "vm");
+    EXPECT_FALSE(j.contains("disks"));
+    EXPECT_TRUE(r.restart_config(5, &kDomainA)->disks.empty());
+    EXPECT_FALSE(r.owner(6).has_value());
+}
+
 }  // namespace
 }  // namespace xenolith::toolstack

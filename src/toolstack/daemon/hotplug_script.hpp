@@ -1,0 +1,45 @@
+// Xen's hotplug-script contract, as libxl runs the scripts in dom0
+// (run_hotplug_scripts=1; libxl_device.c device_hotplug, libxl_linux.c
+// get_hotplug_env): `<script> add|remove` with the device's back-end
+// named in the environment, stdin from /dev/null, stdout onto the
+// daemon's stderr, killed once LIBXL_HOTPLUG_TIMEOUT passes. A script
+// reports through xenstore: hotplug-status ("connected" or "error"),
+// hotplug-error (why) and, for a block device, physical-device.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.hpp"
+#include "toolstack/daemon/vbd_nodes.hpp"
+
+namespace xenolith::toolstack {
+
+// libxl's LIBXL_HOTPLUG_TIMEOUT.
+inline constexpr std::chrono::milliseconds kHotplugTimeout{40000};
+
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+struct HotplugScript {
+    std::string script;  // absolute path, as the back-end's "script" node holds it
+    std::string action;  // "add" or "remove"
+    Environment env;     // added to (and overriding) the daemon's environment
+    std::chrono::milliseconds timeout = kHotplugTimeout;
+};
+
+// Runs the script in a process group of its own and waits for it. An error
+// for a script that cannot be started, exits non-zero, dies of a signal or
+// outlives its timeout (its process group is then killed, as libxl kills
+// it); the message starts "<script> <action>".
+Status run_hotplug_script(const HotplugScript& s);
+
+// get_hotplug_env for a vbd: script, XENBUS_TYPE, XENBUS_PATH (relative to
+// the back-end domain's home, as libxl writes it) and XENBUS_BASE_PATH;
+// plus XENSTORED_PATH when xenstore listens somewhere other than the
+// default, so that the script's xenstore-read reaches this daemon.
+Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
+                            const std::string& xenstore_socket);
+
+}  // namespace xenolith::toolstack
