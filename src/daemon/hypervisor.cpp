@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
+#include "daemon/block_backends.hpp"
 #include "daemon/xenstore_glue.hpp"
 #include "domain/vcpu.hpp"
 #include "hypercall/transport.hpp"
@@ -71,7 +72,9 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         if (!dom) return std::nullopt;
         return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
     };
-    h->device_backends_ = std::make_unique<toolstack::NullDeviceBackends>();
+    h->device_backends_ = std::make_unique<BlockBackends>(
+        *h->domains_, h->services_->grant_domains, host_events, *h->xenstore_,
+        opts.blkback_binary.empty() ? BlockBackends::default_binary() : opts.blkback_binary);
     h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_,
                                                            *h->xenstore_, *h->device_backends_);
     if (!opts.serial_input.empty()) {
@@ -108,6 +111,7 @@ Hypervisor::~Hypervisor() {
     if (domains_) domains_->destroy_all();
     domains_.reset();
     toolstack_.reset();  // after the domains: a vCPU thread may still report a shutdown
+    device_backends_.reset();  // its thread writes to xenstore
     xenstore_.reset();
     xenstore_glue_.reset();
     timers_.reset();

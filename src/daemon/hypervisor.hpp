@@ -26,6 +26,7 @@ struct HypervisorOptions {
     std::string xenstore_socket;  // where host tools reach xenstore
     std::string serial_input;     // the hypervisor's serial line (empty: none)
     std::string dump_dir;         // on_*=coredump-* cores (xl's XEN_DUMP_DIR)
+    std::string blkback_binary;   // xenolith-blkback (empty: beside xenolithd)
 };
 
 class XenstoreGlue;
@@ -67,7 +68,7 @@ private:
     std::unique_ptr<XenstoreGlue> xenstore_glue_;
     std::unique_ptr<xenstore::XenstoreService> xenstore_;
     std::unique_ptr<console::SerialInput> serial_input_;
-    // What serves devices; the launcher of src/backend replaces it.
+    // What serves devices: a sandboxed back-end process per vbd.
     std::unique_ptr<toolstack::DeviceBackends> device_backends_;
     std::unique_ptr<toolstack::Toolstack> toolstack_;
     std::mutex shutdown_mu_;  // a leaf
