@@ -71,6 +71,15 @@ if needs_kvm "disk= at create, block-attach/-list/-detach, cd-insert, destroy's 
     fi
     "$xl" list -l disks >"$work/listl"
     check "list -l: two disks" test "$(jq '.[0].config.disks | length' "$work/listl")" = 2
+    # Each disk is served by its own sandboxed xenolith-blkback, a child of
+    # this daemon, which offers the device (InitWait) to the front end.
+    blkbacks() { pgrep -P "$daemon" -f "xenolith-blkback --frontend-domid=$domid " | wc -l; }
+    check "a back-end process per disk" wait_for 5 test "$(blkbacks)" -eq 2
+    if have_xs_tools; then
+        check "  xvda offered (InitWait)" wait_for 5 test "$(xenstore-read "$be/51712/state")" = 2
+        check "  its disk facts" test "$(xenstore-read "$be/51712/sectors")" = 8192
+        check "  the empty-ish cdrom is read-only" test "$(xenstore-read "$be/5632/info")" = 7
+    fi
 
     check "block-attach" expect_rc 0 "$xl" block-attach disks "$work/data.img,raw,xvdb,r"
     check "block-list: three" test "$("$xl" block-list disks | wc -l)" -eq 4
@@ -81,7 +90,9 @@ if needs_kvm "disk= at create, block-attach/-list/-detach, cd-insert, destroy's 
     check "attach a missing image" expect_rc 1 "$xl" block-attach disks "$work/none.img,raw,xvdc,r"
     check "  names disk and file" grep -qF "disk 'xvdc': $work/none.img: No such file or directory" "$work/err"
     [ -n "$(command -v xenstore-read)" ] && check "  no node left" xs_absent "$be/51744"
+    check "  its back-end runs" wait_for 5 test "$(blkbacks)" -eq 3
     check "block-detach by vdev" expect_rc 0 "$xl" block-detach disks xvdb
+    check "  its back-end is gone" wait_for 5 test "$(blkbacks)" -eq 2
     [ -n "$(command -v xenstore-read)" ] && check "  its nodes are gone" xs_absent "$be/51728"
     "$xl" list -l disks >"$work/listl"
     check "list -l: detached" test "$(jq '.[0].config.disks | length' "$work/listl")" = 2
@@ -91,6 +102,7 @@ if needs_kvm "disk= at create, block-attach/-list/-detach, cd-insert, destroy's 
     check "  needs HVM, as libxl" grep -q "Domain $domid:cdrom-insert requires an HVM domain" "$work/err"
     check "block-detach by number" expect_rc 0 "$xl" block-detach disks 51712
     check "destroy" expect_rc 0 "$xl" destroy disks
+    check "destroy stopped every back-end" test "$(blkbacks)" -eq 0
     if have_xs_tools; then
         check "destroy removed the back-ends" xs_absent "$be"
         check "and libxl's copies" xs_absent "/libxl/$domid"
