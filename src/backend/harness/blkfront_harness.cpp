@@ -88,11 +88,13 @@ Result<std::unique_ptr<BlkfrontHarness>> BlkfrontHarness::start(const HarnessOpt
 BlkfrontHarness::~BlkfrontHarness() {
     stop_ = true;
     if (server_.joinable()) server_.join();
-    // Closing the store ends an in-process back-end (its xenstore is gone).
+    host_.reset();  // kills and reaps the process, releases its link
+    // An in-process back-end: its link closes first (the unmaps it sends
+    // while tearing down must fail, not fill a socket nobody reads), then
+    // its xenstore, which ends it.
+    link_.reset();
     if (store_) store_->stop();
     if (in_process_.joinable()) in_process_.join();
-    host_.reset();  // kills and reaps the process, releases its link
-    link_.reset();
 }
 
 Status BlkfrontHarness::write_device_nodes(const HarnessOptions& o) {
