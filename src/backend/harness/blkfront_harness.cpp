@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -70,8 +71,10 @@ Result<std::unique_ptr<BlkfrontHarness>> BlkfrontHarness::start(const HarnessOpt
             return make_error(fmt::format("{}: {}", opts.binary, std::strerror(errno)));
         blk::BlkbackHostHooks hooks;
         hooks.connect_xenstore = [self, scope] { return self->store_->connect_scoped(scope); };
-        hooks.gone = [self](const sandbox::ExitInfo&, bool) {
+        hooks.gone = [self](const sandbox::ExitInfo& e, bool again) {
             ++self->deaths_;
+            std::fprintf(stderr, "blkfront harness: back-end %s%s\n", e.describe().c_str(),
+                         again ? "; relaunching" : "");
             // What xenolithd does: the device is Closed, so the front end
             // sees errors rather than waiting on a dead ring.
             self->store_->write(self->backend_path_ + "/state", state_value(XenbusStateClosed));
