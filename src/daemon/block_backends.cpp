@@ -52,10 +52,10 @@ std::string BlockBackends::default_binary() {
     return (self.parent_path() / "xenolith-blkback").string();
 }
 
-BlockBackends::BlockBackends(domain::DomainTable& domains, grant::DomainLookup grant_domains,
+BlockBackends::BlockBackends(grant::DomainLookup grant_domains, GuestEvents guest_events,
                              std::shared_ptr<evtchn::EventChannels> host_events,
                              xenstore::XenstoreService& store, std::string binary)
-    : domains_(domains), grant_domains_(std::move(grant_domains)),
+    : guest_events_(std::move(guest_events)), grant_domains_(std::move(grant_domains)),
       host_events_(std::move(host_events)), store_(store), binary_(std::move(binary)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     epoll_event ev{};
@@ -110,11 +110,11 @@ Status BlockBackends::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
     if (!binary.valid())
         return make_error(fmt::format("{}: block back-end {}: {}", what, binary_, std::strerror(errno)));
 
-    auto dom = domains_.get(domid);
-    if (!dom) return make_error(fmt::format("{}: domain {} is gone", what, domid));
+    auto guest_events = guest_events_(domid);
+    if (!guest_events) return make_error(fmt::format("{}: domain {} is gone", what, domid));
     auto provider = backend::link::DomainLinkProvider::create(
         nodes.backend_domid, domid, grant_domains_, kBackendMaptrackFrames, *host_events_,
-        dom->events_ptr());
+        std::move(guest_events));
     if (!provider) return make_error(fmt::format("{}: {}", what, provider.error().what));
 
     backend::blk::BlkbackArgs args;
@@ -176,6 +176,12 @@ void BlockBackends::stop_all(domid_t domid) {
     std::lock_guard lock(mu_);
     auto it = served_.lower_bound({domid, 0});
     while (it != served_.end() && it->first.first == domid) remove_locked(it++);
+}
+
+pid_t BlockBackends::backend_pid(domid_t domid, std::uint32_t devid) {
+    std::lock_guard lock(mu_);
+    auto it = served_.find({domid, devid});
+    return it == served_.end() ? -1 : it->second.host->pid();
 }
 
 void BlockBackends::serve() {

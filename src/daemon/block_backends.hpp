@@ -8,7 +8,10 @@
 // errors, not a hang) and is relaunched, as BlkbackHost describes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +22,8 @@
 #include "backend/blk/blkback_host.hpp"
 #include "backend/link/domain_link_provider.hpp"
 #include "base/unique_fd.hpp"
-#include "domain/domain_table.hpp"
+#include "evtchn/event_channels.hpp"
+#include "grant/foreign_domain.hpp"
 #include "toolstack/daemon/device_backends.hpp"
 #include "xenstore/xenstore_service.hpp"
 
@@ -29,7 +33,10 @@ class BlockBackends final : public toolstack::DeviceBackends {
 public:
     // `binary`: the xenolith-blkback executable (next to xenolithd). A
     // missing binary is reported at the first start_vbd, naming it.
-    BlockBackends(domain::DomainTable& domains, grant::DomainLookup grant_domains,
+    // A domain's event-channel table by domid (nullptr: no such domain).
+    using GuestEvents = std::function<std::shared_ptr<evtchn::EventChannels>(domid_t)>;
+
+    BlockBackends(grant::DomainLookup grant_domains, GuestEvents guest_events,
                   std::shared_ptr<evtchn::EventChannels> host_events,
                   xenstore::XenstoreService& store, std::string binary);
     ~BlockBackends() override;
@@ -40,6 +47,9 @@ public:
                      const config::DiskConfig& disk, const toolstack::VbdOpen& open) override;
     void stop_vbd(domid_t domid, std::uint32_t devid) override;
     void stop_all(domid_t domid) override;
+
+    // The process serving vbd `devid` of `domid` (-1: none right now).
+    pid_t backend_pid(domid_t domid, std::uint32_t devid);
 
     // Where xenolithd looks for the back-end binary: beside its own
     // executable.
@@ -54,7 +64,7 @@ private:
     void serve();
     void remove_locked(std::map<std::pair<domid_t, std::uint32_t>, Served>::iterator it);
 
-    domain::DomainTable& domains_;
+    GuestEvents guest_events_;
     grant::DomainLookup grant_domains_;
     std::shared_ptr<evtchn::EventChannels> host_events_;
     xenstore::XenstoreService& store_;

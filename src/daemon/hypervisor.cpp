@@ -73,7 +73,12 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
     };
     h->device_backends_ = std::make_unique<BlockBackends>(
-        *h->domains_, h->services_->grant_domains, host_events, *h->xenstore_,
+        h->services_->grant_domains,
+        [table](domid_t d) -> std::shared_ptr<evtchn::EventChannels> {
+            auto dom = table->get(d);
+            return dom ? dom->events_ptr() : nullptr;
+        },
+        host_events, *h->xenstore_,
         opts.blkback_binary.empty() ? BlockBackends::default_binary() : opts.blkback_binary);
     h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_,
                                                            *h->xenstore_, *h->device_backends_);
