@@ -23,6 +23,7 @@
 #include "backend/blk/blkback.hpp"
 #include "backend/local_evtchn.hpp"
 #include "backend/local_grants.hpp"
+#include "blk_workload.hpp"
 
 using namespace xenolith::backend;
 using namespace xenolith::backend::blk;
@@ -49,24 +50,24 @@ int main(int argc, char** argv) {
     unsigned bs = static_cast<unsigned>(std::atoi(argv[3]));
     unsigned qd = static_cast<unsigned>(std::atoi(argv[4]));
     double seconds = std::atof(argv[5]);
-    bool write = mode == "randwrite" || mode == "write";
-    bool random = mode == "randread" || mode == "randwrite";
-    unsigned segs = bs / 4096;
-    if (bs % 4096 != 0 || segs == 0 || segs > 256 || qd == 0 || qd > 256) {
+    xenolith::bench::BlkWorkload wl;
+    wl.bs = bs;
+    wl.write = mode == "randwrite" || mode == "write";
+    wl.random = mode == "randread" || mode == "randwrite";
+    if (bs % 4096 != 0 || wl.segs() == 0 || wl.segs() > 256 || qd == 0 || qd > 256) {
         std::fprintf(stderr, "BS must be 4 KiB .. 1 MiB in pages, QD 1..256\n");
         return 2;
     }
-    bool indirect = segs > BLKIF_MAX_SEGMENTS_PER_REQUEST;
 
     auto disk = UringDisk::open(DiskOpen{path, -1, false, true, 512});
     if (!disk) {
         std::fprintf(stderr, "%s\n", disk.error().what.c_str());
         return 1;
     }
-    // Ring pages, then per slot: one indirect page and `segs` buffer pages.
-    unsigned ring_pages = qd > 32 ? 4 : 1;
-    std::size_t per_slot = 1 + segs;
-    std::size_t pages = ring_pages + qd * per_slot;
+    // Ring pages, then per slot: one indirect page and the buffer pages.
+    wl.ring_pages = qd > 32 ? 4 : 1;
+    const unsigned ring_pages = wl.ring_pages;
+    std::size_t pages = wl.pages(qd);
     LocalGrantTable gt(kFront, 0, pages, pages);
     for (GrantRef r = 0; r < pages; ++r) gt.grant(r, r, false);
     LocalEventChannel be, fe;
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::unique_ptr<Blkback> back = std::move(made).value();
-    std::uint64_t disk_blocks = (*disk)->size_bytes() / bs;
+    wl.disk_blocks = (*disk)->size_bytes() / bs;
 
     std::atomic<bool> stop{false};
     double backend_cpu = 0;
@@ -95,38 +96,7 @@ int main(int argc, char** argv) {
     });
 
     // Fill each slot's indirect page once; the buffers stay the same.
-    for (unsigned s = 0; s < qd; ++s) {
-        GrantRef base = static_cast<GrantRef>(ring_pages + s * per_slot);
-        std::memset(gt.page(base + 1), 0x5a, segs * kXenPageSize);
-        for (unsigned i = 0; i < segs && indirect; ++i)
-            encode_indirect_segment(std::span<std::byte>(gt.page(base), kXenPageSize), i,
-                                    Segment{base + 1 + i, 0, 7});
-    }
-    std::uint64_t rng = 0x9e3779b97f4a7c15ull, next_block = 0;
-    auto make = [&](unsigned s) {
-        GrantRef base = static_cast<GrantRef>(ring_pages + s * per_slot);
-        std::uint64_t block;
-        if (random) {
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-            block = rng % disk_blocks;
-        } else {
-            block = next_block++ % disk_blocks;
-        }
-        Request r;
-        r.id = s;
-        r.sector_number = block * (bs / 512);
-        if (indirect) {
-            r.operation = BLKIF_OP_INDIRECT;
-            r.indirect_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-            r.nr_segments = static_cast<std::uint16_t>(segs);
-            r.indirect_grefs[0] = base;
-        } else {
-            r.operation = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-            r.nr_segments = static_cast<std::uint16_t>(segs);
-            for (unsigned i = 0; i < segs; ++i) r.seg[i] = Segment{base + 1 + i, 0, 7};
-        }
-        return r;
-    };
+    wl.prepare(qd, [&](GrantRef r) { return gt.page(r); });
 
     using clock = std::chrono::steady_clock;
     std::vector<clock::time_point> issued(qd);
@@ -135,7 +105,7 @@ int main(int argc, char** argv) {
     auto t0 = clock::now();
     auto deadline = t0 + std::chrono::duration<double>(seconds);
     for (unsigned s = 0; s < qd; ++s) {
-        front.queue(make(s));
+        front.queue(wl.make(s));
         issued[s] = clock::now();
     }
     if (front.push_requests()) fe.notify(1);
@@ -153,7 +123,7 @@ int main(int argc, char** argv) {
                 ++done;
                 if (rsp->status != BLKIF_RSP_OKAY) ++errors;
                 if (now < deadline) {
-                    front.queue(make(s));
+                    front.queue(wl.make(s));
                     issued[s] = now;
                 } else {
                     --outstanding;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/harness/blkfront_harness.hpp"
+#include "blk_workload.hpp"
 
 using namespace xenolith::backend;
 using namespace xenolith::backend::blk;
@@ -78,24 +79,23 @@ int main(int argc, char** argv) {
         else if (std::strcmp(argv[i], "inproc") == 0) inproc = true;
         else { std::fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
-    bool write = mode == "randwrite" || mode == "write";
-    bool random = mode == "randread" || mode == "randwrite";
-    unsigned segs = bs / 4096;
-    if (bs % 4096 != 0 || segs == 0 || segs > 256 || qd == 0 || qd > 256) {
+    xenolith::bench::BlkWorkload wl;
+    wl.bs = bs;
+    wl.write = mode == "randwrite" || mode == "write";
+    wl.random = mode == "randread" || mode == "randwrite";
+    if (bs % 4096 != 0 || wl.segs() == 0 || wl.segs() > 256 || qd == 0 || qd > 256) {
         std::fprintf(stderr, "BS must be 4 KiB .. 1 MiB in pages, QD 1..256\n");
         return 2;
     }
-    bool indirect = segs > BLKIF_MAX_SEGMENTS_PER_REQUEST;
     unsigned order = qd > 32 ? 2 : 0;
-    unsigned ring_pages = 1u << order;
-    std::size_t per_slot = 1 + segs;
+    wl.ring_pages = 1u << order;
 
     harness::HarnessOptions o;
     o.disk = path;
     o.binary = binary;
     o.direct = true;
     o.in_process = inproc;
-    o.guest_pages = ring_pages + qd * per_slot;
+    o.guest_pages = wl.pages(qd);
     auto made = harness::BlkfrontHarness::start(o);
     if (!made) { std::fprintf(stderr, "%s\n", made.error().what.c_str()); return 1; }
     auto& h = **made;
@@ -103,39 +103,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", st.error().what.c_str());
         return 1;
     }
-    std::uint64_t disk_blocks = h.sectors() * 512 / bs;
-
-    for (unsigned s = 0; s < qd; ++s) {
-        auto base = static_cast<GrantRef>(ring_pages + s * per_slot);
-        std::memset(h.guest().page(base + 1), 0x5a, segs * kXenPageSize);
-        for (unsigned i = 0; i < segs && indirect; ++i)
-            encode_indirect_segment(std::span<std::byte>(h.guest().page(base), kXenPageSize), i,
-                                    Segment{base + 1 + i, 0, 7});
-    }
-    std::uint64_t rng = 0x9e3779b97f4a7c15ull, next_block = 0;
-    auto make = [&](unsigned s) {
-        auto base = static_cast<GrantRef>(ring_pages + s * per_slot);
-        std::uint64_t block;
-        if (random) {
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-            block = rng % disk_blocks;
-        } else {
-            block = next_block++ % disk_blocks;
-        }
-        Request r;
-        r.id = s;
-        r.sector_number = block * (bs / 512);
-        r.nr_segments = static_cast<std::uint16_t>(segs);
-        if (indirect) {
-            r.operation = BLKIF_OP_INDIRECT;
-            r.indirect_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-            r.indirect_grefs[0] = base;
-        } else {
-            r.operation = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-            for (unsigned i = 0; i < segs; ++i) r.seg[i] = Segment{base + 1 + i, 0, 7};
-        }
-        return r;
-    };
+    wl.disk_blocks = h.sectors() * 512 / bs;
+    wl.prepare(qd, [&](GrantRef r) { return h.guest().page(r); });
 
     using clock = std::chrono::steady_clock;
     std::vector<clock::time_point> issued(qd);
@@ -146,7 +115,7 @@ int main(int argc, char** argv) {
     auto t0 = clock::now();
     auto deadline = t0 + std::chrono::duration<double>(secs);
     for (unsigned s = 0; s < qd; ++s) {
-        h.ring().queue(make(s));
+        h.ring().queue(wl.make(s));
         issued[s] = clock::now();
     }
     h.push();
@@ -161,7 +130,7 @@ int main(int argc, char** argv) {
                 ++done;
                 if (rsp->status != BLKIF_RSP_OKAY) ++errors;
                 if (now < deadline) {
-                    h.ring().queue(make(s));
+                    h.ring().queue(wl.make(s));
                     issued[s] = now;
                 } else {
                     --outstanding;

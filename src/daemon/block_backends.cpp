@@ -98,9 +98,7 @@ Status BlockBackends::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
                                               what, *open.physical_device));
             path = *node;
         }
-        std::optional<Caller> caller;
-        if (open.as) caller = Caller{open.as->pid, open.as->uid, open.as->gid, open.as->groups};
-        ActAsCaller as(caller ? &*caller : nullptr);
+        ActAsCaller as(open.as ? &*open.as : nullptr);
         if (!as.ok()) return make_error(fmt::format("{}: cannot take the requester's identity", what));
         const bool writable = disk.readwrite && !disk.is_cdrom;
         fd.reset(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));

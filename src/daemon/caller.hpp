@@ -19,15 +19,13 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "toolstack/daemon/device_backends.hpp"
 
 namespace xenolith::daemon {
 
-struct Caller {
-    pid_t pid = 0;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    std::vector<gid_t> groups;  // supplementary groups
-};
+// pid, uid, gid and supplementary groups: the toolstack keeps the same
+// record to open a guest's disks with its owner's rights.
+using Caller = toolstack::Credentials;
 
 // The credentials of the peer of a connected unix socket.
 Result<Caller> peer_caller(int fd);

@@ -66,7 +66,7 @@ std::string where_prefix(const config::DiskConfig& d) {
 std::optional<toolstack::Credentials> caller_credentials() {
     const Caller* c = current_caller();
     if (!c) return std::nullopt;
-    return toolstack::Credentials{c->pid, c->uid, c->gid, c->groups};
+    return *c;
 }
 
 Result<std::vector<config::DiskConfig>> parse_request_disks(const json& req) {
