@@ -122,7 +122,7 @@ public:
     void host_write(const VnetHeader& h, std::span<const std::byte> frame) {
         std::vector<std::byte> buf(kVnetHeaderSize + frame.size());
         std::memcpy(buf.data(), &h, sizeof h);
-        std::memcpy(buf.data() + kVnetHeaderSize, frame.data(), frame.size());
+        if (!frame.empty()) std::memcpy(buf.data() + kVnetHeaderSize, frame.data(), frame.size());
         if (::send(host.get(), buf.data(), buf.size(), 0) != static_cast<ssize_t>(buf.size())) std::abort();
     }
 
