@@ -62,7 +62,7 @@ void Netback::fail(std::string why) {
     failure_ = std::move(why);
 }
 
-bool Netback::wants_tap() { return !failed_ && rx_.unconsumed() != 0; }
+bool Netback::wants_tap() { return !failed_ && !held_ && rx_.unconsumed() != 0; }
 
 void Netback::on_event() {
     while (auto port = evtchn_.pending()) evtchn_.unmask(*port);
@@ -74,10 +74,13 @@ void Netback::on_tap() { process_rx(); }
 
 bool Netback::poll_once(int timeout_ms) {
     pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {cfg_.tap_fd, static_cast<short>(wants_tap() ? POLLIN : 0), 0}};
-    if (::poll(p, 2, more_work() ? 0 : timeout_ms) <= 0) {
-        if (!more_work()) return false;
+    int deadline = rx_deadline_ms();
+    if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
+    bool had_work = more_work() || deadline == 0;
+    if (::poll(p, 2, had_work ? 0 : timeout_ms) <= 0) {
+        had_work = had_work || rx_deadline_ms() == 0;
+        if (!had_work) return false;
     }
-    bool had_work = more_work();
     if (p[0].revents) on_event();
     else if (had_work) process_tx();
     if (p[1].revents || had_work) process_rx();
@@ -206,7 +209,27 @@ void Netback::process_rx() {
     rx_more_ = false;
     while (!failed_) {
         if (done >= cfg_.budget) {
-            rx_more_ = rx_.unconsumed() != 0;
+            rx_more_ = held_ || rx_.unconsumed() != 0;
+            break;
+        }
+        if (held_) {
+            // The frame waits for the front end's buffers; feature-rx-notify
+            // wakes us when enough are posted.
+            if (rx_.wait_for_requests(held_->slots)) {
+                place_rx(*held_);
+                held_.reset();
+                ++done;
+                continue;
+            }
+            if (rx_.broken()) {
+                fail("rx ring: request producer more than a ring ahead");
+                break;
+            }
+            if (rx_deadline_ms() == 0) {
+                ++stats_.rx_no_room;
+                held_.reset();
+                continue;
+            }
             break;
         }
         unsigned available = rx_.unconsumed();
@@ -228,8 +251,15 @@ void Netback::process_rx() {
         }
         VnetHeader h;
         std::memcpy(&h, rx_buf_.data(), sizeof h);
-        deliver_rx(std::span<std::byte>(rx_buf_.data() + kVnetHeaderSize, static_cast<std::size_t>(n) - kVnetHeaderSize),
-                   h, available);
+        auto fr = judge_rx(std::span<std::byte>(rx_buf_.data() + kVnetHeaderSize,
+                                                static_cast<std::size_t>(n) - kVnetHeaderSize), h);
+        if (!fr) continue;
+        if (fr->slots <= available) {
+            place_rx(*fr);
+        } else {
+            held_ = fr;
+            held_since_ = std::chrono::steady_clock::now();
+        }
     }
     if (rx_unpushed_) {
         rx_unpushed_ = false;
@@ -237,47 +267,57 @@ void Netback::process_rx() {
     }
 }
 
-void Netback::deliver_rx(std::span<std::byte> frame, const VnetHeader& h, unsigned available) {
+int Netback::rx_deadline_ms() const {
+    if (!held_) return -1;
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - held_since_);
+    auto left = static_cast<long long>(cfg_.rx_hold_ms) - waited.count();
+    return left > 0 ? static_cast<int>(left) : 0;
+}
+
+std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, const VnetHeader& h) {
     const FrontendFeatures& fe = cfg_.features;
-    std::uint16_t csum_flags = 0;
+    RxFrame fr;
+    fr.len = frame.size();
     if (h.flags & kVnetNeedsCsum) {
         auto o = l4_offsets(frame);
         bool v6 = o && o->ipv6;
         if (fe.csum && (!v6 || fe.ipv6_csum)) {
-            csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
+            fr.csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
         } else if (complete_checksum(frame, h.csum_start, h.csum_offset)) {
-            csum_flags = NETRXF_data_validated;
+            fr.csum_flags = NETRXF_data_validated;
         } else {
             ++stats_.rx_unsupported;
-            return;
+            return std::nullopt;
         }
     } else if (h.flags & kVnetDataValid) {
-        csum_flags = NETRXF_data_validated;
+        fr.csum_flags = NETRXF_data_validated;
     }
-    std::uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
     switch (h.gso_type & ~kVnetGsoEcn) {
     case kVnetGsoNone: break;
-    case kVnetGsoTcpv4: gso_type = XEN_NETIF_GSO_TYPE_TCPV4; break;
-    case kVnetGsoTcpv6: gso_type = XEN_NETIF_GSO_TYPE_TCPV6; break;
-    default: ++stats_.rx_unsupported; return;
+    case kVnetGsoTcpv4: fr.gso_type = XEN_NETIF_GSO_TYPE_TCPV4; break;
+    case kVnetGsoTcpv6: fr.gso_type = XEN_NETIF_GSO_TYPE_TCPV6; break;
+    default: ++stats_.rx_unsupported; return std::nullopt;
     }
-    bool gso = gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
     if (gso && (h.gso_size == 0 || !fe.sg || !(h.flags & kVnetNeedsCsum) ||
-                !(gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? fe.gso_tcpv4 : fe.gso_tcpv6))) {
+                !(fr.gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? fe.gso_tcpv4 : fe.gso_tcpv6))) {
         ++stats_.rx_unsupported;
-        return;
+        return std::nullopt;
     }
+    fr.gso_size = h.gso_size;
     auto data_slots = static_cast<unsigned>((frame.size() + kXenPageSize - 1) / kXenPageSize);
     if (data_slots > 1 && !fe.sg) {
         ++stats_.rx_unsupported;
-        return;
+        return std::nullopt;
     }
-    unsigned slots = data_slots + (gso ? 1 : 0);
-    if (slots > available) {
-        ++stats_.rx_no_room;
-        return;
-    }
+    fr.slots = data_slots + (gso ? 1 : 0);
+    return fr;
+}
 
+void Netback::place_rx(const RxFrame& fr) {
+    std::span<std::byte> frame(rx_buf_.data() + kVnetHeaderSize, fr.len);
+    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    unsigned slots = fr.slots;
     // Slot 0 holds the first page of data, slot 1 the GSO extra info (its
     // buffer unused, as Linux lays it out), the rest the following pages.
     rx_reqs_.clear();
@@ -302,8 +342,8 @@ void Netback::deliver_rx(std::span<std::byte> frame, const VnetHeader& h, unsign
         if (gso && i == 1) {
             netif_extra_info e{};
             e.type = XEN_NETIF_EXTRA_TYPE_GSO;
-            e.u.gso.type = gso_type;
-            e.u.gso.size = h.gso_size;
+            e.u.gso.type = fr.gso_type;
+            e.u.gso.size = fr.gso_size;
             rx_.respond(e);
             continue;
         }
@@ -312,7 +352,7 @@ void Netback::deliver_rx(std::span<std::byte> frame, const VnetHeader& h, unsign
         netif_rx_response r{};
         r.id = rx_reqs_[i].id;
         r.offset = 0;
-        if (i == 0) r.flags = static_cast<std::uint16_t>(csum_flags | (gso ? NETRXF_extra_info : 0));
+        if (i == 0) r.flags = static_cast<std::uint16_t>(fr.csum_flags | (gso ? NETRXF_extra_info : 0));
         if (at < frame.size()) r.flags = static_cast<std::uint16_t>(r.flags | NETRXF_more_data);
         if (c.status == GNTST_okay) {
             r.status = static_cast<std::int16_t>(c.len);

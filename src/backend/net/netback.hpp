@@ -15,8 +15,10 @@
 // waited on by another.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +54,10 @@ struct QueueConfig {
     FrontendFeatures features;
     int tap_fd = -1;      // borrowed, non-blocking; a TAP queue with a virtio_net_hdr
     unsigned budget = 64;  // packets per direction per call before yielding
+    // How long a frame that needs more rx buffers than are posted waits for
+    // the front end to post them before it is dropped; the TAP is not read
+    // meanwhile (its own bounded queue holds what follows).
+    unsigned rx_hold_ms = 1000;
 };
 
 struct QueueStats {
@@ -60,7 +66,7 @@ struct QueueStats {
     std::uint64_t tx_dropped = 0;  // answered OKAY, not delivered (headers not understood, TAP full)
     std::uint64_t tx_mcast = 0;    // multicast filter requests (answered, ignored)
     std::uint64_t rx_packets = 0, rx_bytes = 0;  // put into guest buffers
-    std::uint64_t rx_no_room = 0;       // dropped: fewer buffers posted than the frame needs
+    std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
     std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
     std::uint64_t rx_copy_errors = 0;   // slots answered NETIF_RSP_ERROR (bad rx grant)
 };
@@ -74,8 +80,12 @@ public:
 
     int event_fd() const { return evtchn_.fd(); }
     int tap_fd() const { return cfg_.tap_fd; }
-    // The rx ring has posted buffers, so the TAP is worth reading.
+    // The rx ring has posted buffers and no frame is held, so the TAP is
+    // worth reading.
     bool wants_tap();
+    // Milliseconds until a held frame's deadline (call process_rx() then),
+    // or -1 when none is held.
+    int rx_deadline_ms() const;
     // A direction stopped at its budget with work left.
     bool more_work() const { return tx_more_ || rx_more_; }
 
@@ -98,7 +108,16 @@ private:
     void fail(std::string why);
     void answer_tx(unsigned slots, unsigned extras, std::int16_t status);
     void send_tx(const TxPacket& p);
-    void deliver_rx(std::span<std::byte> frame, const VnetHeader& h, unsigned available);
+    // A frame read from the TAP, judged against the front end's features.
+    struct RxFrame {
+        std::size_t len = 0;  // in rx_buf_, after the vnet header
+        std::uint16_t csum_flags = 0;
+        std::uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
+        std::uint16_t gso_size = 0;
+        unsigned slots = 0;  // rx ring slots it takes
+    };
+    std::optional<RxFrame> judge_rx(std::span<std::byte> frame, const VnetHeader& h);
+    void place_rx(const RxFrame& fr);
 
     QueueConfig cfg_;
     Grants& grants_;
@@ -114,6 +133,8 @@ private:
     std::vector<std::byte> tx_buf_, rx_buf_;  // vnet header + the largest frame
     std::vector<CopyOp> ops_;
     std::vector<netif_rx_request> rx_reqs_;
+    std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay in rx_buf_
+    std::chrono::steady_clock::time_point held_since_;
 };
 
 }  // namespace xenolith::backend::net

@@ -104,6 +104,16 @@ public:
         return unconsumed() != 0;
     }
 
+    // Asks to be notified once `needed` requests are published past
+    // req_cons (feature-rx-notify), then reports whether they already are.
+    bool wait_for_requests(unsigned needed) {
+        if (unconsumed() >= needed) return true;
+        if (broken_) return false;
+        ring_detail::index_at(shared_, ring_detail::kReqEvent).store(req_cons_ + needed, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        return unconsumed() >= needed;
+    }
+
 private:
     std::byte* slot(std::uint32_t idx) const {
         return shared_ + kRingHeaderSize + (idx & (kSize - 1)) * sizeof(Entry);

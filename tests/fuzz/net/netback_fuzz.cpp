@@ -1,6 +1,6 @@
 // netback's tx request decoder and validation, and its rx placement, fed a
 // hostile front end. Input:
-//   [features][flags][rx buffers to post][req_prod u32 if flags&1]
+//   [features][flags: 1 lie, 2 frames, 4 no rx hold, >>4 budget][rx buffers to post][req_prod u32 if flags&1]
 //   [n tx slots][n * 12 raw tx slot bytes]
 //   [then frames for the TAP: (vnet header 10 bytes, length u16, bytes)...]
 //   whatever is left fills the guest's data pages.
@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (GrantRef r = 32; r < 40; ++r) g.gt.grant(r, r, true);
     for (GrantRef r = 40; r < 48; ++r) g.gt.grant_to(r, r, 9, GTF_permit_access);
     for (GrantRef r = 48; r < kGuestPages; ++r) g.gt.revoke(r);
-    g.start(f, -1, 1 + (flags >> 4));
+    g.start(f, -1, 1 + (flags >> 4), (flags & 4) ? 0 : 1000);
 
     std::uint32_t req_prod = 0;
     bool lie = flags & 1;

@@ -37,7 +37,7 @@ public:
     }
 
     // Starts the back end on `tap_fd` (a socketpair end when -1).
-    void start(FrontendFeatures features = {}, int tap_fd = -1, unsigned budget = 64) {
+    void start(FrontendFeatures features = {}, int tap_fd = -1, unsigned budget = 64, unsigned rx_hold_ms = 1000) {
         if (tap_fd < 0) {
             int sv[2];
             if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
@@ -53,6 +53,7 @@ public:
         cfg.features = features;
         cfg.tap_fd = tap_fd;
         cfg.budget = budget;
+        cfg.rx_hold_ms = rx_hold_ms;
         auto n = Netback::create(cfg, gt, be);
         if (!n) std::abort();
         netback = std::move(*n);

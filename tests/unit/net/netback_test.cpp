@@ -394,9 +394,9 @@ TEST(NetbackRx, gso_frame_then_extra_info_in_second_slot_and_csum_flags) {
     EXPECT_EQ(std::memcmp(g.gt.page(22), f.data() + kXenPageSize, f.size() - kXenPageSize), 0);
 }
 
-TEST(NetbackRx, frame_larger_than_posted_buffers_then_dropped_and_next_delivered) {
+TEST(NetbackRx, frame_larger_than_posted_buffers_no_hold_then_dropped_and_next_delivered) {
     NetFront g;
-    g.start(all_features());
+    g.start(all_features(), -1, 64, 0);
     g.post_rx(2, 20);
     g.host_write(VnetHeader{}, make_frame(false, false, 9000));
     auto small = make_frame(false, false, 40);
@@ -406,6 +406,45 @@ TEST(NetbackRx, frame_larger_than_posted_buffers_then_dropped_and_next_delivered
     ASSERT_TRUE(g.rx->has_response());
     auto r = g.rx->next_response();
     EXPECT_EQ(r.status, static_cast<std::int16_t>(small.size()));
+}
+
+TEST(NetbackRx, frame_larger_than_posted_buffers_then_held_until_front_end_posts_more) {
+    NetFront g;
+    g.start(all_features());
+    g.post_rx(2, 20);
+    auto f = make_frame(false, false, 9000);  // three slots
+    g.host_write(VnetHeader{}, f);
+    g.netback->on_tap();
+    EXPECT_FALSE(g.rx->has_response());
+    EXPECT_FALSE(g.netback->wants_tap());
+    EXPECT_GT(g.netback->rx_deadline_ms(), 0);
+    EXPECT_EQ(g.rx->req_event(), 3u);  // notify me when the third buffer is posted
+    g.post_rx(2, 22, 102);
+    g.netback->on_event();
+    std::vector<std::byte> got;
+    for (unsigned i = 0; i < 3; ++i) {
+        ASSERT_TRUE(g.rx->has_response());
+        auto r = g.rx->next_response();
+        got.insert(got.end(), g.gt.page(20 + i), g.gt.page(20 + i) + r.status);
+    }
+    EXPECT_EQ(got, f);
+    EXPECT_EQ(g.netback->rx_deadline_ms(), -1);
+    EXPECT_EQ(g.netback->stats().rx_no_room, 0u);
+}
+
+TEST(NetbackRx, held_frame_past_its_deadline_then_dropped_and_tap_read_again) {
+    NetFront g;
+    g.start(all_features(), -1, 64, 20);
+    g.post_rx(1, 20);
+    g.host_write(VnetHeader{}, make_frame(false, false, 9000));
+    auto small = make_frame(false, false, 40);
+    g.host_write(VnetHeader{}, small);
+    g.netback->on_tap();
+    EXPECT_FALSE(g.rx->has_response());
+    for (int i = 0; i < 50 && !g.rx->has_response(); ++i) g.netback->poll_once(100);
+    EXPECT_EQ(g.netback->stats().rx_no_room, 1u);
+    ASSERT_TRUE(g.rx->has_response());
+    EXPECT_EQ(g.rx->next_response().status, static_cast<std::int16_t>(small.size()));
 }
 
 TEST(NetbackRx, no_buffers_then_tap_left_alone_and_event_requested) {
