@@ -104,10 +104,11 @@ void seed_pseudo_header(std::span<std::byte> f, const L4Offsets& o) {
     put16(f, o.l4_start + o.csum_offset, fold(s));
 }
 
-bool complete_checksum(std::span<std::byte> f, std::size_t start, std::size_t offset) {
+bool complete_checksum(std::span<std::byte> f, std::size_t start, std::size_t offset, bool udp) {
     if (start > f.size() || offset + 2 > f.size() - start) return false;
     std::uint16_t sum = fold(sum_words(f, start, f.size()));
-    std::uint16_t csum = static_cast<std::uint16_t>(~sum);
+    auto csum = static_cast<std::uint16_t>(~sum);
+    if (udp && csum == 0) csum = 0xffff;
     put16(f, start + offset, csum);
     return true;
 }

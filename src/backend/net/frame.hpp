@@ -34,7 +34,8 @@ void seed_pseudo_header(std::span<std::byte> frame, const L4Offsets& at);
 
 // Completes a partial checksum in software: the ones' complement sum from
 // `start` to the end, folded with what the field holds, stored inverted at
-// start + offset. False if the field lies outside the frame.
-bool complete_checksum(std::span<std::byte> frame, std::size_t start, std::size_t offset);
+// start + offset; for UDP (`udp`) a sum of 0 is sent as 0xffff, 0 meaning
+// "no checksum" there. False if the field lies outside the frame.
+bool complete_checksum(std::span<std::byte> frame, std::size_t start, std::size_t offset, bool udp = false);
 
 }  // namespace xenolith::backend::net

@@ -283,7 +283,7 @@ std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, co
         bool v6 = o && o->ipv6;
         if (fe.csum && (!v6 || fe.ipv6_csum)) {
             fr.csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
-        } else if (complete_checksum(frame, h.csum_start, h.csum_offset)) {
+        } else if (complete_checksum(frame, h.csum_start, h.csum_offset, o && o->protocol == IPPROTO_UDP)) {
             fr.csum_flags = NETRXF_data_validated;
         } else {
             ++stats_.rx_unsupported;

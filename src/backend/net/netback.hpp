@@ -11,8 +11,8 @@
 // Single-threaded: the owner waits on the event channel's fd, and on the
 // TAP's fd while wants_tap(), and calls on_event() / on_tap(), or simply
 // poll_once(). Nothing here blocks: the TAP fd is non-blocking, a frame the
-// guest has no room for is dropped and counted, and a queue is never
-// waited on by another.
+// guest has no room for waits at most rx_hold_ms for buffers and is then
+// dropped and counted, and a queue is never waited on by another.
 #pragma once
 
 #include <chrono>
