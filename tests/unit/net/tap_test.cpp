@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backend/net/frame.hpp"
 #include "backend/net/tap.hpp"
 #include "net_front.hpp"
 
@@ -45,6 +46,9 @@ protected:
         ASSERT_TRUE(fds) << fds.error().what;
         tap_ = std::move(fds->front());
         ASSERT_TRUE(set_tap_offload(tap_.get(), offload));
+        bring_up(name);
+    }
+    void bring_up(const std::string& name) {
         std::ofstream(std::string("/proc/sys/net/ipv6/conf/") + name + "/disable_ipv6") << "1";
         UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         ifreq ifr{};
@@ -116,6 +120,24 @@ TEST_F(TapTest, multi_queue_tap_then_one_fd_per_queue) {
     ASSERT_TRUE(fds) << fds.error().what;
     EXPECT_EQ(fds->size(), 3u);
     EXPECT_TRUE(set_tap_offload(fds->front().get(), offload_for(all_features())));
+}
+
+TEST_F(TapTest, two_queues_then_each_guest_queue_reaches_the_interface) {
+    auto fds = open_tap("vif7.4", 2);
+    ASSERT_TRUE(fds) << fds.error().what;
+    bring_up("vif7.4");
+    NetFront q0, q1;
+    q0.start({}, (*fds)[0].get());
+    q1.start({}, (*fds)[1].get());
+    auto a = make_frame(false, false, 100), b = make_frame(false, true, 200);
+    q0.put(2, 0, a);
+    q1.put(2, 0, b);
+    q0.send({NetFront::req(2, 0, static_cast<std::uint16_t>(a.size()), 1)});
+    q1.send({NetFront::req(2, 0, static_cast<std::uint16_t>(b.size()), 1)});
+    auto first = host_receive(), second = host_receive();
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ(first->second, a);
+    EXPECT_EQ(second->second, b);
 }
 
 TEST_F(TapTest, guest_gso_frame_then_interface_receives_it_with_gso_metadata) {
@@ -194,4 +216,27 @@ TEST_F(TapTest, host_gso_frame_then_guest_gets_extra_info_and_all_data) {
         ++page;
     }
     EXPECT_EQ(got, f);
+}
+
+TEST_F(TapTest, partial_checksum_for_front_end_without_offload_then_kernel_completes_it) {
+    FrontendFeatures none;
+    none.csum = false;
+    make_tap("vif7.5", offload_for(none));
+    NetFront g;
+    g.start(none, tap_.get());
+    g.post_rx(2, 20);
+    auto f = make_frame(false, false, 301);
+    auto o = l4_offsets(f);
+    ASSERT_TRUE(o);
+    seed_pseudo_header(f, *o);
+    host_send(VnetHeader{kVnetNeedsCsum, 0, 0, 0, o->l4_start, o->csum_offset}, f);
+    for (int i = 0; i < 20 && !g.rx->has_response(); ++i) g.netback->poll_once(100);
+    ASSERT_TRUE(g.rx->has_response());
+    auto r = g.rx->next_response();
+    EXPECT_EQ(r.flags & NETRXF_csum_blank, 0);
+    std::vector<std::byte> got(g.gt.page(20), g.gt.page(20) + r.status);
+    // The checksum the guest got is the one completing the seed gives.
+    auto expect = f;
+    complete_checksum(expect, o->l4_start, o->csum_offset, true);
+    EXPECT_EQ(got, expect);
 }
