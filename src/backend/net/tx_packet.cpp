@@ -76,7 +76,7 @@ TxPacket read_tx_packet(const TxBackRing& ring, unsigned available) {
             p.slots = k + following;
             return fail(p, TxVerdict::fatal, "slot crosses its page");
         }
-        if (!drop) p.data[1 + following - 1] = r;
+        if (!drop) p.data[following] = r;  // data[0] is the first slot
         more = r.flags & NETTXF_more_data;
     }
     p.slots = k + following;
