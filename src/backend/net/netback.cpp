@@ -1,0 +1,371 @@
+#include "backend/net/netback.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "backend/net/frame.hpp"
+
+namespace xenolith::backend::net {
+
+namespace {
+
+// The largest frame either way: a 64 KiB GSO packet and its Ethernet and
+// VLAN headers (the TAP's gso_max_size is 64 KiB of IP).
+constexpr std::size_t kMaxFrame = 65536 + 18;
+// Data slots of the largest frame on the rx ring, at a page each.
+constexpr unsigned kMaxRxDataSlots = (kMaxFrame + kXenPageSize - 1) / kXenPageSize;
+
+}  // namespace
+
+TapOffload offload_for(const FrontendFeatures& f) {
+    TapOffload o;
+    // The TAP's TUN_F_CSUM does not tell IPv4 from IPv6: with IPv4
+    // offload only, an IPv6 partial checksum is completed here.
+    o.csum = f.csum || f.ipv6_csum;
+    o.tso4 = o.csum && f.sg && f.gso_tcpv4 && f.csum;
+    o.tso6 = o.csum && f.sg && f.gso_tcpv6 && f.ipv6_csum;
+    return o;
+}
+
+Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants, EventChannels& evtchn) {
+    GrantRef tx_ref[] = {cfg.tx_ring_ref};
+    auto [tx, tx_st] = grants.map(cfg.frontend, tx_ref, true);
+    if (tx_st != GNTST_okay)
+        return make_error(fmt::format("mapping tx-ring-ref {} of domain {}: grant status {}", cfg.tx_ring_ref,
+                                      cfg.frontend, tx_st));
+    GrantRef rx_ref[] = {cfg.rx_ring_ref};
+    auto [rx, rx_st] = grants.map(cfg.frontend, rx_ref, true);
+    if (rx_st != GNTST_okay)
+        return make_error(fmt::format("mapping rx-ring-ref {} of domain {}: grant status {}", cfg.rx_ring_ref,
+                                      cfg.frontend, rx_st));
+    if (cfg.budget == 0) cfg.budget = 1;
+    return std::unique_ptr<Netback>(new Netback(std::move(cfg), grants, evtchn, std::move(tx), std::move(rx)));
+}
+
+Netback::Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx)
+    : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
+      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kVnetHeaderSize + kMaxFrame),
+      rx_buf_(kVnetHeaderSize + kMaxFrame) {
+    ops_.reserve(kMaxRxDataSlots + 1 + kFatalFollowingSlots);
+    rx_reqs_.reserve(kMaxRxDataSlots + 1);
+}
+
+void Netback::fail(std::string why) {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = std::move(why);
+}
+
+bool Netback::wants_tap() { return !failed_ && !held_ && rx_.unconsumed() != 0; }
+
+void Netback::on_event() {
+    while (auto port = evtchn_.pending()) evtchn_.unmask(*port);
+    process_tx();
+    process_rx();
+}
+
+void Netback::on_tap() { process_rx(); }
+
+bool Netback::poll_once(int timeout_ms) {
+    pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {cfg_.tap_fd, static_cast<short>(wants_tap() ? POLLIN : 0), 0}};
+    int deadline = rx_deadline_ms();
+    if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
+    bool had_work = more_work() || deadline == 0;
+    if (::poll(p, 2, had_work ? 0 : timeout_ms) <= 0) {
+        had_work = had_work || rx_deadline_ms() == 0;
+        if (!had_work) return false;
+    }
+    if (p[0].revents) on_event();
+    else if (had_work) process_tx();
+    if (p[1].revents || had_work) process_rx();
+    return true;
+}
+
+// Answers the packet at req_cons: the first and every data slot with
+// `status`, extra-info slots NETIF_RSP_NULL; then consumes it.
+void Netback::answer_tx(unsigned slots, unsigned extras, std::int16_t status) {
+    for (unsigned i = 0; i < slots; ++i) {
+        netif_tx_response r{};
+        bool extra = i >= 1 && i <= extras;
+        r.id = extra ? 0 : tx_.peek(i).id;
+        r.status = extra ? static_cast<std::int16_t>(NETIF_RSP_NULL) : status;
+        tx_.respond(r);
+    }
+    tx_.consume(slots);
+    tx_unpushed_ = true;
+}
+
+void Netback::process_tx() {
+    unsigned done = 0;
+    tx_more_ = false;
+    while (!failed_) {
+        while (!failed_ && done < cfg_.budget) {
+            unsigned available = tx_.unconsumed();
+            if (tx_.broken()) {
+                fail("tx ring: request producer more than a ring ahead");
+                break;
+            }
+            if (available == 0) break;
+            TxPacket p = read_tx_packet(tx_, available);
+            switch (p.verdict) {
+            case TxVerdict::fatal:
+                fail(fmt::format("tx ring: {}", p.reason));
+                break;
+            case TxVerdict::error:
+                ++stats_.tx_errors;
+                answer_tx(p.slots, p.extras, NETIF_RSP_ERROR);
+                break;
+            case TxVerdict::mcast:
+                // No filter is kept: every multicast frame reaches the guest,
+                // which is what accepting the address would give it.
+                ++stats_.tx_mcast;
+                answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+                break;
+            case TxVerdict::send:
+                send_tx(p);
+                break;
+            case TxVerdict::incomplete:
+                break;
+            }
+            ++done;
+        }
+        if (failed_) break;
+        if (done >= cfg_.budget) {
+            tx_more_ = tx_.unconsumed() != 0;
+            break;
+        }
+        if (!tx_.final_check_for_requests()) break;
+    }
+    if (tx_unpushed_) {
+        tx_unpushed_ = false;
+        if (tx_.push_responses()) evtchn_.notify(cfg_.tx_port);
+    }
+}
+
+void Netback::send_tx(const TxPacket& p) {
+    std::byte* frame = tx_buf_.data() + kVnetHeaderSize;
+    ops_.clear();
+    std::size_t at = 0;
+    for (unsigned i = 0; i < p.data_slots; ++i) {
+        const netif_tx_request& r = p.data[i];
+        CopyOp op;
+        op.source = CopyPlace{true, cfg_.frontend, r.gref, r.offset, nullptr};
+        op.dest = CopyPlace{false, 0, 0, 0, frame + at};
+        op.len = r.size;
+        ops_.push_back(op);
+        at += r.size;
+    }
+    grants_.copy(ops_);
+    for (const CopyOp& op : ops_) {
+        if (op.status != GNTST_okay) {
+            ++stats_.tx_errors;
+            return answer_tx(p.slots, p.extras, NETIF_RSP_ERROR);
+        }
+    }
+    std::span<std::byte> f(frame, at);
+    VnetHeader h{};
+    bool blank = p.flags & NETTXF_csum_blank;
+    bool gso = p.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    if (blank || gso) {
+        // A GSO packet is checksum-offloaded whether or not the front end
+        // said so (Linux forces CHECKSUM_PARTIAL and reseeds the sum).
+        auto o = l4_offsets(f);
+        bool fits = o && (!gso || (o->protocol == IPPROTO_TCP && o->ipv6 == (p.gso_type == XEN_NETIF_GSO_TYPE_TCPV6)));
+        if (!fits) {
+            ++stats_.tx_dropped;
+            return answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+        }
+        if (!blank) seed_pseudo_header(f, *o);
+        h.flags = kVnetNeedsCsum;
+        h.csum_start = o->l4_start;
+        h.csum_offset = o->csum_offset;
+        if (gso) {
+            h.gso_type = p.gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? kVnetGsoTcpv4 : kVnetGsoTcpv6;
+            h.gso_size = p.gso_size;
+            h.hdr_len = o->headers_len;
+        }
+    } else if (p.flags & NETTXF_data_validated) {
+        h.flags = kVnetDataValid;
+    }
+    std::memcpy(tx_buf_.data(), &h, sizeof h);
+    ssize_t n = ::write(cfg_.tap_fd, tx_buf_.data(), kVnetHeaderSize + at);
+    if (n == static_cast<ssize_t>(kVnetHeaderSize + at)) {
+        ++stats_.tx_packets;
+        stats_.tx_bytes += at;
+    } else {
+        ++stats_.tx_dropped;  // the TAP is full or down: dropped, as a NIC would
+    }
+    answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+}
+
+void Netback::process_rx() {
+    unsigned done = 0;
+    rx_more_ = false;
+    while (!failed_) {
+        if (done >= cfg_.budget) {
+            rx_more_ = held_ || rx_.unconsumed() != 0;
+            break;
+        }
+        if (held_) {
+            // The frame waits for the front end's buffers; feature-rx-notify
+            // wakes us when enough are posted.
+            if (rx_.wait_for_requests(held_->slots)) {
+                place_rx(*held_);
+                held_.reset();
+                ++done;
+                continue;
+            }
+            if (rx_.broken()) {
+                fail("rx ring: request producer more than a ring ahead");
+                break;
+            }
+            if (rx_deadline_ms() == 0) {
+                ++stats_.rx_no_room;
+                held_.reset();
+                continue;
+            }
+            break;
+        }
+        unsigned available = rx_.unconsumed();
+        if (rx_.broken()) {
+            fail("rx ring: request producer more than a ring ahead");
+            break;
+        }
+        if (available == 0) {
+            // feature-rx-notify: ask for an event when buffers are posted.
+            if (rx_.final_check_for_requests()) continue;
+            break;
+        }
+        ssize_t n = ::read(cfg_.tap_fd, rx_buf_.data(), rx_buf_.size());
+        if (n < 0) break;  // EAGAIN: nothing queued (anything else: the TAP is gone)
+        ++done;
+        if (static_cast<std::size_t>(n) < kVnetHeaderSize + 14) {
+            ++stats_.rx_unsupported;
+            continue;
+        }
+        VnetHeader h;
+        std::memcpy(&h, rx_buf_.data(), sizeof h);
+        auto fr = judge_rx(std::span<std::byte>(rx_buf_.data() + kVnetHeaderSize,
+                                                static_cast<std::size_t>(n) - kVnetHeaderSize), h);
+        if (!fr) continue;
+        if (fr->slots <= available) {
+            place_rx(*fr);
+        } else {
+            held_ = fr;
+            held_since_ = std::chrono::steady_clock::now();
+        }
+    }
+    if (rx_unpushed_) {
+        rx_unpushed_ = false;
+        if (rx_.push_responses()) evtchn_.notify(cfg_.rx_port);
+    }
+}
+
+int Netback::rx_deadline_ms() const {
+    if (!held_) return -1;
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - held_since_);
+    auto left = static_cast<long long>(cfg_.rx_hold_ms) - waited.count();
+    return left > 0 ? static_cast<int>(left) : 0;
+}
+
+std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, const VnetHeader& h) {
+    const FrontendFeatures& fe = cfg_.features;
+    RxFrame fr;
+    fr.len = frame.size();
+    if (h.flags & kVnetNeedsCsum) {
+        auto o = l4_offsets(frame);
+        bool v6 = o && o->ipv6;
+        if (fe.csum && (!v6 || fe.ipv6_csum)) {
+            fr.csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
+        } else if (complete_checksum(frame, h.csum_start, h.csum_offset, o && o->protocol == IPPROTO_UDP)) {
+            fr.csum_flags = NETRXF_data_validated;
+        } else {
+            ++stats_.rx_unsupported;
+            return std::nullopt;
+        }
+    } else if (h.flags & kVnetDataValid) {
+        fr.csum_flags = NETRXF_data_validated;
+    }
+    switch (h.gso_type & ~kVnetGsoEcn) {
+    case kVnetGsoNone: break;
+    case kVnetGsoTcpv4: fr.gso_type = XEN_NETIF_GSO_TYPE_TCPV4; break;
+    case kVnetGsoTcpv6: fr.gso_type = XEN_NETIF_GSO_TYPE_TCPV6; break;
+    default: ++stats_.rx_unsupported; return std::nullopt;
+    }
+    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    if (gso && (h.gso_size == 0 || !fe.sg || !(h.flags & kVnetNeedsCsum) ||
+                !(fr.gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? fe.gso_tcpv4 : fe.gso_tcpv6))) {
+        ++stats_.rx_unsupported;
+        return std::nullopt;
+    }
+    fr.gso_size = h.gso_size;
+    auto data_slots = static_cast<unsigned>((frame.size() + kXenPageSize - 1) / kXenPageSize);
+    if (data_slots > 1 && !fe.sg) {
+        ++stats_.rx_unsupported;
+        return std::nullopt;
+    }
+    fr.slots = data_slots + (gso ? 1 : 0);
+    return fr;
+}
+
+void Netback::place_rx(const RxFrame& fr) {
+    std::span<std::byte> frame(rx_buf_.data() + kVnetHeaderSize, fr.len);
+    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    unsigned slots = fr.slots;
+    // Slot 0 holds the first page of data, slot 1 the GSO extra info (its
+    // buffer unused, as Linux lays it out), the rest the following pages.
+    rx_reqs_.clear();
+    for (unsigned i = 0; i < slots; ++i) rx_reqs_.push_back(rx_.peek(i));
+    ops_.clear();
+    std::size_t at = 0;
+    for (unsigned i = 0; i < slots; ++i) {
+        if (gso && i == 1) continue;
+        std::size_t len = std::min(kXenPageSize, frame.size() - at);
+        CopyOp op;
+        op.source = CopyPlace{false, 0, 0, 0, frame.data() + at};
+        op.dest = CopyPlace{true, cfg_.frontend, rx_reqs_[i].gref, 0, nullptr};
+        op.len = static_cast<std::uint16_t>(len);
+        ops_.push_back(op);
+        at += len;
+    }
+    grants_.copy(ops_);
+
+    at = 0;
+    unsigned op = 0;
+    for (unsigned i = 0; i < slots; ++i) {
+        if (gso && i == 1) {
+            netif_extra_info e{};
+            e.type = XEN_NETIF_EXTRA_TYPE_GSO;
+            e.u.gso.type = fr.gso_type;
+            e.u.gso.size = fr.gso_size;
+            rx_.respond(e);
+            continue;
+        }
+        const CopyOp& c = ops_[op++];
+        at += c.len;
+        netif_rx_response r{};
+        r.id = rx_reqs_[i].id;
+        r.offset = 0;
+        if (i == 0) r.flags = static_cast<std::uint16_t>(fr.csum_flags | (gso ? NETRXF_extra_info : 0));
+        if (at < frame.size()) r.flags = static_cast<std::uint16_t>(r.flags | NETRXF_more_data);
+        if (c.status == GNTST_okay) {
+            r.status = static_cast<std::int16_t>(c.len);
+        } else {
+            r.status = NETIF_RSP_ERROR;
+            ++stats_.rx_copy_errors;
+        }
+        rx_.respond(r);
+    }
+    rx_.consume(slots);
+    rx_unpushed_ = true;
+    ++stats_.rx_packets;
+    stats_.rx_bytes += frame.size();
+}
+
+}  // namespace xenolith::backend::net

@@ -1,0 +1,140 @@
+// netback's core: one queue of one vif, i.e. a tx ring (guest -> host), an
+// rx ring (host -> guest) and one queue of the vif's TAP device. Guest
+// packets are judged as Linux's xen-netback judges them (tx_packet.hpp),
+// copied out of the granted pages with grant copy and written to the TAP
+// behind a virtio-net header carrying their GSO and checksum metadata;
+// frames read from the TAP are copied into the buffers the guest posted
+// (feature-rx-copy; page flipping is not supported, as in modern Linux).
+// Everything outside its own memory comes through the Grants and
+// EventChannels services and the TAP fd it was handed.
+//
+// Single-threaded: the owner waits on the event channel's fd, and on the
+// TAP's fd while wants_tap(), and calls on_event() / on_tap(), or simply
+// poll_once(). Nothing here blocks: the TAP fd is non-blocking, a frame the
+// guest has no room for waits at most rx_hold_ms for buffers and is then
+// dropped and counted, and a queue is never waited on by another.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/net/ring.hpp"
+#include "backend/net/tap.hpp"
+#include "backend/net/tx_packet.hpp"
+#include "backend/services.hpp"
+#include "base/result.hpp"
+
+namespace xenolith::backend::net {
+
+// What the front end said it can take on its rx ring (xenbus_keys.hpp
+// reads them). Linux's netback only hands a front end what it negotiated.
+struct FrontendFeatures {
+    bool sg = false;         // feature-sg: a frame may span several rx buffers
+    bool gso_tcpv4 = false;  // feature-gso-tcpv4 (needs sg)
+    bool gso_tcpv6 = false;  // feature-gso-tcpv6 (needs sg)
+    bool csum = true;        // not feature-no-csum-offload: takes NETRXF_csum_blank (IPv4)
+    bool ipv6_csum = false;  // feature-ipv6-csum-offload
+};
+
+// The TAP offloads that match what the front end takes: the TAP then never
+// reads the back-end a frame it would have to drop.
+TapOffload offload_for(const FrontendFeatures& f);
+
+struct QueueConfig {
+    DomId frontend = 0;
+    GrantRef tx_ring_ref = 0;
+    GrantRef rx_ring_ref = 0;
+    Port tx_port = 0;  // local ports; equal without feature-split-event-channels
+    Port rx_port = 0;
+    FrontendFeatures features;
+    int tap_fd = -1;      // borrowed, non-blocking; a TAP queue with a virtio_net_hdr
+    unsigned budget = 64;  // packets per direction per call before yielding
+    // How long a frame that needs more rx buffers than are posted waits for
+    // the front end to post them before it is dropped; the TAP is not read
+    // meanwhile (its own bounded queue holds what follows).
+    unsigned rx_hold_ms = 1000;
+};
+
+struct QueueStats {
+    std::uint64_t tx_packets = 0, tx_bytes = 0;  // written to the TAP
+    std::uint64_t tx_errors = 0;   // answered NETIF_RSP_ERROR (bad requests, failed copies)
+    std::uint64_t tx_dropped = 0;  // answered OKAY, not delivered (headers not understood, TAP full)
+    std::uint64_t tx_mcast = 0;    // multicast filter requests (answered, ignored)
+    std::uint64_t rx_packets = 0, rx_bytes = 0;  // put into guest buffers
+    std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
+    std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
+    std::uint64_t rx_copy_errors = 0;   // slots answered NETIF_RSP_ERROR (bad rx grant)
+};
+
+class Netback {
+public:
+    // Maps both rings (writable); an error naming the ring that did not map.
+    static Result<std::unique_ptr<Netback>> create(QueueConfig cfg, Grants& grants, EventChannels& evtchn);
+    Netback(const Netback&) = delete;
+    Netback& operator=(const Netback&) = delete;
+
+    int event_fd() const { return evtchn_.fd(); }
+    int tap_fd() const { return cfg_.tap_fd; }
+    // The rx ring has posted buffers and no frame is held, so the TAP is
+    // worth reading.
+    bool wants_tap();
+    // Milliseconds until a held frame's deadline (call process_rx() then),
+    // or -1 when none is held.
+    int rx_deadline_ms() const;
+    // A direction stopped at its budget with work left.
+    bool more_work() const { return tx_more_ || rx_more_; }
+
+    void on_event();  // takes the notifications, serves both rings
+    void on_tap();    // serves the rx ring
+    // Waits up to `timeout_ms` and handles what is ready; false on timeout.
+    bool poll_once(int timeout_ms);
+    void process_tx();
+    void process_rx();
+
+    // The front end broke the protocol (a lying ring index, a malformed
+    // packet Linux deems fatal): nothing more is served and the device must
+    // close. failure() says what happened.
+    bool failed() const { return failed_; }
+    const std::string& failure() const { return failure_; }
+    const QueueStats& stats() const { return stats_; }
+
+private:
+    Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
+    void fail(std::string why);
+    void answer_tx(unsigned slots, unsigned extras, std::int16_t status);
+    void send_tx(const TxPacket& p);
+    // A frame read from the TAP, judged against the front end's features.
+    struct RxFrame {
+        std::size_t len = 0;  // in rx_buf_, after the vnet header
+        std::uint16_t csum_flags = 0;
+        std::uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
+        std::uint16_t gso_size = 0;
+        unsigned slots = 0;  // rx ring slots it takes
+    };
+    std::optional<RxFrame> judge_rx(std::span<std::byte> frame, const VnetHeader& h);
+    void place_rx(const RxFrame& fr);
+
+    QueueConfig cfg_;
+    Grants& grants_;
+    EventChannels& evtchn_;
+    GrantMapping tx_map_, rx_map_;
+    TxBackRing tx_;
+    RxBackRing rx_;
+    bool failed_ = false;
+    std::string failure_;
+    bool tx_more_ = false, rx_more_ = false;
+    bool tx_unpushed_ = false, rx_unpushed_ = false;
+    QueueStats stats_;
+    std::vector<std::byte> tx_buf_, rx_buf_;  // vnet header + the largest frame
+    std::vector<CopyOp> ops_;
+    std::vector<netif_rx_request> rx_reqs_;
+    std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay in rx_buf_
+    std::chrono::steady_clock::time_point held_since_;
+};
+
+}  // namespace xenolith::backend::net
