@@ -191,8 +191,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (dev->done() && !dev->fds().empty()) std::abort();
         if (dev->queues() > dev->max_queues() || (dev->connected() && dev->queues() == 0)) std::abort();
         if (std::getenv("VBD_FUZZ_TRACE"))
-            std::fprintf(stderr, "state %d connections %lu error %s\n", static_cast<int>(st),
-                         static_cast<unsigned long>(dev->stats().connections), dev->last_error().c_str());
+            std::fprintf(stderr, "state %d connections %lu queues %u error %s\n", static_cast<int>(st),
+                         static_cast<unsigned long>(dev->stats().connections), dev->queues(),
+                         dev->last_error().c_str());
     }
 
     // The front end closes: whatever happened, the device must wind down.
