@@ -69,6 +69,12 @@ Status install_backend_filter(FilterStage stage, int exec_fd) {
                                         static_cast<unsigned>(args.size()), args.begin());
     };
     for (int nr : kAnyArgs) allow(nr, {});
+#if defined(__SANITIZE_ADDRESS__)
+    // Sanitized builds only: UBSan's vptr check probes an object's memory
+    // through a pipe (IsAccessibleMemoryRange); without it a sanitized
+    // back-end is killed at its first polymorphic constructor.
+    allow(SCMP_SYS(pipe2), {});
+#endif
 
     // Anonymous and fd-backed memory, never executable: a back-end maps
     // grants, rings and buffers, not code.
