@@ -60,8 +60,14 @@ Blkback::~Blkback() {
     }
 }
 
-void Blkback::reap() {
-    if (disk_) disk_->reap([this](std::uint64_t cookie, int result) { complete(cookie, result); });
+bool Blkback::reap() {
+    bool any = false;
+    if (disk_)
+        disk_->reap([this, &any](std::uint64_t cookie, int result) {
+            any = true;
+            complete(cookie, result);
+        });
+    return any;
 }
 
 void Blkback::on_event() {

@@ -74,8 +74,16 @@ public:
     // The fds to wait on: the event channel's and the disk's completions.
     int event_fd() const { return evtchn_.fd(); }
     int disk_fd() const { return disk_ ? disk_->completion_fd() : -1; }
+    // on_event() takes every pending port of `evtchn` (a Blkback that owns
+    // its event channel); a device with several queues on one EventChannels
+    // takes the ports itself and calls process_ring() for the queue named.
     void on_event();
     void on_disk();
+    // Reaps disk completions (answering what finished) without looking at
+    // the ring; true when anything completed, then process_ring() is due
+    // (it submits follow-up steps and pushes the responses).
+    bool reap_completions() { return reap(); }
+    Port port() const { return cfg_.port; }
     // Waits up to `timeout_ms` for either and handles it; false on timeout.
     bool poll_once(int timeout_ms);
     // Consumes whatever the ring holds (also done by on_event()).
@@ -111,7 +119,7 @@ private:
     static Result<std::unique_ptr<Blkback>> make(Config cfg, Grants& grants, EventChannels& evtchn,
                                                  UringDisk* disk);
     Blkback(Config cfg, Grants& grants, EventChannels& evtchn, UringDisk* disk, GrantMapping ring);
-    void reap();
+    bool reap();
 
     void dispatch(const Request& req);
     void dispatch_rw(const Request& req);

@@ -1,5 +1,7 @@
 #include "backend/blk/blkback_args.hpp"
 
+#include "backend/blk/queues.hpp"
+
 #include <charconv>
 #include <string_view>
 
@@ -40,11 +42,13 @@ std::vector<std::string> to_argv(const BlkbackArgs& a) {
     if (a.cdrom) v.emplace_back("--cdrom");
     if (a.direct) v.emplace_back("--direct");
     if (!a.has_disk) v.emplace_back("--no-disk");
+    v.push_back(fmt::format("--max-queues={}", a.max_queues != 0 ? a.max_queues : default_max_queues()));
     return v;
 }
 
 Result<BlkbackArgs> parse_blkback_args(const std::vector<std::string>& argv) {
     BlkbackArgs a;
+    a.max_queues = 1;
     bool have_domid = false, have_devid = false;
     for (std::size_t i = 1; i < argv.size(); ++i) {
         std::string_view arg = argv[i];
@@ -62,6 +66,9 @@ Result<BlkbackArgs> parse_blkback_args(const std::vector<std::string>& argv) {
             if (!parse_number(value, a.devid))
                 return make_error(fmt::format("{}: bad --devid '{}'", kProgram, value));
             have_devid = true;
+        } else if (key == "--max-queues" && !flag) {
+            if (!parse_number(value, a.max_queues) || a.max_queues == 0 || a.max_queues > kMaxQueuesCeiling)
+                return make_error(fmt::format("{}: bad --max-queues '{}'", kProgram, value));
         } else if (key == "--backend-path" && !flag && plausible_path(value)) {
             a.backend_path = value;
         } else if (key == "--frontend-path" && !flag && plausible_path(value)) {

@@ -29,6 +29,11 @@ struct BlkbackArgs {
     bool cdrom = false;         // device-type=cdrom
     bool direct = false;        // direct-io-safe: try O_DIRECT
     bool has_disk = true;       // false: an empty cdrom, no fd 5
+    // multi-queue-max-queues offered, 1..kMaxQueuesCeiling. 0 (the
+    // launcher's default): to_argv() writes default_max_queues(), asked of
+    // the kernel on the launcher's side; the sandboxed binary cannot ask,
+    // so a command line without --max-queues means 1.
+    unsigned max_queues = 0;
 };
 
 std::vector<std::string> to_argv(const BlkbackArgs& args);

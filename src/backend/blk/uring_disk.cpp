@@ -34,6 +34,8 @@ bool direct_read_works(int fd) {
 Result<std::unique_ptr<UringDisk>> UringDisk::open(const DiskOpen& how) {
     std::unique_ptr<UringDisk> d(new UringDisk());
     d->readonly_ = how.readonly;
+    d->path_ = how.path;
+    d->queue_depth_ = how.queue_depth;
     if (how.fd >= 0) {
         d->fd_.reset(::fcntl(how.fd, F_DUPFD_CLOEXEC, 0));
     } else {
@@ -139,6 +141,16 @@ int UringDisk::secure_discard(std::uint64_t offset, std::uint64_t len) {
 }
 
 void UringDisk::submit() { io_uring_submit(&ring_); }
+
+Result<std::unique_ptr<UringDisk>> UringDisk::twin() const {
+    DiskOpen how;
+    how.path = path_;
+    how.fd = fd_.get();
+    how.readonly = readonly_;
+    how.direct = direct_;  // O_DIRECT is the open file's flag: already set when it worked
+    how.queue_depth = queue_depth_;
+    return open(how);
+}
 
 void UringDisk::reap(const std::function<void(std::uint64_t, int)>& done) {
     eventfd_t ignored;

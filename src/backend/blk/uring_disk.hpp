@@ -29,6 +29,11 @@ struct DiskOpen {
 class UringDisk {
 public:
     static Result<std::unique_ptr<UringDisk>> open(const DiskOpen& how);
+    // Another UringDisk on the same file (its fd dup'ed): its own io_uring
+    // and completion eventfd, the same access mode and O_DIRECT choice. One
+    // per queue of a multi-queue vbd, so each ring reaps only its own
+    // completions. Needs no open(): works inside the back-end's sandbox.
+    Result<std::unique_ptr<UringDisk>> twin() const;
     ~UringDisk();
     UringDisk(const UringDisk&) = delete;
     UringDisk& operator=(const UringDisk&) = delete;
@@ -62,6 +67,8 @@ private:
     UringDisk() = default;
     io_uring_sqe* sqe();
 
+    std::string path_;  // for messages
+    unsigned queue_depth_ = 0;
     UniqueFd fd_;
     UniqueFd efd_;
     io_uring ring_{};

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,11 +47,12 @@ VbdDevice::VbdDevice(VbdConfig cfg, Services services, UringDisk* disk)
     if (cfg_.cdrom) cfg_.readonly = true;
     if (cfg_.readonly || !disk_) cfg_.offer.discard = false;
     if (!disk_ || !disk_->can_secure_discard()) cfg_.offer.discard_secure = false;
+    if (cfg_.offer.max_queues == 0) cfg_.offer.max_queues = default_max_queues();
+    cfg_.offer.max_queues = std::min(cfg_.offer.max_queues, kMaxQueuesCeiling);
 }
 
 VbdDevice::~VbdDevice() {
-    ring_.reset();  // waits for what is in flight before the ring is unmapped
-    if (port_ != 0) svc_.evtchn.unbind(port_);
+    drop_queues();  // each waits for what is in flight before its ring is unmapped
     if (!done_) {
         svc_.xenstore.unwatch(cfg_.backend_path, kBackendToken);
         svc_.xenstore.unwatch(cfg_.frontend_path + "/state", kFrontendToken);
@@ -108,10 +110,9 @@ int VbdDevice::write_disk_facts(Xenstore::Tx tx) {
 std::vector<int> VbdDevice::fds() const {
     if (done_) return {};
     std::vector<int> out{svc_.xenstore.watch_fd()};
-    if (ring_) {
-        out.push_back(ring_->event_fd());
-        if (ring_->disk_fd() >= 0) out.push_back(ring_->disk_fd());
-    }
+    if (!queues_.empty()) out.push_back(svc_.evtchn.fd());
+    for (const Queue& q : queues_)
+        if (q.ring->disk_fd() >= 0) out.push_back(q.ring->disk_fd());
     return out;
 }
 
@@ -127,12 +128,25 @@ void VbdDevice::handle() {
     if (done_) return;
     bool xenstore_changed = false;
     while (svc_.xenstore.next_watch_event()) xenstore_changed = true;
-    if (ring_) {
-        ring_->on_disk();
-        ring_->on_event();
-        // A front end that lied about its indexes gets the device closed;
-        // Linux only halts the ring, which leaves the guest hanging.
-        if (ring_->broken() && goal_ == Goal::none) fatal("ring broken: request producer index out of range");
+    if (!queues_.empty()) {
+        // Each pending port to its queue; a port of no queue (stale, from a
+        // ring already dropped) is only taken.
+        while (auto port = svc_.evtchn.pending()) {
+            svc_.evtchn.unmask(*port);
+            for (Queue& q : queues_)
+                if (q.port == *port) q.kicked = true;
+        }
+        for (unsigned i = 0; i < queues_.size(); ++i) {
+            Queue& q = queues_[i];
+            bool due = q.ring->reap_completions() || q.kicked;
+            q.kicked = false;
+            if (due) q.ring->process_ring();
+            // A front end that lied about its indexes gets the device closed;
+            // Linux only halts the ring, which leaves the guest hanging.
+            if (q.ring->broken() && goal_ == Goal::none)
+                fatal(queues_.size() == 1 ? "ring broken: request producer index out of range"
+                                          : fmt::format("queue {} ring broken: request producer index out of range", i));
+        }
     }
     if (xenstore_changed) read_nodes();
     decide();
@@ -248,7 +262,7 @@ bool VbdDevice::apply_frontend_rules() {
         // serving, and go when the front end has closed (or vanished; a
         // front end that never closes is libxl's timeout to handle: it
         // removes the back-end dir, which ends us too).
-        if (fe == XenbusStateClosed || fe == XenbusStateInitialising || !ring_) {
+        if (fe == XenbusStateClosed || fe == XenbusStateInitialising || queues_.empty()) {
             goal_ = Goal::remove;
             return true;
         }
@@ -307,30 +321,14 @@ bool VbdDevice::apply_frontend_rules() {
 }
 
 void VbdDevice::connect() {
-    auto ring = read_frontend_ring(svc_.xenstore, cfg_.frontend_path, cfg_.offer);
-    if (!ring) return fatal(ring.error().what);
-    auto [port, err] = svc_.evtchn.bind_interdomain(cfg_.frontend, ring->event_channel);
-    if (err != 0)
-        return fatal(fmt::format("{}/event-channel: binding port {}: {}", cfg_.frontend_path,
-                                 ring->event_channel, std::strerror(-err)));
-    Config bc;
-    bc.frontend = cfg_.frontend;
-    bc.abi = ring->abi;
-    bc.ring_refs = ring->ring_refs;
-    bc.port = port;
-    bc.readonly = cfg_.readonly;
-    bc.max_indirect_segments = cfg_.offer.max_indirect_segments;
-    bc.discard = cfg_.offer.discard;
-    bc.max_in_flight = cfg_.max_in_flight;
-    bc.persistent = ring->persistent;
-    auto back = disk_ ? Blkback::create(bc, svc_.grants, svc_.evtchn, *disk_)
-                      : Blkback::create_empty(bc, svc_.grants, svc_.evtchn);
-    if (!back) {
-        svc_.evtchn.unbind(port);
-        return fatal(fmt::format("{}/ring-ref: {}", cfg_.frontend_path, back.error().what));
+    auto fe = read_frontend_ring(svc_.xenstore, cfg_.frontend_path, cfg_.offer);
+    if (!fe) return fatal(fe.error().what);
+    for (unsigned q = 0; q < fe->queues.size(); ++q) {
+        if (auto st = attach_queue(q, *fe); !st) {
+            drop_queues();  // nothing was taken off any ring yet
+            return fatal(st.error().what);
+        }
     }
-    ring_ = std::move(back).value();
-    port_ = port;
     ++stats_.connections;
 
     // The disk's facts and Connected in one transaction: blkfront reads
@@ -352,7 +350,59 @@ void VbdDevice::connect() {
     }
     if (rc != 0) return fatal(fmt::format("{}: writing the connected state: {}", cfg_.backend_path, std::strerror(rc)));
     state_ = XenbusStateConnected;
-    ring_->process_ring();  // anything queued before the event channel was bound
+    for (Queue& q : queues_) q.ring->process_ring();  // anything queued before the ports were bound
+}
+
+// Binds queue q's port, gives it its disk and maps its ring.
+Status VbdDevice::attach_queue(unsigned q, const FrontendRing& fe) {
+    const FrontendQueue& want = fe.queues[q];
+    // Keys named as the front end wrote them: flat for one queue.
+    const std::string dir = fe.queues.size() == 1 ? cfg_.frontend_path : fmt::format("{}/queue-{}", cfg_.frontend_path, q);
+    auto [port, err] = svc_.evtchn.bind_interdomain(cfg_.frontend, want.event_channel);
+    if (err != 0)
+        return make_error(fmt::format("{}/event-channel: binding port {}: {}", dir, want.event_channel, std::strerror(-err)));
+    Queue queue;
+    queue.port = port;
+    UringDisk* disk = disk_;
+    if (disk_ && q > 0) {
+        auto twin = disk_->twin();
+        if (!twin) {
+            svc_.evtchn.unbind(port);
+            return make_error(fmt::format("{}: queue {}: {}", cfg_.backend_path, q, twin.error().what));
+        }
+        queue.own_disk = std::move(twin).value();
+        disk = queue.own_disk.get();
+    }
+    Config bc;
+    bc.frontend = cfg_.frontend;
+    bc.abi = fe.abi;
+    bc.ring_refs = want.ring_refs;
+    bc.port = port;
+    bc.readonly = cfg_.readonly;
+    bc.max_indirect_segments = cfg_.offer.max_indirect_segments;
+    bc.discard = cfg_.offer.discard;
+    bc.max_in_flight = cfg_.max_in_flight;
+    bc.persistent = fe.persistent;
+    auto back = disk ? Blkback::create(bc, svc_.grants, svc_.evtchn, *disk)
+                     : Blkback::create_empty(bc, svc_.grants, svc_.evtchn);
+    if (!back) {
+        svc_.evtchn.unbind(port);
+        return make_error(fmt::format("{}/ring-ref: {}", dir, back.error().what));
+    }
+    queue.ring = std::move(back).value();
+    queues_.push_back(std::move(queue));
+    return ok_status();
+}
+
+// Every ring unmapped (each Blkback waits for its disk first), then every
+// port unbound.
+void VbdDevice::drop_queues() {
+    for (Queue& q : queues_) {
+        q.ring.reset();
+        q.own_disk.reset();
+        svc_.evtchn.unbind(q.port);
+    }
+    queues_.clear();
 }
 
 // Linux's xenbus_dev_fatal: the reason in the back-end's `error` node, and
@@ -372,12 +422,13 @@ void VbdDevice::set_state(XenbusState s) {
 }
 
 bool VbdDevice::detach_ring() {
-    if (!ring_) return true;
-    ring_->stop_intake();
-    if (ring_->in_flight() > 0) return false;
-    ring_.reset();
-    svc_.evtchn.unbind(port_);
-    port_ = 0;
+    bool busy = false;
+    for (Queue& q : queues_) {
+        q.ring->stop_intake();
+        if (q.ring->in_flight() > 0) busy = true;
+    }
+    if (busy) return false;
+    drop_queues();
     return true;
 }
 

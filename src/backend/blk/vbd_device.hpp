@@ -8,10 +8,18 @@
 // "Back-ends", vbd lifecycle).
 //
 // Single-threaded event loop: the owner waits on fds() (the xenstore watch
-// fd, and while a ring is attached its event-channel and disk-completion
-// fds) and calls handle() when any is readable. handle() never blocks.
-// The EventChannels service must be this device's alone: handle() takes
-// every pending port (one back-end process serves one device).
+// fd, and while rings are attached the event-channel fd and each queue's
+// disk-completion fd) and calls handle() when any is readable. handle()
+// never blocks. The EventChannels service must be this device's alone:
+// handle() takes every pending port and routes it to the queue bound to it
+// (one back-end process serves one device).
+//
+// Multi-queue (blkif.h "Multi-queue"): multi-queue-max-queues is offered
+// when above one; the front end's multi-queue-num-queues rings each get a
+// Blkback with its own port, its own persistent grants and its own
+// UringDisk (io_uring and completion eventfd; queue 0 uses the disk it was
+// handed, the others twins of it), so a queue's completions come back to it
+// alone and queues could later run on threads of their own.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +45,7 @@ struct VbdConfig {
     bool readonly = false;  // mode=r: VDISK_READONLY, only reads served
     bool cdrom = false;     // device-type=cdrom: VDISK_CDROM | VDISK_REMOVABLE, read-only
     std::uint32_t physical_sector_size = 512;  // as the disk reports it
-    Offer offer;                               // features offered to the front end
+    Offer offer;                               // features offered; max_queues 0: default_max_queues()
     unsigned max_in_flight = 0;                // Blkback's, 0: one per ring slot
 };
 
@@ -69,15 +77,20 @@ public:
 
     // The state this back-end last wrote.
     XenbusState state() const { return state_; }
-    bool connected() const { return ring_ != nullptr && state_ == XenbusStateConnected; }
+    bool connected() const { return !queues_.empty() && state_ == XenbusStateConnected; }
     // The device is finished for good (front end gone, back-end dir
     // removed, or online=0 and closed): the owner may destroy it.
     bool done() const { return done_; }
     // The last message written to the `error` node, empty if none.
     const std::string& last_error() const { return last_error_; }
     const VbdStats& stats() const { return stats_; }
-    // The ring's core while attached, for statistics; null otherwise.
-    const Blkback* ring() const { return ring_.get(); }
+    // Queue `q`'s core while attached, for statistics; null otherwise
+    // (ring() is queue 0: null exactly when no ring is attached).
+    const Blkback* ring(unsigned q = 0) const { return q < queues_.size() ? queues_[q].ring.get() : nullptr; }
+    // Queues attached now (0 while no ring is).
+    unsigned queues() const { return static_cast<unsigned>(queues_.size()); }
+    // The multi-queue-max-queues offered (1: not offered).
+    unsigned max_queues() const { return cfg_.offer.max_queues; }
 
 private:
     // What the device is on its way to; the ring must drain first.
@@ -92,16 +105,24 @@ private:
     bool step_goal();
     bool apply_frontend_rules();
     void connect();
+    Status attach_queue(unsigned q, const FrontendRing& fe);
+    void drop_queues();
     void fatal(const std::string& message);
     void set_state(XenbusState s);
-    // Drops the ring once nothing is in flight; true when no ring is left.
+    // Drops every ring once nothing is in flight on any; true when none is left.
     bool detach_ring();
+
+    struct Queue {
+        std::unique_ptr<UringDisk> own_disk;  // queues 1..: a twin of the device's disk
+        std::unique_ptr<Blkback> ring;        // after own_disk: destroyed first
+        Port port = 0;
+        bool kicked = false;  // its port was pending
+    };
 
     VbdConfig cfg_;
     Services svc_;
     UringDisk* disk_;
-    std::unique_ptr<Blkback> ring_;
-    Port port_ = 0;
+    std::vector<Queue> queues_;
 
     XenbusState state_ = XenbusStateInitialising;
     Goal goal_ = Goal::none;

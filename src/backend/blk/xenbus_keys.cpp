@@ -1,5 +1,6 @@
 #include "backend/blk/xenbus_keys.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <optional>
@@ -34,6 +35,8 @@ int write_offer(Xenstore& xs, Xenstore::Tx tx, const std::string& backend_path, 
         {"feature-persistent", offer.persistent ? "1" : "0"},
         {"max-ring-page-order", std::to_string(offer.max_ring_page_order)},
     };
+    // One queue offers nothing: the front end then uses the flat keys.
+    if (offer.max_queues > 1) keys.emplace_back("multi-queue-max-queues", std::to_string(offer.max_queues));
     if (offer.discard) {
         keys.emplace_back("discard-granularity", std::to_string(offer.discard_granularity));
         keys.emplace_back("discard-alignment", "0");
@@ -55,6 +58,17 @@ Result<FrontendRing> read_frontend_ring(Xenstore& xs, const std::string& fronten
         return *n;
     };
 
+    unsigned queues = 1;
+    const unsigned max_queues = std::max(offer.max_queues, 1u);
+    if (auto [v, err] = read("multi-queue-num-queues"); err == 0) {
+        auto n = parse_u32(v);
+        if (!n) return make_error(fmt::format("{}/multi-queue-num-queues: not a number: \"{}\"", frontend_path, v));
+        if (*n == 0 || *n > max_queues)
+            return make_error(fmt::format("{}/multi-queue-num-queues: {} queues asked for, {} offered",
+                                          frontend_path, *n, max_queues));
+        queues = *n;
+    }
+
     unsigned order = 0;
     bool multi_page = false;
     if (auto [v, err] = read("ring-page-order"); err == 0) {
@@ -66,20 +80,26 @@ Result<FrontendRing> read_frontend_ring(Xenstore& xs, const std::string& fronten
         order = *n;
         multi_page = true;
     }
-    if (!multi_page) {
-        auto ref = number("ring-ref");
-        if (!ref) return ref.error();
-        ring.ring_refs.push_back(*ref);
-    } else {
-        for (unsigned i = 0; i < (1u << order); ++i) {
-            auto ref = number(fmt::format("ring-ref{}", i));
+    for (unsigned q = 0; q < queues; ++q) {
+        // One queue keeps the flat keys, as blkfront writes them.
+        const std::string dir = queues == 1 ? "" : fmt::format("queue-{}/", q);
+        FrontendQueue queue;
+        if (!multi_page) {
+            auto ref = number(dir + "ring-ref");
             if (!ref) return ref.error();
-            ring.ring_refs.push_back(*ref);
+            queue.ring_refs.push_back(*ref);
+        } else {
+            for (unsigned i = 0; i < (1u << order); ++i) {
+                auto ref = number(fmt::format("{}ring-ref{}", dir, i));
+                if (!ref) return ref.error();
+                queue.ring_refs.push_back(*ref);
+            }
         }
+        auto port = number(dir + "event-channel");
+        if (!port) return port.error();
+        queue.event_channel = *port;
+        ring.queues.push_back(std::move(queue));
     }
-    auto port = number("event-channel");
-    if (!port) return port.error();
-    ring.event_channel = *port;
 
     auto [proto, perr] = read("protocol");
     auto abi = abi_from_protocol(perr == 0 ? proto : "");

@@ -46,6 +46,7 @@ Result<std::unique_ptr<BlkfrontHarness>> BlkfrontHarness::start(const HarnessOpt
     args.frontend_path = h->frontend_path_;
     args.readonly = opts.readonly;
     args.direct = opts.direct;
+    args.max_queues = opts.max_queues;
     xenstore::Scope scope{0, {h->backend_path_}, {h->frontend_path_}};
     BlkfrontHarness* self = h.get();
 
@@ -161,23 +162,34 @@ bool BlkfrontHarness::wait_backend_state(XenbusState want, std::chrono::millisec
         std::chrono::steady_clock::now() + timeout);
 }
 
-Status BlkfrontHarness::connect(unsigned order, bool persistent, std::chrono::milliseconds timeout) {
+Status BlkfrontHarness::connect(unsigned order, bool persistent, std::chrono::milliseconds timeout,
+                                unsigned queues) {
+    if (queues == 0) return make_error("no queue to connect");
     if (!wait_backend_state(XenbusStateInitWait, timeout))
         return make_error(fmt::format("back-end not in InitWait (state {})",
                                       read(backend_path_ + "/state").value_or("none")));
     sectors_ = std::stoull(read(backend_path_ + "/sectors").value_or("0"));
     const std::size_t pages = std::size_t{1} << order;
-    std::memset(guest_->page(0), 0, pages * kXenPageSize);
-    ring_ = std::make_unique<blk::FrontRing>(guest_->page(0), pages, blk::Abi::x86_64);
-    port_ = provider_->alloc_unbound();
+    std::memset(guest_->page(0), 0, queues * pages * kXenPageSize);
+    rings_.clear();
+    ports_.clear();
     const std::string& fe = frontend_path_;
-    if (order == 0) {
-        write(fe + "/ring-ref", "0");
-    } else {
-        write(fe + "/ring-page-order", std::to_string(order));
-        for (std::size_t i = 0; i < pages; ++i) write(fmt::format("{}/ring-ref{}", fe, i), std::to_string(i));
+    if (queues > 1) write(fe + "/multi-queue-num-queues", std::to_string(queues));
+    if (order > 0) write(fe + "/ring-page-order", std::to_string(order));
+    for (unsigned q = 0; q < queues; ++q) {
+        const std::size_t first = q * pages;
+        rings_.push_back(std::make_unique<blk::FrontRing>(guest_->page(first), pages, blk::Abi::x86_64));
+        ports_.push_back(provider_->alloc_unbound());
+        // blkfront writes the flat keys for one queue, queue-N/ for more.
+        const std::string dir = queues == 1 ? fe : fmt::format("{}/queue-{}", fe, q);
+        if (order == 0) {
+            write(dir + "/ring-ref", std::to_string(first));
+        } else {
+            for (std::size_t i = 0; i < pages; ++i)
+                write(fmt::format("{}/ring-ref{}", dir, i), std::to_string(first + i));
+        }
+        write(dir + "/event-channel", std::to_string(ports_.back()));
     }
-    write(fe + "/event-channel", std::to_string(port_));
     write(fe + "/protocol", "x86_64-abi");
     write(fe + "/feature-persistent", persistent ? "1" : "0");
     set_frontend_state(XenbusStateInitialised);
@@ -203,20 +215,23 @@ Status BlkfrontHarness::disconnect(std::chrono::milliseconds timeout) {
     return ok_status();
 }
 
-void BlkfrontHarness::push() {
-    if (ring_->push_requests()) provider_->guest_notify(port_);
+void BlkfrontHarness::push(unsigned q) {
+    if (rings_.at(q)->push_requests()) provider_->guest_notify(ports_.at(q));
 }
 
-bool BlkfrontHarness::wait_event(std::chrono::milliseconds timeout) {
+std::vector<Port> BlkfrontHarness::wait_events(std::chrono::milliseconds timeout) {
     pollfd p{provider_->guest_fd(), POLLIN, 0};
-    bool got = ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
-    while (provider_->guest_pending()) {}
+    ::poll(&p, 1, static_cast<int>(timeout.count()));
+    std::vector<Port> got;
+    while (auto port = provider_->guest_pending()) got.push_back(*port);
     return got;
 }
 
 Result<std::int16_t> BlkfrontHarness::io(std::uint8_t op, std::uint64_t sector, unsigned frame,
-                                         unsigned pages, std::chrono::milliseconds timeout) {
-    if (!ring_) return make_error("not connected");
+                                         unsigned pages, std::chrono::milliseconds timeout,
+                                         unsigned queue) {
+    if (queue >= rings_.size()) return make_error(fmt::format("queue {} not connected", queue));
+    blk::FrontRing& ring = *rings_[queue];
     if (pages > BLKIF_MAX_SEGMENTS_PER_REQUEST) return make_error("more pages than one request holds");
     blk::Request r;
     r.operation = op;
@@ -224,13 +239,13 @@ Result<std::int16_t> BlkfrontHarness::io(std::uint8_t op, std::uint64_t sector, 
     r.sector_number = sector;
     r.nr_segments = static_cast<std::uint16_t>(pages);
     for (unsigned i = 0; i < pages; ++i) r.seg[i] = blk::Segment{frame + i, 0, 7};
-    ring_->queue(r);
-    push();
+    ring.queue(r);
+    push(queue);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        while (auto rsp = ring_->next_response())
+        while (auto rsp = ring.next_response())
             if (rsp->id == r.id) return rsp->status;
-        if (ring_->final_check_for_responses()) continue;
+        if (ring.final_check_for_responses()) continue;
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return make_error(fmt::format("no response to request {}", r.id));
         wait_event(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + 1ms);

@@ -8,7 +8,8 @@
 // sandbox-cost baseline, the same back-end code runs on a thread.
 //
 // Guest frames: ref r grants frame r (all granted writable at start); the
-// ring takes frames [0, 1 << order), data goes anywhere after that.
+// rings take frames [0, queues << order) (queue q's pages are
+// [q << order, (q + 1) << order)), data goes anywhere after that.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "backend/blk/abi.hpp"
 #include "backend/blk/blkback_host.hpp"
@@ -43,6 +45,7 @@ struct HarnessOptions {
     std::size_t guest_pages = 4096;
     DomId frontend = 1;
     unsigned devid = 51712;        // xvda
+    unsigned max_queues = 0;       // multi-queue-max-queues offered; 0: the host default
     sandbox::RestartPolicy restart{};
 };
 
@@ -56,9 +59,12 @@ public:
     // The front end's handshake: waits for the back-end's InitWait, lays
     // out a ring of 1 << ring_page_order pages, binds a port, writes
     // ring-ref(s), event-channel, protocol, feature-persistent, goes
-    // Initialised, waits for Connected and says Connected itself.
+    // Initialised, waits for Connected and says Connected itself. With
+    // `queues` above one, blkfront's multi-queue keys: multi-queue-num-queues
+    // and per queue queue-N/ring-ref(s) and queue-N/event-channel, one ring
+    // and one port (alloc_unbound) per queue.
     Status connect(unsigned ring_page_order = 0, bool persistent = true,
-                   std::chrono::milliseconds timeout = 10s);
+                   std::chrono::milliseconds timeout = 10s, unsigned queues = 1);
     // Closing, waits for the back-end's Closing/Closed, then Closed.
     Status disconnect(std::chrono::milliseconds timeout = 10s);
     void set_frontend_state(XenbusState s);
@@ -71,18 +77,24 @@ public:
     const std::string& frontend_path() const { return frontend_path_; }
 
     LocalGrantTable& guest() { return *guest_; }
-    blk::FrontRing& ring() { return *ring_; }
-    Port port() const { return port_; }
+    // Queue q's ring and guest port (queue 0 unless told).
+    blk::FrontRing& ring(unsigned q = 0) { return *rings_.at(q); }
+    Port port(unsigned q = 0) const { return ports_.at(q); }
+    unsigned queues() const { return static_cast<unsigned>(rings_.size()); }
     std::uint64_t sectors() const { return sectors_; }
-    // Publishes queued requests and notifies when the back-end asks for it.
-    void push();
-    // Waits up to `timeout` for a notification from the back-end.
-    bool wait_event(std::chrono::milliseconds timeout);
+    // Publishes queue q's queued requests and notifies its port when the
+    // back-end asks for it.
+    void push(unsigned q = 0);
+    // Waits up to `timeout` for a notification from the back-end, on any
+    // port; takes every pending one and returns it (empty on timeout).
+    std::vector<Port> wait_events(std::chrono::milliseconds timeout);
+    bool wait_event(std::chrono::milliseconds timeout) { return !wait_events(timeout).empty(); }
     // One request, synchronously: `pages` whole pages from guest frame
-    // `frame` (read, write), or a flush/barrier with no segments. The
-    // response's status, or an error when none comes within `timeout`.
+    // `frame` (read, write), or a flush/barrier with no segments, on
+    // queue `queue`. The response's status, or an error when none comes
+    // within `timeout`.
     Result<std::int16_t> io(std::uint8_t op, std::uint64_t sector, unsigned frame, unsigned pages,
-                            std::chrono::milliseconds timeout = 10s);
+                            std::chrono::milliseconds timeout = 10s, unsigned queue = 0);
 
     // The back-end process (process mode): its pid (-1 between a death and
     // its relaunch), relaunches so far, and what the link holds.
@@ -110,8 +122,8 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<std::size_t> deaths_{0};
 
-    std::unique_ptr<blk::FrontRing> ring_;
-    Port port_ = 0;
+    std::vector<std::unique_ptr<blk::FrontRing>> rings_;
+    std::vector<Port> ports_;
     std::uint64_t sectors_ = 0;
     std::uint64_t next_id_ = 1;
 };

@@ -70,10 +70,10 @@ Status install_backend_filter(FilterStage stage, int exec_fd) {
     };
     for (int nr : kAnyArgs) allow(nr, {});
 #if defined(__SANITIZE_ADDRESS__)
-    // AddressSanitizer probes whether memory is readable by writing it into
-    // a pipe it makes for the purpose; a sanitized back-end needs pipe2. A
-    // pipe reaches nothing outside the process, and release builds do not
-    // allow it.
+    // Sanitized builds only: UBSan's vptr check probes an object's memory
+    // through a pipe (IsAccessibleMemoryRange); without it a sanitized
+    // back-end is killed at its first polymorphic constructor. A pipe
+    // reaches nothing outside the process; release builds do not allow it.
     allow(SCMP_SYS(pipe2), {});
 #endif
 

@@ -1,10 +1,13 @@
 // libFuzzer target for VbdDevice's xenbus handling: a hostile front end
 // (and a toolstack flipping `online` or removing nodes) plays a script of
 // steps against one vbd. The input is read as a sequence of
-// [op][arguments]; each op writes a front-end node (state, ring-ref,
-// ring-page-order, event-channel, protocol, feature-persistent) with a
-// chosen or raw value, grants or revokes a ring page, publishes raw request
-// bytes, changes `online`, removes nodes, or lets the device run. At the
+// [mode][op][arguments]...; the mode byte picks read-only, cdrom,
+// persistent, an empty medium, max_in_flight (0..3) and the queues offered
+// (1..4). Each op writes a front-end node (state, ring-ref,
+// ring-page-order, event-channel, protocol, feature-persistent,
+// multi-queue-num-queues, or a queue-N/ key) with a chosen or raw value,
+// grants or revokes a ring page, publishes raw request bytes (notifying
+// every port), changes `online`, removes nodes, or lets the device run. At the
 // end the front end closes: the device must get to Closed with nothing in
 // flight and every grant mapping released. A crash, an abort or a timeout
 // is a bug. VBD_FUZZ_TRACE=1 prints the state after each step (to check a
@@ -91,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     LocalGrantTable gt{kFront, 0, kPages, kEntries};
     LocalEventChannel be, fe;
     LocalEventChannel::connect(be, fe);
-    be.expect_remote_port(5);
+    for (Port p = 5; p < 9; ++p) be.expect_remote_port(p);  // one per queue
     for (GrantRef r = 8; r < 24; ++r) gt.grant(r, r, r >= 20);  // buffers, 20.. read-only
     xs.nodes[kFe + "/state"] = "1";
     xs.nodes[kBe + "/online"] = "1";
@@ -106,7 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.readonly = mode & 1;
     cfg.cdrom = mode & 2;
     cfg.offer.persistent = mode & 4;
-    cfg.max_in_flight = mode >> 4;
+    cfg.max_in_flight = (mode >> 4) & 3;
+    cfg.offer.max_queues = 1 + (mode >> 6);
     bool empty = cfg.cdrom && (mode & 8);
     auto made = VbdDevice::create(cfg, Services{be, gt, xs}, empty ? nullptr : &disk());
     if (!made) std::abort();  // only xenstore refusing our own nodes may fail creation
@@ -114,6 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     static const char* const kKeys[] = {"ring-ref", "ring-ref0", "ring-ref1", "ring-page-order", "event-channel",
                                         "protocol", "feature-persistent", "multi-queue-num-queues"};
+    // Per-queue keys (queues 0..2, one- and two-page rings, one beyond).
+    static const char* const kQueueKeys[] = {"ring-ref", "ring-ref0", "ring-ref1", "event-channel"};
     static const char* const kProtocols[] = {"x86_64-abi", "x86_32-abi", "", "arm-abi", "x86_64-abi\n"};
     for (int steps = 0; s.more() && steps < 64; ++steps) {
         switch (s.byte() % 10) {
@@ -144,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::memcpy(gt.page(r) + kRingHeaderSize, body.data(), body.size());
             std::uint32_t prod = s.byte() % 2 ? s.byte() % 8 : s.byte() << 8 | s.byte();
             std::memcpy(gt.page(r), &prod, sizeof prod);
-            fe.notify(1);
+            for (Port p = 1; p <= 4; ++p) fe.notify(p);  // every queue's port (unbound ones refused)
             break;
         }
         case 4:
@@ -161,6 +167,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 6:
             xs.fail_commits = s.byte() % 20;
             break;
+        case 7: {  // num-queues (mostly a small count), or a queue's key written or removed
+            std::uint8_t kind = s.byte() % 4;
+            if (kind == 0) {
+                xs.write(0, kFe + "/multi-queue-num-queues", s.byte() % 2 ? std::to_string(s.byte() % 6) : value(s));
+                break;
+            }
+            std::uint8_t which = s.byte();
+            std::string key = "queue-" + std::to_string(which % 3) + "/" + kQueueKeys[(which / 3) % std::size(kQueueKeys)];
+            if (kind == 1)
+                xs.rm(0, kFe + "/" + key);
+            else
+                xs.write(0, kFe + "/" + key, value(s));
+            break;
+        }
         default:
             run(*dev, 1 + s.byte() % 8);
             break;
@@ -169,21 +189,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         XenbusState st = dev->state();
         if (st < XenbusStateInitialising || st > XenbusStateClosed) std::abort();
         if (dev->done() && !dev->fds().empty()) std::abort();
+        if (dev->queues() > dev->max_queues() || (dev->connected() && dev->queues() == 0)) std::abort();
         if (std::getenv("VBD_FUZZ_TRACE"))
-            std::fprintf(stderr, "state %d connections %lu error %s\n", static_cast<int>(st),
-                         static_cast<unsigned long>(dev->stats().connections), dev->last_error().c_str());
+            std::fprintf(stderr, "state %d connections %lu queues %u error %s\n", static_cast<int>(st),
+                         static_cast<unsigned long>(dev->stats().connections), dev->queues(),
+                         dev->last_error().c_str());
     }
 
     // The front end closes: whatever happened, the device must wind down.
     xs.fail_commits = 0;
     if (!dev->done() && xs.read(0, kBe + "/state").second == 0) {
         xs.write(0, kFe + "/state", "6");
-        for (int i = 0; i < 200 && !dev->done() && (dev->ring() != nullptr || dev->state() != XenbusStateClosed); ++i)
+        for (int i = 0; i < 200 && !dev->done() && (dev->queues() != 0 || dev->state() != XenbusStateClosed); ++i)
             dev->poll_once(20);
-        if (!dev->done() && (dev->ring() != nullptr || dev->state() != XenbusStateClosed)) std::abort();
+        if (!dev->done() && (dev->queues() != 0 || dev->state() != XenbusStateClosed)) std::abort();
     }
     dev.reset();
     if (gt.mapped_pages() != 0) std::abort();  // every mapping released
-    if (be.bound()) std::abort();              // the event channel unbound
+    if (be.bound()) std::abort();              // every queue's event channel unbound
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ namespace {
 constexpr DomId kFront = 5, kBack = 0;
 constexpr std::uint64_t kDiskSectors = 2048;  // 1 MiB
 constexpr Port kFrontPort = 7;
+constexpr Port kQueuePort0 = 20;  // queue q's front-end port: kQueuePort0 + q
+constexpr unsigned kQueueFrame0 = 100;  // queue q's ring page: kQueueFrame0 + q
 const std::string kBe = "/local/domain/0/backend/vbd/5/51712";
 const std::string kFe = "/local/domain/5/device/vbd/51712";
 
@@ -46,6 +49,7 @@ protected:
         ::close(fd);
         LocalEventChannel::connect(be_, fe_);
         be_.expect_remote_port(kFrontPort);
+        for (Port q = 0; q < 4; ++q) be_.expect_remote_port(kQueuePort0 + q);
         // What libxl writes before the back end starts.
         xs_.nodes[kFe + "/state"] = st(XenbusStateInitialising);
         xs_.nodes[kFe + "/backend"] = kBe;
@@ -94,6 +98,49 @@ protected:
         fe_state(final);
     }
 
+    // blkfront with multi-queue: multi-queue-num-queues, then per queue a
+    // one-page ring and its own port under queue-N/.
+    void blkfront_connect_queues(unsigned n, XenbusState final = XenbusStateInitialised, bool persistent = false) {
+        queues_.clear();
+        xs_.write(0, kFe + "/multi-queue-num-queues", std::to_string(n));
+        xs_.write(0, kFe + "/protocol", "x86_64-abi");
+        xs_.write(0, kFe + "/feature-persistent", persistent ? "1" : "0");
+        for (unsigned q = 0; q < n; ++q) {
+            GrantRef frame = kQueueFrame0 + q;
+            gt_.grant(frame, frame, false);
+            std::memset(gt_.page(frame), 0, kXenPageSize);
+            queues_.push_back(std::make_unique<FrontRing>(gt_.page(frame), 1, Abi::x86_64));
+            std::string dir = kFe + "/queue-" + std::to_string(q);
+            xs_.write(0, dir + "/ring-ref", std::to_string(frame));
+            xs_.write(0, dir + "/event-channel", std::to_string(kQueuePort0 + q));
+        }
+        fe_state(final);
+    }
+    // The back end's port for queue q, which the front end notifies.
+    Port queue_port(unsigned q) { return be_.local_port_of(kQueuePort0 + q).value_or(0); }
+    void send_on(unsigned q, const std::vector<Request>& reqs) {
+        for (const Request& r : reqs) queues_[q]->queue(r);
+        if (queues_[q]->push_requests()) fe_.notify(queue_port(q));
+    }
+    std::vector<Response> take(unsigned q) {
+        std::vector<Response> out;
+        while (auto r = queues_[q]->next_response()) out.push_back(*r);
+        return out;
+    }
+    std::vector<Response> collect_on(unsigned q, std::size_t n) {
+        std::vector<Response> out;
+        for (int spins = 0; out.size() < n && spins < 200; ++spins) {
+            for (auto& r : take(q)) out.push_back(r);
+            if (out.size() < n) dev_->poll_once(50);
+        }
+        return out;
+    }
+    VbdConfig queues_config(unsigned max_queues) {
+        VbdConfig cfg;
+        cfg.offer.max_queues = max_queues;
+        return cfg;
+    }
+
     GrantRef grant_page() {
         GrantRef ref = next_ref_++;
         gt_.grant(ref, ref, false);
@@ -135,6 +182,7 @@ protected:
     std::unique_ptr<UringDisk> disk_;
     std::unique_ptr<VbdDevice> dev_;
     std::unique_ptr<FrontRing> front_;
+    std::vector<std::unique_ptr<FrontRing>> queues_;
     GrantRef next_ref_ = 32;
 };
 
@@ -151,7 +199,12 @@ TEST_F(VbdDeviceTest, start_when_created_then_disk_facts_offer_and_initwait_writ
     EXPECT_EQ(node(kBe + "/feature-flush-cache"), "1");
     EXPECT_EQ(node(kBe + "/feature-discard"), "1");
     EXPECT_EQ(node(kBe + "/max-ring-page-order"), "4");
-    EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));  // multi-queue is not offered
+    // Offered at the host's CPUs capped at 4; one queue offers nothing.
+    if (dev_->max_queues() > 1)
+        EXPECT_EQ(node(kBe + "/multi-queue-max-queues"), std::to_string(dev_->max_queues()));
+    else
+        EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));
+    EXPECT_EQ(dev_->max_queues(), default_max_queues());
     EXPECT_FALSE(has(kBe + "/error"));
     EXPECT_EQ(xs_.watch_count(), 2u);
 }
@@ -236,8 +289,9 @@ TEST_F(VbdDeviceTest, closing_when_io_in_flight_then_every_request_answered_befo
     send(reqs);
     xs_.write(0, kFe + "/state", st(XenbusStateClosing));
     dev_->handle();  // takes the requests, then sees Closing: they are in flight
-    ASSERT_NE(dev_->ring(), nullptr);
-    EXPECT_GT(dev_->ring()->in_flight(), 0u);
+    const Blkback* ring = dev_->ring();
+    ASSERT_NE(ring, nullptr);
+    EXPECT_GT(ring->in_flight(), 0u);
     EXPECT_EQ(dev_->state(), XenbusStateClosing);
     for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
     EXPECT_EQ(dev_->ring(), nullptr);
@@ -500,4 +554,232 @@ TEST_F(VbdDeviceTest, create_when_xenstore_refuses_writes_then_error) {
     cfg.frontend_path = kFe;
     auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, disk_.get());
     EXPECT_FALSE(d);
+}
+
+// Multi-queue (blkif.h "Multi-queue", Linux's connect_ring/read_per_ring_refs).
+
+TEST_F(VbdDeviceTest, offer_when_max_queues_configured_then_key_written_only_above_one) {
+    start(queues_config(4));
+    EXPECT_EQ(node(kBe + "/multi-queue-max-queues"), "4");
+    dev_.reset();
+    xs_.rm(0, kBe + "/multi-queue-max-queues");
+    start(queues_config(1));
+    EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));
+}
+
+TEST_F(VbdDeviceTest, four_queues_when_negotiated_then_io_served_on_each_queue_with_own_port_and_grants) {
+    start(queues_config(4));
+    blkfront_connect_queues(4, XenbusStateConnected, true);
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    ASSERT_EQ(dev_->queues(), 4u);
+    std::set<Port> ports;
+    for (unsigned q = 0; q < 4; ++q) {
+        ASSERT_NE(queue_port(q), 0u) << q;
+        ports.insert(queue_port(q));
+        EXPECT_EQ(dev_->ring(q)->port(), queue_port(q));
+    }
+    EXPECT_EQ(ports.size(), 4u);
+    EXPECT_EQ(gt_.mapped_pages() >= 4, true);
+    for (unsigned q = 0; q < 4; ++q) {
+        GrantRef a = grant_page(), b = grant_page();
+        std::memset(page(a), 'a' + static_cast<int>(q), 4096);
+        send_on(q, {rw(BLKIF_OP_WRITE, 8 * q, a, 100 + q)});
+        auto w = collect_on(q, 1);
+        ASSERT_EQ(w.size(), 1u) << q;
+        EXPECT_EQ(w[0].id, 100u + q);
+        EXPECT_EQ(w[0].status, BLKIF_RSP_OKAY);
+        send_on(q, {rw(BLKIF_OP_READ, 8 * q, b, 200 + q)});
+        auto r = collect_on(q, 1);
+        ASSERT_EQ(r.size(), 1u) << q;
+        EXPECT_EQ(r[0].status, BLKIF_RSP_OKAY);
+        EXPECT_EQ(std::memcmp(page(a), page(b), 4096), 0) << q;
+        // Persistent grants are each queue's own, as Linux's per-ring pool.
+        EXPECT_EQ(dev_->ring(q)->persistent_grants(), 2u) << q;
+        EXPECT_EQ(dev_->ring(q)->stats().requests, 2u) << q;
+    }
+}
+
+TEST_F(VbdDeviceTest, request_on_queue_two_when_notified_then_answered_on_its_ring_and_port_only) {
+    start(queues_config(4));
+    blkfront_connect_queues(4, XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    while (fe_.pending()) {}
+    GrantRef a = grant_page();
+    send_on(2, {rw(BLKIF_OP_WRITE, 16, a, 42)});
+    auto out = collect_on(2, 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].id, 42u);
+    EXPECT_EQ(out[0].status, BLKIF_RSP_OKAY);
+    for (unsigned q : {0u, 1u, 3u}) {
+        EXPECT_TRUE(take(q).empty()) << q;
+        EXPECT_EQ(dev_->ring(q)->stats().requests, 0u) << q;
+    }
+    // The notification came on queue 2's port, and on no other.
+    auto port = fe_.pending();
+    ASSERT_TRUE(port.has_value());
+    EXPECT_EQ(*port, queue_port(2));
+    EXPECT_FALSE(fe_.pending().has_value());
+}
+
+TEST_F(VbdDeviceTest, requests_on_every_queue_when_sent_together_then_each_answered_on_its_own_ring) {
+    start(queues_config(4));
+    blkfront_connect_queues(4, XenbusStateConnected);
+    for (unsigned q = 0; q < 4; ++q) {
+        std::vector<Request> reqs;
+        for (std::uint64_t i = 0; i < 8; ++i) reqs.push_back(rw(BLKIF_OP_WRITE, (q * 8 + i) * 8, grant_page(), q * 100 + i));
+        send_on(q, reqs);
+    }
+    for (unsigned q = 0; q < 4; ++q) {
+        auto out = collect_on(q, 8);
+        ASSERT_EQ(out.size(), 8u) << q;
+        for (const Response& r : out) {
+            EXPECT_EQ(r.id / 100, q);
+            EXPECT_EQ(r.status, BLKIF_RSP_OKAY);
+        }
+    }
+}
+
+TEST_F(VbdDeviceTest, one_queue_asked_when_offered_four_then_flat_keys_served) {
+    start(queues_config(4));
+    xs_.write(0, kFe + "/multi-queue-num-queues", "1");
+    blkfront_connect();
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    EXPECT_EQ(dev_->queues(), 1u);
+    EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 1)), BLKIF_RSP_OKAY);
+}
+
+class VbdBadNumQueues : public VbdDeviceTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(VbdBadNumQueues, bad_num_queues_when_connecting_then_error_names_key_and_nothing_attached) {
+    start(queues_config(4));
+    blkfront_connect_queues(2, XenbusStateInitialising);  // every queue's keys there
+    xs_.write(0, kFe + "/multi-queue-num-queues", GetParam());
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(node(kBe + "/error").find("multi-queue-num-queues"), std::string::npos) << node(kBe + "/error");
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+    EXPECT_EQ(dev_->stats().connections, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Values, VbdBadNumQueues,
+                         ::testing::Values("0", "5", "17", "4294967296", "abc", "", "-1", "2 ", "0x2"));
+
+struct MissingQueueKey {
+    const char* key;  // removed under the front end's dir
+    const char* error_mentions;
+};
+
+class VbdMissingQueueKey : public VbdDeviceTest, public ::testing::WithParamInterface<MissingQueueKey> {};
+
+TEST_P(VbdMissingQueueKey, queue_key_missing_when_connecting_then_error_names_it_and_earlier_queues_dropped) {
+    start(queues_config(4));
+    blkfront_connect_queues(3, XenbusStateInitialising);
+    xs_.rm(0, kFe + "/" + GetParam().key);
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(dev_->last_error().find(GetParam().error_mentions), std::string::npos) << dev_->last_error();
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+    // Recoverable by a reset, as for one queue.
+    fe_state(XenbusStateClosed);
+    fe_state(XenbusStateInitialising);
+    EXPECT_EQ(dev_->state(), XenbusStateInitWait);
+    blkfront_connect_queues(3, XenbusStateConnected);
+    EXPECT_TRUE(dev_->connected()) << dev_->last_error();
+    EXPECT_EQ(dev_->queues(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Keys, VbdMissingQueueKey,
+                         ::testing::Values(MissingQueueKey{"queue-0/ring-ref", "queue-0/ring-ref: missing"},
+                                           MissingQueueKey{"queue-1/event-channel", "queue-1/event-channel: missing"},
+                                           MissingQueueKey{"queue-2/ring-ref", "queue-2/ring-ref: missing"}));
+
+TEST_F(VbdDeviceTest, queue_ring_not_granted_when_connecting_then_error_names_queue_and_nothing_left) {
+    start(queues_config(4));
+    blkfront_connect_queues(3, XenbusStateInitialising);
+    xs_.write(0, kFe + "/queue-2/ring-ref", "999");  // never granted: queues 0 and 1 were already mapped
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(dev_->last_error().find("queue-2/ring-ref"), std::string::npos) << dev_->last_error();
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+}
+
+TEST_F(VbdDeviceTest, queue_port_not_allocated_when_connecting_then_error_names_queue) {
+    start(queues_config(4));
+    blkfront_connect_queues(2, XenbusStateInitialising);
+    xs_.write(0, kFe + "/queue-1/event-channel", "9");
+    fe_state(XenbusStateInitialised);
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(dev_->last_error().find("queue-1/event-channel"), std::string::npos) << dev_->last_error();
+    EXPECT_FALSE(be_.bound());
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+}
+
+TEST_F(VbdDeviceTest, closing_when_io_in_flight_on_several_queues_then_each_answered_before_unmap) {
+    start(queues_config(4));
+    blkfront_connect_queues(4, XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    for (unsigned q = 0; q < 4; ++q) {
+        std::vector<Request> reqs;
+        for (std::uint64_t i = 0; i < 16; ++i) reqs.push_back(rw(BLKIF_OP_WRITE, (q * 16 + i) * 8, grant_page(), q * 100 + i));
+        send_on(q, reqs);
+    }
+    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    dev_->handle();  // takes every queue's requests, then sees Closing
+    unsigned busy = 0;
+    for (unsigned q = 0; q < 4; ++q) {
+        const Blkback* ring = dev_->ring(q);
+        ASSERT_NE(ring, nullptr);
+        if (ring->in_flight() > 0) ++busy;
+    }
+    EXPECT_GT(busy, 1u);
+    EXPECT_EQ(dev_->state(), XenbusStateClosing);
+    for (int i = 0; i < 100 && dev_->queues() > 0; ++i) dev_->poll_once(50);
+    EXPECT_EQ(dev_->queues(), 0u);
+    EXPECT_EQ(dev_->ring(), nullptr);
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+    for (unsigned q = 0; q < 4; ++q) {
+        auto out = take(q);
+        ASSERT_EQ(out.size(), 16u) << q;
+        for (const Response& r : out) {
+            EXPECT_EQ(r.id / 100, q);
+            EXPECT_EQ(r.status, BLKIF_RSP_OKAY);
+        }
+    }
+    // A reset brings every queue back.
+    fe_state(XenbusStateClosed);
+    fe_state(XenbusStateInitialising);
+    blkfront_connect_queues(2, XenbusStateConnected);
+    EXPECT_TRUE(dev_->connected()) << dev_->last_error();
+    EXPECT_EQ(dev_->queues(), 2u);
+}
+
+TEST_F(VbdDeviceTest, ring_broken_on_one_queue_when_req_prod_lies_then_error_names_queue_and_all_dropped) {
+    start(queues_config(4));
+    blkfront_connect_queues(3, XenbusStateConnected);
+    std::uint32_t lie = 1000;
+    std::memcpy(gt_.page(kQueueFrame0 + 1), &lie, sizeof lie);
+    fe_.notify(queue_port(1));
+    pump();
+    EXPECT_EQ(dev_->state(), XenbusStateClosed);
+    EXPECT_NE(node(kBe + "/error").find("queue 1 ring broken"), std::string::npos) << node(kBe + "/error");
+    EXPECT_EQ(gt_.mapped_pages(), 0u);
+    EXPECT_FALSE(be_.bound());
+}
+
+TEST_F(VbdDeviceTest, empty_cdrom_when_multi_queue_then_each_queue_answers_errors) {
+    VbdConfig cfg = queues_config(2);
+    cfg.cdrom = true;
+    start(cfg, false);
+    blkfront_connect_queues(2, XenbusStateConnected);
+    ASSERT_TRUE(dev_->connected()) << dev_->last_error();
+    for (unsigned q = 0; q < 2; ++q) {
+        send_on(q, {rw(BLKIF_OP_READ, 0, grant_page(), q)});
+        auto out = collect_on(q, 1);
+        ASSERT_EQ(out.size(), 1u);
+        EXPECT_EQ(out[0].status, BLKIF_RSP_ERROR);
+    }
 }
