@@ -60,6 +60,7 @@ public:
     // The shared_info page as bytes, for tests that check the compat
     // layout at hand-computed offsets.
     std::uint8_t* page() { return page_.bytes; }
+    const std::uint8_t* page() const { return page_.bytes; }
 
     std::vector<unsigned> upcalls;
     unsigned poller_wakeups = 0;
