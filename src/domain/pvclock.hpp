@@ -32,7 +32,7 @@ std::uint64_t read_vcpu_time(const vcpu_time_info_t& t, std::uint64_t tsc);
 
 // Publishes the wall-clock time of system time 0 in shared_info, at the
 // fields of `layout` (wc_* at 3072 native, 2304 compat; wc_sec_hi at 3084
-// or 2352).
+// or 2340).
 void write_wallclock(shared_info_t& s, evtchn::SharedInfoLayout layout,
                      std::int64_t wall_ns_at_system_zero);
 

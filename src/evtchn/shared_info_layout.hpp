@@ -6,7 +6,8 @@
 //
 // The compat layout follows from the i386 C rules: xen_ulong_t and
 // `unsigned long` are 4 bytes and a uint64_t is 4-byte aligned. Written
-// out by hand from those rules; every offset is pinned below.
+// out by hand from those rules; every offset is pinned below (and agrees
+// with what gcc -m32 makes of libxen-dev's public headers).
 //
 //   field                       native (x86_64)   compat (i386)
 //   vcpu_info[32]               0, 64 each        0, 64 each
@@ -18,7 +19,7 @@
 //   evtchn_pending              2048, 64 x 8      2048, 32 x 4
 //   evtchn_mask                 2560, 64 x 8      2176, 32 x 4
 //   wc_version, wc_sec, wc_nsec 3072, 3076, 3080  2304, 2308, 2312
-//   wc_sec_hi                   3084              2352 (in arch)
+//   wc_sec_hi                   3084              2340 (in arch)
 //   arch.max_pfn                3088              2316
 //
 // On little-endian x86 bit n of either pending bitmap is the same bit of
@@ -58,15 +59,15 @@ struct VcpuInfo {
     vcpu_time_info_t time;
 };
 
-// uint64_t fields split in two: only 4-byte aligned in i386, and
-// xenolith never writes them.
+// Every field is `unsigned long` or xen_pfn_t (4 bytes in i386), and
+// wc_sec_hi lives here because the generic part had no room for it.
 struct ArchSharedInfo {
     std::uint32_t max_pfn;
     std::uint32_t pfn_to_mfn_frame_list_list;
     std::uint32_t nmi_reason;
-    std::uint32_t p2m_cr3[2];
-    std::uint32_t p2m_vaddr[2];
-    std::uint32_t p2m_generation[2];
+    std::uint32_t p2m_cr3;
+    std::uint32_t p2m_vaddr;
+    std::uint32_t p2m_generation;
     std::uint32_t wc_sec_hi;
 };
 
@@ -84,20 +85,21 @@ struct SharedInfo {
 // against it); the host's alignof is 8 because of vcpu_time_info.
 constexpr std::size_t kVcpuInfoAlign = 4;
 // sizeof in i386 (the host pads the struct to 8).
-constexpr std::size_t kSharedInfoSize = 2356;
+constexpr std::size_t kSharedInfoSize = 2344;
 
 static_assert(sizeof(vcpu_time_info_t) == 32);
 static_assert(sizeof(ArchVcpuInfo) == 24);
 static_assert(sizeof(VcpuInfo) == 64 && offsetof(VcpuInfo, evtchn_upcall_mask) == 1 &&
               offsetof(VcpuInfo, evtchn_pending_sel) == 4 && offsetof(VcpuInfo, arch) == 8 &&
               offsetof(VcpuInfo, time) == 32);
-static_assert(sizeof(ArchSharedInfo) == 40 && offsetof(ArchSharedInfo, p2m_cr3) == 12 &&
-              offsetof(ArchSharedInfo, wc_sec_hi) == 36);
+static_assert(sizeof(ArchSharedInfo) == 28 && offsetof(ArchSharedInfo, p2m_cr3) == 12 &&
+              offsetof(ArchSharedInfo, p2m_generation) == 20 &&
+              offsetof(ArchSharedInfo, wc_sec_hi) == 24);
 static_assert(offsetof(SharedInfo, evtchn_pending) == 2048 &&
               offsetof(SharedInfo, evtchn_mask) == 2176 &&
               offsetof(SharedInfo, wc_version) == 2304 && offsetof(SharedInfo, wc_sec) == 2308 &&
               offsetof(SharedInfo, wc_nsec) == 2312 && offsetof(SharedInfo, arch) == 2316 &&
-              offsetof(SharedInfo, arch) + offsetof(ArchSharedInfo, wc_sec_hi) == 2352 &&
+              offsetof(SharedInfo, arch) + offsetof(ArchSharedInfo, wc_sec_hi) == 2340 &&
               offsetof(SharedInfo, arch) + sizeof(ArchSharedInfo) == kSharedInfoSize);
 
 }  // namespace compat

@@ -83,15 +83,15 @@ TEST_F(WallclockLayout, native_when_written_then_at_3072_with_sec_hi_at_3084) {
 
 // compat: 2048 of vcpu_info, 128 + 128 of 32-bit pending and mask words,
 // then wc_version 2304, wc_sec 2308, wc_nsec 2312; arch_shared_info at
-// 2316 is max_pfn, frame_list_list, nmi_reason (4 each), p2m_cr3,
-// p2m_vaddr, p2m_generation (8 each, 4-aligned) and wc_sec_hi at 2352.
-TEST_F(WallclockLayout, compat_when_written_then_at_2304_with_sec_hi_at_2352) {
+// 2316 is six `unsigned long`s (max_pfn, frame_list_list, nmi_reason,
+// p2m_cr3, p2m_vaddr, p2m_generation, 4 bytes each) and wc_sec_hi at 2340.
+TEST_F(WallclockLayout, compat_when_written_then_at_2304_with_sec_hi_at_2340) {
     write_wallclock(shared(), evtchn::SharedInfoLayout::compat32, kWall);
     EXPECT_EQ(u32(2304) % 2, 0u);
     EXPECT_EQ(u32(2308), 0x23456789u);
     EXPECT_EQ(u32(2312), 987654321u);
-    EXPECT_EQ(u32(2352), 0x1u);
-    expect_untouched_except({{2304, 12}, {2352, 4}});
+    EXPECT_EQ(u32(2340), 0x1u);
+    expect_untouched_except({{2304, 12}, {2340, 4}});
 }
 
 TEST_F(WallclockLayout, version_when_rewritten_then_advances_by_two_and_stays_even) {
