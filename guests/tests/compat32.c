@@ -6,12 +6,14 @@
  * guard word a wrong (64-bit) layout would overwrite or read. Expected
  * results per Xen 4.17: common/compat/memory.c, arch/x86/x86_64/compat/mm.c,
  * arch/x86/x86_64/domain.c compat_vcpu_op(), common/compat/domain.c,
- * common/compat/kernel.c, common/compat/grant_table.c, common/sched/compat.c.
+ * common/compat/kernel.c, common/compat/grant_table.c, common/sched/compat.c,
+ * hvm/hvm.c hvm_latch_shinfo_size() and common/event_2l.c.
  */
 #include <kit/test.h>
 #include <xen/grant_table.h>
 
-const char test_title[] = "compat32: compat layouts of memory, vcpu, sched, gnttab, xen_version";
+const char test_title[] =
+    "compat32: compat layouts of memory, vcpu, sched, gnttab, xen_version, shared_info";
 
 _Static_assert(sizeof(struct xen_memory_map) == 8, "compat xen_memory_map");
 _Static_assert(sizeof(struct xen_add_to_physmap) == 16, "compat xen_add_to_physmap");
@@ -22,6 +24,15 @@ _Static_assert(sizeof(struct sched_poll) == 16, "compat sched_poll");
 _Static_assert(sizeof(struct gnttab_setup_table) == 16, "compat gnttab_setup_table");
 _Static_assert(sizeof(xen_platform_parameters_t) == 4, "compat platform_parameters");
 _Static_assert(sizeof(xen_pfn_t) == 4, "compat xen_pfn_t");
+/* The compat shared_info (src/evtchn/shared_info_layout.hpp). */
+_Static_assert(sizeof(struct vcpu_info) == 64 &&
+               __builtin_offsetof(struct vcpu_info, evtchn_pending_sel) == 4 &&
+               __builtin_offsetof(struct vcpu_info, time) == 32, "compat vcpu_info");
+_Static_assert(__builtin_offsetof(struct shared_info, evtchn_pending) == 2048 &&
+               __builtin_offsetof(struct shared_info, evtchn_mask) == 2176 &&
+               __builtin_offsetof(struct shared_info, wc_version) == 2304 &&
+               __builtin_offsetof(struct shared_info, arch.wc_sec_hi) == 2340 &&
+               sizeof(struct shared_info) == 2344, "compat shared_info");
 
 #define GUARD 0x5a5a5a5au
 #define FILL_BYTE 0xa5
@@ -73,6 +84,51 @@ static void test_add_to_physmap(void)
     check(changed, "shared_info did not appear at gpfn %#x", (unsigned int)xatp.gpfn);
     xatp.idx = 1;
     check_rc(HYPERVISOR_memory_op(XENMEM_add_to_physmap, &xatp), -XEN_EINVAL, "idx 1");
+}
+
+/*
+ * Setting HVM_PARAM_CALLBACK_IRQ from 32-bit mode latches the compat
+ * shared_info (Xen's hvm_latch_shinfo_size). The callback stays 0 and
+ * evtchn_upcall_mask 1, so nothing interrupts this IDT-less guest: the
+ * flags are read, not taken.
+ */
+static void test_shared_info_layout(void)
+{
+    volatile struct shared_info *s = (volatile struct shared_info *)shinfo_page;
+    volatile struct vcpu_info *v = &s->vcpu_info[0];
+    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = HVM_PARAM_CALLBACK_IRQ };
+    struct evtchn_bind_ipi ipi = { .vcpu = 0 };
+
+    s->wc_version = 0;
+    s->wc_sec = 0;
+    if (!check_rc(HYPERVISOR_hvm_op(HVMOP_set_param, &p), 0, "set CALLBACK_IRQ"))
+        return;
+    check(s->wc_version % 2 == 0 && s->wc_version != 0 && s->wc_sec != 0,
+          "no wall clock at the compat offsets: version %u sec %u",
+          (unsigned int)s->wc_version, (unsigned int)s->wc_sec);
+
+    if (!check_rc(HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &ipi), 0, "bind_ipi"))
+        return;
+    unsigned int word = ipi.port / 32;
+    uint32_t bit = 1u << (ipi.port % 32);
+    __atomic_and_fetch(&s->evtchn_pending[word], ~bit, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&s->evtchn_mask[word], bit, __ATOMIC_SEQ_CST);
+    v->evtchn_pending_sel = 0;
+    v->evtchn_upcall_pending = 0;
+    struct evtchn_send send = { .port = ipi.port };
+    check_rc(HYPERVISOR_event_channel_op(EVTCHNOP_send, &send), 0, "send");
+    check(s->evtchn_pending[word] & bit, "port %u not pending in 32-bit word %u", ipi.port, word);
+    check(v->evtchn_pending_sel == 0 && v->evtchn_upcall_pending == 0,
+          "masked port %u selected: sel %#lx", ipi.port, (unsigned long)v->evtchn_pending_sel);
+    __atomic_and_fetch(&s->evtchn_mask[word], ~bit, __ATOMIC_SEQ_CST);
+    struct evtchn_unmask unmask = { .port = ipi.port };
+    check_rc(HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &unmask), 0, "unmask");
+    check(v->evtchn_pending_sel == (1ul << word) && v->evtchn_upcall_pending == 1,
+          "unmasked port %u: sel %#lx (want %#lx at vcpu_info+4), upcall %u", ipi.port,
+          (unsigned long)v->evtchn_pending_sel, 1ul << word, v->evtchn_upcall_pending);
+    struct evtchn_close close = { .port = ipi.port };
+    check_rc(HYPERVISOR_event_channel_op(EVTCHNOP_close, &close), 0, "close ipi");
+    check(!(s->evtchn_pending[word] & bit), "closed port %u still pending", ipi.port);
 }
 
 static void test_reservation(void)
@@ -193,6 +249,7 @@ void test_main(const struct hvm_start_info *si)
 {
     test_memory_map(si);
     test_add_to_physmap();
+    test_shared_info_layout();
     test_reservation();
     test_platform_parameters();
     test_runstate();

@@ -73,8 +73,9 @@ Domain::Domain(DomainIdentity id, Services& services, std::unique_ptr<kvm::Vm> v
     timespec wall{}, mono{};
     clock_gettime(CLOCK_REALTIME, &wall);
     clock_gettime(CLOCK_MONOTONIC, &mono);
-    write_wallclock(*shared_info(), (wall.tv_sec - mono.tv_sec) * 1000000000ll +
-                                        (wall.tv_nsec - mono.tv_nsec));
+    wall_ns_at_system_zero_ =
+        (wall.tv_sec - mono.tv_sec) * 1000000000ll + (wall.tv_nsec - mono.tv_nsec);
+    write_wallclock(*shared_info(), shared_info_layout(), wall_ns_at_system_zero_);
     events_ = std::make_shared<evtchn::EventChannels>(
         id_.domid, this, std::make_unique<evtchn::TwoLevelDelivery>(), services_.registry,
         id_.max_event_channels + 1);
@@ -225,10 +226,13 @@ long Domain::map_frame_at(std::uint64_t gfn, std::span<const std::uint8_t> initi
 
 long Domain::register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset) {
     if (vcpu >= id_.max_vcpus) return -XEN_ENOENT;
-    // Xen 4.17 map_vcpu_info: the area must fit in the page and be aligned.
-    if (offset > kPageSize - sizeof(vcpu_info_t)) return -XEN_ENXIO;
-    if (offset % alignof(vcpu_info_t)) return -XEN_ENXIO;
     std::lock_guard lock(events_->mutex());
+    // Xen 4.17 map_vcpu_info: the area must fit in the page and be aligned
+    // as the layout's vcpu_info is (64 bytes in both, 4- or 8-aligned).
+    const bool compat = shared_info_layout() == evtchn::SharedInfoLayout::compat32;
+    if (offset > kPageSize - sizeof(vcpu_info_t)) return -XEN_ENXIO;
+    if (offset % (compat ? evtchn::compat::kVcpuInfoAlign : alignof(vcpu_info_t)))
+        return -XEN_ENXIO;
     if (vcpu_info_[vcpu].load()) return -XEN_EINVAL;  // once only, as Xen
     if (gfn > (std::uint64_t{1} << 40)) return -XEN_EINVAL;
     const std::uint64_t gpa = gfn << kPageShift;
@@ -246,10 +250,22 @@ long Domain::register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t 
     vcpu_info_[vcpu].store(fresh, std::memory_order_release);
     // Mark everything pending so nothing is lost in the move; the guest
     // copes with a spurious upcall (Xen does the same).
-    __atomic_store_n(&fresh->evtchn_pending_sel, ~xen_ulong_t{0}, __ATOMIC_SEQ_CST);
+    if (compat)
+        __atomic_store_n(&evtchn::as_compat(fresh)->evtchn_pending_sel, ~std::uint32_t{0},
+                         __ATOMIC_SEQ_CST);
+    else
+        __atomic_store_n(&fresh->evtchn_pending_sel, ~xen_ulong_t{0}, __ATOMIC_SEQ_CST);
     __atomic_store_n(&fresh->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
     raise_upcall(vcpu);
     return 0;
+}
+
+// Under the event lock, so no delivery runs half in one layout.
+void Domain::latch_shared_info_layout(bool caller_is64) {
+    std::lock_guard lock(events_->mutex());
+    const evtchn::SharedInfoLayout layout = evtchn::layout_for_caller(caller_is64);
+    shinfo_layout_.store(layout, std::memory_order_release);
+    write_wallclock(*shared_info(), layout, wall_ns_at_system_zero_);
 }
 
 void Domain::set_upcall_vector(unsigned vcpu, std::uint8_t vector) {

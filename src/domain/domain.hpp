@@ -121,6 +121,9 @@ public:
     unsigned max_vcpus() const override { return id_.max_vcpus; }
     shared_info_t* shared_info() override { return shared_info_.load(std::memory_order_acquire); }
     vcpu_info_t* vcpu_info(unsigned vcpu) override;
+    evtchn::SharedInfoLayout shared_info_layout() const override {
+        return shinfo_layout_.load(std::memory_order_acquire);
+    }
     void raise_upcall(unsigned vcpu) override;
     void notify_pollers(unsigned port) override;
     std::uint8_t* guest_frame(std::uint64_t gfn) override;
@@ -165,6 +168,12 @@ public:
                       std::uint8_t** host);
     // vcpu_op register_vcpu_info.
     long register_vcpu_info(unsigned vcpu, std::uint64_t gfn, std::uint32_t offset);
+    // Xen's hvm_latch_shinfo_size: the guest set HVM_PARAM_CALLBACK_IRQ or
+    // wrote the hypercall-page MSR from a vCPU in 64-bit mode or not. The
+    // layout follows that mode and the wall clock is rewritten in it;
+    // nothing else moves (pending bits, masks and selectors stay where the
+    // old layout put them, as in Xen).
+    void latch_shared_info_layout(bool caller_is64);
     // vm_assist: the enabled VMASST_TYPE_* bits.
     unsigned vm_assist() const { return vm_assist_.load(); }
     void set_vm_assist(unsigned bits) { vm_assist_ = bits; }
@@ -238,6 +247,8 @@ private:
     alignas(4096) std::array<std::uint8_t, 4096> own_shared_info_{};
     std::atomic<shared_info_t*> shared_info_;
     std::uint64_t shared_info_gfn_ = ~0ull;
+    std::atomic<evtchn::SharedInfoLayout> shinfo_layout_{evtchn::SharedInfoLayout::native64};
+    std::int64_t wall_ns_at_system_zero_ = 0;  // what the wall clock publishes
     std::unique_ptr<std::atomic<vcpu_info_t*>[]> vcpu_info_;  // registered areas
     std::uint32_t next_kvm_slot_ = 0;
     std::unique_ptr<std::atomic<std::uint8_t>[]> upcall_vector_;  // per vCPU, 0 = none

@@ -70,6 +70,9 @@ std::uint64_t GuestDomainAdapter::param(unsigned index) { return d_.param(index)
 void GuestDomainAdapter::set_param(unsigned index, std::uint64_t value) {
     d_.set_param(index, value);
 }
+void GuestDomainAdapter::latch_shared_info_layout(bool caller_is64) {
+    d_.latch_shared_info_layout(caller_is64);
+}
 unsigned GuestDomainAdapter::vm_assist() const { return d_.vm_assist(); }
 void GuestDomainAdapter::set_vm_assist(unsigned bits) { d_.set_vm_assist(bits); }
 void GuestDomainAdapter::shutdown(unsigned reason) { d_.shutdown(reason); }

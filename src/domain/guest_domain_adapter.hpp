@@ -57,6 +57,7 @@ public:
     void set_upcall_vector(unsigned vcpu, std::uint8_t vector) override;
     std::uint64_t param(unsigned index) override;
     void set_param(unsigned index, std::uint64_t value) override;
+    void latch_shared_info_layout(bool caller_is64) override;
     unsigned vm_assist() const override;
     void set_vm_assist(unsigned bits) override;
     void shutdown(unsigned reason) override;

@@ -44,17 +44,38 @@ std::uint64_t read_vcpu_time(const vcpu_time_info_t& t, std::uint64_t tsc) {
     return t.system_time + (delta >> 32) * mul + (((delta & 0xffffffffu) * mul) >> 32);
 }
 
-void write_wallclock(shared_info_t& s, std::int64_t wall_ns_at_system_zero) {
-    const std::uint32_t v = __atomic_load_n(&s.wc_version, __ATOMIC_RELAXED);
+namespace {
+
+struct WallclockFields {
+    std::uint32_t* version;
+    std::uint32_t* sec;
+    std::uint32_t* nsec;
+    std::uint32_t* sec_hi;
+};
+
+WallclockFields wallclock_fields(shared_info_t& s, evtchn::SharedInfoLayout layout) {
+    if (layout == evtchn::SharedInfoLayout::compat32) {
+        evtchn::compat::SharedInfo* c = evtchn::as_compat(&s);
+        return {&c->wc_version, &c->wc_sec, &c->wc_nsec, &c->arch.wc_sec_hi};
+    }
+    return {&s.wc_version, &s.wc_sec, &s.wc_nsec, &s.wc_sec_hi};
+}
+
+}  // namespace
+
+void write_wallclock(shared_info_t& s, evtchn::SharedInfoLayout layout,
+                     std::int64_t wall_ns_at_system_zero) {
+    const WallclockFields f = wallclock_fields(s, layout);
+    const std::uint32_t v = __atomic_load_n(f.version, __ATOMIC_RELAXED);
     const std::uint32_t odd = (v | 1) + ((v & 1) ? 2 : 0);
-    __atomic_store_n(&s.wc_version, odd, __ATOMIC_RELAXED);
+    __atomic_store_n(f.version, odd, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     const std::uint64_t sec = static_cast<std::uint64_t>(wall_ns_at_system_zero / 1000000000);
-    store(&s.wc_sec, static_cast<std::uint32_t>(sec));
-    store(&s.wc_nsec, static_cast<std::uint32_t>(wall_ns_at_system_zero % 1000000000));
-    store(&s.wc_sec_hi, static_cast<std::uint32_t>(sec >> 32));
+    store(f.sec, static_cast<std::uint32_t>(sec));
+    store(f.nsec, static_cast<std::uint32_t>(wall_ns_at_system_zero % 1000000000));
+    store(f.sec_hi, static_cast<std::uint32_t>(sec >> 32));
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&s.wc_version, odd + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(f.version, odd + 1, __ATOMIC_RELAXED);
 }
 
 }  // namespace xenolith::domain

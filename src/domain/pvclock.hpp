@@ -11,6 +11,8 @@ extern "C" {
 #include <xen/xen.h>
 }
 
+#include "evtchn/shared_info_layout.hpp"
+
 namespace xenolith::domain {
 
 struct PvclockScale {
@@ -28,7 +30,10 @@ void write_vcpu_time(vcpu_time_info_t& t, std::uint64_t guest_tsc, std::uint64_t
 // What a guest reads at `tsc` (for tests and sanity checks).
 std::uint64_t read_vcpu_time(const vcpu_time_info_t& t, std::uint64_t tsc);
 
-// Publishes the wall-clock time of system time 0 in shared_info.
-void write_wallclock(shared_info_t& s, std::int64_t wall_ns_at_system_zero);
+// Publishes the wall-clock time of system time 0 in shared_info, at the
+// fields of `layout` (wc_* at 3072 native, 2304 compat; wc_sec_hi at 3084
+// or 2340).
+void write_wallclock(shared_info_t& s, evtchn::SharedInfoLayout layout,
+                     std::int64_t wall_ns_at_system_zero);
 
 }  // namespace xenolith::domain

@@ -47,6 +47,7 @@ namespace {
 constexpr int kKickSignal = SIGUSR1;
 constexpr std::uint16_t kDebugPort = 0xe9;   // Xen's HVM debug console port
 constexpr std::uint32_t kXenHypercallMsr = 0x40000000;
+constexpr std::uint64_t kEferLma = 1ull << 10;
 
 std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -761,6 +762,11 @@ void Vcpu::handle_wrmsr() {
     std::uint8_t* page = domain_.memory().host_ptr(gpa, kPageSize);
     if (!page || !domain_.memory().is_ram_gfn(gpa >> kPageShift)) return;
     x86::fill_hypercall_page(std::span<std::uint8_t, 4096>(page, 4096));
+    // Xen's hvm_init_hypercall_page latches the shared_info layout from the
+    // writer's mode. (With KVM_XEN interception KVM fills the page itself
+    // and only HVM_PARAM_CALLBACK_IRQ latches.)
+    const kvm_sregs& sregs = kvm_->sregs();
+    domain_.latch_shared_info_layout((sregs.efer & kEferLma) && sregs.cs.l);
     run->msr.error = 0;
     if (domain_.first_time(GuestWarning::hypercall_page))
         domain_.guest_log(fmt::format("hypercall page at {:#x} (transport: port I/O exits)", gpa));

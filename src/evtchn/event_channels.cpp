@@ -34,8 +34,7 @@ EventChannels::EventChannels(domid_t self, EventTarget* target,
       base_(std::move(delivery)),
       active_(nullptr),
       registry_(registry),
-      requested_ports_(max_ports),
-      max_ports_(max_ports) {
+      requested_ports_(max_ports) {
     use_delivery(base_.get());
     channels_.resize(std::min<std::size_t>(kBucket, std::max(this->max_ports(), 1u)));
     channels_[0].state = ChannelState::reserved;
@@ -44,16 +43,18 @@ EventChannels::EventChannels(domid_t self, EventTarget* target,
 
 EventChannels::~EventChannels() = default;
 
-// Under mu_ (or in the constructor). The port limit follows the ABI.
-void EventChannels::use_delivery(EventDelivery* d) {
-    active_.store(d, std::memory_order_release);
-    max_ports_.store(d ? std::min(requested_ports_, d->port_limit()) : requested_ports_,
-                     std::memory_order_relaxed);
+// Under mu_ (or in the constructor).
+void EventChannels::use_delivery(EventDelivery* d) { active_.store(d, std::memory_order_release); }
+
+unsigned EventChannels::max_ports() const {
+    EventDelivery* d = delivery();
+    return d ? std::min(requested_ports_, d->port_limit(*target_)) : requested_ports_;
 }
 
 long EventChannels::get_free_port(Port* port) {
     EventDelivery* d = delivery();
-    for (Port p = 1; p < channels_.size(); ++p) {
+    const std::size_t usable_end = std::min<std::size_t>(channels_.size(), max_ports());
+    for (Port p = 1; p < usable_end; ++p) {
         if (channels_[p].state == ChannelState::free && !(d && d->is_busy(*target_, p))) {
             *port = p;
             return 0;

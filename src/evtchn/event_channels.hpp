@@ -109,8 +109,11 @@ public:
     // fall back to unbound, as in Xen.
     void close_all();
 
-    // Ports the current ABI allows (max_event_channels + 1, capped by it).
-    unsigned max_ports() const { return max_ports_.load(std::memory_order_relaxed); }
+    // Ports the current ABI allows (max_event_channels + 1, capped by it):
+    // read live, as the 2-level limit follows the domain's shared_info
+    // layout (Xen's max_evtchns). Ports already bound beyond a limit that
+    // shrank stay bound; new ones are not handed out there (-ENOSPC).
+    unsigned max_ports() const;
 
     // The domain is going away: later deliveries (timers in flight, peers)
     // become no-ops instead of touching it.
@@ -138,7 +141,6 @@ private:
     std::atomic<EventDelivery*> active_;         // base_, fifo_ or null (detached)
     Registry& registry_;
     const unsigned requested_ports_;
-    std::atomic<unsigned> max_ports_;
 
     std::mutex mu_;
     bool resetting_ = false;

@@ -19,8 +19,9 @@ class EventDelivery {
 public:
     virtual ~EventDelivery() = default;
 
-    // Highest number of ports the ABI can address for this guest.
-    virtual unsigned port_limit() const = 0;
+    // How many ports the ABI can address for this guest now (2-level:
+    // depends on the shared_info layout, which the guest may latch anew).
+    virtual unsigned port_limit(EventTarget& t) const = 0;
     // `port` was just bound (Xen's evtchn_port_init): reset its ABI state.
     virtual void init_port(EventTarget& t, Port port) { (void)t; (void)port; }
     virtual void set_pending(EventTarget& t, Port port, unsigned vcpu) = 0;

@@ -1,6 +1,6 @@
 // What event delivery needs from a domain: its shared_info and vcpu_info
-// pages, and a way to raise the upcall. Implemented by domain::Domain and by
-// fakes in tests.
+// pages and their layout, and a way to raise the upcall. Implemented by
+// domain::Domain and by fakes in tests.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,8 @@
 extern "C" {
 #include <xen/xen.h>
 }
+
+#include "evtchn/shared_info_layout.hpp"
 
 namespace xenolith::evtchn {
 
@@ -24,6 +26,9 @@ public:
     // The vCPU's vcpu_info (registered area or its slot in shared_info), or
     // null when the vCPU has none (id >= XEN_LEGACY_MAX_VCPUS, unregistered).
     virtual vcpu_info_t* vcpu_info(unsigned vcpu) = 0;
+    // Which layout shared_info and vcpu_info have (Xen's has_32bit_shinfo).
+    // Changes only with the domain's event lock held.
+    virtual SharedInfoLayout shared_info_layout() const { return SharedInfoLayout::native64; }
     // evtchn_upcall_pending went 0 -> 1 on `vcpu`: inject its callback.
     virtual void raise_upcall(unsigned vcpu) = 0;
     // `port` became pending (masked or not): wake vCPUs in SCHEDOP_poll.

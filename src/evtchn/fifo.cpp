@@ -30,7 +30,9 @@ bool test(const std::uint32_t* w, std::uint32_t m) { return __atomic_load_n(w, _
 
 FifoDelivery::FifoDelivery(unsigned max_vcpus) : vcpus_(std::max(max_vcpus, 1u)) {}
 
-unsigned FifoDelivery::port_limit() const { return EVTCHN_FIFO_NR_CHANNELS; }
+// The same for either shared_info layout: FIFO state lives in its own
+// guest pages, and vcpu_info's upcall flag is at +0 in both.
+unsigned FifoDelivery::port_limit(EventTarget&) const { return EVTCHN_FIFO_NR_CHANNELS; }
 
 // Readers without the table's lock see the page pointer before the count
 // that covers it (expand_array publishes in that order, reset undoes it in

@@ -42,7 +42,7 @@ public:
 
     explicit FifoDelivery(unsigned max_vcpus);
 
-    unsigned port_limit() const override;
+    unsigned port_limit(EventTarget& t) const override;
     void init_port(EventTarget& t, Port port) override;
     void set_pending(EventTarget& t, Port port, unsigned vcpu) override;
     void clear_pending(EventTarget& t, Port port) override;

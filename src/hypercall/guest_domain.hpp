@@ -107,6 +107,9 @@ public:
     // HVM parameters (index < HVM_NR_PARAMS).
     virtual std::uint64_t param(unsigned index) = 0;
     virtual void set_param(unsigned index, std::uint64_t value) = 0;
+    // Xen's hvm_latch_shinfo_size: the calling vCPU's mode (64-bit or not)
+    // picks the shared_info layout (native or compat) from now on.
+    virtual void latch_shared_info_layout(bool caller_is64) = 0;
 
     // vm_assist: the enabled VMASST_TYPE_* bits.
     virtual unsigned vm_assist() const = 0;

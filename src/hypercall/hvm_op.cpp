@@ -64,6 +64,10 @@ long param_op(Context& ctx, bool set) {
     if (set) {
         if (!guest_may_access(p.index, true)) return -XEN_EPERM;
         ctx.domain.set_param(p.index, p.value);
+        // Among the first things PV drivers do: Xen samples the caller's
+        // mode here for the shared_info layout (hvm_latch_shinfo_size).
+        // Only the guest itself gets here (check_self_domid).
+        if (p.index == HVM_PARAM_CALLBACK_IRQ) ctx.domain.latch_shared_info_layout(ctx.is64);
         return 0;
     }
     if (!guest_may_access(p.index, false)) return -XEN_EPERM;

@@ -1,5 +1,5 @@
-// A domain stand-in for event-channel tests: shared_info and vcpu_info in
-// plain memory, upcalls and poller wake-ups counted, and a few guest frames
+// A domain stand-in for event-channel tests: shared_info (one page, in the
+// layout the test sets) and vcpu_info in plain memory, upcalls and poller wake-ups counted, and a few guest frames
 // (gfn kFirstGfn .. kFirstGfn + kFrames - 1) for FIFO control blocks and
 // event arrays.
 #pragma once
@@ -23,6 +23,7 @@ public:
     vcpu_info_t* vcpu_info(unsigned v) override {
         return v < XEN_LEGACY_MAX_VCPUS ? &shared_.vcpu_info[v] : nullptr;
     }
+    evtchn::SharedInfoLayout shared_info_layout() const override { return layout; }
     void raise_upcall(unsigned v) override { ++upcalls.at(v); }
     void notify_pollers(unsigned) override { ++poller_wakeups; }
     std::uint8_t* guest_frame(std::uint64_t gfn) override {
@@ -56,8 +57,14 @@ public:
         return shared_.evtchn_pending[port / 64] & (xen_ulong_t{1} << (port % 64));
     }
 
+    // The shared_info page as bytes, for tests that check the compat
+    // layout at hand-computed offsets.
+    std::uint8_t* page() { return page_.bytes; }
+    const std::uint8_t* page() const { return page_.bytes; }
+
     std::vector<unsigned> upcalls;
     unsigned poller_wakeups = 0;
+    evtchn::SharedInfoLayout layout = evtchn::SharedInfoLayout::native64;
 
 private:
     struct alignas(4096) Frame {
@@ -66,7 +73,8 @@ private:
 
     domid_t id_;
     unsigned vcpus_;
-    shared_info_t shared_{};
+    Frame page_{};  // the shared_info page
+    shared_info_t& shared_ = *reinterpret_cast<shared_info_t*>(page_.bytes);
     std::vector<Frame> frames_ = std::vector<Frame>(kFrames);
 };
 

@@ -135,6 +135,11 @@ public:
     }
     std::uint64_t param(unsigned index) override { return params.at(index); }
     void set_param(unsigned index, std::uint64_t value) override { params.at(index) = value; }
+    // The fake target's event delivery follows the latched layout too.
+    void latch_shared_info_layout(bool caller_is64) override {
+        latches.push_back(caller_is64);
+        target_.layout = evtchn::layout_for_caller(caller_is64);
+    }
     unsigned vm_assist() const override { return vm_assist_bits; }
     void set_vm_assist(unsigned bits) override { vm_assist_bits = bits; }
     void shutdown(unsigned reason) override { shutdown_reason = reason; }
@@ -161,6 +166,7 @@ public:
     std::array<std::uint64_t, 3> vcpu_info{};
     std::array<std::uint8_t, 8> upcall_vectors{};
     std::array<std::uint64_t, HVM_NR_PARAMS> params{};
+    std::vector<bool> latches;  // each latch_shared_info_layout: caller_is64
     unsigned vm_assist_bits = 0;
     std::optional<unsigned> shutdown_reason, shutdown_code;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> watchdog_calls;

@@ -1,3 +1,6 @@
+#include <cstring>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 extern "C" {
@@ -135,6 +138,51 @@ TEST_P(HvmOpAbi, upcall_vector_and_time_when_called_then_same_layout) {
     put_uint(kArg, 0, 8);
     EXPECT_EQ(abi_call(__HYPERVISOR_hvm_op, HVMOP_get_time, kArg), 0);
     EXPECT_NE(get_uint(kArg, 8), 0u);
+}
+
+// Xen's hvm_latch_shinfo_size: setting HVM_PARAM_CALLBACK_IRQ latches the
+// shared_info layout from the caller's mode; 2-level events then land at
+// that layout's offsets (selector at vcpu_info+4 as a 32-bit word in
+// compat, +8 as a 64-bit word natively; pending bitmap at 2048 in both).
+TEST_P(HvmOpAbi, callback_irq_when_set_then_layout_latched_from_caller_mode) {
+    ASSERT_EQ(param(HVMOP_set_param, HVM_PARAM_CALLBACK_IRQ, 0x02000000000000f3ull), 0);
+    EXPECT_EQ(dom.latches, std::vector<bool>{is64()});
+    EXPECT_EQ(dom.target().layout, is64() ? evtchn::SharedInfoLayout::native64
+                                          : evtchn::SharedInfoLayout::compat32);
+
+    // Port 40: word 40 / 64 = 0 natively, 40 / 32 = 1 in compat.
+    evtchn::Port p = 0;
+    do {
+        ASSERT_EQ(dom.events().bind_ipi(0, &p), 0);
+    } while (p < 40);
+    ASSERT_EQ(dom.events().send(p), 0);
+    const std::uint8_t* page = dom.target().page();
+    EXPECT_EQ(page[2048 + 40 / 8], 1u << (40 % 8));
+    std::uint64_t sel = 0;
+    std::memcpy(&sel, page + (is64() ? 8 : 4), is64() ? 8 : 4);
+    EXPECT_EQ(sel, is64() ? 1u : 2u);
+    EXPECT_EQ(dom.events().max_ports(), 1024u);  // the fake asks for 1024
+}
+
+TEST_P(HvmOpAbi, other_params_or_refused_sets_when_called_then_no_latch) {
+    EXPECT_EQ(param(HVMOP_set_param, HVM_PARAM_STORE_EVTCHN, 3), 0);
+    EXPECT_EQ(param(HVMOP_get_param, HVM_PARAM_CALLBACK_IRQ, 0), 0);
+    EXPECT_EQ(param(HVMOP_set_param, HVM_PARAM_STORE_PFN, 1), -XEN_EPERM);
+    EXPECT_TRUE(dom.latches.empty());
+    EXPECT_EQ(dom.target().layout, evtchn::SharedInfoLayout::native64);
+}
+
+TEST_F(HvmOp, callback_irq_when_set_again_from_the_other_mode_then_relatched) {
+    xen_hvm_param_t p{};
+    p.domid = DOMID_SELF;
+    p.index = HVM_PARAM_CALLBACK_IRQ;
+    p.value = 0x02000000000000f3ull;
+    put(kArg, p);
+    ASSERT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg, 0, 0, false), 0);
+    EXPECT_EQ(dom.target().layout, evtchn::SharedInfoLayout::compat32);
+    ASSERT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg, 0, 0, true), 0);
+    EXPECT_EQ(dom.target().layout, evtchn::SharedInfoLayout::native64);
+    EXPECT_EQ(dom.latches, (std::vector<bool>{false, true}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Abi, HvmOpAbi, ::testing::Bool(), abi_name);
