@@ -42,6 +42,7 @@ std::vector<std::string> to_argv(const BlkbackArgs& a) {
     if (a.cdrom) v.emplace_back("--cdrom");
     if (a.direct) v.emplace_back("--direct");
     if (!a.has_disk) v.emplace_back("--no-disk");
+    if (a.relaunched) v.emplace_back("--relaunched");
     v.push_back(fmt::format("--max-queues={}", a.max_queues != 0 ? a.max_queues : default_max_queues()));
     return v;
 }
@@ -81,6 +82,8 @@ Result<BlkbackArgs> parse_blkback_args(const std::vector<std::string>& argv) {
             a.direct = true;
         } else if (arg == "--no-disk") {
             a.has_disk = false;
+        } else if (arg == "--relaunched") {
+            a.relaunched = true;
         } else {
             return make_error(fmt::format("{}: bad argument '{}'", kProgram, arg));
         }

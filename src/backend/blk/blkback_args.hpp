@@ -29,6 +29,7 @@ struct BlkbackArgs {
     bool cdrom = false;         // device-type=cdrom
     bool direct = false;        // direct-io-safe: try O_DIRECT
     bool has_disk = true;       // false: an empty cdrom, no fd 5
+    bool relaunched = false;    // the previous process serving it died
     // multi-queue-max-queues offered, 1..kMaxQueuesCeiling. 0 (the
     // launcher's default): to_argv() writes default_max_queues(), asked of
     // the kernel on the launcher's side; the sandboxed binary cannot ask,

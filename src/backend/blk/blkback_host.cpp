@@ -77,6 +77,8 @@ Result<sandbox::BackendProcess> BlkbackHost::launch() {
     if (disk_.valid()) spec.fds.push_back(disk_.get());
     auto proc = sandbox::BackendProcess::exec(spec, binary_.get(), to_argv(args_));
     if (!proc) return proc.error();
+    // Every later launch replaces a process that died serving the device.
+    args_.relaunched = true;
 
     drop_link();
     link_ = std::make_unique<link::LinkServer>(ours.release(), provider_);

@@ -55,6 +55,7 @@ BlkbackExit run_blkback(const BlkbackArgs& args, int link_fd, int xenstore_fd, i
     cfg.devid = args.devid;
     cfg.readonly = args.readonly;
     cfg.cdrom = args.cdrom;
+    cfg.relaunched = args.relaunched;
     cfg.offer.max_queues = args.max_queues;  // resolved by the launcher (0 in-process: the device resolves it)
     Services services{(*link)->evtchn(), (*link)->grants(), **xs};
     auto device = VbdDevice::create(cfg, services, disk.get());

@@ -41,7 +41,7 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(VbdConfig cfg, Services ser
 }
 
 VbdDevice::VbdDevice(VbdConfig cfg, Services services, UringDisk* disk)
-    : cfg_(std::move(cfg)), svc_(services), disk_(disk) {
+    : cfg_(std::move(cfg)), svc_(services), disk_(disk), need_reset_(cfg_.relaunched) {
     // A cdrom is read-only media; nothing may be discarded on a device
     // nothing may write, nor secure-discarded where the disk cannot.
     if (cfg_.cdrom) cfg_.readonly = true;
@@ -80,9 +80,14 @@ Status VbdDevice::start() {
         if (rc != EAGAIN) break;
     }
     if (rc != 0) return make_error(fmt::format("{}: writing the disk's nodes: {}", cfg_.backend_path, std::strerror(rc)));
-    if (int w = xs.write(0, cfg_.backend_path + "/state", std::to_string(XenbusStateInitWait)); w != 0)
+    // A relaunch starts Closed (what the toolstack wrote when the last
+    // process died) and offers the device only once the front end has
+    // reset: an InitWait now could be answered with the dead process's
+    // ring, indistinguishable from a new one.
+    const XenbusState first = cfg_.relaunched ? XenbusStateClosed : XenbusStateInitWait;
+    if (int w = xs.write(0, cfg_.backend_path + "/state", std::to_string(first)); w != 0)
         return make_error(fmt::format("{}/state: {}", cfg_.backend_path, std::strerror(w)));
-    state_ = XenbusStateInitWait;
+    state_ = first;
     read_nodes();
     decide();
     return ok_status();

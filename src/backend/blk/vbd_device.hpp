@@ -47,6 +47,10 @@ struct VbdConfig {
     std::uint32_t physical_sector_size = 512;  // as the disk reports it
     Offer offer;                               // features offered; max_queues 0: default_max_queues()
     unsigned max_in_flight = 0;                // Blkback's, 0: one per ring slot
+    // A relaunch after the previous back-end process died: the device
+    // starts Closed and is offered (InitWait) only after the front end
+    // resets (Closed or Initialising), never to the dead process's ring.
+    bool relaunched = false;
 };
 
 // What the device has done, for the owner's log and the tests.

@@ -157,7 +157,8 @@ TEST_F(BlkbackProcess, backend_killed_mid_io_when_frontend_resets_then_closed_re
     h->set_frontend_state(XenbusStateClosing);
     h->set_frontend_state(XenbusStateClosed);
     h->set_frontend_state(XenbusStateInitialising);
-    ASSERT_TRUE(h->connect(0, true, 10s).ok());
+    auto reconnected = h->connect(0, true, 10s);
+    ASSERT_TRUE(reconnected.ok()) << reconnected.error().what;
     EXPECT_EQ(h->restarts(), 1u);
     EXPECT_NE(h->backend_pid(), pid);
     auto r = h->io(BLKIF_OP_READ, 512, 60, 8);

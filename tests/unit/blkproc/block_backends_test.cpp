@@ -177,11 +177,18 @@ TEST_F(BlockBackendsTest, backend_killed_when_connected_then_pages_released_devi
     EXPECT_FALSE(guest.table.any_pinned()) << "the dead process's mappings are released";
     EXPECT_TRUE(guest.end_access(kRingRef));
 
-    // Relaunched: the device is offered again; a front end that resets gets it.
-    store->write(nodes.frontend_path + "/state", std::to_string(static_cast<int>(XenbusStateClosed)));
-    ASSERT_TRUE(backend_state_is(XenbusStateInitWait, 10s));
+    // Relaunched, the device stays Closed while the front end still says
+    // Initialised (the dead process's ring); a front end that resets, as
+    // Linux's does, gets it offered again.
+    for (int i = 0; i < 200 && backends->backend_pid(kGuest, nodes.devid) <= 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_NE(backends->backend_pid(kGuest, nodes.devid), pid);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(store->read(nodes.backend_path + "/state"), std::to_string(static_cast<int>(XenbusStateClosed)))
+        << "never offered to, or attached to, the stale ring";
+    store->write(nodes.frontend_path + "/state", std::to_string(static_cast<int>(XenbusStateClosed)));
     store->write(nodes.frontend_path + "/state", std::to_string(static_cast<int>(XenbusStateInitialising)));
+    ASSERT_TRUE(backend_state_is(XenbusStateInitWait, 10s));
     port = connect_frontend();
     ASSERT_TRUE(backend_state_is(XenbusStateConnected));
     backend::blk::FrontRing ring(reinterpret_cast<std::byte*>(guest.page(kRingGfn)), 1,
