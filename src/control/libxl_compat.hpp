@@ -110,12 +110,15 @@ inline std::string network_list_header() {
 }
 
 inline std::string network_list_row(const NicInfo& n) {
-    const char* fmt = "%-3d %-2d %s%6d %5d %6d %5d/%-11d %-30s\n";
-    const int len = std::snprintf(nullptr, 0, fmt, n.devid, n.backend_id, n.mac.c_str(), n.devid,
-                                  n.state, n.evtch, n.rref_tx, n.rref_rx, n.backend.c_str());
+#define XENOLITH_NETWORK_LIST_ROW "%-3d %-2d %s%6d %5d %6d %5d/%-11d %-30s\n"
+    const int len = std::snprintf(nullptr, 0, XENOLITH_NETWORK_LIST_ROW, n.devid, n.backend_id,
+                                  n.mac.c_str(), n.devid, n.state, n.evtch, n.rref_tx, n.rref_rx,
+                                  n.backend.c_str());
     std::string out(static_cast<std::size_t>(len) + 1, '\0');
-    std::snprintf(out.data(), out.size(), fmt, n.devid, n.backend_id, n.mac.c_str(), n.devid,
-                  n.state, n.evtch, n.rref_tx, n.rref_rx, n.backend.c_str());
+    std::snprintf(out.data(), out.size(), XENOLITH_NETWORK_LIST_ROW, n.devid, n.backend_id,
+                  n.mac.c_str(), n.devid, n.state, n.evtch, n.rref_tx, n.rref_rx,
+                  n.backend.c_str());
+#undef XENOLITH_NETWORK_LIST_ROW
     out.pop_back();
     return out;
 }

@@ -24,7 +24,27 @@ newns() { ip netns add "$1" && namespaces+=("$1") && ip -n "$1" link set lo up; 
 
 if ! command -v ip >/dev/null || ! newns "$host" 2>/dev/null; then
     skip "vif scripts: ip netns is not available here (needs iproute2 and CAP_SYS_ADMIN)"
-    summary vif-scripts
+    # --- xl network-list: xenstore as libxl and a front-end left it ----------------
+lx=/local/domain/0/backend/vif/7
+xenstore-write /libxl/7/device/vif/0/backend "$lx/0" /libxl/7/device/vif/0/mac 00:16:3e:00:07:00 \
+    /libxl/7/device/vif/1/backend "$lx/1" /libxl/7/device/vif/1/mac 00:16:3e:00:07:01 \
+    /local/domain/7/device/vif/0/state 4 /local/domain/7/device/vif/0/event-channel 9 \
+    /local/domain/7/device/vif/0/tx-ring-ref 768 /local/domain/7/device/vif/0/rx-ring-ref 769 \
+    /local/domain/7/device/vif/1/state 1
+xenstore-rm /local/domain/7/device/vif/1/event-channel 2>/dev/null
+cat >"$work/want" <<'LIST'
+Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       
+0   0  00:16:3e:00:07:00     0     4      9   768/769         /local/domain/0/backend/vif/7/0
+1   0  00:16:3e:00:07:01     1     1     -1    -1/-1          /local/domain/0/backend/vif/7/1
+LIST
+check "xl network-list: xl's columns from xenstore" expect_rc 0 "$xl" network-list 7
+check "  the rows" diff -u "$work/want" "$work/out"
+check "xl network-list of a domain with no vifs: the header only" expect_rc 0 "$xl" network-list 12
+check "  one line" test "$(wc -l <"$work/out")" = 1
+check "xl network-list of an unknown name fails as xl" expect_rc 1 "$xl" network-list no-such-domain
+check "  with xl's message" grep -q "no-such-domain is an invalid domain identifier" "$work/err"
+
+summary vif-scripts
     exit
 fi
 
@@ -143,7 +163,7 @@ check "name=value arguments are data, not code" run vif-bridge online vif7.3 "$b
 check "  nothing was run" test ! -e "/tmp/pwned-$tag"
 
 # --- vif-route ----------------------------------------------------------------
-ip -n "$host" link add uplink type dummy && ip -n "$host" addr add 192.0.2.1/24 dev uplink &&
+ip -n "$host" link add uplink type bridge && ip -n "$host" addr add 192.0.2.1/24 dev uplink &&
     ip -n "$host" link set uplink up
 guest_end "$tag-g2" vif8.0 192.0.2.50/32
 ip -n "$tag-g2" route add 192.0.2.1 dev eth0 && ip -n "$tag-g2" route add default via 192.0.2.1
@@ -182,5 +202,25 @@ check "vif-nat with ip=: router at +127" run vif-nat online vif9.1 "$be"
 check "  172.16.5.137 on the vif" bash -c "ip -n $host -o addr show dev vif9.1 | grep -q 'inet 172.16.5.137/32'"
 check "vif-nat refuses dhcp (not provided)" expect_rc 1 run vif-nat online vif9.1 "$be" dhcp=yes
 check "  hotplug-status error" node_is "$be/hotplug-status" error
+
+# --- xl network-list: xenstore as libxl and a front-end left it ----------------
+lx=/local/domain/0/backend/vif/7
+xenstore-write /libxl/7/device/vif/0/backend "$lx/0" /libxl/7/device/vif/0/mac 00:16:3e:00:07:00 \
+    /libxl/7/device/vif/1/backend "$lx/1" /libxl/7/device/vif/1/mac 00:16:3e:00:07:01 \
+    /local/domain/7/device/vif/0/state 4 /local/domain/7/device/vif/0/event-channel 9 \
+    /local/domain/7/device/vif/0/tx-ring-ref 768 /local/domain/7/device/vif/0/rx-ring-ref 769 \
+    /local/domain/7/device/vif/1/state 1
+xenstore-rm /local/domain/7/device/vif/1/event-channel 2>/dev/null
+cat >"$work/want" <<'LIST'
+Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       
+0   0  00:16:3e:00:07:00     0     4      9   768/769         /local/domain/0/backend/vif/7/0
+1   0  00:16:3e:00:07:01     1     1     -1    -1/-1          /local/domain/0/backend/vif/7/1
+LIST
+check "xl network-list: xl's columns from xenstore" expect_rc 0 "$xl" network-list 7
+check "  the rows" diff -u "$work/want" "$work/out"
+check "xl network-list of a domain with no vifs: the header only" expect_rc 0 "$xl" network-list 12
+check "  one line" test "$(wc -l <"$work/out")" = 1
+check "xl network-list of an unknown name fails as xl" expect_rc 1 "$xl" network-list no-such-domain
+check "  with xl's message" grep -q "no-such-domain is an invalid domain identifier" "$work/err"
 
 summary vif-scripts
