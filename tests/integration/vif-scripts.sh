@@ -83,7 +83,9 @@ backend() {
 # run SCRIPT COMMAND VIF XENBUS_PATH [name=value...]: as xenolithd runs it.
 run() {
     local script=$1 cmd=$2 vif=$3 be=$4; shift 4
-    ip netns exec "$host" env vif="$vif" XENBUS_PATH="$be" "$scripts/$script" "$cmd" "$@" \
+    # As libxl passes it: relative to the back-end domain's home.
+    ip netns exec "$host" env vif="$vif" XENBUS_PATH="${be#/local/domain/0/}" \
+        "$scripts/$script" "$cmd" "$@" \
         >"$work/out" 2>"$work/err"
 }
 # guest_end NS VIF ADDR/PREFIX: the vif as a veth whose far end (eth0) is in NS.
