@@ -99,6 +99,7 @@ release_lock() {
 call_hooks() {
     local f
     for f in "$XEN_SCRIPT_DIR/$1-$2.d"/*.hook; do
+        # shellcheck disable=SC1090  # users' hooks
         if [ -x "$f" ]; then . "$f"; fi
     done
 }

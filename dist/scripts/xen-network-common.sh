@@ -2,6 +2,7 @@
 # arguments, and bridge ports with iproute2 (ip, bridge) only.
 
 # findCommand "$@": the first argument that is not name=value is the command.
+# shellcheck disable=SC2034  # command is for the scripts that source us
 findCommand() {
     local arg
     command=
