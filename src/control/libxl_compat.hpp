@@ -88,4 +88,39 @@ inline std::string block_list_row(const DiskInfo& d) {
     return out;
 }
 
+// xl network-list (xl_nic.c main_networklist): the header and one line per
+// libxl_nicinfo, with xl's printf widths. The MAC is the libxl copy's
+// (libxl_device_nic_list), all zeroes when it does not parse.
+struct NicInfo {
+    int devid = 0;
+    int backend_id = 0;
+    std::string mac = "00:00:00:00:00:00";
+    int state = -1;  // the front-end's figures, -1 when absent
+    int evtch = -1;
+    int rref_tx = -1;
+    int rref_rx = -1;
+    std::string backend;
+};
+
+inline std::string network_list_header() {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%-3s %-2s %-17s %-6s %-5s %-6s %5s/%-5s %-30s\n", "Idx", "BE",
+                  "Mac Addr.", "handle", "state", "evt-ch", "tx-", "rx-ring-ref", "BE-path");
+    return buf;
+}
+
+inline std::string network_list_row(const NicInfo& n) {
+#define XENOLITH_NETWORK_LIST_ROW "%-3d %-2d %s%6d %5d %6d %5d/%-11d %-30s\n"
+    const int len = std::snprintf(nullptr, 0, XENOLITH_NETWORK_LIST_ROW, n.devid, n.backend_id,
+                                  n.mac.c_str(), n.devid, n.state, n.evtch, n.rref_tx, n.rref_rx,
+                                  n.backend.c_str());
+    std::string out(static_cast<std::size_t>(len) + 1, '\0');
+    std::snprintf(out.data(), out.size(), XENOLITH_NETWORK_LIST_ROW, n.devid, n.backend_id,
+                  n.mac.c_str(), n.devid, n.state, n.evtch, n.rref_tx, n.rref_rx,
+                  n.backend.c_str());
+#undef XENOLITH_NETWORK_LIST_ROW
+    out.pop_back();
+    return out;
+}
+
 }  // namespace xenolith::control

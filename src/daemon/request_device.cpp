@@ -1,4 +1,4 @@
-// The device requests: block-attach, block-detach, block-list, cd-insert
+// The device requests: block-attach, block-detach, block-list, network-list, cd-insert
 // (cd-eject is a cd-insert without media), and the disks of a create
 // request. xl parses a disk spec to print its errors and -N's JSON; the
 // daemon parses it again (xl is a client, not trusted) and opens nothing
@@ -16,6 +16,7 @@
 #include "daemon/caller.hpp"
 #include "daemon/request_util.hpp"
 #include "toolstack/config/disk.hpp"
+#include "toolstack/config/nic.hpp"
 #include "xenstore/domain_nodes.hpp"
 
 namespace xenolith::daemon {
@@ -188,6 +189,47 @@ json block_list(Hypervisor& hv, const json& req) {
     return {{"ok", true}, {"disks", rows}};
 }
 
+// libxl_device_nic_list + libxl_device_nic_getinfo: the vifs under the
+// libxl path, each with the MAC of libxl's copy and the front-end's figures.
+json network_list(Hypervisor& hv, const json& req) {
+    const auto domid = request_domid(req);
+    if (!domid) return fail("network-list: a domid is required");
+    const std::string dir = fmt::format("/libxl/{}/device/vif", *domid);
+    const xenstore::Reply r = hv.xenstore().request(xenstore::make_request(XS_DIRECTORY, {dir}));
+    json rows = json::array();
+    if (r.type == XS_ERROR) return {{"ok", true}, {"nics", rows}};
+    auto number = [&](const std::string& path) -> long long {
+        auto v = read(hv, path);
+        if (!v) return -1;
+        return static_cast<int>(std::strtoul(v->c_str(), nullptr, 10));
+    };
+    std::string_view names = r.payload;
+    while (!names.empty()) {
+        const auto nul = names.find('\0');
+        const std::string name(names.substr(0, nul));
+        names.remove_prefix(nul == std::string_view::npos ? names.size() : nul + 1);
+        if (name.empty()) continue;
+        const std::string libxl_path = dir + "/" + name;
+        auto backend = read(hv, libxl_path + "/backend");
+        if (!backend) continue;
+        unsigned backend_id = 0;
+        if (std::sscanf(backend->c_str(), "/local/domain/%u/", &backend_id) != 1) continue;
+        std::string why;
+        auto mac_text = read(hv, libxl_path + "/mac");
+        auto mac = mac_text ? config::parse_mac(*mac_text, why) : std::nullopt;
+        const std::string fe = fmt::format("/local/domain/{}/device/vif/{}", *domid, name);
+        rows.push_back({{"devid", static_cast<int>(std::strtoul(name.c_str(), nullptr, 10))},
+                        {"backend_id", backend_id},
+                        {"mac", mac ? config::to_string(*mac) : "00:00:00:00:00:00"},
+                        {"state", number(fe + "/state")},
+                        {"evtch", number(fe + "/event-channel")},
+                        {"rref_tx", number(fe + "/tx-ring-ref")},
+                        {"rref_rx", number(fe + "/rx-ring-ref")},
+                        {"backend", *backend}});
+    }
+    return {{"ok", true}, {"nics", rows}};
+}
+
 // libxl_cdrom_insert: HVM guests only, a drive the domain has as cdrom.
 json cd_insert(Hypervisor& hv, const json& req) {
     const auto domid = request_domid(req);
@@ -217,6 +259,7 @@ constexpr RequestHandler kDeviceRequests[] = {
     {"block-detach", block_detach},
     {"block-list", block_list},
     {"cd-insert", cd_insert},
+    {"network-list", network_list},
 };
 
 }  // namespace

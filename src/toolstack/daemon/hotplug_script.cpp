@@ -97,8 +97,10 @@ Status run_hotplug_script(const HotplugScript& s) {
     return wait_or_kill(pid, what, s.timeout);
 }
 
-Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
-                            const std::string& xenstore_socket) {
+namespace {
+
+Environment device_hotplug_env(const DeviceNodes& nodes, const std::string& script,
+                               const std::string& xenstore_socket) {
     // backend_path is /local/domain/<be>/backend/<kind>/<domid>/<devid>.
     const std::string home = "/local/domain/" + std::to_string(nodes.backend_domid) + "/";
     std::string relative = nodes.backend_path.substr(home.size());
@@ -109,6 +111,22 @@ Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
                     {"XENBUS_PATH", relative},
                     {"XENBUS_BASE_PATH", "backend"}};
     if (!xenstore_socket.empty()) env.emplace_back("XENSTORED_PATH", xenstore_socket);
+    return env;
+}
+
+}  // namespace
+
+Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
+                            const std::string& xenstore_socket) {
+    return device_hotplug_env(nodes, script, xenstore_socket);
+}
+
+Environment vif_hotplug_env(const VifNodes& nodes, const std::string& script,
+                            const std::string& gatewaydev, const std::string& xenstore_socket) {
+    Environment env = device_hotplug_env(nodes, script, xenstore_socket);
+    env.emplace_back("netdev", gatewaydev);
+    env.emplace_back("vif", "vif" + std::to_string(nodes.frontend_domid) + "." +
+                                std::to_string(nodes.devid));
     return env;
 }
 

@@ -14,6 +14,7 @@
 
 #include "base/result.hpp"
 #include "toolstack/daemon/vbd_nodes.hpp"
+#include "toolstack/daemon/vif_nodes.hpp"
 
 namespace xenolith::toolstack {
 
@@ -41,5 +42,11 @@ Status run_hotplug_script(const HotplugScript& s);
 // default, so that the script's xenstore-read reaches this daemon.
 Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
                             const std::string& xenstore_socket);
+
+// get_hotplug_env for a PV vif: vbd_hotplug_env's keys with XENBUS_TYPE=vif,
+// plus `netdev` (the gatewaydev, empty when none) and `vif`, the interface
+// netback made: vif<domid>.<devid> (a vifname= is the script's to apply).
+Environment vif_hotplug_env(const VifNodes& nodes, const std::string& script,
+                            const std::string& gatewaydev, const std::string& xenstore_socket);
 
 }  // namespace xenolith::toolstack

@@ -23,36 +23,12 @@
 
 #include "base/result.hpp"
 #include "toolstack/config/disk.hpp"
-#include "xenstore/errors.hpp"
-#include "xenstore/perms.hpp"
-
-namespace xenolith::xenstore {
-class Server;
-struct Connection;
-}  // namespace xenolith::xenstore
+#include "toolstack/daemon/xenbus_nodes.hpp"
 
 namespace xenolith::toolstack {
 
-// One node to create, with the permissions it ends up with.
-struct XenstoreWrite {
-    std::string path;
-    std::string value;
-    xenstore::Perms perms;
-};
-
-struct VbdNodes {
-    domid_t frontend_domid = 0;
-    domid_t backend_domid = 0;
-    std::uint32_t devid = 0;
-    std::string frontend_path;  // /local/domain/<domid>/device/vbd/<devid>
-    std::string backend_path;   // /local/domain/<be>/backend/<kind>/<domid>/<devid>
-    std::string libxl_path;     // /libxl/<domid>/device/vbd/<devid>
-    // In libxl's order: directories before their keys.
-    std::vector<XenstoreWrite> writes;
-};
-
-// libxl's default script directory (libxl__xen_script_dir_path()).
-inline constexpr const char* kXenScriptDir = "/etc/xen/scripts";
+// A vbd's nodes: generic_device_nodes with the disk's keys.
+struct VbdNodes : DeviceNodes {};
 
 // The nodes for `disk` of domain `domid`, served by `backend_domid`. The
 // disk's back-end type must be resolved the way libxl__device_disk_set_backend

@@ -141,6 +141,7 @@ std::optional<config::DiskConfig> parse_disk_components(const std::vector<std::s
 int cmd_block_attach(const Args& a);
 int cmd_block_list(const Args& a);
 int cmd_block_detach(const Args& a);
+int cmd_network_list(const Args& a);
 int cmd_cd_insert(const Args& a);
 int cmd_cd_eject(const Args& a);
 

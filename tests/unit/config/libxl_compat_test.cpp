@@ -70,3 +70,25 @@ TEST(BlockList, header_and_rows_then_xl_widths) {
 
 }  // namespace
 }  // namespace xenolith::control
+
+namespace xenolith::control {
+namespace {
+
+// xl_nic.c main_networklist's printf formats (the MAC is printed with no
+// separator before the right-aligned handle).
+TEST(NetworkList, header_and_rows_then_xl_widths) {
+    EXPECT_EQ(network_list_header(),
+              "Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path        "
+              "               \n");
+    NicInfo connected{0, 0, "00:16:3e:11:22:33", 4, 9, 768, 769, "/local/domain/0/backend/vif/5/0"};
+    EXPECT_EQ(network_list_row(connected),
+              "0   0  00:16:3e:11:22:33     0     4      9   768/769         "
+              "/local/domain/0/backend/vif/5/0\n");
+    NicInfo fresh{1, 0, "00:16:3e:11:22:34", 1, -1, -1, -1, "/local/domain/0/backend/vif/5/1"};
+    EXPECT_EQ(network_list_row(fresh),
+              "1   0  00:16:3e:11:22:34     1     1     -1    -1/-1          "
+              "/local/domain/0/backend/vif/5/1\n");
+}
+
+}  // namespace
+}  // namespace xenolith::control

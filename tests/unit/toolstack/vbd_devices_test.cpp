@@ -317,5 +317,20 @@ TEST(HotplugScriptTest, vbd_env_then_relative_xenbus_path) {
                                 {"XENSTORED_PATH", "/run/x/socket"}}));
 }
 
+TEST(VifHotplugEnvTest, vif_when_built_then_libxl_env_with_vif_and_netdev) {
+    config::NicConfig nic;
+    nic.devid = 2;
+    nic.mac = config::MacAddress{0, 0x16, 0x3e, 1, 2, 3};
+    auto n = vif_nodes(nic, 7, 0);
+    ASSERT_TRUE(n.ok());
+    auto env = vif_hotplug_env(*n, "/etc/xen/scripts/vif-bridge", "eth1", "");
+    EXPECT_EQ(env, (Environment{{"script", "/etc/xen/scripts/vif-bridge"},
+                                {"XENBUS_TYPE", "vif"},
+                                {"XENBUS_PATH", "backend/vif/7/2"},
+                                {"XENBUS_BASE_PATH", "backend"},
+                                {"netdev", "eth1"},
+                                {"vif", "vif7.2"}}));
+}
+
 }  // namespace
 }  // namespace xenolith::toolstack
