@@ -5,7 +5,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       libxen-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libbz2-dev liblzma-dev
       liblz4-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev
       xenstore-utils python3 jq libtext-template-perl libncurses-dev gdb
-      liburing-dev fio libseccomp-dev libzydis-dev)
+      liburing-dev fio libseccomp-dev libzydis-dev ccache
+      iproute2 nftables)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

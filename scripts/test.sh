@@ -40,8 +40,13 @@ kvm_note() {
 
 # ccache, when the machine has it, makes a rebuild of unchanged files free;
 # the build is the same without it.
+# Paths under $top are hashed relative to it, so a clone elsewhere (CI's)
+# hits the cache a previous build of the same sources filled.
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=1
+fi
 
 for variant in release asan; do
     dir="$top/build-$variant"
@@ -71,19 +76,34 @@ CC=clang CXX=clang++ cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelW
 targets=(fuzz_loader fuzz_config fuzz_device_spec fuzz_cpulist pagewalk_fuzz xenstore_fuzz
          xenstore_ring_fuzz hypercall_args_fuzz blkback_fuzz vbd_fuzz link_fuzz netback_fuzz)
 ninja -C "$fuzz" -j"$(nproc)" "${targets[@]}"
-for t in "${targets[@]}"; do
+# Runs one target from its seeds for XENOLITH_FUZZ_SECONDS; its verdict and
+# the libFuzzer log's tail go to $fuzzlogs/<target>.
+fuzz_one() {
+    local t=$1 bin seeds corpus d extra=()
     bin=$(find "$fuzz/tests/fuzz" -type f -name "$t" | head -n 1)
     seeds=$(dirname "$(grep -rl "$t" "$top"/tests/fuzz/*/CMakeLists.txt | head -n 1)")
     corpus=$(mktemp -d)
-    extra=()
     for d in "$seeds/seeds" "$seeds/corpus" "$seeds/seeds-${t##*_}" "$seeds/seeds-${t%_fuzz}"; do
         [ -d "$d" ] && extra+=("$d")
     done
-    if "$bin" -max_total_time="${XENOLITH_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${extra[@]}" \
+    if "$bin" -max_total_time="${XENOLITH_FUZZ_SECONDS:-15}" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${extra[@]}" \
         >"$corpus.log" 2>&1; then
-        echo "fuzz $t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$corpus.log" || tail -n 1 "$corpus.log"))"
+        echo "fuzz $t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$corpus.log" || tail -n 1 "$corpus.log"))" >"$fuzzlogs/$t"
     else
-        echo "fuzz $t: FAILED"; tail -n 30 "$corpus.log"; status=1
+        { echo "fuzz $t: FAILED"; tail -n 30 "$corpus.log"; } >"$fuzzlogs/$t"
+        return 1
     fi
+}
+# One target per core at a time; verdicts printed in list order.
+fuzzlogs=$(mktemp -d)
+fuzz_pids=()
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
+    fuzz_one "$t" &
+    fuzz_pids+=($!)
+done
+for i in "${!targets[@]}"; do
+    wait "${fuzz_pids[$i]}" || status=1
+    cat "$fuzzlogs/${targets[$i]}"
 done
 exit $status

@@ -23,7 +23,7 @@ using namespace xenolith::backend::blk;
 
 namespace {
 
-constexpr DomId kFront = 5, kBack = 0;
+constexpr DomId kBlkFront = 5, kBlkBack = 0;
 constexpr std::uint64_t kDiskSectors = 4096;  // 2 MiB
 
 class BlkbackTest : public ::testing::Test {
@@ -44,8 +44,8 @@ protected:
 
     void start(Config cfg = {}, unsigned ring_pages = 1, bool readonly_disk = false) {
         disk_ = UringDisk::open(DiskOpen{path_, -1, readonly_disk, true, 256}).value();
-        cfg.frontend = kFront;
-        cfg.port = be_.bind_interdomain(kFront, 1).first;
+        cfg.frontend = kBlkFront;
+        cfg.port = be_.bind_interdomain(kBlkFront, 1).first;
         cfg.ring_refs.clear();
         for (unsigned i = 0; i < ring_pages; ++i) {
             gt_.grant(i, i, false);
@@ -109,7 +109,7 @@ protected:
         ::close(fd);
     }
 
-    LocalGrantTable gt_{kFront, kBack, 2048, 8192};
+    LocalGrantTable gt_{kBlkFront, kBlkBack, 2048, 8192};
     LocalEventChannel be_, fe_;
     std::string path_;
     std::unique_ptr<UringDisk> disk_;
@@ -393,7 +393,7 @@ TEST_F(BlkbackTest, writable_device_when_disk_opened_readonly_then_refused_at_cr
     disk_ = UringDisk::open(DiskOpen{path_, -1, true, true, 16}).value();
     gt_.grant(0, 0, false);
     Config cfg;
-    cfg.frontend = kFront;
+    cfg.frontend = kBlkFront;
     cfg.ring_refs = {0};
     EXPECT_FALSE(Blkback::create(cfg, gt_, be_, *disk_));
 }

@@ -28,13 +28,13 @@ using xenolith::backend::testing::FakeXenstore;
 
 namespace {
 
-constexpr DomId kFront = 5, kBack = 0;
-constexpr std::uint64_t kDiskSectors = 2048;  // 1 MiB
+constexpr DomId kVbdFront = 5, kVbdBack = 0;
+constexpr std::uint64_t kVbdDiskSectors = 2048;  // 1 MiB
 constexpr Port kFrontPort = 7;
 constexpr Port kQueuePort0 = 20;  // queue q's front-end port: kQueuePort0 + q
 constexpr unsigned kQueueFrame0 = 100;  // queue q's ring page: kQueueFrame0 + q
-const std::string kBe = "/local/domain/0/backend/vbd/5/51712";
-const std::string kFe = "/local/domain/5/device/vbd/51712";
+const std::string kVbdBe = "/local/domain/0/backend/vbd/5/51712";
+const std::string kVbdFe = "/local/domain/5/device/vbd/51712";
 
 std::string st(XenbusState s) { return std::to_string(static_cast<int>(s)); }
 
@@ -45,17 +45,17 @@ protected:
         int fd = ::mkstemp(tmpl);
         ASSERT_GE(fd, 0);
         path_ = tmpl;
-        ASSERT_EQ(::ftruncate(fd, kDiskSectors * 512), 0);
+        ASSERT_EQ(::ftruncate(fd, kVbdDiskSectors * 512), 0);
         ::close(fd);
         LocalEventChannel::connect(be_, fe_);
         be_.expect_remote_port(kFrontPort);
         for (Port q = 0; q < 4; ++q) be_.expect_remote_port(kQueuePort0 + q);
         // What libxl writes before the back end starts.
-        xs_.nodes[kFe + "/state"] = st(XenbusStateInitialising);
-        xs_.nodes[kFe + "/backend"] = kBe;
-        xs_.nodes[kBe + "/state"] = st(XenbusStateInitialising);
-        xs_.nodes[kBe + "/online"] = "1";
-        xs_.nodes[kBe + "/frontend"] = kFe;
+        xs_.nodes[kVbdFe + "/state"] = st(XenbusStateInitialising);
+        xs_.nodes[kVbdFe + "/backend"] = kVbdBe;
+        xs_.nodes[kVbdBe + "/state"] = st(XenbusStateInitialising);
+        xs_.nodes[kVbdBe + "/online"] = "1";
+        xs_.nodes[kVbdBe + "/frontend"] = kVbdFe;
     }
     void TearDown() override {
         dev_.reset();
@@ -64,9 +64,9 @@ protected:
 
     void start(VbdConfig cfg = {}, bool with_disk = true) {
         if (with_disk) disk_ = UringDisk::open(DiskOpen{path_, -1, cfg.readonly || cfg.cdrom, true, 64}).value();
-        cfg.backend_path = kBe;
-        cfg.frontend_path = kFe;
-        cfg.frontend = kFront;
+        cfg.backend_path = kVbdBe;
+        cfg.frontend_path = kVbdFe;
+        cfg.frontend = kVbdFront;
         cfg.devid = 51712;
         auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, disk_.get());
         ASSERT_TRUE(d) << d.error().what;
@@ -81,7 +81,7 @@ protected:
     std::string node(const std::string& path) { return xs_.read(0, path).first; }
     bool has(const std::string& path) { return xs_.read(0, path).second == 0; }
     void fe_state(const std::string& value) {
-        xs_.write(0, kFe + "/state", value);
+        xs_.write(0, kVbdFe + "/state", value);
         pump();
     }
     void fe_state(XenbusState s) { fe_state(st(s)); }
@@ -91,10 +91,10 @@ protected:
     void blkfront_connect(XenbusState final = XenbusStateInitialised, unsigned ring_frame = 0) {
         gt_.grant(ring_frame, ring_frame, false);
         front_ = std::make_unique<FrontRing>(gt_.page(ring_frame), 1, Abi::x86_64);
-        xs_.rm(0, kFe + "/ring-page-order");
-        xs_.write(0, kFe + "/ring-ref", std::to_string(ring_frame));
-        xs_.write(0, kFe + "/event-channel", std::to_string(kFrontPort));
-        xs_.write(0, kFe + "/protocol", "x86_64-abi");
+        xs_.rm(0, kVbdFe + "/ring-page-order");
+        xs_.write(0, kVbdFe + "/ring-ref", std::to_string(ring_frame));
+        xs_.write(0, kVbdFe + "/event-channel", std::to_string(kFrontPort));
+        xs_.write(0, kVbdFe + "/protocol", "x86_64-abi");
         fe_state(final);
     }
 
@@ -102,15 +102,15 @@ protected:
     // one-page ring and its own port under queue-N/.
     void blkfront_connect_queues(unsigned n, XenbusState final = XenbusStateInitialised, bool persistent = false) {
         queues_.clear();
-        xs_.write(0, kFe + "/multi-queue-num-queues", std::to_string(n));
-        xs_.write(0, kFe + "/protocol", "x86_64-abi");
-        xs_.write(0, kFe + "/feature-persistent", persistent ? "1" : "0");
+        xs_.write(0, kVbdFe + "/multi-queue-num-queues", std::to_string(n));
+        xs_.write(0, kVbdFe + "/protocol", "x86_64-abi");
+        xs_.write(0, kVbdFe + "/feature-persistent", persistent ? "1" : "0");
         for (unsigned q = 0; q < n; ++q) {
             GrantRef frame = kQueueFrame0 + q;
             gt_.grant(frame, frame, false);
             std::memset(gt_.page(frame), 0, kXenPageSize);
             queues_.push_back(std::make_unique<FrontRing>(gt_.page(frame), 1, Abi::x86_64));
-            std::string dir = kFe + "/queue-" + std::to_string(q);
+            std::string dir = kVbdFe + "/queue-" + std::to_string(q);
             xs_.write(0, dir + "/ring-ref", std::to_string(frame));
             xs_.write(0, dir + "/event-channel", std::to_string(kQueuePort0 + q));
         }
@@ -176,7 +176,7 @@ protected:
     }
 
     FakeXenstore xs_;
-    LocalGrantTable gt_{kFront, kBack, 256, 1024};
+    LocalGrantTable gt_{kVbdFront, kVbdBack, 256, 1024};
     LocalEventChannel be_, fe_;
     std::string path_;
     std::unique_ptr<UringDisk> disk_;
@@ -190,22 +190,22 @@ protected:
 
 TEST_F(VbdDeviceTest, start_when_created_then_disk_facts_offer_and_initwait_written) {
     start();
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateInitWait));
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateInitWait));
     EXPECT_EQ(dev_->state(), XenbusStateInitWait);
-    EXPECT_EQ(node(kBe + "/sectors"), std::to_string(kDiskSectors));
-    EXPECT_EQ(node(kBe + "/info"), "0");
-    EXPECT_EQ(node(kBe + "/sector-size"), "512");
-    EXPECT_EQ(node(kBe + "/physical-sector-size"), "512");
-    EXPECT_EQ(node(kBe + "/feature-flush-cache"), "1");
-    EXPECT_EQ(node(kBe + "/feature-discard"), "1");
-    EXPECT_EQ(node(kBe + "/max-ring-page-order"), "4");
+    EXPECT_EQ(node(kVbdBe + "/sectors"), std::to_string(kVbdDiskSectors));
+    EXPECT_EQ(node(kVbdBe + "/info"), "0");
+    EXPECT_EQ(node(kVbdBe + "/sector-size"), "512");
+    EXPECT_EQ(node(kVbdBe + "/physical-sector-size"), "512");
+    EXPECT_EQ(node(kVbdBe + "/feature-flush-cache"), "1");
+    EXPECT_EQ(node(kVbdBe + "/feature-discard"), "1");
+    EXPECT_EQ(node(kVbdBe + "/max-ring-page-order"), "4");
     // Offered at the host's CPUs capped at 4; one queue offers nothing.
     if (dev_->max_queues() > 1)
-        EXPECT_EQ(node(kBe + "/multi-queue-max-queues"), std::to_string(dev_->max_queues()));
+        EXPECT_EQ(node(kVbdBe + "/multi-queue-max-queues"), std::to_string(dev_->max_queues()));
     else
-        EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));
+        EXPECT_FALSE(has(kVbdBe + "/multi-queue-max-queues"));
     EXPECT_EQ(dev_->max_queues(), default_max_queues());
-    EXPECT_FALSE(has(kBe + "/error"));
+    EXPECT_FALSE(has(kVbdBe + "/error"));
     EXPECT_EQ(xs_.watch_count(), 2u);
 }
 
@@ -213,7 +213,7 @@ TEST_F(VbdDeviceTest, handshake_when_frontend_initialised_then_connected_and_wri
     start();
     blkfront_connect();
     ASSERT_TRUE(dev_->connected()) << dev_->last_error();
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateConnected));
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateConnected));
     fe_state(XenbusStateConnected);
     EXPECT_TRUE(dev_->connected());
 
@@ -259,11 +259,11 @@ TEST_F(VbdDeviceTest, xenbus_reset_state_when_kexec_then_backend_walks_closing_c
     start();
     blkfront_connect(XenbusStateConnected);
     fe_state(XenbusStateClosing);
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosing));
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateClosing));
     fe_state(XenbusStateClosed);
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosed));
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateClosed));
     fe_state(XenbusStateInitialising);
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateInitWait));
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateInitWait));
     blkfront_connect(XenbusStateConnected, 1);
     EXPECT_TRUE(dev_->connected());
 }
@@ -287,7 +287,7 @@ TEST_F(VbdDeviceTest, closing_when_io_in_flight_then_every_request_answered_befo
     std::vector<Request> reqs;
     for (std::uint64_t i = 0; i < 16; ++i) reqs.push_back(rw(BLKIF_OP_WRITE, i * 8, grant_page(), i));
     send(reqs);
-    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    xs_.write(0, kVbdFe + "/state", st(XenbusStateClosing));
     dev_->handle();  // takes the requests, then sees Closing: they are in flight
     const Blkback* ring = dev_->ring();
     ASSERT_NE(ring, nullptr);
@@ -307,7 +307,7 @@ TEST_F(VbdDeviceTest, closing_when_requests_arrive_after_close_then_not_taken) {
     start();
     blkfront_connect(XenbusStateConnected);
     send({rw(BLKIF_OP_WRITE, 0, grant_page(), 1)});
-    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    xs_.write(0, kVbdFe + "/state", st(XenbusStateClosing));
     dev_->handle();
     send({rw(BLKIF_OP_WRITE, 8, grant_page(), 2)});  // too late: intake stopped
     for (int i = 0; i < 100 && dev_->ring() != nullptr; ++i) dev_->poll_once(50);
@@ -327,14 +327,14 @@ class VbdBadFrontend : public VbdDeviceTest, public ::testing::WithParamInterfac
 
 TEST_P(VbdBadFrontend, bad_ring_node_when_connecting_then_error_node_and_closed) {
     start();
-    xs_.write(0, kFe + std::string("/") + GetParam().key, GetParam().value);
+    xs_.write(0, kVbdFe + std::string("/") + GetParam().key, GetParam().value);
     gt_.grant(0, 0, false);
-    if (std::string(GetParam().key) != "ring-ref") xs_.write(0, kFe + "/ring-ref", "0");
-    if (std::string(GetParam().key) != "event-channel") xs_.write(0, kFe + "/event-channel", std::to_string(kFrontPort));
+    if (std::string(GetParam().key) != "ring-ref") xs_.write(0, kVbdFe + "/ring-ref", "0");
+    if (std::string(GetParam().key) != "event-channel") xs_.write(0, kVbdFe + "/event-channel", std::to_string(kFrontPort));
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
-    EXPECT_EQ(node(kBe + "/state"), st(XenbusStateClosed));
-    EXPECT_NE(node(kBe + "/error").find(GetParam().error_mentions), std::string::npos) << node(kBe + "/error");
+    EXPECT_EQ(node(kVbdBe + "/state"), st(XenbusStateClosed));
+    EXPECT_NE(node(kVbdBe + "/error").find(GetParam().error_mentions), std::string::npos) << node(kVbdBe + "/error");
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     EXPECT_FALSE(be_.bound());
     // Not attached again until the front end resets; then served.
@@ -358,7 +358,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(VbdDeviceTest, missing_ring_ref_when_initialised_then_error_names_key) {
     start();
-    xs_.write(0, kFe + "/event-channel", "7");
+    xs_.write(0, kVbdFe + "/event-channel", "7");
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_NE(dev_->last_error().find("ring-ref: missing"), std::string::npos) << dev_->last_error();
@@ -368,7 +368,7 @@ TEST_F(VbdDeviceTest, online_zero_when_connected_then_closing_until_frontend_clo
     start();
     blkfront_connect(XenbusStateConnected);
     ASSERT_TRUE(dev_->connected());
-    xs_.write(0, kBe + "/online", "0");
+    xs_.write(0, kVbdBe + "/online", "0");
     pump();
     EXPECT_EQ(dev_->state(), XenbusStateClosing);
     EXPECT_FALSE(dev_->done());
@@ -383,7 +383,7 @@ TEST_F(VbdDeviceTest, online_zero_when_connected_then_closing_until_frontend_clo
 
 TEST_F(VbdDeviceTest, online_zero_when_frontend_never_connected_then_closed_and_done_at_once) {
     start();
-    xs_.write(0, kBe + "/online", "0");
+    xs_.write(0, kVbdBe + "/online", "0");
     pump();
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_TRUE(dev_->done());
@@ -392,7 +392,7 @@ TEST_F(VbdDeviceTest, online_zero_when_frontend_never_connected_then_closed_and_
 TEST_F(VbdDeviceTest, online_zero_when_frontend_closes_then_not_reattached_on_reinitialise) {
     start();
     blkfront_connect(XenbusStateConnected);
-    xs_.write(0, kBe + "/online", "0");
+    xs_.write(0, kVbdBe + "/online", "0");
     pump();
     fe_state(XenbusStateInitialising);  // a reset while removal is asked: no new connection
     EXPECT_TRUE(dev_->done());
@@ -402,7 +402,7 @@ TEST_F(VbdDeviceTest, online_zero_when_frontend_closes_then_not_reattached_on_re
 TEST_F(VbdDeviceTest, frontend_state_removed_when_connected_then_closed_and_done) {
     start();
     blkfront_connect(XenbusStateConnected);
-    xs_.rm(0, kFe);
+    xs_.rm(0, kVbdFe);
     pump();
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_TRUE(dev_->done());
@@ -412,16 +412,16 @@ TEST_F(VbdDeviceTest, frontend_state_removed_when_connected_then_closed_and_done
 TEST_F(VbdDeviceTest, backend_dir_removed_when_connected_then_done_and_nothing_recreated) {
     start();
     blkfront_connect(XenbusStateConnected);
-    xs_.rm(0, kBe);
+    xs_.rm(0, kVbdBe);
     pump();
     EXPECT_TRUE(dev_->done());
-    EXPECT_FALSE(has(kBe + "/state"));
-    EXPECT_FALSE(has(kBe + "/error"));
+    EXPECT_FALSE(has(kVbdBe + "/state"));
+    EXPECT_FALSE(has(kVbdBe + "/error"));
     EXPECT_EQ(gt_.mapped_pages(), 0u);
 }
 
 TEST_F(VbdDeviceTest, frontend_absent_when_started_then_waits_for_it) {
-    xs_.nodes.erase(kFe + "/state");
+    xs_.nodes.erase(kVbdFe + "/state");
     start();
     EXPECT_EQ(dev_->state(), XenbusStateInitWait);
     EXPECT_FALSE(dev_->done());
@@ -438,7 +438,7 @@ TEST_P(VbdGarbageState, garbage_state_when_connected_then_error_closed_and_recov
     ASSERT_TRUE(dev_->connected());
     fe_state(GetParam());
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
-    EXPECT_TRUE(has(kBe + "/error"));
+    EXPECT_TRUE(has(kVbdBe + "/error"));
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     EXPECT_FALSE(dev_->done());
     fe_state(GetParam());  // the same garbage again: no second error
@@ -500,7 +500,7 @@ TEST_F(VbdDeviceTest, ring_broken_when_req_prod_lies_then_error_and_closed) {
     fe_.notify(1);
     pump();
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
-    EXPECT_NE(node(kBe + "/error").find("ring broken"), std::string::npos);
+    EXPECT_NE(node(kVbdBe + "/error").find("ring broken"), std::string::npos);
     EXPECT_EQ(gt_.mapped_pages(), 0u);
 }
 
@@ -508,8 +508,8 @@ TEST_F(VbdDeviceTest, readonly_device_when_writing_then_error_and_reads_served) 
     VbdConfig cfg;
     cfg.readonly = true;
     start(cfg);
-    EXPECT_EQ(node(kBe + "/info"), std::to_string(VDISK_READONLY));
-    EXPECT_EQ(node(kBe + "/feature-discard"), "0");
+    EXPECT_EQ(node(kVbdBe + "/info"), std::to_string(VDISK_READONLY));
+    EXPECT_EQ(node(kVbdBe + "/feature-discard"), "0");
     blkfront_connect(XenbusStateConnected);
     EXPECT_EQ(io1(rw(BLKIF_OP_WRITE, 0, grant_page(), 1)), BLKIF_RSP_ERROR);
     EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 2)), BLKIF_RSP_OKAY);
@@ -519,8 +519,8 @@ TEST_F(VbdDeviceTest, empty_cdrom_when_reading_then_zero_sectors_and_error) {
     VbdConfig cfg;
     cfg.cdrom = true;
     start(cfg, false);
-    EXPECT_EQ(node(kBe + "/sectors"), "0");
-    EXPECT_EQ(node(kBe + "/info"), std::to_string(VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY));
+    EXPECT_EQ(node(kVbdBe + "/sectors"), "0");
+    EXPECT_EQ(node(kVbdBe + "/info"), std::to_string(VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY));
     blkfront_connect(XenbusStateConnected);
     ASSERT_TRUE(dev_->connected()) << dev_->last_error();
     EXPECT_EQ(io1(rw(BLKIF_OP_READ, 0, grant_page(), 1)), BLKIF_RSP_ERROR);
@@ -533,8 +533,8 @@ TEST_F(VbdDeviceTest, empty_cdrom_when_reading_then_zero_sectors_and_error) {
 
 TEST_F(VbdDeviceTest, create_when_no_disk_and_not_cdrom_then_refused) {
     VbdConfig cfg;
-    cfg.backend_path = kBe;
-    cfg.frontend_path = kFe;
+    cfg.backend_path = kVbdBe;
+    cfg.frontend_path = kVbdFe;
     auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, nullptr);
     EXPECT_FALSE(d);
 }
@@ -550,8 +550,8 @@ TEST_F(VbdDeviceTest, create_when_xenstore_refuses_writes_then_error) {
     xs_.fail_writes = 1;
     disk_ = UringDisk::open(DiskOpen{path_, -1, false, true, 64}).value();
     VbdConfig cfg;
-    cfg.backend_path = kBe;
-    cfg.frontend_path = kFe;
+    cfg.backend_path = kVbdBe;
+    cfg.frontend_path = kVbdFe;
     auto d = VbdDevice::create(cfg, Services{be_, gt_, xs_}, disk_.get());
     EXPECT_FALSE(d);
 }
@@ -560,11 +560,11 @@ TEST_F(VbdDeviceTest, create_when_xenstore_refuses_writes_then_error) {
 
 TEST_F(VbdDeviceTest, offer_when_max_queues_configured_then_key_written_only_above_one) {
     start(queues_config(4));
-    EXPECT_EQ(node(kBe + "/multi-queue-max-queues"), "4");
+    EXPECT_EQ(node(kVbdBe + "/multi-queue-max-queues"), "4");
     dev_.reset();
-    xs_.rm(0, kBe + "/multi-queue-max-queues");
+    xs_.rm(0, kVbdBe + "/multi-queue-max-queues");
     start(queues_config(1));
-    EXPECT_FALSE(has(kBe + "/multi-queue-max-queues"));
+    EXPECT_FALSE(has(kVbdBe + "/multi-queue-max-queues"));
 }
 
 TEST_F(VbdDeviceTest, four_queues_when_negotiated_then_io_served_on_each_queue_with_own_port_and_grants) {
@@ -641,7 +641,7 @@ TEST_F(VbdDeviceTest, requests_on_every_queue_when_sent_together_then_each_answe
 
 TEST_F(VbdDeviceTest, one_queue_asked_when_offered_four_then_flat_keys_served) {
     start(queues_config(4));
-    xs_.write(0, kFe + "/multi-queue-num-queues", "1");
+    xs_.write(0, kVbdFe + "/multi-queue-num-queues", "1");
     blkfront_connect();
     ASSERT_TRUE(dev_->connected()) << dev_->last_error();
     EXPECT_EQ(dev_->queues(), 1u);
@@ -653,10 +653,10 @@ class VbdBadNumQueues : public VbdDeviceTest, public ::testing::WithParamInterfa
 TEST_P(VbdBadNumQueues, bad_num_queues_when_connecting_then_error_names_key_and_nothing_attached) {
     start(queues_config(4));
     blkfront_connect_queues(2, XenbusStateInitialising);  // every queue's keys there
-    xs_.write(0, kFe + "/multi-queue-num-queues", GetParam());
+    xs_.write(0, kVbdFe + "/multi-queue-num-queues", GetParam());
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
-    EXPECT_NE(node(kBe + "/error").find("multi-queue-num-queues"), std::string::npos) << node(kBe + "/error");
+    EXPECT_NE(node(kVbdBe + "/error").find("multi-queue-num-queues"), std::string::npos) << node(kVbdBe + "/error");
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     EXPECT_FALSE(be_.bound());
     EXPECT_EQ(dev_->stats().connections, 0u);
@@ -675,7 +675,7 @@ class VbdMissingQueueKey : public VbdDeviceTest, public ::testing::WithParamInte
 TEST_P(VbdMissingQueueKey, queue_key_missing_when_connecting_then_error_names_it_and_earlier_queues_dropped) {
     start(queues_config(4));
     blkfront_connect_queues(3, XenbusStateInitialising);
-    xs_.rm(0, kFe + "/" + GetParam().key);
+    xs_.rm(0, kVbdFe + "/" + GetParam().key);
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_NE(dev_->last_error().find(GetParam().error_mentions), std::string::npos) << dev_->last_error();
@@ -698,7 +698,7 @@ INSTANTIATE_TEST_SUITE_P(Keys, VbdMissingQueueKey,
 TEST_F(VbdDeviceTest, queue_ring_not_granted_when_connecting_then_error_names_queue_and_nothing_left) {
     start(queues_config(4));
     blkfront_connect_queues(3, XenbusStateInitialising);
-    xs_.write(0, kFe + "/queue-2/ring-ref", "999");  // never granted: queues 0 and 1 were already mapped
+    xs_.write(0, kVbdFe + "/queue-2/ring-ref", "999");  // never granted: queues 0 and 1 were already mapped
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_NE(dev_->last_error().find("queue-2/ring-ref"), std::string::npos) << dev_->last_error();
@@ -709,7 +709,7 @@ TEST_F(VbdDeviceTest, queue_ring_not_granted_when_connecting_then_error_names_qu
 TEST_F(VbdDeviceTest, queue_port_not_allocated_when_connecting_then_error_names_queue) {
     start(queues_config(4));
     blkfront_connect_queues(2, XenbusStateInitialising);
-    xs_.write(0, kFe + "/queue-1/event-channel", "9");
+    xs_.write(0, kVbdFe + "/queue-1/event-channel", "9");
     fe_state(XenbusStateInitialised);
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
     EXPECT_NE(dev_->last_error().find("queue-1/event-channel"), std::string::npos) << dev_->last_error();
@@ -726,7 +726,7 @@ TEST_F(VbdDeviceTest, closing_when_io_in_flight_on_several_queues_then_each_answ
         for (std::uint64_t i = 0; i < 16; ++i) reqs.push_back(rw(BLKIF_OP_WRITE, (q * 16 + i) * 8, grant_page(), q * 100 + i));
         send_on(q, reqs);
     }
-    xs_.write(0, kFe + "/state", st(XenbusStateClosing));
+    xs_.write(0, kVbdFe + "/state", st(XenbusStateClosing));
     dev_->handle();  // takes every queue's requests, then sees Closing
     unsigned busy = 0;
     for (unsigned q = 0; q < 4; ++q) {
@@ -765,7 +765,7 @@ TEST_F(VbdDeviceTest, ring_broken_on_one_queue_when_req_prod_lies_then_error_nam
     fe_.notify(queue_port(1));
     pump();
     EXPECT_EQ(dev_->state(), XenbusStateClosed);
-    EXPECT_NE(node(kBe + "/error").find("queue 1 ring broken"), std::string::npos) << node(kBe + "/error");
+    EXPECT_NE(node(kVbdBe + "/error").find("queue 1 ring broken"), std::string::npos) << node(kVbdBe + "/error");
     EXPECT_EQ(gt_.mapped_pages(), 0u);
     EXPECT_FALSE(be_.bound());
 }

@@ -13,7 +13,7 @@
 namespace xenolith::config {
 namespace {
 
-std::string read_corpus(const std::string& name) {
+std::string read_hostile_corpus(const std::string& name) {
     std::ifstream f(std::string(XENOLITH_CONFIG_CORPUS) + "/" + name, std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
@@ -43,14 +43,14 @@ bool run_all(std::string_view text) {
 
 TEST(Hostile, TruncatedCorpusFiles_NeverCrash) {
     for (const char* name : kCorpus) {
-        const std::string text = read_corpus(name);
+        const std::string text = read_hostile_corpus(name);
         ASSERT_FALSE(text.empty()) << name;
         for (std::size_t n = 0; n <= text.size(); ++n) run_all(std::string_view(text).substr(0, n));
     }
 }
 
 TEST(Hostile, TruncationInsideAList_ReportsTheOpenList) {
-    const std::string text = read_corpus("pvh-direct-kernel.cfg");
+    const std::string text = read_hostile_corpus("pvh-direct-kernel.cfg");
     const std::size_t cut = text.find("'phy:/dev/vg0/deb12-web-swap");
     ASSERT_NE(cut, std::string::npos);
     EXPECT_EQ(test::parse_error(std::string_view(text).substr(0, cut)),
@@ -63,7 +63,7 @@ TEST(Hostile, TruncationInsideAList_ReportsTheOpenList) {
 TEST(Hostile, MutatedCorpusFiles_NeverCrash) {
     std::mt19937 rng(12345);
     for (const char* name : kCorpus) {
-        const std::string text = read_corpus(name);
+        const std::string text = read_hostile_corpus(name);
         for (int round = 0; round < 300; ++round) {
             std::string m = text;
             const int edits = 1 + static_cast<int>(rng() % 4);

@@ -16,17 +16,17 @@ namespace xenolith::backend::link::test {
 namespace {
 
 using grant::test::kDataGfn;
-constexpr domid_t kGuest = 7;
+constexpr domid_t kProviderGuest = 7;
 constexpr domid_t kSelf = 0;
 
 class DomainLinkTest : public ::testing::Test {
 protected:
     grant::test::Domains domains;
-    grant::test::TestDomain& guest = domains.add(kGuest);
-    xenolith::test::FakeTarget target{kGuest};
+    grant::test::TestDomain& guest = domains.add(kProviderGuest);
+    xenolith::test::FakeTarget target{kProviderGuest};
     xenolith::test::FakeDomains evtchn_domains;
     std::shared_ptr<evtchn::EventChannels> host = evtchn_domains.add(0, nullptr);
-    std::shared_ptr<evtchn::EventChannels> guest_ev = evtchn_domains.add(kGuest, &target);
+    std::shared_ptr<evtchn::EventChannels> guest_ev = evtchn_domains.add(kProviderGuest, &target);
     std::unique_ptr<DomainLinkProvider> provider;
     std::unique_ptr<LinkServer> server;
     std::unique_ptr<ServerThread> loop;
@@ -40,7 +40,7 @@ protected:
         loop.reset();
     }
     void start(unsigned maptrack_frames) {
-        auto p = DomainLinkProvider::create(kSelf, kGuest, domains.lookup(), maptrack_frames, *host, guest_ev);
+        auto p = DomainLinkProvider::create(kSelf, kProviderGuest, domains.lookup(), maptrack_frames, *host, guest_ev);
         ASSERT_TRUE(p.ok()) << p.error().what;
         provider = std::move(*p);
         server = std::make_unique<LinkServer>(sp.server, *provider);
@@ -62,9 +62,9 @@ TEST_F(DomainLinkTest, maps_the_guests_page_with_xens_flags) {
     guest.grant(10, kSelf, kDataGfn, GTF_permit_access | GTF_readonly);
     guest.grant(11, kSelf, kDataGfn + 1, GTF_permit_access);
     std::memset(guest.page(kDataGfn), 0x5a, kXenPageSize);
-    EXPECT_EQ(client->frontend(), kGuest);
+    EXPECT_EQ(client->frontend(), kProviderGuest);
     {
-        auto [m, st] = client->grants().map(kGuest, std::vector<GrantRef>{10, 11}, false);
+        auto [m, st] = client->grants().map(kProviderGuest, std::vector<GrantRef>{10, 11}, false);
         ASSERT_EQ(st, GNTST_okay);
         EXPECT_EQ(m.data()[5], std::byte{0x5a});
         EXPECT_EQ(flags(10), GTF_permit_access | GTF_readonly | GTF_reading);
@@ -76,7 +76,7 @@ TEST_F(DomainLinkTest, maps_the_guests_page_with_xens_flags) {
     EXPECT_EQ(flags(10), GTF_permit_access | GTF_readonly);
     EXPECT_EQ(loop->with([&] { return provider->nr_mapped(); }), 0u);
     {
-        auto [m, st] = client->grants().map(kGuest, std::vector<GrantRef>{11}, true);
+        auto [m, st] = client->grants().map(kProviderGuest, std::vector<GrantRef>{11}, true);
         ASSERT_EQ(st, GNTST_okay);
         m.data()[3] = std::byte{0x42};
         EXPECT_EQ(guest.page(kDataGfn + 1)[3], 0x42);
@@ -93,10 +93,10 @@ TEST_F(DomainLinkTest, failures_are_xens_and_all_or_nothing) {
     auto code = [&](DomId d, std::vector<GrantRef> refs, bool w) {
         return client->grants().map(d, refs, w).second;
     };
-    EXPECT_EQ(code(kGuest, {10, 11}, true), GNTST_general_error);
-    EXPECT_EQ(code(kGuest, {10, 12}, false), GNTST_general_error);
-    EXPECT_EQ(code(kGuest, {10, 100000}, false), GNTST_bad_gntref);
-    EXPECT_EQ(code(kGuest + 1, {10}, false), GNTST_bad_domain);
+    EXPECT_EQ(code(kProviderGuest, {10, 11}, true), GNTST_general_error);
+    EXPECT_EQ(code(kProviderGuest, {10, 12}, false), GNTST_general_error);
+    EXPECT_EQ(code(kProviderGuest, {10, 100000}, false), GNTST_bad_gntref);
+    EXPECT_EQ(code(kProviderGuest + 1, {10}, false), GNTST_bad_domain);
     EXPECT_FALSE(loop->with([&] { return guest.table.any_pinned(); }));
     EXPECT_EQ(flags(10), GTF_permit_access);
 }
@@ -109,12 +109,12 @@ TEST_F(DomainLinkTest, maptrack_limit_bounds_the_back_end) {
         guest.grant(r, kSelf, kDataGfn + r % 8, GTF_permit_access);
         refs.push_back(r);
     }
-    auto [m, st] = client->grants().map(kGuest, refs, false);
+    auto [m, st] = client->grants().map(kProviderGuest, refs, false);
     ASSERT_EQ(st, GNTST_okay);
-    EXPECT_EQ(client->grants().map(kGuest, std::vector<GrantRef>{10}, false).second, GNTST_no_space);
+    EXPECT_EQ(client->grants().map(kProviderGuest, std::vector<GrantRef>{10}, false).second, GNTST_no_space);
     m.reset();
     ASSERT_TRUE(unpinned());
-    EXPECT_EQ(client->grants().map(kGuest, std::vector<GrantRef>{10}, false).second, GNTST_okay);
+    EXPECT_EQ(client->grants().map(kProviderGuest, std::vector<GrantRef>{10}, false).second, GNTST_okay);
 }
 
 TEST_F(DomainLinkTest, copies_follow_acquire_grant_for_copy) {
@@ -128,18 +128,18 @@ TEST_F(DomainLinkTest, copies_follow_acquire_grant_for_copy) {
     std::memset(src, 0x7e, sizeof src);
     CopyOp ops[5];
     ops[0].source = {false, 0, 0, 0, src};
-    ops[0].dest = {true, kGuest, 10, 8, nullptr};
+    ops[0].dest = {true, kProviderGuest, 10, 8, nullptr};
     ops[0].len = 8;
     ops[1].source = {false, 0, 0, 0, src};
-    ops[1].dest = {true, kGuest, 11, 0, nullptr};  // read-only grant
+    ops[1].dest = {true, kProviderGuest, 11, 0, nullptr};  // read-only grant
     ops[1].len = 8;
-    ops[2].source = {true, kGuest, 12, 110, nullptr};  // inside the sub-page
+    ops[2].source = {true, kProviderGuest, 12, 110, nullptr};  // inside the sub-page
     ops[2].dest = {false, 0, 0, 0, buf};
     ops[2].len = 20;
-    ops[3].source = {true, kGuest, 12, 140, nullptr};  // past its end
+    ops[3].source = {true, kProviderGuest, 12, 140, nullptr};  // past its end
     ops[3].dest = {false, 0, 0, 0, buf};
     ops[3].len = 20;
-    ops[4].source = {true, kGuest, 10, 4095, nullptr};
+    ops[4].source = {true, kProviderGuest, 10, 4095, nullptr};
     ops[4].dest = {false, 0, 0, 0, buf};
     ops[4].len = 2;
     client->grants().copy(ops);
@@ -156,13 +156,13 @@ TEST_F(DomainLinkTest, copies_follow_acquire_grant_for_copy) {
 
 TEST_F(DomainLinkTest, destroyed_front_end_refuses_new_maps_and_copies_but_keeps_mapped_memory) {
     guest.grant(10, kSelf, kDataGfn, GTF_permit_access);
-    auto [m, st] = client->grants().map(kGuest, std::vector<GrantRef>{10}, true);
+    auto [m, st] = client->grants().map(kProviderGuest, std::vector<GrantRef>{10}, true);
     ASSERT_EQ(st, GNTST_okay);
-    loop->with([&] { return domains.forget(kGuest); });
-    EXPECT_EQ(client->grants().map(kGuest, std::vector<GrantRef>{10}, false).second, GNTST_bad_domain);
+    loop->with([&] { return domains.forget(kProviderGuest); });
+    EXPECT_EQ(client->grants().map(kProviderGuest, std::vector<GrantRef>{10}, false).second, GNTST_bad_domain);
     std::byte buf[4];
     CopyOp op;
-    op.source = {true, kGuest, 10, 0, nullptr};
+    op.source = {true, kProviderGuest, 10, 0, nullptr};
     op.dest = {false, 0, 0, 0, buf};
     op.len = 4;
     client->grants().copy(std::span<CopyOp>(&op, 1));
@@ -176,9 +176,9 @@ TEST_F(DomainLinkTest, events_go_through_bind_host) {
     Port gp = 0;
     ASSERT_EQ(guest_ev->alloc_unbound(kSelf, &gp), 0);
     EventChannels& ev = client->evtchn();
-    EXPECT_EQ(ev.bind_interdomain(kGuest + 1, gp).second, -ESRCH);
-    EXPECT_EQ(ev.bind_interdomain(kGuest, gp + 1).second, -EINVAL);
-    auto [port, rc] = ev.bind_interdomain(kGuest, gp);
+    EXPECT_EQ(ev.bind_interdomain(kProviderGuest + 1, gp).second, -ESRCH);
+    EXPECT_EQ(ev.bind_interdomain(kProviderGuest, gp + 1).second, -EINVAL);
+    auto [port, rc] = ev.bind_interdomain(kProviderGuest, gp);
     ASSERT_EQ(rc, 0);
     // Guest -> back-end: the guest's EVTCHNOP_send runs the host handler.
     EXPECT_EQ(guest_ev->send(gp), 0);
@@ -202,8 +202,8 @@ TEST_F(DomainLinkTest, losing_the_back_end_releases_grants_and_ports) {
     guest.grant(10, kSelf, kDataGfn, GTF_permit_access);
     Port gp = 0;
     ASSERT_EQ(guest_ev->alloc_unbound(kSelf, &gp), 0);
-    ASSERT_EQ(client->evtchn().bind_interdomain(kGuest, gp).second, 0);
-    auto [m, st] = client->grants().map(kGuest, std::vector<GrantRef>{10}, true);
+    ASSERT_EQ(client->evtchn().bind_interdomain(kProviderGuest, gp).second, 0);
+    auto [m, st] = client->grants().map(kProviderGuest, std::vector<GrantRef>{10}, true);
     ASSERT_EQ(st, GNTST_okay);
     ::shutdown(sp.client, SHUT_RDWR);
     ASSERT_TRUE(loop->until([&] { return !server->connected(); }));

@@ -17,7 +17,7 @@
 namespace xenolith::backend::link::test {
 namespace {
 
-constexpr DomId kGuest = 5;
+constexpr DomId kHostileGuest = 5;
 
 template <class T>
 std::vector<std::byte> bytes(const T& v) {
@@ -34,7 +34,7 @@ Header header(MsgType t, std::uint16_t count = 0, std::uint32_t id = 7) {
 // well-formed request, then fed one hostile packet by hand.
 class HostileClientTest : public ::testing::Test {
 protected:
-    LocalGrantTable table{kGuest, 0, 16, 16};
+    LocalGrantTable table{kHostileGuest, 0, 16, 16};
     LocalLinkProvider provider{table};
     SocketPair sp;
     LinkServer server{sp.server, provider};
@@ -47,7 +47,7 @@ protected:
         table.grant(1, 1, false);
         MapRequest m{};
         m.h = header(MsgType::map, 1);
-        m.domid = kGuest;
+        m.domid = kHostileGuest;
         m.writable = 1;
         auto b = bytes(m);
         const GrantRef ref = 1;
@@ -56,7 +56,7 @@ protected:
         ASSERT_EQ(exchange(b).size(), sizeof(MapReply) + 8);
         BindRequest br{};
         br.h = header(MsgType::bind);
-        br.remote = kGuest;
+        br.remote = kHostileGuest;
         br.remote_port = provider.alloc_unbound();
         ASSERT_EQ(exchange(bytes(br)).size(), sizeof(BindReply));
         ASSERT_EQ(table.pins_held(), 1u);
@@ -100,7 +100,7 @@ TEST_F(HostileClientTest, server_only_types_drop_the_back_end) {
 TEST_F(HostileClientTest, huge_count_drops_the_back_end) {
     MapRequest m{};
     m.h = header(MsgType::map, 0xffff);
-    m.domid = kGuest;
+    m.domid = kHostileGuest;
     auto b = bytes(m);
     b.resize(sizeof m + 4 * 100);  // far fewer refs than claimed
     exchange(b);
@@ -110,7 +110,7 @@ TEST_F(HostileClientTest, huge_count_drops_the_back_end) {
 TEST_F(HostileClientTest, count_and_length_disagreeing_drops_the_back_end) {
     MapRequest m{};
     m.h = header(MsgType::map, 2);
-    m.domid = kGuest;
+    m.domid = kHostileGuest;
     auto b = bytes(m);
     b.resize(sizeof m + 4 * 3);
     exchange(b);
@@ -181,7 +181,7 @@ TEST_F(HostileClientTest, bad_copy_side_flags_drop_the_back_end) {
 TEST_F(HostileClientTest, a_back_end_that_never_reads_replies_is_dropped_not_waited_for) {
     MapRequest m{};
     m.h = header(MsgType::map, 1);
-    m.domid = kGuest + 1;  // answered with bad_domain each time
+    m.domid = kHostileGuest + 1;  // answered with bad_domain each time
     auto b = bytes(m);
     b.resize(sizeof m + 4);
     for (int i = 0; i < 100000 && server.connected(); ++i) {
@@ -195,7 +195,7 @@ TEST_F(HostileClientTest, a_back_end_that_never_reads_replies_is_dropped_not_wai
 TEST_F(HostileClientTest, wrong_domain_is_an_answer_not_a_drop) {
     MapRequest m{};
     m.h = header(MsgType::map, 1);
-    m.domid = kGuest + 1;
+    m.domid = kHostileGuest + 1;
     auto b = bytes(m);
     b.resize(sizeof m + 4);
     auto rep = exchange(b);
@@ -210,14 +210,14 @@ TEST_F(HostileClientTest, wrong_domain_is_an_answer_not_a_drop) {
 // A fake server answering one request with `reply` (and fds).
 class HostileServerTest : public ::testing::Test {
 protected:
-    LocalGrantTable table{kGuest, 0, 16, 16};
+    LocalGrantTable table{kHostileGuest, 0, 16, 16};
     SocketPair sp;
 
     void send_hello(std::uint64_t bytes_claimed, int nfds = 1) {
         Hello h{};
         h.h = header(MsgType::hello);
         h.version = kVersion;
-        h.frontend = kGuest;
+        h.frontend = kHostileGuest;
         h.memory_bytes = bytes_claimed;
         int fds[2] = {table.memfd(), table.memfd()};
         ASSERT_EQ(send_packet(sp.server, &h, sizeof h, std::span<const int>(fds, nfds), false), 0);
@@ -254,7 +254,7 @@ std::int16_t map_against(SocketPair& sp, std::function<std::vector<std::byte>(st
         auto rep = make(h.id);
         send_packet(sp.server, rep.data(), rep.size(), {}, false);
     });
-    auto st = (*c)->grants().map(kGuest, std::vector<GrantRef>{1}, false).second;
+    auto st = (*c)->grants().map(kHostileGuest, std::vector<GrantRef>{1}, false).second;
     fake.join();
     *linked = (*c)->linked();
     return st;

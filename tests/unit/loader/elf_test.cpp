@@ -20,7 +20,7 @@ Result<KernelImage> parse(const Bytes& b) {
     return parse_kernel(b, "k.elf");
 }
 
-std::string error_of(const Bytes& b) {
+std::string elf_error_of(const Bytes& b) {
     auto r = parse(b);
     return r ? std::string("<parsed>") : r.error().what;
 }
@@ -86,7 +86,7 @@ TEST_P(ElfClassTest, missing_phys32_note_when_parsed_then_not_a_pvh_kernel) {
                .memsz = 0,
                .flags = PF_R | PF_X});
     b.note_string(XEN_ELFNOTE_GUEST_OS, "linux");
-    EXPECT_EQ(error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
+    EXPECT_EQ(elf_error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }
 
 INSTANTIATE_TEST_SUITE_P(Classes, ElfClassTest, ::testing::Bool(),
@@ -100,13 +100,13 @@ TEST(ElfParse, phys32_note_with_foreign_owner_when_parsed_then_ignored) {
                .memsz = 0,
                .flags = PF_R | PF_X});
     b.note(XEN_ELFNOTE_PHYS32_ENTRY, {0, 0, 0x10, 0}, "Linux");
-    EXPECT_EQ(error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
+    EXPECT_EQ(elf_error_of(b.build()), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }
 
 TEST(ElfParse, no_notes_at_all_when_parsed_then_not_a_pvh_kernel) {
     const Bytes elf =
         testing::pvh_kernel(true).note_placement(testing::NotePlacement::none).build();
-    EXPECT_EQ(error_of(elf), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
 }
 
 TEST(ElfParse, vaddr_and_paddr_lookups_when_queried_then_map_through_segments) {
@@ -138,52 +138,52 @@ TEST(ElfParse, zero_memsz_load_segment_when_parsed_then_skipped) {
 // --- hostile headers -------------------------------------------------------
 
 TEST(ElfHostile, empty_file_when_parsed_then_rejected) {
-    EXPECT_EQ(error_of({}), "k.elf: file is empty");
+    EXPECT_EQ(elf_error_of({}), "k.elf: file is empty");
 }
 
 TEST(ElfHostile, bad_magic_when_parsed_then_rejected) {
-    EXPECT_EQ(error_of({'M', 'Z', 0x90, 0x00, 1, 2}),
+    EXPECT_EQ(elf_error_of({'M', 'Z', 0x90, 0x00, 1, 2}),
               "k.elf: not an ELF or bzImage kernel");
 }
 
 TEST(ElfHostile, truncated_identification_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     elf.resize(10);
-    EXPECT_EQ(error_of(elf), "k.elf: truncated ELF header (10 bytes)");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: truncated ELF header (10 bytes)");
 }
 
 TEST(ElfHostile, truncated_elf64_header_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     elf.resize(40);
-    EXPECT_EQ(error_of(elf), "k.elf: truncated ELF header (40 bytes)");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: truncated ELF header (40 bytes)");
 }
 
 TEST(ElfHostile, big_endian_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     elf[EI_DATA] = ELFDATA2MSB;
-    EXPECT_EQ(error_of(elf), "k.elf: ELF data encoding 2 is not little-endian");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: ELF data encoding 2 is not little-endian");
 }
 
 TEST(ElfHostile, unknown_class_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     elf[EI_CLASS] = 7;
-    EXPECT_EQ(error_of(elf), "k.elf: ELF class 7 is not supported");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: ELF class 7 is not supported");
 }
 
 TEST(ElfHostile, shared_object_when_parsed_then_rejected) {
-    EXPECT_EQ(error_of(testing::pvh_kernel(true).type(ET_DYN).build()),
+    EXPECT_EQ(elf_error_of(testing::pvh_kernel(true).type(ET_DYN).build()),
               "k.elf: ELF type 3 is not ET_EXEC");
 }
 
 TEST(ElfHostile, arm_machine_when_parsed_then_rejected) {
-    EXPECT_EQ(error_of(testing::pvh_kernel(true).machine(EM_AARCH64).build()),
+    EXPECT_EQ(elf_error_of(testing::pvh_kernel(true).machine(EM_AARCH64).build()),
               "k.elf: ELF machine 183 is not x86");
 }
 
 TEST(ElfHostile, program_headers_past_end_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     put<std::uint64_t>(elf, offsetof(Elf64_Ehdr, e_phoff), elf.size() - 8);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               fmt::format("k.elf: ELF program headers (3 at offset {:#x}) run past the end of the "
                           "file ({:#x} bytes)",
                           elf.size() - 8, elf.size()));
@@ -192,25 +192,25 @@ TEST(ElfHostile, program_headers_past_end_when_parsed_then_rejected) {
 TEST(ElfHostile, huge_program_header_offset_when_parsed_then_no_overflow) {
     Bytes elf = testing::pvh_kernel(true).build();
     put<std::uint64_t>(elf, offsetof(Elf64_Ehdr, e_phoff), ~std::uint64_t{0} - 16);
-    EXPECT_NE(error_of(elf).find("run past the end of the file"), std::string::npos);
+    EXPECT_NE(elf_error_of(elf).find("run past the end of the file"), std::string::npos);
 }
 
 TEST(ElfHostile, wrong_phentsize_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     put<std::uint16_t>(elf, offsetof(Elf64_Ehdr, e_phentsize), 32);
-    EXPECT_EQ(error_of(elf), "k.elf: ELF e_phentsize 32 is not 56");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: ELF e_phentsize 32 is not 56");
 }
 
 TEST(ElfHostile, extended_phnum_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     put<std::uint16_t>(elf, offsetof(Elf64_Ehdr, e_phnum), PN_XNUM);
-    EXPECT_EQ(error_of(elf), "k.elf: extended ELF program header numbering is not supported");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: extended ELF program header numbering is not supported");
 }
 
 TEST(ElfHostile, no_program_headers_when_parsed_then_rejected) {
     Bytes elf = testing::pvh_kernel(true).build();
     put<std::uint16_t>(elf, offsetof(Elf64_Ehdr, e_phnum), 0);
-    EXPECT_EQ(error_of(elf), "k.elf: ELF has no program headers");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: ELF has no program headers");
 }
 
 TEST(ElfHostile, no_load_segments_when_parsed_then_rejected) {
@@ -222,14 +222,14 @@ TEST(ElfHostile, no_load_segments_when_parsed_then_rejected) {
                .flags = 0,
                .type = PT_NULL});
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, 0x100000);
-    EXPECT_EQ(error_of(b.build()), "k.elf: ELF has no PT_LOAD segments");
+    EXPECT_EQ(elf_error_of(b.build()), "k.elf: ELF has no PT_LOAD segments");
 }
 
 TEST(ElfHostile, segment_file_bytes_past_end_when_parsed_then_rejected) {
     auto b = testing::pvh_kernel(true);
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(1) + offsetof(Elf64_Phdr, p_offset), elf.size() - 0x10);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               fmt::format("k.elf: PT_LOAD segment 1: file bytes [{:#x}, +0x40) run past the end "
                           "of the file ({:#x} bytes)",
                           elf.size() - 0x10, elf.size()));
@@ -242,7 +242,7 @@ TEST(ElfHostile, segment_offset_plus_size_wraps_when_parsed_then_rejected) {
     put<std::uint64_t>(elf, ph + offsetof(Elf64_Phdr, p_offset), 0x10);
     put<std::uint64_t>(elf, ph + offsetof(Elf64_Phdr, p_filesz), ~std::uint64_t{0} - 8);
     put<std::uint64_t>(elf, ph + offsetof(Elf64_Phdr, p_memsz), ~std::uint64_t{0} - 8);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               fmt::format("k.elf: PT_LOAD segment 0: file bytes [0x10, +0xfffffffffffffff7) run "
                           "past the end of the file ({:#x} bytes)",
                           elf.size()));
@@ -252,7 +252,7 @@ TEST(ElfHostile, filesz_above_memsz_when_parsed_then_rejected) {
     auto b = testing::pvh_kernel(true);
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(0) + offsetof(Elf64_Phdr, p_memsz), 0x10);
-    EXPECT_EQ(error_of(elf), "k.elf: PT_LOAD segment 0: filesz 0x80 exceeds memsz 0x10");
+    EXPECT_EQ(elf_error_of(elf), "k.elf: PT_LOAD segment 0: filesz 0x80 exceeds memsz 0x10");
 }
 
 TEST(ElfHostile, paddr_plus_memsz_overflows_when_parsed_then_rejected) {
@@ -261,7 +261,7 @@ TEST(ElfHostile, paddr_plus_memsz_overflows_when_parsed_then_rejected) {
     const auto ph = b.phdr_offset(1);
     put<std::uint64_t>(elf, ph + offsetof(Elf64_Phdr, p_paddr), 0xfffffffffffff000);
     put<std::uint64_t>(elf, ph + offsetof(Elf64_Phdr, p_memsz), 0x2000);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               "k.elf: PT_LOAD segment 1: paddr 0xfffffffffffff000 + memsz 0x2000 overflows");
 }
 
@@ -271,7 +271,7 @@ TEST(ElfHostile, elf32_segment_past_4gib_when_parsed_then_rejected) {
     const auto ph = b.phdr_offset(1);
     put<std::uint32_t>(elf, ph + offsetof(Elf32_Phdr, p_paddr), 0xfffff000);
     put<std::uint32_t>(elf, ph + offsetof(Elf32_Phdr, p_memsz), 0x2000);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               "k.elf: PT_LOAD segment 1: paddr 0xfffff000 + memsz 0x2000 ends above 4 GiB");
 }
 
@@ -279,7 +279,7 @@ TEST(ElfHostile, overlapping_segments_when_parsed_then_rejected) {
     auto b = testing::pvh_kernel(true);
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(1) + offsetof(Elf64_Phdr, p_paddr), 0x100040);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               "k.elf: PT_LOAD segments 0 and 1 overlap in guest memory at paddr 0x100040");
 }
 
@@ -287,7 +287,7 @@ TEST(ElfHostile, huge_memsz_when_parsed_then_span_limit_rejects) {
     auto b = testing::pvh_kernel(true);
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(1) + offsetof(Elf64_Phdr, p_memsz), 0x10000000000);
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               "k.elf: image spans 0x10000100000 bytes of guest memory [0x100000, 0x10000200000) "
               "(limit 1 GiB)");
 }
@@ -313,7 +313,7 @@ TEST(ElfHostile, phys32_outside_segments_when_parsed_then_rejected) {
                .memsz = 0x1000,
                .flags = PF_R | PF_X});
     b.note_u32(XEN_ELFNOTE_PHYS32_ENTRY, 0x100010);  // in bss, not file bytes
-    EXPECT_EQ(error_of(b.build()),
+    EXPECT_EQ(elf_error_of(b.build()),
               "k.elf: XEN_ELFNOTE_PHYS32_ENTRY 0x100010 is not inside the file bytes of a "
               "PT_LOAD segment");
 }
@@ -326,7 +326,7 @@ TEST(ElfHostile, phys32_above_4gib_when_parsed_then_rejected) {
                .memsz = 0,
                .flags = PF_R | PF_X});
     b.note_u64(XEN_ELFNOTE_PHYS32_ENTRY, 0x100100000);
-    EXPECT_EQ(error_of(b.build()),
+    EXPECT_EQ(elf_error_of(b.build()),
               "k.elf: XEN_ELFNOTE_PHYS32_ENTRY 0x100100000 does not fit in 32 bits");
 }
 
@@ -338,7 +338,7 @@ TEST(ElfHostile, phys32_with_odd_descriptor_when_parsed_then_rejected) {
                .memsz = 0,
                .flags = PF_R | PF_X});
     b.note(XEN_ELFNOTE_PHYS32_ENTRY, {0, 0, 0x10});
-    EXPECT_EQ(error_of(b.build()), "k.elf: XEN_ELFNOTE_PHYS32_ENTRY has a 3-byte descriptor");
+    EXPECT_EQ(elf_error_of(b.build()), "k.elf: XEN_ELFNOTE_PHYS32_ENTRY has a 3-byte descriptor");
 }
 
 TEST(ElfHostile, note_with_huge_descsz_when_parsed_then_truncated_note) {
@@ -348,7 +348,7 @@ TEST(ElfHostile, note_with_huge_descsz_when_parsed_then_truncated_note) {
     // note's descsz is at +4.
     const std::size_t notes = (sizeof(Elf64_Ehdr) + 3 * sizeof(Elf64_Phdr) + 7) / 8 * 8;
     put<std::uint32_t>(elf, notes + 4, 0xfffffff0);
-    EXPECT_EQ(error_of(elf), fmt::format("k.elf: truncated ELF note at file offset {:#x}", notes));
+    EXPECT_EQ(elf_error_of(elf), fmt::format("k.elf: truncated ELF note at file offset {:#x}", notes));
 }
 
 TEST(ElfHostile, note_segment_past_end_when_parsed_then_rejected) {
@@ -356,7 +356,7 @@ TEST(ElfHostile, note_segment_past_end_when_parsed_then_rejected) {
     Bytes elf = b.build();
     put<std::uint64_t>(elf, b.phdr_offset(2) + offsetof(Elf64_Phdr, p_filesz), 0x100000);
     const auto off = get<std::uint64_t>(elf, b.phdr_offset(2) + offsetof(Elf64_Phdr, p_offset));
-    EXPECT_EQ(error_of(elf),
+    EXPECT_EQ(elf_error_of(elf),
               fmt::format("k.elf: PT_NOTE segment 2: file bytes [{:#x}, +0x100000) run past the "
                           "end of the file ({:#x} bytes)",
                           off, elf.size()));
@@ -365,7 +365,7 @@ TEST(ElfHostile, note_segment_past_end_when_parsed_then_rejected) {
 TEST(ElfHostile, thousands_of_notes_when_parsed_then_bounded) {
     auto b = testing::pvh_kernel(true, "linux");
     for (int i = 0; i < 5000; ++i) b.note(1, {}, "X");
-    EXPECT_EQ(error_of(b.build()), "k.elf: ELF has more than 4096 notes");
+    EXPECT_EQ(elf_error_of(b.build()), "k.elf: ELF has more than 4096 notes");
 }
 
 TEST(ElfHostile, many_note_headers_sharing_one_region_when_parsed_then_bounded) {
@@ -391,7 +391,7 @@ TEST(ElfHostile, many_note_headers_sharing_one_region_when_parsed_then_bounded) 
     }
     out.insert(out.end(), elf.begin(), elf.end());
     put<std::uint16_t>(out, offsetof(Elf64_Ehdr, e_phnum), static_cast<std::uint16_t>(phnum));
-    EXPECT_EQ(error_of(out), "k.elf: ELF has more than 4096 notes");
+    EXPECT_EQ(elf_error_of(out), "k.elf: ELF has more than 4096 notes");
 }
 
 TEST(ElfHostile, every_truncation_of_a_valid_image_when_parsed_then_fails_cleanly) {

@@ -98,7 +98,7 @@ protected:
     int ifindex_ = 0;
 };
 
-FrontendFeatures all_features() {
+FrontendFeatures tap_all_features() {
     FrontendFeatures f;
     f.sg = f.gso_tcpv4 = f.gso_tcpv6 = f.csum = f.ipv6_csum = true;
     return f;
@@ -119,7 +119,7 @@ TEST_F(TapTest, multi_queue_tap_then_one_fd_per_queue) {
     auto fds = open_tap("vif7.9", 3);
     ASSERT_TRUE(fds) << fds.error().what;
     EXPECT_EQ(fds->size(), 3u);
-    EXPECT_TRUE(set_tap_offload(fds->front().get(), offload_for(all_features())));
+    EXPECT_TRUE(set_tap_offload(fds->front().get(), offload_for(tap_all_features())));
 }
 
 TEST_F(TapTest, two_queues_then_each_guest_queue_reaches_the_interface) {
@@ -141,9 +141,9 @@ TEST_F(TapTest, two_queues_then_each_guest_queue_reaches_the_interface) {
 }
 
 TEST_F(TapTest, guest_gso_frame_then_interface_receives_it_with_gso_metadata) {
-    make_tap("vif7.0", offload_for(all_features()));
+    make_tap("vif7.0", offload_for(tap_all_features()));
     NetFront g;
-    g.start(all_features(), tap_.get());
+    g.start(tap_all_features(), tap_.get());
     auto f = make_frame(false, true, 9000);
     std::vector<netif_tx_request> reqs;
     g.put(2, 0, std::span(f).subspan(0, 4000));
@@ -180,9 +180,9 @@ TEST_F(TapTest, guest_plain_frame_then_interface_receives_it) {
 }
 
 TEST_F(TapTest, host_frame_then_in_guest_buffer) {
-    make_tap("vif7.2", offload_for(all_features()));
+    make_tap("vif7.2", offload_for(tap_all_features()));
     NetFront g;
-    g.start(all_features(), tap_.get());
+    g.start(tap_all_features(), tap_.get());
     g.post_rx(4, 20);
     auto f = make_frame(false, false, 100);
     host_send(VnetHeader{}, f);
@@ -194,9 +194,9 @@ TEST_F(TapTest, host_frame_then_in_guest_buffer) {
 }
 
 TEST_F(TapTest, host_gso_frame_then_guest_gets_extra_info_and_all_data) {
-    make_tap("vif7.3", offload_for(all_features()));
+    make_tap("vif7.3", offload_for(tap_all_features()));
     NetFront g;
-    g.start(all_features(), tap_.get());
+    g.start(tap_all_features(), tap_.get());
     g.post_rx(16, 20);
     auto f = make_frame(false, true, 20000);
     host_send(VnetHeader{kVnetNeedsCsum, kVnetGsoTcpv4, 54, 1448, 34, 16}, f);

@@ -14,7 +14,7 @@
 namespace xenolith::toolstack {
 namespace {
 
-config::DiskConfig disk(std::string_view spec) {
+config::DiskConfig devices_disk(std::string_view spec) {
     config::DiskConfig d;
     config::SpecIssues issues;
     EXPECT_TRUE(config::parse_disk_spec(spec, d, issues)) << spec;
@@ -51,7 +51,7 @@ struct ToolstackDevices : ::testing::Test {
 TEST_F(ToolstackDevices, create_when_build_fails_then_no_disk_attached) {
     GuestConfig cfg;
     cfg.build.identity.name = "vm";
-    cfg.disks = {disk("/a.img,raw,xvda,w")};
+    cfg.disks = {devices_disk("/a.img,raw,xvda,w")};
     auto r = toolstack->create(cfg);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().what, "no KVM in unit tests");
@@ -65,7 +65,7 @@ TEST_F(ToolstackDevices, destroy_when_no_domain_then_no_backend_call) {
 }
 
 TEST_F(ToolstackDevices, attach_then_detach_through_the_toolstack) {
-    ASSERT_TRUE(toolstack->attach_disk(4, disk("/a.img,raw,xvdb,r"), Credentials{1, 2, 3, {}}).ok());
+    ASSERT_TRUE(toolstack->attach_disk(4, devices_disk("/a.img,raw,xvdb,r"), Credentials{1, 2, 3, {}}).ok());
     EXPECT_EQ(store->read("/local/domain/0/backend/vbd/4/51728/params"), "/a.img");
     ASSERT_EQ(toolstack->vbds().disks(4).size(), 1u);
     EXPECT_FALSE(toolstack->detach_disk(4, 51712));

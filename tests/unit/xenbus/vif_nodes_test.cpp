@@ -27,7 +27,7 @@ config::NicConfig nic(std::string_view spec, std::uint32_t devid = 0) {
     return n;
 }
 
-VifNodes nodes_for(std::string_view spec, domid_t domid = 5, domid_t backend = 0,
+VifNodes vif_nodes_for(std::string_view spec, domid_t domid = 5, domid_t backend = 0,
                    std::uint32_t devid = 0) {
     auto n = vif_nodes(nic(spec, devid), domid, backend, fixed_mac);
     EXPECT_TRUE(n.ok()) << spec << ": " << (n.ok() ? "" : n.error().what);
@@ -61,7 +61,7 @@ TEST(VifMacTest, random_bytes_when_made_into_a_mac_then_xen_oui_and_top_bit_clea
 }
 
 TEST(VifNodesTest, empty_spec_when_built_then_libxl_defaults) {
-    auto n = nodes_for("");
+    auto n = vif_nodes_for("");
     EXPECT_EQ(n.frontend_path, "/local/domain/5/device/vif/0");
     EXPECT_EQ(n.backend_path, "/local/domain/0/backend/vif/5/0");
     EXPECT_EQ(n.libxl_path, "/libxl/5/device/vif/0");
@@ -94,7 +94,7 @@ TEST(VifNodesTest, empty_spec_when_built_then_libxl_defaults) {
 }
 
 TEST(VifNodesTest, full_spec_when_built_then_every_optional_key) {
-    auto n = nodes_for(
+    auto n = vif_nodes_for(
         "mac=00:16:3E:01:02:03,bridge=br1,ip=10.0.0.2 10.0.0.3,script=vif-route,"
         "vifname=guest0,gatewaydev=eth1,rate=10Mb/s@20ms,mtu=9000,untrusted",
         7, 0, 2);
@@ -116,7 +116,7 @@ TEST(VifNodesTest, full_spec_when_built_then_every_optional_key) {
 }
 
 TEST(VifNodesTest, absolute_script_when_given_then_kept) {
-    auto n = nodes_for("script=/usr/local/bin/my-vif");
+    auto n = vif_nodes_for("script=/usr/local/bin/my-vif");
     EXPECT_EQ(keys_under(n, n.backend_path)["script"], "/usr/local/bin/my-vif");
 }
 
@@ -136,7 +136,7 @@ TEST(VifNodesTest, ioemu_when_pv_guest_then_refused) {
 }
 
 TEST(VifNodesTest, every_node_when_built_then_libxl_perms_mtu_read_only) {
-    auto n = nodes_for("", 7, 3);
+    auto n = vif_nodes_for("", 7, 3);
     for (const auto& w : n.writes) {
         std::string want = w.path == n.frontend_path + "/mtu"     ? "n3 r7"
                            : w.path.starts_with(n.backend_path)  ? "n3 r7"
@@ -156,7 +156,7 @@ class VifStoreTest : public XenstoreTest {};
 
 TEST_F(VifStoreTest, applied_nodes_when_read_back_then_match_with_perms) {
     Client guest = guest_with_home(5);
-    auto n = nodes_for("bridge=br0");
+    auto n = vif_nodes_for("bridge=br0");
     ASSERT_EQ(apply_vif_nodes(server, dom0.conn(), n), xenstore::XsErr::ok);
     for (const auto& w : n.writes) EXPECT_EQ(dom0.read(w.path), w.value) << w.path;
     EXPECT_EQ(dom0.get_perms(n.backend_path + "/hotplug-status"), "n0 r5");
@@ -173,8 +173,8 @@ TEST_F(VifStoreTest, applied_nodes_when_read_back_then_match_with_perms) {
 TEST_F(VifStoreTest, devids_when_vifs_exist_then_next_is_after_highest) {
     guest_with_home(5);
     EXPECT_EQ(next_vif_devid(server, dom0.conn(), 5), 0u);
-    auto a = nodes_for("", 5, 0, 0);
-    auto b = nodes_for("", 5, 0, 4);
+    auto a = vif_nodes_for("", 5, 0, 0);
+    auto b = vif_nodes_for("", 5, 0, 4);
     ASSERT_EQ(apply_vif_nodes(server, dom0.conn(), a), xenstore::XsErr::ok);
     EXPECT_EQ(next_vif_devid(server, dom0.conn(), 5), 1u);
     ASSERT_EQ(apply_vif_nodes(server, dom0.conn(), b), xenstore::XsErr::ok);
@@ -185,8 +185,8 @@ TEST_F(VifStoreTest, devids_when_vifs_exist_then_next_is_after_highest) {
 TEST_F(VifStoreTest, removal_when_done_then_other_vif_untouched_and_parents_cleaned) {
     guest_with_home(5);
     const std::size_t before = server.store().size();
-    auto a = nodes_for("", 5, 0, 0);
-    auto b = nodes_for("", 5, 0, 1);
+    auto a = vif_nodes_for("", 5, 0, 0);
+    auto b = vif_nodes_for("", 5, 0, 1);
     ASSERT_EQ(apply_vif_nodes(server, dom0.conn(), a), xenstore::XsErr::ok);
     ASSERT_EQ(apply_vif_nodes(server, dom0.conn(), b), xenstore::XsErr::ok);
     ASSERT_EQ(remove_vif_nodes(server, dom0.conn(), a), xenstore::XsErr::ok);
