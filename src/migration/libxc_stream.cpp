@@ -290,7 +290,9 @@ Status LibxcStreamReader::check_order(std::uint32_t type) {
         tsc_seen_ = true;
         break;
     case r::kHvmParams:
-        if (context_seen_) return make_error("HVM_PARAMS after HVM_CONTEXT (params must come first)");
+        // The specification puts HVM_PARAMS first, but Xen's saver writes
+        // HVM_CONTEXT first (its restorer applies the context only at the
+        // end of the stream): both orders are accepted.
         if (params_seen_) return make_error("a second HVM_PARAMS in one checkpoint");
         params_seen_ = true;
         break;

@@ -195,7 +195,7 @@ private:
     bool failed_ = false;
     bool end_seen_ = false;
     bool static_data_end_seen_ = false;
-    // Per checkpoint: the state records each come once, params first.
+    // Per checkpoint: the state records each come once.
     bool tsc_seen_ = false;
     bool params_seen_ = false;
     bool context_seen_ = false;

@@ -4,7 +4,12 @@
 
 namespace xenolith::migration {
 
-Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& limits) {
+Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& given) {
+    // One image, one libxc stream: checkpointed streams are read record by
+    // record with the layer readers instead.
+    SavedImageLimits limits = given;
+    limits.libxl.checkpointed = false;
+    limits.libxc.checkpointed = false;
     SavedImage image;
     auto xl = read_xl_save_header(in, limits.xl);
     if (!xl) return xl.error();

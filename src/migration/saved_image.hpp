@@ -27,7 +27,8 @@ struct SavedImageLimits {
     LibxcLimits libxc;
 };
 
-// Reads everything and refuses bytes after the libxl END.
+// Reads everything and refuses bytes after the libxl END. Checkpointed
+// (Remus/COLO) streams are refused: `checkpointed` limits are ignored.
 Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& limits);
 
 // Writes the image; the libxc stream goes where LIBXC_CONTEXT is.
