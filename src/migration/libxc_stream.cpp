@@ -328,7 +328,7 @@ Status LibxcStreamReader::check_body(std::uint32_t type, ByteSpan body) {
         if (auto v = decode_hvm_params(body); !v) return v.error();
         return ok_status();
     case r::kHvmContext:
-        if (auto v = parse_hvm_context(body); !v) return v.error();
+        if (auto v = parse_hvm_context(body, HvmContextLimits{limits_.max_vcpus}); !v) return v.error();
         return ok_status();
     case r::kX86CpuidPolicy:
         if (auto v = decode_cpuid_policy(body); !v) return v.error();

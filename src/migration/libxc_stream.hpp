@@ -143,6 +143,8 @@ struct LibxcLimits {
     // Xen's saver batches at most 1024 pages per PAGE_DATA record.
     std::uint32_t max_pages_per_record = 1024;
     std::uint32_t max_hvm_context = 16u << 20;
+    // HVM context entries may name vCPUs 0..max_vcpus-1 (Xen's HVM_MAX_VCPUS).
+    std::uint32_t max_vcpus = 128;
     std::uint32_t max_policy_bytes = 1u << 20;
     std::uint32_t max_optional_record = 1u << 20;
     // Remus/COLO streams carry CHECKPOINT records; plain saves never do.

@@ -41,13 +41,13 @@ def libxc(version=3, checkpoints=0):
     if version >= 3:
         b += rec(0x10)
     pages = struct.pack("<II", 2, 0) + struct.pack("<QQ", 5, (0xF << 60) | 6) + b"\xaa" * 4096
-    for _ in range(checkpoints + 1):
+    for i in range(checkpoints + 1):
         b += rec(0x01, pages)
         b += rec(0x08, struct.pack("<IIQII", 0, 2000000, 123, 1, 0))
         b += rec(0x09, hvm_context())                      # Xen's saver: context, then params
         b += rec(0x0a, struct.pack("<II", 1, 0) + struct.pack("<QQ", 1, 0xfeffe))
-        if checkpoints:
-            b += rec(0x0e)
+        if i < checkpoints:
+            b += rec(0x0e)                                   # the last segment ends with END
     return b + rec(0x00)
 
 

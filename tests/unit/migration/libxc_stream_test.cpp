@@ -246,6 +246,15 @@ TEST(LibxcStream, RefusesBadRecordBodies) {
     expect_error(read_stream(stream({kStaticEnd, record(rt::kHvmContext, Bytes(8, 0)), kEnd})), "HVM context entry 0");
 }
 
+TEST(LibxcStream, HvmContextVcpusAreBoundedByTheCallersLimit) {
+    const Bytes ctx = record(rt::kHvmContext, emit_hvm_context(test::sample_hvm_context()));
+    LibxcLimits l = test::sample_limits();
+    EXPECT_EQ(read_stream(stream({kStaticEnd, ctx, kEnd}), l).error, "");
+    l.max_vcpus = 0;
+    expect_error(read_stream(stream({kStaticEnd, ctx, kEnd}), l),
+                 "record 2 (HVM_CONTEXT) at offset 48: HVM context entry 1 at blob offset 32: CPU instance 0 is not a vCPU");
+}
+
 TEST(LibxcStream, CheckpointedStreamsRepeatTheirState) {
     LibxcLimits l = test::sample_limits();
     l.checkpointed = true;
