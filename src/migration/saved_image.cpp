@@ -4,7 +4,7 @@
 
 namespace xenolith::migration {
 
-Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& given) {
+Result<SavedImage> read_saved_image_until_end(InputStream& in, const SavedImageLimits& given) {
     // One image, one libxc stream: checkpointed streams are read record by
     // record with the layer readers instead.
     SavedImageLimits limits = given;
@@ -34,6 +34,12 @@ Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& giv
             image.libxc_records.push_back(std::move(*xrec));
         }
     }
+    return image;
+}
+
+Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& limits) {
+    auto image = read_saved_image_until_end(in, limits);
+    if (!image) return image;
     const std::uint64_t end_at = in.offset();
     auto at_end = in.at_end();
     if (!at_end) return at_end.error();

@@ -27,8 +27,12 @@ struct SavedImageLimits {
     LibxcLimits libxc;
 };
 
-// Reads everything and refuses bytes after the libxl END. Checkpointed
+// Reads up to and including the libxl END and stops there: on a migration
+// socket the xl handshake continues after it. Checkpointed
 // (Remus/COLO) streams are refused: `checkpointed` limits are ignored.
+Result<SavedImage> read_saved_image_until_end(InputStream& in, const SavedImageLimits& limits);
+
+// A save file: the same, and nothing may follow the libxl END.
 Result<SavedImage> read_saved_image(InputStream& in, const SavedImageLimits& limits);
 
 // Writes the image; the libxc stream goes where LIBXC_CONTEXT is.
