@@ -112,10 +112,6 @@ void put_be64(std::vector<std::uint8_t>& out, std::uint64_t v) {
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 
-}  // namespace xenolith::migration
-
-namespace xenolith::migration {
-
 Result<RecordHeader> read_record_header(InputStream& in) {
     std::array<std::uint8_t, 8> raw{};
     if (auto st = in.read_exact(raw); !st) return st.error();

@@ -140,10 +140,6 @@ inline constexpr std::uint64_t record_padding(std::uint64_t body_length) {
     return (kRecordAlign - body_length % kRecordAlign) % kRecordAlign;
 }
 
-}  // namespace xenolith::migration
-
-namespace xenolith::migration {
-
 struct RecordHeader {
     std::uint32_t type = 0;
     std::uint32_t length = 0;

@@ -77,7 +77,8 @@ struct HvmCpu {
     std::uint32_t pad0 = 0;
 };
 static_assert(sizeof(HvmCpu) == 1032);
-// Xen before 4.? saved CPU without msr_tsc_aux/flags/pad0 (hvm_hw_cpu_compat).
+// Older Xen saved CPU without msr_tsc_aux, flags and pad0 (save.h keeps
+// that layout as hvm_hw_cpu_compat and converts it on load).
 inline constexpr std::size_t kHvmCpuCompatSize = 1016;
 inline constexpr std::uint32_t kHvmCpuFpuInitialised = 1;
 
