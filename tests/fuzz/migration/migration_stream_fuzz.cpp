@@ -1,0 +1,154 @@
+// Fuzzes the migration stream readers with hostile bytes. The first byte
+// picks the layer: 0 a whole xl save file, 1 a libxc stream, 2 a libxl
+// stream with its libxc stream, 3 an HVM context blob. Checked beyond "no
+// crash": whatever a reader accepts, the writer re-emits and the reader
+// accepts again with the same content; an HVM context re-emits byte for
+// byte; every error carries its layer's prefix.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "migration/hvm_context.hpp"
+#include "migration/saved_image.hpp"
+
+namespace mig = xenolith::migration;
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+
+bool has_prefix(const std::string& s) {
+    return s.starts_with("xl save header at offset ") || s.starts_with("libxl stream: ") ||
+           s.starts_with("libxc stream: ") || s.starts_with("saved image: ");
+}
+
+mig::SavedImageLimits limits(std::uint8_t flags) {
+    mig::SavedImageLimits l;
+    l.libxc.max_pfn = 0xfffff;
+    l.libxc.max_pages_per_record = 8;  // keeps the fuzzer's inputs small
+    l.libxc.max_hvm_context = 64 * 1024;
+    l.libxc.max_policy_bytes = 4096;
+    l.libxc.max_optional_record = 4096;
+    l.libxc.checkpointed = (flags & 1) != 0;
+    l.libxl.checkpointed = (flags & 1) != 0;
+    l.libxl.allow_emulator_records = (flags & 2) != 0;
+    l.libxl.max_emulator_context = 4096;
+    l.libxl.max_xenstore_data = 4096;
+    l.libxl.max_optional_record = 4096;
+    l.xl.max_optional_data = 64 * 1024;
+    return l;
+}
+
+// Reads a libxc stream to its END; the records, or an error.
+struct LibxcRun {
+    mig::LibxcImageHeader image;
+    mig::LibxcDomainHeader domain;
+    std::vector<mig::LibxcRecord> records;
+    bool ok = false;
+};
+
+LibxcRun read_libxc(const std::vector<std::uint8_t>& bytes, const mig::LibxcLimits& l) {
+    LibxcRun run;
+    mig::MemorySource src(bytes);
+    mig::InputStream in(src);
+    mig::LibxcStreamReader r(in, l);
+    if (auto st = r.read_headers(); !st) {
+        check(has_prefix(st.error().what));
+        return run;
+    }
+    run.image = r.image_header();
+    run.domain = r.domain_header();
+    while (!r.finished()) {
+        auto rec = r.next();
+        if (!rec) {
+            check(has_prefix(rec.error().what));
+            return run;
+        }
+        run.records.push_back(std::move(*rec));
+    }
+    run.ok = true;
+    return run;
+}
+
+void fuzz_libxc(const std::vector<std::uint8_t>& bytes, const mig::LibxcLimits& l) {
+    const LibxcRun first = read_libxc(bytes, l);
+    if (!first.ok) return;
+    mig::VectorSink sink;
+    mig::LibxcStreamWriter w(sink);
+    check(static_cast<bool>(w.write_headers(first.image, first.domain)));
+    for (const auto& rec : first.records) check(static_cast<bool>(w.write_record(rec.type, rec.body)));
+    const LibxcRun second = read_libxc(sink.bytes(), l);
+    check(second.ok && second.records.size() == first.records.size());
+    for (std::size_t i = 0; i < first.records.size(); ++i) {
+        check(second.records[i].type == first.records[i].type && second.records[i].body == first.records[i].body);
+    }
+}
+
+void fuzz_image(const std::vector<std::uint8_t>& bytes, const mig::SavedImageLimits& l) {
+    mig::MemorySource src(bytes);
+    mig::InputStream in(src);
+    auto img = mig::read_saved_image(in, l);
+    if (!img) {
+        check(has_prefix(img.error().what));
+        return;
+    }
+    mig::VectorSink sink;
+    check(static_cast<bool>(mig::write_saved_image(sink, *img)));
+    mig::MemorySource src2(sink.bytes());
+    mig::InputStream in2(src2);
+    auto again = mig::read_saved_image(in2, l);
+    check(static_cast<bool>(again));
+    check(again->xl.config_json == img->xl.config_json && again->libxc_records.size() == img->libxc_records.size() &&
+          again->libxl_records.size() == img->libxl_records.size());
+}
+
+void fuzz_libxl(const std::vector<std::uint8_t>& bytes, const mig::SavedImageLimits& l) {
+    mig::MemorySource src(bytes);
+    mig::InputStream in(src);
+    mig::LibxlStreamReader r(in, l.libxl);
+    if (auto st = r.read_header(); !st) return check(has_prefix(st.error().what));
+    bool libxc_started = false;
+    mig::LibxcStreamReader libxc(in, l.libxc);
+    while (!r.finished()) {
+        auto rec = r.next();
+        if (!rec) return check(has_prefix(rec.error().what));
+        if (rec->type != mig::libxl_rec::kLibxcContext) continue;
+        // A checkpointed stream resumes the same libxc stream each time.
+        if (!libxc_started) {
+            if (auto st = libxc.read_headers(); !st) return check(has_prefix(st.error().what));
+            libxc_started = true;
+        }
+        for (;;) {
+            auto x = libxc.next();
+            if (!x) return check(has_prefix(x.error().what));
+            if (x->type == mig::libxc_rec::kEnd || x->type == mig::libxc_rec::kCheckpoint) break;
+        }
+    }
+}
+
+void fuzz_hvm(const std::vector<std::uint8_t>& bytes) {
+    auto ctx = mig::parse_hvm_context(bytes);
+    if (!ctx) return check(ctx.error().what.starts_with("HVM context entry "));
+    check(mig::emit_hvm_context(*ctx) == bytes);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 1) return 0;
+    const std::uint8_t mode = data[0];
+    const std::vector<std::uint8_t> bytes(data + 1, data + size);
+    const mig::SavedImageLimits l = limits(static_cast<std::uint8_t>(mode >> 4));
+    switch (mode & 0x0f) {
+    case 0: fuzz_image(bytes, l); break;
+    case 1: fuzz_libxc(bytes, l.libxc); break;
+    case 2: fuzz_libxl(bytes, l); break;
+    case 3: fuzz_hvm(bytes); break;
+    default: break;
+    }
+    return 0;
+}
