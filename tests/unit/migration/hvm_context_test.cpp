@@ -6,7 +6,7 @@
 #include "test_streams.hpp"
 
 namespace xenolith::migration {
-namespace {
+namespace hvm_context_test {  // named: the tests compile as unity batches
 
 using test::append;
 using test::Bytes;
@@ -151,5 +151,5 @@ TEST(HvmContext, RefusesTruncationAtEveryByte) {
     }
 }
 
-}  // namespace
+}  // namespace hvm_context_test
 }  // namespace xenolith::migration

@@ -5,7 +5,7 @@
 #include "test_streams.hpp"
 
 namespace xenolith::migration {
-namespace {
+namespace libxc_stream_test {  // named: the tests compile as unity batches
 
 using test::append;
 using test::Bytes;
@@ -280,5 +280,5 @@ TEST(LibxcStream, ShortStreamClaimingALongRecordAllocatesOnlyWhatArrives) {
     expect_error(r, "record 2 (HVM_CONTEXT) at offset 48: body truncated: 0 of 15728640 bytes present");
 }
 
-}  // namespace
+}  // namespace libxc_stream_test
 }  // namespace xenolith::migration
