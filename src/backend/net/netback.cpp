@@ -74,11 +74,11 @@ void Netback::on_tap() { process_rx(); }
 
 bool Netback::poll_once(int timeout_ms) {
     pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {cfg_.tap_fd, static_cast<short>(wants_tap() ? POLLIN : 0), 0}};
-    int deadline = rx_deadline_ms();
-    if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
-    bool had_work = more_work() || deadline == 0;
+    for (int deadline : {rx_deadline_ms(), tx_deadline_ms()})
+        if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
+    bool had_work = more_work() || rx_deadline_ms() == 0 || tx_deadline_ms() == 0;
     if (::poll(p, 2, had_work ? 0 : timeout_ms) <= 0) {
-        had_work = had_work || rx_deadline_ms() == 0;
+        had_work = had_work || rx_deadline_ms() == 0 || tx_deadline_ms() == 0;
         if (!had_work) return false;
     }
     if (p[0].revents) on_event();
@@ -104,7 +104,8 @@ void Netback::answer_tx(unsigned slots, unsigned extras, std::int16_t status) {
 void Netback::process_tx() {
     unsigned done = 0;
     tx_more_ = false;
-    while (!failed_) {
+    tx_limited_ = false;
+    while (!failed_ && !tx_limited_) {
         while (!failed_ && done < cfg_.budget) {
             unsigned available = tx_.unconsumed();
             if (tx_.broken()) {
@@ -128,14 +129,21 @@ void Netback::process_tx() {
                 answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
                 break;
             case TxVerdict::send:
+                if (cfg_.tx_credit && !cfg_.tx_credit->take(p.total, std::chrono::steady_clock::now())) {
+                    // Left on the ring, unanswered, until the next window.
+                    tx_limited_ = true;
+                    ++stats_.tx_rate_waits;
+                    break;
+                }
                 send_tx(p);
                 break;
             case TxVerdict::incomplete:
                 break;
             }
+            if (tx_limited_) break;
             ++done;
         }
-        if (failed_) break;
+        if (failed_ || tx_limited_) break;
         if (done >= cfg_.budget) {
             tx_more_ = tx_.unconsumed() != 0;
             break;
@@ -265,6 +273,11 @@ void Netback::process_rx() {
         rx_unpushed_ = false;
         if (rx_.push_responses()) evtchn_.notify(cfg_.rx_port);
     }
+}
+
+int Netback::tx_deadline_ms() const {
+    if (!tx_limited_ || !cfg_.tx_credit || failed_) return -1;
+    return cfg_.tx_credit->wait_ms(std::chrono::steady_clock::now());
 }
 
 int Netback::rx_deadline_ms() const {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/net/credit.hpp"
 #include "backend/net/ring.hpp"
 #include "backend/net/tap.hpp"
 #include "backend/net/tx_packet.hpp"
@@ -58,6 +59,10 @@ struct QueueConfig {
     // the front end to post them before it is dropped; the TAP is not read
     // meanwhile (its own bounded queue holds what follows).
     unsigned rx_hold_ms = 1000;
+    // The vif's transmit rate limit (`rate`), shared by its queues; null:
+    // unlimited. Borrowed: it outlives the queue. A packet it refuses stays
+    // on the ring until tx_deadline_ms() has run out.
+    CreditLimiter* tx_credit = nullptr;
 };
 
 struct QueueStats {
@@ -65,6 +70,7 @@ struct QueueStats {
     std::uint64_t tx_errors = 0;   // answered NETIF_RSP_ERROR (bad requests, failed copies)
     std::uint64_t tx_dropped = 0;  // answered OKAY, not delivered (headers not understood, TAP full)
     std::uint64_t tx_mcast = 0;    // multicast filter requests (answered, ignored)
+    std::uint64_t tx_rate_waits = 0;  // times a packet waited for the rate limiter's credit
     std::uint64_t rx_packets = 0, rx_bytes = 0;  // put into guest buffers
     std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
     std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
@@ -86,6 +92,9 @@ public:
     // Milliseconds until a held frame's deadline (call process_rx() then),
     // or -1 when none is held.
     int rx_deadline_ms() const;
+    // Milliseconds until the rate limiter's next window while a packet
+    // waits for credit (call process_tx() then), or -1.
+    int tx_deadline_ms() const;
     // A direction stopped at its budget with work left.
     bool more_work() const { return tx_more_ || rx_more_; }
 
@@ -128,6 +137,7 @@ private:
     bool failed_ = false;
     std::string failure_;
     bool tx_more_ = false, rx_more_ = false;
+    bool tx_limited_ = false;  // the packet at req_cons waits for credit
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
     std::vector<std::byte> tx_buf_, rx_buf_;  // vnet header + the largest frame
