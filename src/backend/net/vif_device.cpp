@@ -154,9 +154,15 @@ void VifDevice::serve(std::vector<bool>* tap_ready) {
         q.kicked = false;
         if (tx_due) nb.process_tx();
         if (rx_due) nb.process_rx();
-        if (nb.failed() && goal_ == Goal::none)
-            fatal(queues_.size() == 1 ? nb.failure() : fmt::format("queue {}: {}", i, nb.failure()));
+        check_failed(i);
     }
+}
+
+// A queue that broke the protocol closes the device, error written.
+void VifDevice::check_failed(std::size_t i) {
+    const Netback& nb = *queues_[i].netback;
+    if (nb.failed() && goal_ == Goal::none)
+        fatal(queues_.size() == 1 ? nb.failure() : fmt::format("queue {}: {}", i, nb.failure()));
 }
 
 void VifDevice::read_nodes() {
@@ -344,9 +350,10 @@ void VifDevice::connect() {
         return fatal(fmt::format("{}/state: {}", cfg_.backend_path, std::strerror(rc)));
     state_ = XenbusStateConnected;
     // Anything the front end queued before the ports were bound.
-    for (Queue& q : queues_) {
-        q.netback->process_tx();
-        q.netback->process_rx();
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        queues_[i].netback->process_tx();
+        queues_[i].netback->process_rx();
+        check_failed(i);
     }
 }
 

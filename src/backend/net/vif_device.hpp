@@ -114,6 +114,7 @@ private:
     void fatal(const std::string& message);
     void set_state(XenbusState s);
     void serve(std::vector<bool>* tap_ready);
+    void check_failed(std::size_t q);
 
     struct Queue {
         std::unique_ptr<Netback> netback;
