@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <pthread.h>
+#include <time.h>
 
 #include <fmt/format.h>
 
@@ -334,11 +336,14 @@ Status NetfrontHarness::send(unsigned q, std::span<const std::byte> frame, Frame
 unsigned NetfrontHarness::reap_tx() {
     unsigned outstanding = 0;
     for (Queue& queue : queues_) {
-        while (queue.tx->has_response()) {
-            auto r = queue.tx->next_response();
-            if (r.status == NETIF_RSP_ERROR) ++tx_errors_;
-            if (queue.tx_slots_pending > 0) --queue.tx_slots_pending;
-        }
+        do {
+            while (queue.tx->has_response()) {
+                auto r = queue.tx->next_response();
+                if (r.status == NETIF_RSP_ERROR) ++tx_errors_;
+                if (queue.tx_slots_pending > 0) --queue.tx_slots_pending;
+            }
+            // Notified of the next answer only while some are awaited.
+        } while (queue.tx_slots_pending > 0 && queue.tx->final_check_for_responses());
         if (queue.tx_slots_pending == 0) queue.tx_outstanding = 0;
         outstanding += queue.tx_slots_pending;
     }
@@ -361,7 +366,9 @@ std::optional<GuestFrame> NetfrontHarness::take_rx(unsigned q) {
     Queue& queue = queues_[q];
     bool reposted = false;
     std::optional<GuestFrame> done;
-    while (!done && queue.rx->has_response()) {
+    // Notified of the next response once these are taken (netfront's
+    // RING_FINAL_CHECK_FOR_RESPONSES).
+    while (!done && (queue.rx->has_response() || queue.rx->final_check_for_responses())) {
         if (queue.expect_extra) {
             auto e = queue.rx->next_response<netif_extra_info>();
             if (queue.partial && e.type == XEN_NETIF_EXTRA_TYPE_GSO) {
@@ -475,6 +482,40 @@ std::size_t NetfrontHarness::pins_held() {
     std::lock_guard lock(host_mu_);
     if (host_) return host_->link() ? host_->link()->pins_held() : 0;
     return link_ ? link_->pins_held() : 0;
+}
+
+}  // namespace xenolith::backend::harness
+
+namespace xenolith::backend::harness {
+
+double NetfrontHarness::backend_cpu_seconds() {
+    if (in_process_.joinable()) {
+        clockid_t clock;
+        timespec ts{};
+        if (pthread_getcpuclockid(in_process_.native_handle(), &clock) != 0 || clock_gettime(clock, &ts) != 0) return 0;
+        return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+    }
+    pid_t pid = backend_pid();
+    if (pid <= 0) return 0;
+    // Fields 14 and 15 of /proc/<pid>/stat, after the ")" that ends comm.
+    std::ifstream f(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    std::getline(f, line);
+    auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 > line.size()) return 0;
+    std::vector<std::string> fields;
+    std::string cur;
+    for (char c : line.substr(close + 2)) {
+        if (c == ' ') {
+            fields.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (fields.size() < 13) return 0;
+    return static_cast<double>(std::stoull(fields[11]) + std::stoull(fields[12])) /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace xenolith::backend::harness

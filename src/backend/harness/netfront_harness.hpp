@@ -132,6 +132,9 @@ public:
     unsigned restarts();
     std::size_t deaths() const { return deaths_.load(); }
     std::size_t pins_held();
+    // CPU seconds the back-end has used: the process's (utime + stime), or
+    // in-process the back-end thread's. For the bench's CPU per packet.
+    double backend_cpu_seconds();
     unsigned queues() const { return static_cast<unsigned>(queues_.size()); }
 
 private:
