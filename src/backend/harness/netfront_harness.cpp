@@ -325,14 +325,12 @@ Status NetfrontHarness::send(unsigned q, std::span<const std::byte> frame, Frame
         }
     }
     queue.tx_slots_pending += slots;
-    ++queue.tx_outstanding;
     if (queue.tx->push_requests()) notify(queue.tx_port);
     return ok_status();
 }
 
-// Responses come slot by slot in ring order; a packet is answered once all
-// of its slots are. The count kept is of slots, the packets answered
-// follow from it as packets never interleave.
+// Responses come slot by slot in ring order; what is counted is slots
+// still unanswered, over every queue.
 unsigned NetfrontHarness::reap_tx() {
     unsigned outstanding = 0;
     for (Queue& queue : queues_) {
@@ -344,7 +342,6 @@ unsigned NetfrontHarness::reap_tx() {
             }
             // Notified of the next answer only while some are awaited.
         } while (queue.tx_slots_pending > 0 && queue.tx->final_check_for_responses());
-        if (queue.tx_slots_pending == 0) queue.tx_outstanding = 0;
         outstanding += queue.tx_slots_pending;
     }
     return outstanding;

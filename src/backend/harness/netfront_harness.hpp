@@ -107,7 +107,7 @@ public:
     // notifies. Waits (up to `timeout`) for ring space first.
     Status send(unsigned q, std::span<const std::byte> frame, FrameMeta meta = {},
                 std::chrono::milliseconds timeout = 5s);
-    // Takes tx responses; the number of packets not yet answered.
+    // Takes tx responses; the number of tx slots not yet answered.
     unsigned reap_tx();
     // Waits until every sent packet is answered; false on timeout.
     bool wait_tx_done(std::chrono::milliseconds timeout = 5s);
@@ -142,8 +142,7 @@ private:
         std::unique_ptr<net::TxFrontRing> tx;
         std::unique_ptr<net::RxFrontRing> rx;
         Port tx_port = 0, rx_port = 0;
-        unsigned tx_outstanding = 0;  // packets sent, not answered
-        std::uint32_t tx_slots_pending = 0;
+        std::uint32_t tx_slots_pending = 0;  // slots sent, not answered
         std::uint32_t tx_prod = 0;     // our own count of slots queued
         std::uint32_t rx_prod = 0;
         // A frame being reassembled from rx responses.

@@ -248,7 +248,7 @@ TEST_F(NetbackProcess, rate_limit_when_set_then_guest_transmit_holds_to_it) {
     ASSERT_TRUE(h->wait_tx_done(5s));
     auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_GE(took, 450ms) << "faster than 1 MB/s";
-    EXPECT_LE(took, 2s) << "far slower than 1 MB/s";
+    EXPECT_LE(took, 4s) << "far slower than 1 MB/s";
 }
 
 TEST_F(NetbackProcess, device_removed_when_online_zero_and_frontend_closes_then_exits_not_relaunched) {
