@@ -115,8 +115,18 @@ public:
 private:
     Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
     void fail(std::string why);
-    void answer_tx(unsigned slots, unsigned extras, std::int16_t status);
-    void send_tx(const TxPacket& p);
+    // A consumed packet waiting in the tx batch for its copies.
+    struct PendingTx {
+        TxPacket packet;
+        std::size_t at = 0;   // its vnet header's offset in tx_buf_
+        std::size_t len = 0;  // frame bytes after the header
+        std::size_t first_op = 0;
+    };
+    void answer_unread_tx(unsigned slots, unsigned extras, std::int16_t status);
+    void answer_tx(const TxPacket& p, std::int16_t status);
+    void queue_tx(const TxPacket& p);
+    void flush_tx();
+    void send_tx(const PendingTx& pend);
     // A frame read from the TAP, judged against the front end's features.
     struct RxFrame {
         std::size_t len = 0;  // in rx_buf_, after the vnet header
@@ -140,7 +150,11 @@ private:
     bool tx_limited_ = false;  // the packet at req_cons waits for credit
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
-    std::vector<std::byte> tx_buf_, rx_buf_;  // vnet header + the largest frame
+    std::vector<std::byte> tx_buf_;  // the tx batch: frames behind their vnet headers
+    std::vector<std::byte> rx_buf_;  // vnet header + the largest frame
+    std::vector<PendingTx> tx_batch_;
+    std::vector<CopyOp> tx_ops_;
+    std::size_t tx_batch_used_ = 0;
     std::vector<CopyOp> ops_;
     std::vector<netif_rx_request> rx_reqs_;
     std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay in rx_buf_
