@@ -168,7 +168,10 @@ void Netback::process_tx() {
         flush_tx();
         if (failed_ || tx_limited_) break;
         if (done >= cfg_.budget) {
-            tx_more_ = tx_.unconsumed() != 0;
+            // Out of budget: come back at once if more is queued, else ask
+            // for the next notification (the event index must move on, or
+            // the front end's next request would wake no one).
+            tx_more_ = tx_.final_check_for_requests();
             break;
         }
         if (!tx_.final_check_for_requests()) break;
@@ -268,7 +271,8 @@ void Netback::process_rx() {
     rx_more_ = false;
     while (!failed_) {
         if (done >= cfg_.budget) {
-            rx_more_ = held_ || rx_.unconsumed() != 0;
+            // As for tx: re-arm the event index when nothing is left.
+            rx_more_ = held_ || rx_.final_check_for_requests();
             break;
         }
         if (held_) {

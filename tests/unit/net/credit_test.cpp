@@ -103,3 +103,31 @@ TEST(NetbackRate, refused_packet_when_credit_spent_then_left_on_ring_until_windo
     EXPECT_EQ(g.tx_responses().size(), 1u);
     EXPECT_EQ(g.netback->tx_deadline_ms(), -1);
 }
+
+// Not the limiter's, but found with it: a queue that stops exactly at its
+// budget with nothing left must still re-arm the ring's event index, or the
+// front end's next request notifies no one and the queue stalls.
+TEST(NetbackBudget, exactly_budget_packets_when_served_then_next_request_notifies) {
+    NetFront g;
+    g.start({}, -1, 2);
+    auto f = make_frame(false, false, 32);
+    for (std::size_t frame : {2, 3, 4}) g.put(frame, 0, f);
+    const auto len = static_cast<std::uint16_t>(f.size());
+    g.send({NetFront::req(2, 0, len, 1), NetFront::req(3, 0, len, 2)});
+    EXPECT_EQ(g.netback->stats().tx_packets, 2u);
+    EXPECT_FALSE(g.netback->more_work());
+    g.tx->queue(NetFront::req(4, 0, len, 3));
+    EXPECT_TRUE(g.tx->push_requests()) << "the front end's next request must notify";
+    // rx: exactly a budget of buffers used up, then new ones posted notify.
+    g.post_rx(2, 20);
+    std::vector<std::byte> wire(kVnetHeaderSize, std::byte{0});
+    wire.insert(wire.end(), f.begin(), f.end());
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(::send(g.host.get(), wire.data(), wire.size(), 0), static_cast<ssize_t>(wire.size()));
+    g.netback->on_tap();
+    EXPECT_EQ(g.netback->stats().rx_packets, 2u);
+    netif_rx_request r{};
+    r.id = 50;
+    r.gref = 30;
+    g.rx->queue(r);
+    EXPECT_TRUE(g.rx->push_requests()) << "buffers posted next must notify";
+}
