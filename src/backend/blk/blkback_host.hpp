@@ -8,7 +8,8 @@
 // again (InitWait), which a front end reconnects to.
 //
 // Used by xenolithd for every disk and by the host front-end harness (tests,
-// bench/blkback.sh), so both run exactly the same launch path.
+// bench/blkback.sh), so both run exactly the same launch path. The launch,
+// link and supervision are sandbox::BackendHost's, shared with netback.
 // Event-loop shape: the owner polls fd() and calls handle(); one thread.
 #pragma once
 
@@ -20,19 +21,15 @@
 #include "backend/blk/blkback_args.hpp"
 #include "backend/link/link_provider.hpp"
 #include "backend/link/link_server.hpp"
-#include "backend/sandbox/supervisor.hpp"
+#include "backend/sandbox/backend_host.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xenolith::backend::blk {
 
-struct BlkbackHostHooks {
-    // A new scoped xenstore connection (XenstoreService::connect_scoped) for
-    // each launch: the old one died with the old process.
-    std::function<Result<UniqueFd>()> connect_xenstore;
-    // The process ended (or a relaunch failed), its link already released.
-    std::function<void(const sandbox::ExitInfo&, bool will_restart)> gone;
-};
+// connect_xenstore: a new scoped connection per launch; gone: the process
+// ended (or a relaunch failed), its link already released.
+using BlkbackHostHooks = sandbox::BackendHostHooks;
 
 class BlkbackHost {
 public:
@@ -44,37 +41,28 @@ public:
                                                       UniqueFd disk, link::LinkProvider& provider,
                                                       BlkbackHostHooks hooks,
                                                       sandbox::RestartPolicy policy = {});
-    ~BlkbackHost();
     BlkbackHost(const BlkbackHost&) = delete;
     BlkbackHost& operator=(const BlkbackHost&) = delete;
 
-    int fd() const { return epoll_.get(); }
-    void handle();
+    int fd() const { return host_->fd(); }
+    void handle() { host_->handle(); }
     // Kills the process for good and releases its link.
-    void stop();
+    void stop() { host_->stop(); }
 
+    // The arguments of the last launch (relaunched once one has died).
     const BlkbackArgs& args() const { return args_; }
-    bool running() const { return supervisor_->running(); }
-    bool given_up() const { return supervisor_->given_up(); }
-    unsigned restarts() const { return supervisor_->restarts(); }
-    pid_t pid() const;
+    bool running() const { return host_->running(); }
+    bool given_up() const { return host_->given_up(); }
+    unsigned restarts() const { return host_->restarts(); }
+    pid_t pid() const { return host_->pid(); }
     // The current process's link (nullptr between a death and a relaunch).
-    const link::LinkServer* link() const { return link_.get(); }
+    const link::LinkServer* link() const { return host_->link(); }
 
 private:
-    BlkbackHost(BlkbackArgs args, UniqueFd binary, UniqueFd disk, link::LinkProvider& provider,
-                BlkbackHostHooks hooks);
-    Result<sandbox::BackendProcess> launch();
-    void drop_link();
+    explicit BlkbackHost(BlkbackArgs args) : args_(std::move(args)) {}
 
     BlkbackArgs args_;
-    UniqueFd binary_;
-    UniqueFd disk_;
-    link::LinkProvider& provider_;
-    BlkbackHostHooks hooks_;
-    UniqueFd epoll_;
-    std::unique_ptr<link::LinkServer> link_;
-    std::unique_ptr<sandbox::Supervisor> supervisor_;
+    std::unique_ptr<sandbox::BackendHost> host_;
 };
 
 }  // namespace xenolith::backend::blk

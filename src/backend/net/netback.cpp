@@ -18,6 +18,9 @@ namespace {
 // The largest frame either way: a 64 KiB GSO packet and its Ethernet and
 // VLAN headers (the TAP's gso_max_size is 64 KiB of IP).
 constexpr std::size_t kMaxFrame = 65536 + 18;
+// The tx batch buffer: several frames, each behind its vnet header; at
+// least one of the largest.
+constexpr std::size_t kTxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
 // Data slots of the largest frame on the rx ring, at a page each.
 constexpr unsigned kMaxRxDataSlots = (kMaxFrame + kXenPageSize - 1) / kXenPageSize;
 
@@ -50,7 +53,7 @@ Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants
 
 Netback::Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx)
     : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
-      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kVnetHeaderSize + kMaxFrame),
+      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kTxBatchBytes),
       rx_buf_(kVnetHeaderSize + kMaxFrame) {
     ops_.reserve(kMaxRxDataSlots + 1 + kFatalFollowingSlots);
     rx_reqs_.reserve(kMaxRxDataSlots + 1);
@@ -74,11 +77,11 @@ void Netback::on_tap() { process_rx(); }
 
 bool Netback::poll_once(int timeout_ms) {
     pollfd p[2] = {{evtchn_.fd(), POLLIN, 0}, {cfg_.tap_fd, static_cast<short>(wants_tap() ? POLLIN : 0), 0}};
-    int deadline = rx_deadline_ms();
-    if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
-    bool had_work = more_work() || deadline == 0;
+    for (int deadline : {rx_deadline_ms(), tx_deadline_ms()})
+        if (deadline >= 0 && (timeout_ms < 0 || deadline < timeout_ms)) timeout_ms = deadline;
+    bool had_work = more_work() || rx_deadline_ms() == 0 || tx_deadline_ms() == 0;
     if (::poll(p, 2, had_work ? 0 : timeout_ms) <= 0) {
-        had_work = had_work || rx_deadline_ms() == 0;
+        had_work = had_work || rx_deadline_ms() == 0 || tx_deadline_ms() == 0;
         if (!had_work) return false;
     }
     if (p[0].revents) on_event();
@@ -87,9 +90,10 @@ bool Netback::poll_once(int timeout_ms) {
     return true;
 }
 
-// Answers the packet at req_cons: the first and every data slot with
+// Answers the packet at req_cons, which was not decoded to the end (an
+// error or a multicast request): the first and every data slot with
 // `status`, extra-info slots NETIF_RSP_NULL; then consumes it.
-void Netback::answer_tx(unsigned slots, unsigned extras, std::int16_t status) {
+void Netback::answer_unread_tx(unsigned slots, unsigned extras, std::int16_t status) {
     for (unsigned i = 0; i < slots; ++i) {
         netif_tx_response r{};
         bool extra = i >= 1 && i <= extras;
@@ -101,10 +105,24 @@ void Netback::answer_tx(unsigned slots, unsigned extras, std::int16_t status) {
     tx_unpushed_ = true;
 }
 
+// Answers a sent packet (already consumed), as above. Its ids come from
+// the packet's own copy of its requests, never from the shared ring again.
+void Netback::answer_tx(const TxPacket& p, std::int16_t status) {
+    for (unsigned i = 0; i < p.slots; ++i) {
+        netif_tx_response r{};
+        bool extra = i >= 1 && i <= p.extras;
+        r.id = extra ? 0 : p.data[i == 0 ? 0 : i - p.extras].id;
+        r.status = extra ? static_cast<std::int16_t>(NETIF_RSP_NULL) : status;
+        tx_.respond(r);
+    }
+    tx_unpushed_ = true;
+}
+
 void Netback::process_tx() {
     unsigned done = 0;
     tx_more_ = false;
-    while (!failed_) {
+    tx_limited_ = false;
+    while (!failed_ && !tx_limited_) {
         while (!failed_ && done < cfg_.budget) {
             unsigned available = tx_.unconsumed();
             if (tx_.broken()) {
@@ -113,44 +131,70 @@ void Netback::process_tx() {
             }
             if (available == 0) break;
             TxPacket p = read_tx_packet(tx_, available);
-            switch (p.verdict) {
-            case TxVerdict::fatal:
+            if (p.verdict == TxVerdict::incomplete) break;
+            if (p.verdict == TxVerdict::fatal) {
                 fail(fmt::format("tx ring: {}", p.reason));
                 break;
+            }
+            if (p.verdict == TxVerdict::send && cfg_.tx_credit &&
+                !cfg_.tx_credit->take(p.total, std::chrono::steady_clock::now())) {
+                // Left on the ring, unanswered, until the next window.
+                tx_limited_ = true;
+                ++stats_.tx_rate_waits;
+                break;
+            }
+            ++done;
+            switch (p.verdict) {
+            case TxVerdict::send:
+                tx_.consume(p.slots);
+                queue_tx(p);
+                break;
             case TxVerdict::error:
+                flush_tx();  // responses stay in ring order
                 ++stats_.tx_errors;
-                answer_tx(p.slots, p.extras, NETIF_RSP_ERROR);
+                answer_unread_tx(p.slots, p.extras, NETIF_RSP_ERROR);
                 break;
             case TxVerdict::mcast:
                 // No filter is kept: every multicast frame reaches the guest,
                 // which is what accepting the address would give it.
+                flush_tx();
                 ++stats_.tx_mcast;
-                answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+                answer_unread_tx(p.slots, p.extras, NETIF_RSP_OKAY);
                 break;
-            case TxVerdict::send:
-                send_tx(p);
-                break;
-            case TxVerdict::incomplete:
+            default:
                 break;
             }
-            ++done;
         }
-        if (failed_) break;
+        flush_tx();
+        if (failed_ || tx_limited_) break;
         if (done >= cfg_.budget) {
-            tx_more_ = tx_.unconsumed() != 0;
+            // Out of budget: come back at once if more is queued, else ask
+            // for the next notification (the event index must move on, or
+            // the front end's next request would wake no one).
+            tx_more_ = tx_.final_check_for_requests();
             break;
         }
         if (!tx_.final_check_for_requests()) break;
     }
+    flush_tx();
     if (tx_unpushed_) {
         tx_unpushed_ = false;
         if (tx_.push_responses()) evtchn_.notify(cfg_.tx_port);
     }
 }
 
-void Netback::send_tx(const TxPacket& p) {
-    std::byte* frame = tx_buf_.data() + kVnetHeaderSize;
-    ops_.clear();
+// Adds a consumed packet's copies to the batch (its bytes go to the
+// batch buffer behind room for its vnet header); a full batch is copied
+// out first. One grant copy call per batch: across a link, one round trip
+// for up to a budget of packets.
+void Netback::queue_tx(const TxPacket& p) {
+    std::size_t need = kVnetHeaderSize + p.total;
+    if (!tx_batch_.empty() && tx_batch_used_ + need > tx_buf_.size()) flush_tx();
+    PendingTx pend;
+    pend.packet = p;
+    pend.at = tx_batch_used_;
+    pend.first_op = tx_ops_.size();
+    std::byte* frame = tx_buf_.data() + pend.at + kVnetHeaderSize;
     std::size_t at = 0;
     for (unsigned i = 0; i < p.data_slots; ++i) {
         const netif_tx_request& r = p.data[i];
@@ -158,17 +202,35 @@ void Netback::send_tx(const TxPacket& p) {
         op.source = CopyPlace{true, cfg_.frontend, r.gref, r.offset, nullptr};
         op.dest = CopyPlace{false, 0, 0, 0, frame + at};
         op.len = r.size;
-        ops_.push_back(op);
+        tx_ops_.push_back(op);
         at += r.size;
     }
-    grants_.copy(ops_);
-    for (const CopyOp& op : ops_) {
-        if (op.status != GNTST_okay) {
+    pend.len = at;
+    tx_batch_used_ += kVnetHeaderSize + at;
+    tx_batch_.push_back(pend);
+}
+
+void Netback::flush_tx() {
+    if (tx_batch_.empty()) return;
+    grants_.copy(tx_ops_);
+    for (const PendingTx& pend : tx_batch_) send_tx(pend);
+    tx_batch_.clear();
+    tx_ops_.clear();
+    tx_batch_used_ = 0;
+}
+
+// One copied-out packet to the TAP, behind its vnet header, and answered.
+void Netback::send_tx(const PendingTx& pend) {
+    const TxPacket& p = pend.packet;
+    for (std::size_t i = 0; i < p.data_slots; ++i) {
+        if (tx_ops_[pend.first_op + i].status != GNTST_okay) {
             ++stats_.tx_errors;
-            return answer_tx(p.slots, p.extras, NETIF_RSP_ERROR);
+            return answer_tx(p, NETIF_RSP_ERROR);
         }
     }
-    std::span<std::byte> f(frame, at);
+    std::byte* head = tx_buf_.data() + pend.at;
+    std::span<std::byte> f(head + kVnetHeaderSize, pend.len);
+    const std::size_t at = pend.len;
     VnetHeader h{};
     bool blank = p.flags & NETTXF_csum_blank;
     bool gso = p.gso_type != XEN_NETIF_GSO_TYPE_NONE;
@@ -179,7 +241,7 @@ void Netback::send_tx(const TxPacket& p) {
         bool fits = o && (!gso || (o->protocol == IPPROTO_TCP && o->ipv6 == (p.gso_type == XEN_NETIF_GSO_TYPE_TCPV6)));
         if (!fits) {
             ++stats_.tx_dropped;
-            return answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+            return answer_tx(p, NETIF_RSP_OKAY);
         }
         if (!blank) seed_pseudo_header(f, *o);
         h.flags = kVnetNeedsCsum;
@@ -193,15 +255,15 @@ void Netback::send_tx(const TxPacket& p) {
     } else if (p.flags & NETTXF_data_validated) {
         h.flags = kVnetDataValid;
     }
-    std::memcpy(tx_buf_.data(), &h, sizeof h);
-    ssize_t n = ::write(cfg_.tap_fd, tx_buf_.data(), kVnetHeaderSize + at);
+    std::memcpy(head, &h, sizeof h);
+    ssize_t n = ::write(cfg_.tap_fd, head, kVnetHeaderSize + at);
     if (n == static_cast<ssize_t>(kVnetHeaderSize + at)) {
         ++stats_.tx_packets;
         stats_.tx_bytes += at;
     } else {
         ++stats_.tx_dropped;  // the TAP is full or down: dropped, as a NIC would
     }
-    answer_tx(p.slots, p.extras, NETIF_RSP_OKAY);
+    answer_tx(p, NETIF_RSP_OKAY);
 }
 
 void Netback::process_rx() {
@@ -209,7 +271,8 @@ void Netback::process_rx() {
     rx_more_ = false;
     while (!failed_) {
         if (done >= cfg_.budget) {
-            rx_more_ = held_ || rx_.unconsumed() != 0;
+            // As for tx: re-arm the event index when nothing is left.
+            rx_more_ = held_ || rx_.final_check_for_requests();
             break;
         }
         if (held_) {
@@ -265,6 +328,11 @@ void Netback::process_rx() {
         rx_unpushed_ = false;
         if (rx_.push_responses()) evtchn_.notify(cfg_.rx_port);
     }
+}
+
+int Netback::tx_deadline_ms() const {
+    if (!tx_limited_ || !cfg_.tx_credit || failed_) return -1;
+    return cfg_.tx_credit->wait_ms(std::chrono::steady_clock::now());
 }
 
 int Netback::rx_deadline_ms() const {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/net/credit.hpp"
 #include "backend/net/ring.hpp"
 #include "backend/net/tap.hpp"
 #include "backend/net/tx_packet.hpp"
@@ -58,6 +59,10 @@ struct QueueConfig {
     // the front end to post them before it is dropped; the TAP is not read
     // meanwhile (its own bounded queue holds what follows).
     unsigned rx_hold_ms = 1000;
+    // The vif's transmit rate limit (`rate`), shared by its queues; null:
+    // unlimited. Borrowed: it outlives the queue. A packet it refuses stays
+    // on the ring until tx_deadline_ms() has run out.
+    CreditLimiter* tx_credit = nullptr;
 };
 
 struct QueueStats {
@@ -65,6 +70,7 @@ struct QueueStats {
     std::uint64_t tx_errors = 0;   // answered NETIF_RSP_ERROR (bad requests, failed copies)
     std::uint64_t tx_dropped = 0;  // answered OKAY, not delivered (headers not understood, TAP full)
     std::uint64_t tx_mcast = 0;    // multicast filter requests (answered, ignored)
+    std::uint64_t tx_rate_waits = 0;  // times a packet waited for the rate limiter's credit
     std::uint64_t rx_packets = 0, rx_bytes = 0;  // put into guest buffers
     std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
     std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
@@ -86,6 +92,9 @@ public:
     // Milliseconds until a held frame's deadline (call process_rx() then),
     // or -1 when none is held.
     int rx_deadline_ms() const;
+    // Milliseconds until the rate limiter's next window while a packet
+    // waits for credit (call process_tx() then), or -1.
+    int tx_deadline_ms() const;
     // A direction stopped at its budget with work left.
     bool more_work() const { return tx_more_ || rx_more_; }
 
@@ -106,8 +115,18 @@ public:
 private:
     Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
     void fail(std::string why);
-    void answer_tx(unsigned slots, unsigned extras, std::int16_t status);
-    void send_tx(const TxPacket& p);
+    // A consumed packet waiting in the tx batch for its copies.
+    struct PendingTx {
+        TxPacket packet;
+        std::size_t at = 0;   // its vnet header's offset in tx_buf_
+        std::size_t len = 0;  // frame bytes after the header
+        std::size_t first_op = 0;
+    };
+    void answer_unread_tx(unsigned slots, unsigned extras, std::int16_t status);
+    void answer_tx(const TxPacket& p, std::int16_t status);
+    void queue_tx(const TxPacket& p);
+    void flush_tx();
+    void send_tx(const PendingTx& pend);
     // A frame read from the TAP, judged against the front end's features.
     struct RxFrame {
         std::size_t len = 0;  // in rx_buf_, after the vnet header
@@ -128,9 +147,14 @@ private:
     bool failed_ = false;
     std::string failure_;
     bool tx_more_ = false, rx_more_ = false;
+    bool tx_limited_ = false;  // the packet at req_cons waits for credit
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
-    std::vector<std::byte> tx_buf_, rx_buf_;  // vnet header + the largest frame
+    std::vector<std::byte> tx_buf_;  // the tx batch: frames behind their vnet headers
+    std::vector<std::byte> rx_buf_;  // vnet header + the largest frame
+    std::vector<PendingTx> tx_batch_;
+    std::vector<CopyOp> tx_ops_;
+    std::size_t tx_batch_used_ = 0;
     std::vector<CopyOp> ops_;
     std::vector<netif_rx_request> rx_reqs_;
     std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay in rx_buf_

@@ -152,6 +152,14 @@ public:
     bool has_response() const {
         return ring_detail::index_at(shared_, ring_detail::kRspProd).load(std::memory_order_acquire) != rsp_cons_;
     }
+    // RING_FINAL_CHECK_FOR_RESPONSES: asks to be notified of the next
+    // response, then reports whether one arrived meanwhile.
+    bool final_check_for_responses() {
+        if (has_response()) return true;
+        ring_detail::index_at(shared_, ring_detail::kRspEvent).store(rsp_cons_ + 1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        return has_response();
+    }
     // The next response as a `T` (an rx ring's extra-info slot is read as
     // netif_extra_info).
     template <class T = Rsp>

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -23,15 +25,11 @@ struct CtxDeleter {
 };
 using Ctx = std::unique_ptr<void, CtxDeleter>;
 
-// Calls allowed with any arguments: I/O on fds already held, memory
-// housekeeping, waiting, time, signals to itself, exit.
+// Calls allowed with any arguments in every profile: I/O on fds already
+// held, memory housekeeping, waiting, time, signals to itself, exit.
 constexpr int kAnyArgs[] = {
-    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-    SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
-    SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(lseek), SCMP_SYS(close),
-    SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
-    SCMP_SYS(fallocate),
-    SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(close),
+    SCMP_SYS(fstat), SCMP_SYS(newfstatat),
     SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
     SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl),
     SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
@@ -47,6 +45,14 @@ constexpr int kAnyArgs[] = {
     SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
+// blkback's disk: positioned and vectored I/O, sync, io_uring.
+constexpr int kBlockAnyArgs[] = {
+    SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
+    SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(lseek),
+    SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
+    SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+};
+
 // What glibc's dynamic loader and libc start-up add, for the Loader stage.
 constexpr int kLoaderAnyArgs[] = {
     SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
@@ -59,7 +65,7 @@ constexpr int kLoaderAnyArgs[] = {
 
 }  // namespace
 
-Status install_backend_filter(FilterStage stage, int exec_fd) {
+Status install_backend_filter(FilterStage stage, int exec_fd, Profile profile) {
     Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
     if (!ctx) return make_error("seccomp_init failed");
     int rc = 0;
@@ -69,6 +75,10 @@ Status install_backend_filter(FilterStage stage, int exec_fd) {
                                         static_cast<unsigned>(args.size()), args.begin());
     };
     for (int nr : kAnyArgs) allow(nr, {});
+    const bool block = profile == Profile::block || stage == FilterStage::Loader;
+    const bool net = profile == Profile::net || stage == FilterStage::Loader;
+    if (block)
+        for (int nr : kBlockAnyArgs) allow(nr, {});
 #if defined(__SANITIZE_ADDRESS__)
     // Sanitized builds only: UBSan's vptr check probes an object's memory
     // through a pipe (IsAccessibleMemoryRange); without it a sanitized
@@ -87,8 +97,12 @@ Status install_backend_filter(FilterStage stage, int exec_fd) {
     allow(SCMP_SYS(kill), {SCMP_A0(SCMP_CMP_EQ, self)});
     for (int cmd : {F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC})
         allow(SCMP_SYS(fcntl), {SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd))});
-    // The disk's size and secure discard (blk/uring_disk), non-blocking mode.
-    const scmp_datum_t ioctls[] = {BLKGETSIZE64, BLKSECDISCARD, FIONBIO, FIONREAD};
+    // Non-blocking mode; the disk's size and secure discard (blk/uring_disk);
+    // the TAP's offloads (net/tap), which only touch the device of a TAP fd
+    // already held (any other fd answers EINVAL/ENOTTY).
+    std::vector<scmp_datum_t> ioctls = {FIONBIO, FIONREAD};
+    if (block) ioctls.insert(ioctls.end(), {BLKGETSIZE64, BLKSECDISCARD});
+    if (net) ioctls.push_back(TUNSETOFFLOAD);
     for (scmp_datum_t cmd : ioctls)
         allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, cmd)});
     for (int opt : {PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS})
