@@ -214,14 +214,12 @@ TEST(NicConfigFile, Warnings) {
     auto b = build_ok("name='a'\ntype='pvh'\nvif=['mac=00:16:3e:00:00:01,model=e1000',\n"
                       "'mac=00:16:3e:00:00:01,bridge=b']\n");
     EXPECT_EQ(b.warnings,
-              (Strings{"t.cfg:3: warning: 'vif' is checked, but xenolith does not attach network "
-                       "devices yet; ignored",
-                       "t.cfg:3: warning: vif: model= and type=ioemu only apply to HVM guests, and "
+              (Strings{"t.cfg:3: warning: vif: model= and type=ioemu only apply to HVM guests, and "
                        "this one is pvh; ignored",
                        "t.cfg:3: warning: vif: mac 00:16:3e:00:00:01 is also used by the vif at "
                        "line 3"}));
     auto hvm = build_ok("name='a'\ntype='hvm'\nvif=['model=e1000,type=ioemu']\n");
-    EXPECT_EQ(hvm.warnings.size(), 1u);
+    EXPECT_EQ(hvm.warnings.size(), 0u);
 }
 
 TEST(NicConfigFile, XmEraKeysStillOnlyWarn) {
