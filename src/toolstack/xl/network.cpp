@@ -63,7 +63,7 @@ int cmd_network_attach(const Args& a) {
         }
     }
     if (dryrun_only) {
-        std::printf("vif: %s", config::nic_to_libxl_json(nic, devid_given).c_str());
+        std::printf("vif: %s\n", config::nic_to_libxl_json(nic, devid_given).c_str());
         if (std::ferror(stdout) || std::fflush(stdout)) {
             std::perror("stdout");
             std::exit(-1);
