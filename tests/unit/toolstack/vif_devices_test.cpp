@@ -1,14 +1,18 @@
 // VifDevices against a real XenstoreService (scripts reach it with Debian's
 // xenstore-write), the recording DeviceBackends, real TAP devices and real
-// hotplug scripts. The test process moves into a network namespace of its
-// own first, so no TAP it makes is ever seen by the host.
+// hotplug scripts (a fake one, and Xen's vif-bridge from dist/scripts). The
+// test process moves into a network namespace of its own first (and a
+// mount namespace whose /sys shows it), so no TAP or bridge it makes is
+// ever seen by the host.
 #include "toolstack/daemon/vif_devices.hpp"
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -59,6 +63,11 @@ protected:
         // This thread (and the threads and scripts it starts) gets a
         // network namespace of its own: the TAPs made here never reach the host.
         own_netns_ = ::unshare(CLONE_NEWNET) == 0;
+        // /sys/class/net of this namespace, for the scripts (as ip netns exec).
+        own_sysfs_ = own_netns_ && ::unshare(CLONE_NEWNS) == 0 &&
+                     ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0 &&
+                     ::umount2("/sys", MNT_DETACH) == 0 &&
+                     ::mount("sysfs", "/sys", "sysfs", 0, nullptr) == 0;
     }
 
     void SetUp() override {
@@ -124,6 +133,7 @@ protected:
     std::string log() { return read_file(dir_ + "/log"); }
 
     static inline bool own_netns_ = false;
+    static inline bool own_sysfs_ = false;
     std::string dir_;
     NoRings rings_;
     std::unique_ptr<xenstore::XenstoreService> store_;
@@ -338,6 +348,37 @@ TEST_F(VifDevicesTest, defaults_fill_only_what_vif_left_out) {
     auto r = devices_->attach(kDomid, nic(2, "script=" + s));
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("backend 'Domain-2'"), std::string::npos);
+}
+
+// Xen's own vif-bridge (dist/scripts) through VifDevices: the TAP joins the
+// bridge named in xenstore at online and leaves it at offline.
+TEST_F(VifDevicesTest, vif_bridge_script_then_tap_enslaved_then_released) {
+    if (!own_sysfs_) GTEST_SKIP() << "needs a mount namespace for /sys";
+    const std::string scripts = dir_ + "/scripts";
+    fs::copy(XENOLITH_DIST_SCRIPTS, scripts);
+    ::setenv("XEN_LOCK_DIR", (dir_ + "/locks").c_str(), 1);
+    ::setenv("XEN_HOTPLUG_LOG", (dir_ + "/hotplug.log").c_str(), 1);
+    ASSERT_EQ(std::system("ip link add xtbr0 type bridge && ip link set xtbr0 up"), 0);
+    devices_->set_defaults(VifDefaults{scripts + "/vif-bridge", "xtbr0", std::nullopt,
+                                       std::nullopt},
+                           true);
+    auto r = devices_->attach(kDomid, nic(0));
+    ASSERT_TRUE(r.ok()) << r.error().what;
+    EXPECT_EQ(store_->read(kBack + "/hotplug-status"), "connected");
+    EXPECT_EQ(std::system("ip -o link show dev vif5.0 | grep -q ' master xtbr0 '"), 0);
+    ASSERT_TRUE(devices_->detach(kDomid, 0));
+    EXPECT_TRUE(nothing_left());
+    EXPECT_NE(std::system("ip -o link show master xtbr0 | grep -q ."), 0);  // no port left
+    // A bridge that is not there: the script's own message, nothing left.
+    devices_->set_defaults(VifDefaults{scripts + "/vif-bridge", "nosuchbr", std::nullopt,
+                                       std::nullopt},
+                           true);
+    r = devices_->attach(kDomid, nic(0));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().what.find("Could not find bridge device nosuchbr"), std::string::npos)
+        << r.error().what;
+    EXPECT_TRUE(nothing_left());
+    (void)std::system("ip link del xtbr0");
 }
 
 TEST(VifTapTest, queue_count_is_one_per_cpu_at_most_eight) {
