@@ -170,6 +170,13 @@ void BlockBackends::stop_vbd(domid_t domid, std::uint32_t devid) {
     if (it != served_.end()) remove_locked(it);
 }
 
+Status BlockBackends::start_vif(domid_t, const toolstack::VifNodes&, const config::NicConfig& nic,
+                                std::vector<UniqueFd>) {
+    return make_error(fmt::format("vif {}: network back-ends are not available", nic.devid));
+}
+
+void BlockBackends::stop_vif(domid_t, std::uint32_t) {}
+
 void BlockBackends::stop_all(domid_t domid) {
     std::lock_guard lock(mu_);
     auto it = served_.lower_bound({domid, 0});

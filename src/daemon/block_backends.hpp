@@ -46,6 +46,11 @@ public:
     Status start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
                      const config::DiskConfig& disk, const toolstack::VbdOpen& open) override;
     void stop_vbd(domid_t domid, std::uint32_t devid) override;
+    // Network back-ends are not launched here yet: start_vif refuses (the
+    // toolstack then undoes the vif), stop_vif has nothing to stop.
+    Status start_vif(domid_t domid, const toolstack::VifNodes& nodes,
+                     const config::NicConfig& nic, std::vector<UniqueFd> taps) override;
+    void stop_vif(domid_t domid, std::uint32_t devid) override;
     void stop_all(domid_t domid) override;
 
     // The process serving vbd `devid` of `domid` (-1: none right now).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
+#include "toolstack/config/xl_conf.hpp"
 #include "daemon/block_backends.hpp"
 #include "daemon/xenstore_glue.hpp"
 #include "domain/vcpu.hpp"
@@ -91,6 +92,14 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         h->services_->serial_input = h->serial_input_.get();
     }
     if (!opts.dump_dir.empty()) h->toolstack_->set_dump_dir(opts.dump_dir);
+    // xl.conf as xl reads it: a file that does not parse is refused (it
+    // would change every domain's devices); one that is absent is libxl's
+    // defaults.
+    auto xl_conf = config::load_xl_conf(opts.xl_conf);
+    if (!xl_conf) return xl_conf.error();
+    for (const auto& w : xl_conf->warnings) log::warn("{}", w.str());
+    h->toolstack_->set_vif_defaults(toolstack::vif_defaults(*xl_conf),
+                                    xl_conf->run_hotplug_scripts);
     if (h->kvm_) {
         h->log_.append_line(fmt::format(
             "(XEN) xenolith {} on KVM; hypercall transport: {}", XENOLITH_VERSION,

@@ -163,7 +163,7 @@ void trim_when_quiet(unsigned& trimmed_churn) {
 void usage() {
     std::fprintf(stderr,
                  "Usage: xenolithd [--run-dir DIR] [--log-dir DIR] [--xenstore-socket PATH] "
-                 "[--serial-input PATH] [--dump-dir DIR] [--verbose]\n"
+                 "[--serial-input PATH] [--dump-dir DIR] [--xl-conf PATH] [--verbose]\n"
                  "  --run-dir DIR  control socket directory (default $XENOLITH_RUN_DIR or "
                  "/run/xenolith)\n"
                  "  --log-dir DIR  console logs, guest-NAME.log (default /var/log/xen/console)\n"
@@ -176,7 +176,9 @@ void usage() {
 
                  "  --dump-dir DIR  cores of on_*=coredump-* domains, as DIR/NAME (default\n"
                  "                 RUNDIR/dump with a run dir other than /run/xenolith, else\n"
-                 "                 /var/lib/xen/dump, xl's XEN_DUMP_DIR)\n",
+                 "                 /var/lib/xen/dump, xl's XEN_DUMP_DIR)\n"
+                 "  --xl-conf PATH  xl.conf for vif.default.* and run_hotplug_scripts (default\n"
+                 "                 /etc/xen/xl.conf; absent: libxl's defaults)\n",
                  xenstore::kDefaultSocketPath);
 }
 
@@ -201,16 +203,18 @@ int main(int argc, char** argv) {
                                       {"xenstore-socket", required_argument, nullptr, 'x'},
                                       {"serial-input", required_argument, nullptr, 's'},
                                       {"dump-dir", required_argument, nullptr, 'd'},
+                                      {"xl-conf", required_argument, nullptr, 'c'},
                                       {"verbose", no_argument, nullptr, 'v'},
                                       {"help", no_argument, nullptr, 'h'},
                                       {nullptr, 0, nullptr, 0}};
-    for (int c; (c = getopt_long(argc, argv, "r:l:x:d:s:vh", longopts, nullptr)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "r:l:x:d:s:c:vh", longopts, nullptr)) != -1;) {
         switch (c) {
             case 'r': opts.run_dir = optarg; break;
             case 'l': opts.console_log_dir = optarg; break;
             case 'x': opts.xenstore_socket = optarg; break;
             case 's': opts.serial_input = optarg; break;
             case 'd': opts.dump_dir = optarg; break;
+            case 'c': opts.xl_conf = optarg; break;
             case 'v': log::set_level(log::Level::debug); break;
             case 'h': usage(); return 0;
             default: usage(); return 2;

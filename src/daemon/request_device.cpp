@@ -1,6 +1,6 @@
-// The device requests: block-attach, block-detach, block-list, network-list, cd-insert
-// (cd-eject is a cd-insert without media), and the disks of a create
-// request. xl parses a disk spec to print its errors and -N's JSON; the
+// The device requests: block-attach, block-detach, block-list,
+// network-attach, network-detach, network-list, cd-insert (cd-eject is a
+// cd-insert without media), and the disks and vifs of a create request. xl parses a disk spec to print its errors and -N's JSON; the
 // daemon parses it again (xl is a client, not trusted) and opens nothing
 // the client could not (ActAsCaller).
 #include <fcntl.h>
@@ -88,6 +88,41 @@ Result<std::vector<config::DiskConfig>> parse_request_disks(const json& req) {
                 return make_error(fmt::format("{}disk '{}': another disk is device {} too",
                                               where_prefix(*d), d->vdev, d->device_number));
         out.push_back(std::move(*d));
+    }
+    return out;
+}
+
+Result<std::vector<config::NicConfig>> parse_request_nics(const json& req) {
+    std::vector<config::NicConfig> out;
+    const auto it = req.find("nics");
+    if (it == req.end()) return out;
+    if (!it->is_array()) return make_error("create: nics must be a list");
+    for (const json& entry : *it) {
+        if (!entry.is_object() || !entry.contains("spec") || !entry["spec"].is_string() ||
+            !entry.contains("devid") || !entry["devid"].is_number_unsigned())
+            return make_error("create: each vif needs its spec and devid");
+        config::NicConfig n;
+        n.spec = entry["spec"].get<std::string>();
+        n.where.file = entry.value("file", std::string());
+        n.where.line = entry.value("line", 0u);
+        n.where.column = entry.value("column", 0u);
+        const std::uint64_t devid = entry["devid"].get<std::uint64_t>();
+        if (devid > INT32_MAX) return make_error("create: a vif's devid is out of range");
+        n.devid = static_cast<std::uint32_t>(devid);
+        bool devid_given = false;
+        std::size_t bridge_offset = 0;
+        config::SpecIssues issues;
+        if (!config::parse_nic_spec(n.spec, n, devid_given, bridge_offset, issues)) {
+            const std::string at = n.where.file.empty()
+                                       ? std::string()
+                                       : fmt::format("{}:{}:{}: ", n.where.file, n.where.line,
+                                                     n.where.column + issues.error->offset);
+            return make_error(fmt::format("create: {}vif: {}", at, issues.error->message));
+        }
+        for (const auto& other : out)
+            if (other.devid == n.devid)
+                return make_error(fmt::format("create: vif devid {} is given twice", n.devid));
+        out.push_back(std::move(n));
     }
     return out;
 }
@@ -230,6 +265,61 @@ json network_list(Hypervisor& hv, const json& req) {
     return {{"ok", true}, {"nics", rows}};
 }
 
+// libxl_device_nic_add, as xl network-attach calls it: the arguments
+// parsed again, the daemon's xl.conf defaults, the next devid unless
+// devid= was given.
+json network_attach(Hypervisor& hv, const json& req) {
+    const auto domid = request_domid(req);
+    if (!domid || !req.contains("args") || !req["args"].is_array())
+        return fail("network-attach: a domid and the vif's settings are required");
+    config::NicConfig nic;
+    bool devid_given = false;
+    for (const json& arg : req["args"]) {
+        if (!arg.is_string()) return fail("network-attach: each setting is a string");
+        config::SpecIssues issues;
+        if (!config::parse_nic_argument(arg.get<std::string>(), nic, devid_given, issues))
+            return failed({issues.error->message}, kLibxlInval);
+    }
+    if (*domid == 0)
+        return failed({"xenolith: domain 0 is the host; vifs are attached to guests only"});
+    auto d = guest(hv, *domid);
+    if (!d)
+        return failed({no_domain_type(*domid),
+                       libxl_error("libxl_device.c:1486:device_addrm_aocomplete",
+                                   control::kNoDomid, "unable to add device")});
+    auto attached = hv.toolstack().attach_nic(d->domid(), nic, devid_given);
+    if (!attached) {
+        return failed({libxl_error("libxl_nic.c:libxl__device_nic_add", *domid,
+                                   attached.error().what),
+                       libxl_error("libxl_device.c:1481:device_addrm_aocomplete", *domid,
+                                   fmt::format("Unable to add vif with id {}", nic.devid))});
+    }
+    return {{"ok", true}, {"log", json::array()}, {"devid", attached->devid},
+            {"mac", config::to_string(*attached->mac)}};
+}
+
+// libxl_devid_to_device_nic / libxl_mac_to_device_nic, then
+// libxl_device_nic_remove.
+json network_detach(Hypervisor& hv, const json& req) {
+    const auto domid = request_domid(req);
+    if (!domid || !(req.contains("devid") || req.contains("mac")))
+        return fail("network-detach: a domid and a devid or MAC are required");
+    const json unknown{{"ok", false}, {"unknown_device", true}, {"rc", 1}, {"error", ""}};
+    auto d = guest(hv, *domid);
+    if (!d) return unknown;
+    std::optional<std::uint32_t> devid;
+    if (req.contains("mac") && req["mac"].is_string()) {
+        std::string why;
+        if (auto mac = config::parse_mac(req["mac"].get<std::string>(), why))
+            devid = hv.toolstack().vifs().devid_of_mac(d->domid(), *mac);
+    } else if (req["devid"].is_number_integer() && req["devid"].get<std::int64_t>() >= 0 &&
+               req["devid"].get<std::int64_t>() <= INT32_MAX) {
+        devid = static_cast<std::uint32_t>(req["devid"].get<std::int64_t>());
+    }
+    if (!devid || !hv.toolstack().detach_nic(d->domid(), *devid)) return unknown;
+    return {{"ok", true}};
+}
+
 // libxl_cdrom_insert: HVM guests only, a drive the domain has as cdrom.
 json cd_insert(Hypervisor& hv, const json& req) {
     const auto domid = request_domid(req);
@@ -259,6 +349,8 @@ constexpr RequestHandler kDeviceRequests[] = {
     {"block-detach", block_detach},
     {"block-list", block_list},
     {"cd-insert", cd_insert},
+    {"network-attach", network_attach},
+    {"network-detach", network_detach},
     {"network-list", network_list},
 };
 

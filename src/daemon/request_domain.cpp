@@ -143,6 +143,9 @@ Result<toolstack::GuestConfig> parse_create_request(Hypervisor& hv, const json& 
     auto disks = parse_request_disks(req);
     if (!disks) return fail(disks.error().what);
     cfg.disks = std::move(*disks);
+    auto nics = parse_request_nics(req);
+    if (!nics) return fail(nics.error().what);
+    cfg.nics = std::move(*nics);
     cfg.owner = caller_credentials();
     b.console_log_dir = hv.options().console_log_dir;
     b.paused = req.value("paused", false);

@@ -74,6 +74,9 @@ std::span<const RequestHandler> device_requests();
 // The disks of a create request ("disks": [{"spec", "file", "line",
 // "column"}]), parsed again here (request_device.cpp).
 Result<std::vector<config::DiskConfig>> parse_request_disks(const nlohmann::json& req);
+// The vifs of a create request ("nics": [{"spec", "devid", "file", "line",
+// "column"}]), parsed again here; a devid= in the spec wins over "devid".
+Result<std::vector<config::NicConfig>> parse_request_nics(const nlohmann::json& req);
 // Whether the requesting client could open the disk's image itself (read,
 // and write for a writable disk); the error names the disk and the file.
 Status check_disk_access(const config::DiskConfig& disk);

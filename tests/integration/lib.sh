@@ -24,7 +24,16 @@ if [ "${XENOLITH_SERIAL_FIFO:-0}" = 1 ]; then
     mkfifo "$work/serial"
     daemon_args+=(--serial-input "$work/serial")
 fi
-"$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
+# A suite may set, before sourcing: daemon_xl_conf (the daemon's xl.conf,
+# else an empty one: the host's /etc/xen/xl.conf never leaks into a test)
+# and daemon_netns (a network namespace the suite made, for the TAPs the
+# daemon creates).
+if [ -z "${daemon_xl_conf:-}" ]; then daemon_xl_conf="$work/xl.conf"; : >"$daemon_xl_conf"; fi
+daemon_args+=(--xl-conf "$daemon_xl_conf")
+export XENOLITH_XL_CONF="$daemon_xl_conf"  # xl reads the same one
+daemon_wrap=()
+[ -n "${daemon_netns:-}" ] && daemon_wrap=(ip netns exec "$daemon_netns")
+"${daemon_wrap[@]}" "$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
     "${daemon_args[@]}" >"$work/xenolithd.log" 2>&1 &
 daemon=$!
 stop_daemon() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }

@@ -158,7 +158,7 @@ refused_all=yes
 for c in $cmds; do
     # xl_cmdtable.c's can_dryrun commands (cd-insert/-eject take -N and,
     # as in 4.17, act anyway: xl_cdrom.c never looks at dryrun_only).
-    case $c in create|config-update|vcpu-pin|block-attach|cd-insert|cd-eject) continue ;; esac
+    case $c in create|config-update|vcpu-pin|block-attach|network-attach|cd-insert|cd-eject) continue ;; esac
     # Arguments that would act on cli-dry if -N were ignored.
     timeout 10 "$xl" -N "$c" cli-dry 0 1 >"$work/out" 2>"$work/err" </dev/null
     rc=$?

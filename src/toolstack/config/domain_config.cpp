@@ -135,7 +135,6 @@ private:
         for (const Setting& s : in_.settings) {
             const KeyInfo* info = find_key(s.key);
             if (info && info->implemented) {
-                warn_if_not_attached(s);
                 continue;
             }
             if (info) {
@@ -538,15 +537,6 @@ private:
 
     // ---- devices ------------------------------------------------------------
 
-    // vif= is parsed and checked in full, but nothing attaches it until the
-    // network back-end exists (disk= is attached at create).
-    void warn_if_not_attached(const Setting& s) {
-        if (!s.value.is_list() || s.value.items.empty()) return;
-        if (s.key == "vif") {
-            warn(s, "'vif' is checked, but xenolith does not attach network devices yet; ignored");
-        }
-    }
-
     // Where byte `offset` of a disk/vif string lies in the file. Exact unless
     // the string has escapes before that point.
     static SourcePos pos_in(const Setting& s, const Value& item, std::size_t offset) {
@@ -641,6 +631,7 @@ private:
             SpecIssues issues;
             parse_nic_spec(item.text, nic, devid_given, bridge_offset, issues);
             if (Status st = report(s, item, issues); !st) return st;
+            nic.spec = item.text;
             nic.where = pos_in(s, item, 0);
             nic.bridge_pos = pos_in(s, item, bridge_offset);
             const auto [it, fresh] = by_devid.emplace(nic.devid, out_.nics.size());

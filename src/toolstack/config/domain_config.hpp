@@ -110,8 +110,8 @@ struct DomainConfig {
     std::optional<Value> cpus;
     std::optional<Value> cpus_soft;
 
-    // disk= and vif=, parsed and checked. Disks are attached at create;
-    // nothing attaches vifs yet (build_domain_config warns).
+    // disk= and vif=, parsed and checked; both are attached at create
+    // (disks first, as libxl).
     std::vector<DiskConfig> disks;
     std::vector<NicConfig> nics;
 

@@ -399,6 +399,17 @@ std::string disk_to_libxl_json(const DiskConfig& disk) {
     return out;
 }
 
+json nic_to_json(const NicConfig& nic) { return nic_json(nic); }
+
+std::string nic_to_libxl_json(const NicConfig& nic, bool devid_given) {
+    json j = nic_json(nic);
+    if (!devid_given) j.erase("devid");
+    std::string out;
+    put(out, j, "nics", 0);
+    out += '\n';
+    return out;
+}
+
 std::string to_libxl_json(const DomainConfig& cfg, const HostTopology* host) {
     return libxl_json_text(to_json(cfg, host));
 }

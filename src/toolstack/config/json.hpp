@@ -62,6 +62,13 @@ nlohmann::json disk_to_json(const DiskConfig& disk);
 // after "disk: "), final newline included.
 std::string disk_to_libxl_json(const DiskConfig& disk);
 
+// One libxl_device_nic, as the "nics" of a domain config hold it.
+nlohmann::json nic_to_json(const NicConfig& nic);
+// What `xl -N network-attach` prints for `nic` (libxl_device_nic_to_json
+// after "vif: "), final newline included. `devid_given`: xl's devid stays
+// -1 (left out) unless devid= was written.
+std::string nic_to_libxl_json(const NicConfig& nic, bool devid_given);
+
 // What `xl create -n` prints for `cfg`.
 std::string to_libxl_json(const DomainConfig& cfg, const HostTopology* host = nullptr);
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <limits>
@@ -168,6 +169,14 @@ class NicSpecParser {
 public:
     NicSpecParser(std::string_view spec, NicConfig& out, SpecIssues& issues)
         : spec_(spec), out_(out), issues_(issues) {}
+
+    // One setting as it is (xl network-attach's arguments).
+    bool parse_one(bool& devid_given) {
+        devid_given_ = devid_given;
+        setting(spec_, 0);
+        devid_given = devid_given_;
+        return !issues_.failed();
+    }
 
     bool parse(bool& devid_given, std::size_t& bridge_offset) {
         std::size_t pos = 0;
@@ -411,6 +420,28 @@ std::optional<NicRate> parse_nic_rate(std::string_view text, std::string& why) {
     rate.interval_usecs = static_cast<std::uint32_t>(interval_usecs);
     rate.bytes_per_interval = bytes_per_sec * interval_usecs / 1000000;
     return rate;
+}
+
+bool parse_nic_argument(std::string_view arg, NicConfig& out, bool& devid_given,
+                        SpecIssues& issues) {
+    static constexpr std::string_view kXlKeys[] = {
+        "type", "mac", "bridge", "netdev", "gatewaydev", "ip", "script", "backend", "vifname",
+        "model", "rate", "forwarddev", "accel", "devid", "mtu", "vlan"};
+    const auto eq = arg.find('=');
+    const std::string_view key = arg.substr(0, eq);
+    const bool known =
+        eq == std::string_view::npos
+            ? (arg == "trusted" || arg == "untrusted")
+            : (std::find(std::begin(kXlKeys), std::end(kXlKeys), key) != std::end(kXlKeys) ||
+               key.substr(0, 5) == "colo_");
+    if (!known) return issues.fail(0, fmt::format("unrecognized argument `{}'", arg));
+    SpecIssues mine;
+    NicSpecParser(arg, out, mine).parse_one(devid_given);
+    if (mine.failed() && (key == "mac" || key == "type"))
+        return issues.fail(0, fmt::format("Invalid parameter `{}'.", key));
+    if (mine.failed()) issues.error = mine.error;
+    for (auto& w : mine.warnings) issues.warnings.push_back(std::move(w));
+    return !issues.failed();
 }
 
 bool parse_nic_spec(std::string_view spec, NicConfig& out, bool& devid_given,

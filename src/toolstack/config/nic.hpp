@@ -33,13 +33,14 @@ struct NicRate {
 };
 
 struct NicConfig {
+    std::string spec;      // as written (the daemon parses it again)
     SourcePos where;       // the spec string in the config file
     SourcePos bridge_pos;  // the bridge= value, for messages about the host's bridges
 
     // The device id: the entry's index in vif= unless devid= says otherwise.
     std::uint32_t devid = 0;
-    // Absent: chosen when the device is attached (xl picks a random
-    // 00:16:3e:xx:xx:xx). xenolith does not attach vifs yet, so none is made.
+    // Absent: chosen when the device is attached (a random
+    // 00:16:3e:xx:xx:xx, as libxl picks one).
     std::optional<MacAddress> mac;
     std::optional<std::string> bridge;
     std::optional<std::string> ip;       // one or more addresses, space-separated
@@ -61,6 +62,13 @@ struct NicConfig {
 // issues.error says what and where.
 bool parse_nic_spec(std::string_view spec, NicConfig& out, bool& devid_given,
                     std::size_t& bridge_offset, SpecIssues& issues);
+
+// One command-line argument of `xl network-attach` (xl's parse_nic_config
+// token): a single setting, never split at commas. On failure issues.error
+// holds xl's own message ("unrecognized argument `x'", "Invalid parameter
+// `mac'.") or, for a value xl would take but xenolith refuses, what is wrong.
+bool parse_nic_argument(std::string_view arg, NicConfig& out, bool& devid_given,
+                        SpecIssues& issues);
 
 // "00:16:3e:01:02:03": six groups of one or two hex digits separated by
 // colons, naming a unicast address. nullopt with `why` set otherwise.

@@ -18,9 +18,35 @@ void RecordingDeviceBackends::stop_vbd(domid_t domid, std::uint32_t devid) {
     calls_.push_back({"stop_vbd", domid, devid, {}, {}});
 }
 
+Status RecordingDeviceBackends::start_vif(domid_t domid, const VifNodes& nodes,
+                                          const config::NicConfig& nic,
+                                          std::vector<UniqueFd> taps) {
+    std::lock_guard lock(mu_);
+    calls_.push_back({"start_vif", domid, nodes.devid, nodes.backend_path, {}, taps.size()});
+    if (std::find(fail_devids_.begin(), fail_devids_.end(), nodes.devid) != fail_devids_.end())
+        return make_error("vif " + std::to_string(nic.devid) + ": back-end failed to start");
+    taps_[{domid, nodes.devid}] = std::move(taps);
+    return ok_status();
+}
+
+void RecordingDeviceBackends::stop_vif(domid_t domid, std::uint32_t devid) {
+    std::lock_guard lock(mu_);
+    calls_.push_back({"stop_vif", domid, devid, {}, {}});
+    taps_.erase({domid, devid});
+}
+
 void RecordingDeviceBackends::stop_all(domid_t domid) {
     std::lock_guard lock(mu_);
     calls_.push_back({"stop_all", domid, 0, {}, {}});
+    std::erase_if(taps_, [&](const auto& kv) { return kv.first.first == domid; });
+}
+
+std::size_t RecordingDeviceBackends::tap_fds_held(domid_t domid) {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& [key, fds] : taps_)
+        if (key.first == domid) n += fds.size();
+    return n;
 }
 
 std::vector<RecordingDeviceBackends::Call> RecordingDeviceBackends::calls() {

@@ -97,6 +97,19 @@ void DomainRecords::replace_disk(domid_t domid, const config::DiskConfig& disk) 
             if (d.device_number == disk.device_number) d = disk;
 }
 
+void DomainRecords::add_nic(domid_t domid, const config::NicConfig& nic) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        it->second.record.running.nics.push_back(nic);
+}
+
+void DomainRecords::remove_nic(domid_t domid, std::uint32_t devid) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(domid); it != entries_.end())
+        std::erase_if(it->second.record.running.nics,
+                      [&](const config::NicConfig& n) { return n.devid == devid; });
+}
+
 std::optional<Credentials> DomainRecords::owner(domid_t domid) {
     std::lock_guard lock(mu_);
     if (auto it = entries_.find(domid); it != entries_.end()) return it->second.record.running.owner;
@@ -108,12 +121,14 @@ nlohmann::json DomainRecords::libxl_config(domid_t domid, Owner owner,
     nlohmann::json cfg;
     std::uint64_t target = 0, static_max = 0;
     std::vector<config::DiskConfig> disks;
+    std::vector<config::NicConfig> nics;
     {
         std::lock_guard lock(mu_);
         const Entry* e = find_locked(domid, owner);
         if (!e) return nullptr;
         cfg = e->record.running.libxl_json;  // copied: printed outside the lock
         disks = e->record.running.disks;
+        nics = e->record.running.nics;
         target = e->record.target_kib;
         static_max = e->record.static_max_kib;
     }
@@ -132,6 +147,13 @@ nlohmann::json DomainRecords::libxl_config(domid_t domid, Owner owner,
             nlohmann::json list = nlohmann::json::array();
             for (const auto& d : disks) list.push_back(config::disk_to_json(d));
             cfg["disks"] = std::move(list);
+        }
+        // The vifs likewise, with the MAC each was given.
+        cfg.erase("nics");
+        if (!nics.empty()) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& n : nics) list.push_back(config::nic_to_json(n));
+            cfg["nics"] = std::move(list);
         }
     }
     return cfg;

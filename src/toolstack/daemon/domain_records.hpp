@@ -49,6 +49,9 @@ public:
     void add_disk(domid_t domid, const config::DiskConfig& disk);
     void remove_disk(domid_t domid, std::uint32_t devid);
     void replace_disk(domid_t domid, const config::DiskConfig& disk);
+    // network-attach / network-detach, likewise.
+    void add_nic(domid_t domid, const config::NicConfig& nic);
+    void remove_nic(domid_t domid, std::uint32_t devid);
     // The owner's credentials recorded at create (for block-attach's opener
     // when a request has none); nullopt without a record.
     std::optional<Credentials> owner(domid_t domid);

@@ -12,6 +12,7 @@
 
 #include "domain/domain_builder.hpp"
 #include "toolstack/config/disk.hpp"
+#include "toolstack/config/nic.hpp"
 #include "toolstack/daemon/device_backends.hpp"
 
 namespace xenolith::toolstack {
@@ -46,6 +47,10 @@ struct GuestConfig {
     // disk=, then what block-attach/-detach and cd-insert changed: what a
     // restart attaches and `xl list -l` shows.
     std::vector<config::DiskConfig> disks;
+    // vif=, then what network-attach/-detach changed; once attached, each
+    // with the MAC it was given (a restart keeps it, as libxl's stored
+    // configuration does).
+    std::vector<config::NicConfig> nics;
     // Whose rights the disks are opened with (the xl client that created
     // the domain); nullopt: the daemon's own.
     std::optional<Credentials> owner;

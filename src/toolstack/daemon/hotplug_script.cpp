@@ -125,8 +125,10 @@ Environment vif_hotplug_env(const VifNodes& nodes, const std::string& script,
                             const std::string& gatewaydev, const std::string& xenstore_socket) {
     Environment env = device_hotplug_env(nodes, script, xenstore_socket);
     env.emplace_back("netdev", gatewaydev);
-    env.emplace_back("vif", "vif" + std::to_string(nodes.frontend_domid) + "." +
-                                std::to_string(nodes.devid));
+    env.emplace_back("vif", !nodes.ifname.empty()
+                                ? nodes.ifname
+                                : "vif" + std::to_string(nodes.frontend_domid) + "." +
+                                      std::to_string(nodes.devid));
     return env;
 }
 

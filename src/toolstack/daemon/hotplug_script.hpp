@@ -25,7 +25,7 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 
 struct HotplugScript {
     std::string script;  // absolute path, as the back-end's "script" node holds it
-    std::string action;  // "add" or "remove"
+    std::string action;  // "add"/"remove" (a vbd), "online"/"offline" (a PV vif)
     Environment env;     // added to (and overriding) the daemon's environment
     std::chrono::milliseconds timeout = kHotplugTimeout;
 };
@@ -44,8 +44,9 @@ Environment vbd_hotplug_env(const VbdNodes& nodes, const std::string& script,
                             const std::string& xenstore_socket);
 
 // get_hotplug_env for a PV vif: vbd_hotplug_env's keys with XENBUS_TYPE=vif,
-// plus `netdev` (the gatewaydev, empty when none) and `vif`, the interface
-// netback made: vif<domid>.<devid> (a vifname= is the script's to apply).
+// plus `netdev` (the gatewaydev, empty when none) and `vif`, the host
+// interface: the TAP the toolstack made, already named vifname= when one
+// is given (the scripts then have nothing to rename), else vif<domid>.<devid>.
 Environment vif_hotplug_env(const VifNodes& nodes, const std::string& script,
                             const std::string& gatewaydev, const std::string& xenstore_socket);
 

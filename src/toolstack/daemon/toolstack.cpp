@@ -19,6 +19,11 @@ Toolstack::Toolstack(domain::DomainTable& table, domain::Services& services,
     : table_(table),
       services_(services),
       vbds_(store, backends, VbdDevicesOptions{0, store.socket_path(), kHotplugTimeout}),
+      vifs_(store, backends, [&] {
+          VifDevicesOptions o;
+          o.xenstore_socket = store.socket_path();
+          return o;
+      }()),
       death_handler_([this] { death_handler(); }) {}
 
 Toolstack::~Toolstack() { stop(); }
@@ -50,6 +55,13 @@ Result<std::shared_ptr<Domain>> Toolstack::create(GuestConfig cfg) {
         table_.destroy(domid);
         return st.error();
     }
+    // libxl attaches the vifs after the disks (domcreate_launch_dm).
+    if (auto st = vifs_.attach_all(domid, cfg.nics); !st) {
+        vbds_.detach_all(domid);
+        table_.destroy(domid);
+        return st.error();
+    }
+    cfg.nics = vifs_.nics(domid);  // with the MACs they were given
     records_.add(domid, d->get(), std::move(cfg));
     if (!stay_paused) (*d)->unpause();
     return d;
@@ -59,7 +71,8 @@ bool Toolstack::destroy(domid_t domid) {
     auto d = table_.get(domid);
     if (!d) return false;
     // libxl__destroy_domid: the devices, then the domain (which takes its
-    // xenstore home with it).
+    // xenstore home with it). The vifs first: the reverse of create.
+    vifs_.detach_all(domid);
     vbds_.detach_all(domid);
     if (!table_.destroy(domid)) return false;
     records_.forget(domid, d.get());
@@ -83,6 +96,23 @@ bool Toolstack::detach_disk(domid_t domid, std::uint32_t devid) {
     if (!vbds_.detach(domid, devid)) return false;
     records_.remove_disk(domid, devid);
     return true;
+}
+
+Result<config::NicConfig> Toolstack::attach_nic(domid_t domid, config::NicConfig& nic,
+                                                bool devid_given) {
+    auto attached = vifs_.hotplug(domid, nic, devid_given);
+    if (attached) records_.add_nic(domid, *attached);
+    return attached;
+}
+
+bool Toolstack::detach_nic(domid_t domid, std::uint32_t devid) {
+    if (!vifs_.detach(domid, devid)) return false;
+    records_.remove_nic(domid, devid);
+    return true;
+}
+
+void Toolstack::set_vif_defaults(VifDefaults defaults, bool run_hotplug_scripts) {
+    vifs_.set_defaults(std::move(defaults), run_hotplug_scripts);
 }
 
 Status Toolstack::change_media(domid_t domid, const config::DiskConfig& media) {

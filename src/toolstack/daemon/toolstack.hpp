@@ -22,6 +22,7 @@
 #include "toolstack/daemon/domain_records.hpp"
 #include "toolstack/daemon/guest_config.hpp"
 #include "toolstack/daemon/vbd_devices.hpp"
+#include "toolstack/daemon/vif_devices.hpp"
 
 namespace xenolith::toolstack {
 
@@ -38,9 +39,10 @@ public:
     Toolstack(const Toolstack&) = delete;
     Toolstack& operator=(const Toolstack&) = delete;
 
-    // xl create: builds the domain (paused), attaches its disks, records
-    // its configuration and lets it run unless asked to keep it paused, as
-    // libxl and xl do. A disk that fails destroys the domain again.
+    // xl create: builds the domain (paused), attaches its disks and then
+    // its vifs, records its configuration and lets it run unless asked to
+    // keep it paused, as libxl and xl do. A disk or vif that fails destroys
+    // the domain again (its devices first).
     Result<std::shared_ptr<domain::Domain>> create(GuestConfig cfg);
     // xl destroy: its devices first (libxl__devices_destroy), then the
     // domain. False when no domain `domid` was there to destroy.
@@ -59,6 +61,18 @@ public:
     Status change_media(domid_t domid, const config::DiskConfig& media);
     // The domain's disks as attached.
     VbdDevices& vbds() { return vbds_; }
+    // xl network-attach: the vif (devid chosen when the spec gave none) is
+    // attached and joins the running configuration; returns it as attached
+    // (nic.devid is the devid it was given, also on failure).
+    Result<config::NicConfig> attach_nic(domid_t domid, config::NicConfig& nic,
+                                         bool devid_given);
+    // xl network-detach. False when the domain has no such vif.
+    bool detach_nic(domid_t domid, std::uint32_t devid);
+    // The domain's vifs as attached.
+    VifDevices& vifs() { return vifs_; }
+    // xl.conf's vif.default.* and run_hotplug_scripts, for vifs attached
+    // from now on.
+    void set_vif_defaults(VifDefaults defaults, bool run_hotplug_scripts);
     // xl rename: the table's name and the one a restart uses.
     Status rename(domid_t domid, const std::string& new_name);
     // xl config-update: what the next restart of `domid` builds (its
@@ -89,6 +103,7 @@ private:
     domain::DomainTable& table_;
     domain::Services& services_;
     VbdDevices vbds_;
+    VifDevices vifs_;
 
     DomainRecords records_;
     std::mutex dump_dir_mu_;

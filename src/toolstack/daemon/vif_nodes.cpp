@@ -44,6 +44,12 @@ Result<VifNodes> vif_nodes(const config::NicConfig& nic, domid_t domid, domid_t 
     n.bridge = nic.bridge.value_or(kDefaultVifBridge);
     n.script = xen_script_path(nic.script.value_or(kDefaultVifScript));
     n.mtu = nic.mtu.value_or(0) ? *nic.mtu : kDefaultVifMtu;
+    n.ifname = nic.ifname ? *nic.ifname : fmt::format("vif{}.{}", domid, nic.devid);
+    if (n.ifname.empty() || n.ifname.size() > kMaxIfnameLength) {
+        return refuse(nic, fmt::format("its host interface name '{}' is {} characters; Linux "
+                                       "allows 1 to {} (give it a shorter vifname=)",
+                                       n.ifname, n.ifname.size(), kMaxIfnameLength));
+    }
     const std::string mac = config::to_string(n.mac);
     const std::string handle = std::to_string(nic.devid);
 

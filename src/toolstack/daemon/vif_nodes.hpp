@@ -34,8 +34,12 @@ inline constexpr std::uint32_t kDefaultVifMtu = 1500;
 inline constexpr const char* kDefaultVifBridge = "xenbr0";
 inline constexpr const char* kDefaultVifScript = "vif-bridge";
 
+// Linux's longest interface name (IFNAMSIZ less the NUL).
+inline constexpr std::size_t kMaxIfnameLength = 15;
+
 struct VifNodes : DeviceNodes {
     config::MacAddress mac{};   // as written (generated when vif= gave none)
+    std::string ifname;         // the host interface: vifname=, else vif<domid>.<devid>
     std::string bridge;
     std::string script;         // absolute
     std::uint32_t mtu = kDefaultVifMtu;
@@ -53,7 +57,8 @@ config::MacAddress random_xen_mac();
 // bridge xenbr0, script vif-bridge (relative names under /etc/xen/scripts),
 // a MAC from `make_mac` when none is given, type vif, trusted. Fails, naming
 // the vif, for what libxl refuses: type=ioemu for a PV/PVH guest, a value too
-// long for xenstore.
+// long for xenstore, and a host interface name longer than Linux allows
+// (Linux's netback would truncate vif<domid>.<devid>; xenolith refuses).
 Result<VifNodes> vif_nodes(const config::NicConfig& nic, domid_t domid, domid_t backend_domid,
                            const std::function<config::MacAddress()>& make_mac = random_xen_mac);
 

@@ -173,6 +173,16 @@ std::optional<nlohmann::json> create_request_for(const config::DomainConfig& cfg
                          {"line", d.where.line},
                          {"column", d.where.column}});
     if (!disks.empty()) req["disks"] = std::move(disks);
+    // Each vif likewise, with the devid xl gave it (its place in vif=
+    // unless devid= says otherwise).
+    nlohmann::json nics = nlohmann::json::array();
+    for (const auto& n : cfg.nics)
+        nics.push_back({{"spec", n.spec},
+                        {"devid", n.devid},
+                        {"file", n.where.file},
+                        {"line", n.where.line},
+                        {"column", n.where.column}});
+    if (!nics.empty()) req["nics"] = std::move(nics);
     if (!add_affinity(cfg, h, req)) return std::nullopt;
     return req;
 }

@@ -113,8 +113,15 @@ const Command kCommands[] = {
      "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]", false, true},
     {"sysrq", cmd_sysrq, "Send a sysrq to a domain", "<Domain> <letter>", false, true},
     {"dump-core", cmd_dump_core, "Core dump a domain", "<Domain> <filename>", false, true},
+    {"network-attach", cmd_network_attach, "Create a new virtual network device",
+     "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] [ip=<ip>] [script=<script>] "
+     "[backend=<BackDomain>] [vifname=<name>] [rate=<rate>] [model=<model>] [accel=<accel>] "
+     "[mtu=<mtu>]",
+     true, true},
     {"network-list", cmd_network_list, "List virtual network interfaces for a domain",
      "<Domain(s)>"},
+    {"network-detach", cmd_network_detach, "Destroy a domain's virtual network device",
+     "<Domain> <DevId|mac>", false, true},
     {"block-attach", cmd_block_attach, "Create a new virtual block device",
      "<Domain> <disk-spec-component(s)>...", true, true},
     {"block-list", cmd_block_list, "List virtual block devices for a domain", "<Domain(s)>"},

@@ -142,6 +142,8 @@ int cmd_block_attach(const Args& a);
 int cmd_block_list(const Args& a);
 int cmd_block_detach(const Args& a);
 int cmd_network_list(const Args& a);
+int cmd_network_attach(const Args& a);
+int cmd_network_detach(const Args& a);
 int cmd_cd_insert(const Args& a);
 int cmd_cd_eject(const Args& a);
 

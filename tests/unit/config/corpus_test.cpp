@@ -20,11 +20,6 @@ std::string read_corpus(const std::string& name) {
     return ss.str();
 }
 
-// The one warning vif= gets while no back-end attaches network devices.
-std::string vif_note(const std::string& at) {
-    return at + ": warning: 'vif' is checked, but xenolith does not attach network devices yet; "
-                "ignored";
-}
 
 // Parsed with the bare file name as source, so messages do not depend on
 // where the tree is checked out.
@@ -66,7 +61,7 @@ TEST(Corpus, PvhWithDirectKernelAndExtra) {
     EXPECT_EQ(c.nics[0].bridge, "xenbr0");
     EXPECT_EQ(c.nics[0].devid, 0u);
     EXPECT_EQ(b.warnings,
-              (Strings{vif_note("pvh-direct-kernel.cfg:24")}));
+              Strings{});
 }
 
 TEST(Corpus, PvhWithPygrub) {
@@ -84,8 +79,7 @@ TEST(Corpus, PvhWithPygrub) {
     EXPECT_FALSE(b.cfg.nics[0].mac);  // chosen at attach time, as xl does
     EXPECT_EQ(b.cfg.nics[0].bridge, "xenbr0");
     EXPECT_EQ(b.warnings,
-              (Strings{"pvh-pygrub.cfg:4: warning: 'bootloader' is not supported by xenolith yet; ignored",
-                       vif_note("pvh-pygrub.cfg:8")}));
+              (Strings{"pvh-pygrub.cfg:4: warning: 'bootloader' is not supported by xenolith yet; ignored"}));
 }
 
 TEST(Corpus, HvmFirewallWithPassthroughVncSerialUsb) {
@@ -144,7 +138,7 @@ TEST(Corpus, GuestWithVifInDriverDomain) {
     EXPECT_EQ(b.cfg.disks[0].format, DiskFormat::raw);
     EXPECT_EQ(b.cfg.disks[0].vdev, "xvda");
     EXPECT_EQ(b.warnings,
-              (Strings{vif_note("vif-driver-backend.cfg:7")}));
+              Strings{});
     auto parsed = parse_config(read_corpus("vif-driver-backend.cfg"), "x");
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(parsed->find("vif")->value.items.at(0).text, "backend=Domain-1, bridge=br_lan");
@@ -167,7 +161,6 @@ TEST(Corpus, XmEraFile) {
     EXPECT_EQ(b.warnings,
               (Strings{"xm-era.cfg:11: warning: 'nics' is not an xl.cfg key (xl creates one network "
                        "interface per vif= entry); ignored",
-                       vif_note("xm-era.cfg:12"),
                        "xm-era.cfg:13: warning: 'ip' is not an xl.cfg key (" + ip_hint + "); ignored",
                        "xm-era.cfg:14: warning: 'netmask' is not an xl.cfg key (" + ip_hint + "); ignored",
                        "xm-era.cfg:15: warning: 'gateway' is not an xl.cfg key (" + ip_hint + "); ignored",
@@ -197,8 +190,7 @@ TEST(Corpus, HvmWithQcow2EmptyCdromAndRateLimitedE1000) {
     EXPECT_EQ(n.rate->bytes_per_interval, 250000u);
     EXPECT_EQ(n.rate->interval_usecs, 20000u);
     EXPECT_EQ(b.warnings,
-              (Strings{vif_note("hvm-windows.cfg:12"),
-                       "hvm-windows.cfg:13: warning: 'boot' is not supported by xenolith yet; ignored",
+              (Strings{"hvm-windows.cfg:13: warning: 'boot' is not supported by xenolith yet; ignored",
                        "hvm-windows.cfg:14: warning: 'vnc' is not supported by xenolith yet; ignored"}));
     const auto j = to_json(c);
     EXPECT_EQ(j["disks"], nlohmann::json::parse(
@@ -237,7 +229,7 @@ TEST(Corpus, XendEraDeviceLines) {
     ASSERT_TRUE(c.nics[1].rate);
     EXPECT_EQ(c.nics[1].rate->bytes_per_interval, 500000u);  // 10 MB/s for the default 50 ms
     EXPECT_EQ(c.nics[1].rate->interval_usecs, 50000u);
-    EXPECT_EQ(b.warnings, (Strings{vif_note("xm-legacy-devices.cfg:11")}));
+    EXPECT_EQ(b.warnings, Strings{});
 }
 
 TEST(Corpus, VnumaListOfLists) {

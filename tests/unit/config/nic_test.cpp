@@ -214,20 +214,18 @@ TEST(NicConfigFile, Warnings) {
     auto b = build_ok("name='a'\ntype='pvh'\nvif=['mac=00:16:3e:00:00:01,model=e1000',\n"
                       "'mac=00:16:3e:00:00:01,bridge=b']\n");
     EXPECT_EQ(b.warnings,
-              (Strings{"t.cfg:3: warning: 'vif' is checked, but xenolith does not attach network "
-                       "devices yet; ignored",
-                       "t.cfg:3: warning: vif: model= and type=ioemu only apply to HVM guests, and "
+              (Strings{"t.cfg:3: warning: vif: model= and type=ioemu only apply to HVM guests, and "
                        "this one is pvh; ignored",
                        "t.cfg:3: warning: vif: mac 00:16:3e:00:00:01 is also used by the vif at "
                        "line 3"}));
     auto hvm = build_ok("name='a'\ntype='hvm'\nvif=['model=e1000,type=ioemu']\n");
-    EXPECT_EQ(hvm.warnings.size(), 1u);
+    EXPECT_EQ(hvm.warnings.size(), 0u);
 }
 
 TEST(NicConfigFile, XmEraKeysStillOnlyWarn) {
     auto b = build_ok("name='a'\nnics=2\nip='10.0.0.2'\nhostname='h'\nvif=['bridge=xenbr0']\n");
     EXPECT_EQ(b.cfg.nics.size(), 1u);
-    ASSERT_EQ(b.warnings.size(), 4u);
+    ASSERT_EQ(b.warnings.size(), 3u);
     EXPECT_NE(b.warnings[0].find("'nics' is not an xl.cfg key"), std::string::npos);
     EXPECT_NE(b.warnings[1].find("'ip' is not an xl.cfg key"), std::string::npos);
     EXPECT_NE(b.warnings[2].find("'hostname' is not an xl.cfg key"), std::string::npos);
@@ -243,6 +241,69 @@ TEST(NicJson, LibxlShape) {
               R"("nictype":"vif","gatewaydev":"eth0","trusted":"True"}])"));
     // The typed JSON for the daemon has the same content.
     EXPECT_EQ(to_json(b.cfg)["nics"][1]["mac"], "00:16:3e:01:02:03");
+}
+
+// xl network-attach's arguments: one setting each, xl's messages for what
+// xl itself refuses.
+TEST(NicArgument, SettingsAccumulateAndCommasAreNotSplit) {
+    NicConfig n;
+    bool devid_given = false;
+    SpecIssues issues;
+    ASSERT_TRUE(parse_nic_argument("mac=00:16:3e:01:02:03", n, devid_given, issues));
+    ASSERT_TRUE(parse_nic_argument("bridge=br0", n, devid_given, issues));
+    ASSERT_TRUE(parse_nic_argument("trusted", n, devid_given, issues));
+    EXPECT_FALSE(devid_given);
+    ASSERT_TRUE(parse_nic_argument("devid=7", n, devid_given, issues));
+    EXPECT_TRUE(devid_given);
+    EXPECT_EQ(n.devid, 7u);
+    EXPECT_EQ(to_string(*n.mac), "00:16:3e:01:02:03");
+    EXPECT_EQ(n.bridge, "br0");
+    EXPECT_EQ(n.trusted, true);
+    // A comma is part of the value: not split into a second setting.
+    SpecIssues bad;
+    EXPECT_FALSE(parse_nic_argument("mtu=9000,bridge=br1", n, devid_given, bad));
+    EXPECT_TRUE(bad.failed());
+    EXPECT_EQ(n.bridge, "br0");
+}
+
+TEST(NicArgument, XlMessagesForUnknownAndInvalid) {
+    NicConfig n;
+    bool devid_given = false;
+    SpecIssues a, b, c, d;
+    EXPECT_FALSE(parse_nic_argument("colour=red", n, devid_given, a));
+    EXPECT_EQ(a.error->message, "unrecognized argument `colour=red'");
+    EXPECT_FALSE(parse_nic_argument("bogus", n, devid_given, b));
+    EXPECT_EQ(b.error->message, "unrecognized argument `bogus'");
+    EXPECT_FALSE(parse_nic_argument("mac=00:16:3e:zz:00:01", n, devid_given, c));
+    EXPECT_EQ(c.error->message, "Invalid parameter `mac'.");
+    EXPECT_FALSE(parse_nic_argument("type=e1000", n, devid_given, d));
+    EXPECT_EQ(d.error->message, "Invalid parameter `type'.");
+    SpecIssues w;
+    EXPECT_TRUE(parse_nic_argument("netdev=eth0", n, devid_given, w));
+    EXPECT_EQ(n.gatewaydev, "eth0");
+    EXPECT_EQ(w.warnings.size(), 1u);
+}
+
+TEST(NicArgument, LibxlJsonAsXlPrintsIt) {
+    NicConfig n;
+    bool devid_given = false;
+    SpecIssues issues;
+    for (const char* arg : {"bridge=br0", "mac=00:16:3e:01:02:03", "mtu=9000", "vifname=web0",
+                            "rate=10Mb/s@20ms", "untrusted"})
+        ASSERT_TRUE(parse_nic_argument(arg, n, devid_given, issues)) << arg;
+    EXPECT_EQ(nic_to_libxl_json(n, devid_given),
+              "{\n"
+              "    \"mtu\": 9000,\n"
+              "    \"mac\": \"00:16:3e:01:02:03\",\n"
+              "    \"bridge\": \"br0\",\n"
+              "    \"ifname\": \"web0\",\n"
+              "    \"rate_bytes_per_interval\": 25000,\n"
+              "    \"rate_interval_usecs\": 20000,\n"
+              "    \"trusted\": \"False\"\n"
+              "}\n");
+    ASSERT_TRUE(parse_nic_argument("devid=2", n, devid_given, issues));
+    EXPECT_NE(nic_to_libxl_json(n, devid_given).find("{\n    \"devid\": 2,\n"), std::string::npos);
+    EXPECT_EQ(nic_to_libxl_json(NicConfig{}, false), "{\n\n}\n");
 }
 
 }  // namespace

@@ -139,5 +139,30 @@ TEST(DomainRecords, disks_when_attached_and_detached_then_list_l_and_restart_fol
     EXPECT_FALSE(r.owner(6).has_value());
 }
 
+TEST(DomainRecords, nics_when_attached_and_detached_then_list_l_shows_them_with_their_mac) {
+    DomainRecords r;
+    GuestConfig c = config("vm");
+    config::NicConfig first;
+    first.devid = 0;
+    first.mac = config::MacAddress{0x00, 0x16, 0x3e, 0x00, 0x00, 0x01};
+    first.bridge = "br0";
+    c.nics = {first};
+    c.libxl_json["nics"] = nlohmann::json::array({{{"devid", 0}}});  // as xl sent it: no mac
+    r.add(5, &kDomainA, std::move(c));
+    auto j = r.libxl_config(5, &kDomainA, "vm");
+    ASSERT_EQ(j["nics"].size(), 1u);
+    EXPECT_EQ(j["nics"][0], (nlohmann::json{{"devid", 0}, {"mac", "00:16:3e:00:00:01"},
+                                            {"bridge", "br0"}}));
+    config::NicConfig second;
+    second.devid = 3;
+    second.mac = config::MacAddress{0x00, 0x16, 0x3e, 0x00, 0x00, 0x02};
+    r.add_nic(5, second);
+    EXPECT_EQ(r.libxl_config(5, &kDomainA, "vm")["nics"].size(), 2u);
+    EXPECT_EQ(r.restart_config(5, &kDomainA)->nics.size(), 2u);
+    r.remove_nic(5, 0);
+    r.remove_nic(5, 3);
+    EXPECT_FALSE(r.libxl_config(5, &kDomainA, "vm").contains("nics"));
+}
+
 }  // namespace
 }  // namespace xenolith::toolstack
