@@ -4,7 +4,7 @@
 
 #include "base/log.hpp"
 #include "toolstack/config/xl_conf.hpp"
-#include "daemon/block_backends.hpp"
+#include "daemon/backend_processes.hpp"
 #include "daemon/xenstore_glue.hpp"
 #include "domain/vcpu.hpp"
 #include "hypercall/transport.hpp"
@@ -73,14 +73,19 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::create(const HypervisorOptions& 
         if (!dom) return std::nullopt;
         return grant::ForeignDomain{d, &dom->grants(), &dom->memory(), dom};
     };
-    h->device_backends_ = std::make_unique<BlockBackends>(
+    h->device_backends_ = std::make_unique<BackendProcesses>(
         h->services_->grant_domains,
         [table](domid_t d) -> std::shared_ptr<evtchn::EventChannels> {
             auto dom = table->get(d);
             return dom ? dom->events_ptr() : nullptr;
         },
         host_events, *h->xenstore_,
-        opts.blkback_binary.empty() ? BlockBackends::default_binary() : opts.blkback_binary);
+        [&opts] {
+            BackendBinaries b = BackendBinaries::beside_daemon();
+            if (!opts.blkback_binary.empty()) b.blkback = opts.blkback_binary;
+            if (!opts.netback_binary.empty()) b.netback = opts.netback_binary;
+            return b;
+        }());
     h->toolstack_ = std::make_unique<toolstack::Toolstack>(*h->domains_, *h->services_,
                                                            *h->xenstore_, *h->device_backends_);
     if (!opts.serial_input.empty()) {

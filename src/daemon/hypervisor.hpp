@@ -27,6 +27,7 @@ struct HypervisorOptions {
     std::string serial_input;     // the hypervisor's serial line (empty: none)
     std::string dump_dir;         // on_*=coredump-* cores (xl's XEN_DUMP_DIR)
     std::string blkback_binary;   // xenolith-blkback (empty: beside xenolithd)
+    std::string netback_binary;   // xenolith-netback (empty: beside xenolithd)
     std::string xl_conf = "/etc/xen/xl.conf";  // vif.default.*, run_hotplug_scripts
 };
 

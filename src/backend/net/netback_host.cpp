@@ -26,8 +26,7 @@ Result<std::unique_ptr<NetbackHost>> NetbackHost::start(NetbackArgs args, Unique
         if (relaunch) self->args_.relaunched = true;
         return to_argv(self->args_);
     };
-    sandbox::BackendHostHooks bh{std::move(hooks.connect_xenstore), std::move(hooks.gone)};
-    auto host = sandbox::BackendHost::start(std::move(spec), provider, std::move(bh), policy);
+    auto host = sandbox::BackendHost::start(std::move(spec), provider, std::move(hooks), policy);
     if (!host) return host.error();
     h->host_ = std::move(host).value();
     return h;

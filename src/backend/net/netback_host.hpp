@@ -25,13 +25,7 @@
 
 namespace xenolith::backend::net {
 
-struct NetbackHostHooks {
-    // A new scoped xenstore connection (XenstoreService::connect_scoped)
-    // for each launch.
-    std::function<Result<UniqueFd>()> connect_xenstore;
-    // The process ended (or a relaunch failed), its link already released.
-    std::function<void(const sandbox::ExitInfo&, bool will_restart)> gone;
-};
+using NetbackHostHooks = sandbox::BackendHostHooks;
 
 class NetbackHost {
 public:

@@ -21,7 +21,7 @@
 #include "xenstore/xenstore_service.hpp"
 
 namespace xenolith::toolstack {
-namespace {
+namespace vif_devices_test {  // named: the tests compile as unity batches
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -406,5 +406,5 @@ TEST(VifDefaultsTest, from_xl_conf) {
     EXPECT_EQ(n.script, "vif-route");
 }
 
-}  // namespace
+}  // namespace vif_devices_test
 }  // namespace xenolith::toolstack

@@ -1,4 +1,4 @@
-#include "daemon/block_backends.hpp"
+#include "daemon/backend_processes.hpp"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -45,18 +45,19 @@ std::optional<std::string> device_node(const std::string& physical) {
 
 }  // namespace
 
-std::string BlockBackends::default_binary() {
+BackendBinaries BackendBinaries::beside_daemon() {
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) return "xenolith-blkback";
-    return (self.parent_path() / "xenolith-blkback").string();
+    if (ec) return {"xenolith-blkback", "xenolith-netback"};
+    return {(self.parent_path() / "xenolith-blkback").string(),
+            (self.parent_path() / "xenolith-netback").string()};
 }
 
-BlockBackends::BlockBackends(grant::DomainLookup grant_domains, GuestEvents guest_events,
+BackendProcesses::BackendProcesses(grant::DomainLookup grant_domains, GuestEvents guest_events,
                              std::shared_ptr<evtchn::EventChannels> host_events,
-                             xenstore::XenstoreService& store, std::string binary)
+                             xenstore::XenstoreService& store, BackendBinaries binaries)
     : guest_events_(std::move(guest_events)), grant_domains_(std::move(grant_domains)),
-      host_events_(std::move(host_events)), store_(store), binary_(std::move(binary)),
+      host_events_(std::move(host_events)), store_(store), binaries_(std::move(binaries)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -65,7 +66,7 @@ BlockBackends::BlockBackends(grant::DomainLookup grant_domains, GuestEvents gues
     thread_ = std::thread([this] { serve(); });
 }
 
-BlockBackends::~BlockBackends() {
+BackendProcesses::~BackendProcesses() {
     stop_ = true;
     std::uint64_t one = 1;
     (void)::write(wake_.get(), &one, sizeof one);
@@ -74,7 +75,7 @@ BlockBackends::~BlockBackends() {
     while (!served_.empty()) remove_locked(served_.begin());
 }
 
-Status BlockBackends::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
+Status BackendProcesses::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
                                 const config::DiskConfig& disk, const toolstack::VbdOpen& open) {
     const std::string what = fmt::format("disk '{}'", disk.vdev);
     if (disk.format != config::DiskFormat::raw && disk.format != config::DiskFormat::empty)
@@ -104,15 +105,11 @@ Status BlockBackends::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
         fd.reset(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
         if (!fd.valid()) return make_error(fmt::format("{}: {}: {}", what, path, std::strerror(errno)));
     }
-    UniqueFd binary(::open(binary_.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd binary(::open(binaries_.blkback.c_str(), O_RDONLY | O_CLOEXEC));
     if (!binary.valid())
-        return make_error(fmt::format("{}: block back-end {}: {}", what, binary_, std::strerror(errno)));
-
-    auto guest_events = guest_events_(domid);
-    if (!guest_events) return make_error(fmt::format("{}: domain {} is gone", what, domid));
-    auto provider = backend::link::DomainLinkProvider::create(
-        nodes.backend_domid, domid, grant_domains_, kBackendMaptrackFrames, *host_events_,
-        std::move(guest_events));
+        return make_error(
+            fmt::format("{}: block back-end {}: {}", what, binaries_.blkback, std::strerror(errno)));
+    auto provider = link_to(domid, nodes);
     if (!provider) return make_error(fmt::format("{}: {}", what, provider.error().what));
 
     backend::blk::BlkbackArgs args;
@@ -125,76 +122,122 @@ Status BlockBackends::start_vbd(domid_t domid, const toolstack::VbdNodes& nodes,
     args.direct = disk.direct_io_safe;
     args.has_disk = !empty;
 
+    const Key key{domid, Kind::vbd, nodes.devid};
+    std::lock_guard lock(mu_);
+    if (served_.count(key)) return make_error(fmt::format("{}: already served", what));
+    auto host = backend::blk::BlkbackHost::start(args, std::move(binary), std::move(fd), **provider,
+                                                 hooks_for(nodes, backend::blk::blkback_name(args)));
+    if (!host) return make_error(fmt::format("{}: {}", what, host.error().what));
+    Served s;
+    s.provider = std::move(provider).value();
+    s.blk = std::move(host).value();
+    add_locked(key, std::move(s));
+    return ok_status();
+}
+
+Status BackendProcesses::start_vif(domid_t domid, const toolstack::VifNodes& nodes,
+                                   const config::NicConfig& nic, std::vector<UniqueFd> taps) {
+    const std::string what = fmt::format("vif {}", nic.devid);
+    UniqueFd binary(::open(binaries_.netback.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!binary.valid())
+        return make_error(
+            fmt::format("{}: network back-end {}: {}", what, binaries_.netback, std::strerror(errno)));
+    auto provider = link_to(domid, nodes);
+    if (!provider) return make_error(fmt::format("{}: {}", what, provider.error().what));
+
+    backend::net::NetbackArgs args;
+    args.frontend = domid;
+    args.devid = nodes.devid;
+    args.backend_path = nodes.backend_path;
+    args.frontend_path = nodes.frontend_path;
+    // The back-end offers as many queues as it is handed TAP queues.
+    args.queues = static_cast<unsigned>(taps.size());
+
+    const Key key{domid, Kind::vif, nodes.devid};
+    std::lock_guard lock(mu_);
+    if (served_.count(key)) return make_error(fmt::format("{}: already served", what));
+    auto host = backend::net::NetbackHost::start(args, std::move(binary), std::move(taps), **provider,
+                                                 hooks_for(nodes, backend::net::netback_name(args)));
+    if (!host) return make_error(fmt::format("{}: {}", what, host.error().what));
+    Served s;
+    s.provider = std::move(provider).value();
+    s.net = std::move(host).value();
+    add_locked(key, std::move(s));
+    return ok_status();
+}
+
+Result<std::unique_ptr<backend::link::DomainLinkProvider>> BackendProcesses::link_to(
+    domid_t domid, const toolstack::DeviceNodes& nodes) {
+    auto guest_events = guest_events_(domid);
+    if (!guest_events) return make_error(fmt::format("domain {} is gone", domid));
+    return backend::link::DomainLinkProvider::create(nodes.backend_domid, domid, grant_domains_,
+                                                     kBackendMaptrackFrames, *host_events_,
+                                                     std::move(guest_events));
+}
+
+backend::sandbox::BackendHostHooks BackendProcesses::hooks_for(const toolstack::DeviceNodes& nodes,
+                                                               std::string name) {
     // The back-end's whole view of xenstore: its own directory and its
     // front end's (xenstore/scope.hpp).
     xenstore::Scope scope{nodes.backend_domid, {nodes.backend_path}, {nodes.frontend_path}};
     const std::string state_path = nodes.backend_path + "/state";
-    const std::string name = backend::blk::blkback_name(args);
-    backend::blk::BlkbackHostHooks hooks;
+    backend::sandbox::BackendHostHooks hooks;
     hooks.connect_xenstore = [this, scope] { return store_.connect_scoped(scope); };
-    hooks.gone = [this, state_path, name](const backend::sandbox::ExitInfo& e, bool again) {
+    hooks.gone = [this, state_path, name = std::move(name)](const backend::sandbox::ExitInfo& e,
+                                                           bool again) {
         log::warn("{}: {}{}", name, e.describe(), again ? "; relaunching" : "; not relaunched");
         // The front end must see the device Closed rather than wait on a
         // ring nobody serves (XenbusStateClosed).
         (void)store_.write(state_path, std::to_string(static_cast<int>(XenbusStateClosed)));
     };
+    return hooks;
+}
 
-    std::lock_guard lock(mu_);
-    const auto key = std::make_pair(domid, nodes.devid);
-    if (served_.count(key)) return make_error(fmt::format("{}: already served", what));
-    auto host = backend::blk::BlkbackHost::start(args, std::move(binary), std::move(fd), **provider,
-                                                 std::move(hooks));
-    if (!host) return make_error(fmt::format("{}: {}", what, host.error().what));
-    Served s;
+void BackendProcesses::add_locked(Key key, Served s) {
     s.key = next_key_++;
-    s.provider = std::move(provider).value();
-    s.host = std::move(host).value();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = s.key;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.host->fd(), &ev);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.fd(), &ev);
     served_.emplace(key, std::move(s));
-    return ok_status();
 }
 
-void BlockBackends::remove_locked(std::map<std::pair<domid_t, std::uint32_t>, Served>::iterator it) {
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.host->fd(), nullptr);
-    it->second.host->stop();  // killed and reaped, its pins and ports released
-    it->second.host.reset();
-    served_.erase(it);  // the provider last: the host released through it
+void BackendProcesses::remove_locked(ServedMap::iterator it) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd(), nullptr);
+    it->second.stop();  // killed and reaped, its pins and ports released
+    it->second.blk.reset();
+    it->second.net.reset();  // the TAP fds it held are closed with it
+    served_.erase(it);       // the provider last: the host released through it
 }
 
-void BlockBackends::stop_vbd(domid_t domid, std::uint32_t devid) {
+void BackendProcesses::stop_one(Key key) {
     std::lock_guard lock(mu_);
-    auto it = served_.find({domid, devid});
+    auto it = served_.find(key);
     if (it != served_.end()) remove_locked(it);
 }
 
-Status BlockBackends::start_vif(domid_t, const toolstack::VifNodes&, const config::NicConfig& nic,
-                                std::vector<UniqueFd>) {
-    return make_error(fmt::format("vif {}: network back-ends are not available", nic.devid));
-}
+void BackendProcesses::stop_vbd(domid_t domid, std::uint32_t devid) { stop_one({domid, Kind::vbd, devid}); }
 
-void BlockBackends::stop_vif(domid_t, std::uint32_t) {}
+void BackendProcesses::stop_vif(domid_t domid, std::uint32_t devid) { stop_one({domid, Kind::vif, devid}); }
 
-void BlockBackends::stop_all(domid_t domid) {
+void BackendProcesses::stop_all(domid_t domid) {
     std::lock_guard lock(mu_);
-    auto it = served_.lower_bound({domid, 0});
-    while (it != served_.end() && it->first.first == domid) remove_locked(it++);
+    auto it = served_.lower_bound({domid, Kind::vbd, 0});
+    while (it != served_.end() && std::get<0>(it->first) == domid) remove_locked(it++);
 }
 
-pid_t BlockBackends::backend_pid(domid_t domid, std::uint32_t devid) {
+pid_t BackendProcesses::backend_pid(domid_t domid, Kind kind, std::uint32_t devid) {
     std::lock_guard lock(mu_);
-    auto it = served_.find({domid, devid});
-    return it == served_.end() ? -1 : it->second.host->pid();
+    auto it = served_.find({domid, kind, devid});
+    return it == served_.end() ? -1 : it->second.pid();
 }
 
-void BlockBackends::serve() {
+void BackendProcesses::serve() {
     epoll_event evs[32];
     while (!stop_.load()) {
         int n = ::epoll_wait(epoll_.get(), evs, 32, 1000);
         if (n < 0 && errno != EINTR) {
-            log::warn("block back-ends: epoll_wait: {}", std::strerror(errno));
+            log::warn("device back-ends: epoll_wait: {}", std::strerror(errno));
             return;
         }
         std::lock_guard lock(mu_);
@@ -207,7 +250,7 @@ void BlockBackends::serve() {
             // The entry may have been removed between the wait and the lock.
             for (auto& [key, s] : served_)
                 if (s.key == evs[i].data.u64) {
-                    s.host->handle();
+                    s.handle();
                     break;
                 }
         }

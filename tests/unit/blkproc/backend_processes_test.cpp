@@ -1,4 +1,4 @@
-// xenolithd's block back-ends (daemon::BlockBackends) end to end without
+// xenolithd's block back-ends (daemon::BackendProcesses) end to end without
 // KVM: a domain made of real memfd guest memory, a real grant table and
 // real event-channel tables (the grant and core tests' fixtures), libxl's
 // vbd nodes in an in-process xenstore, and the real xenolith-blkback
@@ -17,10 +17,12 @@
 
 #include "backend/blk/abi.hpp"
 #include "backend/blk/ring.hpp"
-#include "daemon/block_backends.hpp"
+#include "daemon/backend_processes.hpp"
 #include "fake_target.hpp"
 #include "grant_fixture.hpp"
+#include "backend/net/tap.hpp"
 #include "toolstack/daemon/vbd_nodes.hpp"
+#include "toolstack/daemon/vif_nodes.hpp"
 
 extern "C" {
 #include <xen/io/blkif.h>
@@ -37,7 +39,7 @@ constexpr std::uint64_t kRingGfn = 0x200;
 constexpr grant_ref_t kRingRef = 8;
 constexpr std::size_t kDiskBytes = 4 << 20;
 
-class BlockBackendsTest : public ::testing::Test {
+class BackendProcessesTest : public ::testing::Test {
 protected:
     grant::test::Domains domains;
     grant::test::TestDomain& guest = domains.add(kGuest);
@@ -46,7 +48,7 @@ protected:
     std::shared_ptr<evtchn::EventChannels> host = evtchn_domains.add(0, nullptr);
     std::shared_ptr<evtchn::EventChannels> guest_ev = evtchn_domains.add(kGuest, &target);
     std::unique_ptr<xenstore::XenstoreService> store;
-    std::unique_ptr<daemon::BlockBackends> backends;
+    std::unique_ptr<daemon::BackendProcesses> backends;
     std::string image;
     toolstack::VbdNodes nodes;
     config::DiskConfig disk;
@@ -61,10 +63,10 @@ protected:
         auto s = xenstore::XenstoreService::start(xenstore::ServiceOptions{}, nullptr);
         ASSERT_TRUE(s) << s.error().what;
         store = std::move(*s);
-        backends = std::make_unique<daemon::BlockBackends>(
+        backends = std::make_unique<daemon::BackendProcesses>(
             domains.lookup(),
             [this](domid_t d) { return d == kGuest ? guest_ev : nullptr; }, host, *store,
-            XENOLITH_BLKBACK_BINARY);
+            daemon::BackendBinaries{XENOLITH_BLKBACK_BINARY, XENOLITH_NETBACK_BINARY});
         disk = parse(image + ",raw,xvda,w");
         auto n = toolstack::vbd_nodes(disk, kGuest, 0);
         ASSERT_TRUE(n) << n.error().what;
@@ -127,9 +129,9 @@ protected:
     static toolstack::VbdOpen as_daemon() { return {}; }
 };
 
-TEST_F(BlockBackendsTest, vbd_served_when_started_then_guest_writes_and_reads_through_its_grants) {
+TEST_F(BackendProcessesTest, vbd_served_when_started_then_guest_writes_and_reads_through_its_grants) {
     ASSERT_TRUE(backends->start_vbd(kGuest, nodes, disk, as_daemon()).ok());
-    EXPECT_GT(backends->backend_pid(kGuest, nodes.devid), 0);
+    EXPECT_GT(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid), 0);
     ASSERT_TRUE(backend_state_is(XenbusStateInitWait)) << "the process offers the device";
     EXPECT_EQ(store->read(nodes.backend_path + "/sectors"), std::to_string(kDiskBytes / 512));
 
@@ -157,19 +159,19 @@ TEST_F(BlockBackendsTest, vbd_served_when_started_then_guest_writes_and_reads_th
     EXPECT_EQ(request(ring, port, BLKIF_OP_READ, 0, 22), BLKIF_RSP_ERROR);
 
     backends->stop_vbd(kGuest, nodes.devid);
-    EXPECT_EQ(backends->backend_pid(kGuest, nodes.devid), -1);
+    EXPECT_EQ(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid), -1);
     EXPECT_FALSE(guest.table.any_pinned()) << "a stopped back-end holds none of the guest's pages";
     EXPECT_TRUE(guest.end_access(20));
 }
 
-TEST_F(BlockBackendsTest, backend_killed_when_connected_then_pages_released_device_closed_and_offered_again) {
+TEST_F(BackendProcessesTest, backend_killed_when_connected_then_pages_released_device_closed_and_offered_again) {
     ASSERT_TRUE(backends->start_vbd(kGuest, nodes, disk, as_daemon()).ok());
     ASSERT_TRUE(backend_state_is(XenbusStateInitWait));
     evtchn::Port port = connect_frontend();
     ASSERT_TRUE(backend_state_is(XenbusStateConnected));
     EXPECT_TRUE(guest.table.any_pinned()) << "the ring is mapped";
 
-    pid_t pid = backends->backend_pid(kGuest, nodes.devid);
+    pid_t pid = backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid);
     ASSERT_GT(pid, 0);
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     ASSERT_TRUE(backend_state_is(XenbusStateClosed)) << "the guest must see the device close";
@@ -180,9 +182,9 @@ TEST_F(BlockBackendsTest, backend_killed_when_connected_then_pages_released_devi
     // Relaunched, the device stays Closed while the front end still says
     // Initialised (the dead process's ring); a front end that resets, as
     // Linux's does, gets it offered again.
-    for (int i = 0; i < 200 && backends->backend_pid(kGuest, nodes.devid) <= 0; ++i)
+    for (int i = 0; i < 200 && backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid) <= 0; ++i)
         std::this_thread::sleep_for(10ms);
-    EXPECT_NE(backends->backend_pid(kGuest, nodes.devid), pid);
+    EXPECT_NE(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid), pid);
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(store->read(nodes.backend_path + "/state"), std::to_string(static_cast<int>(XenbusStateClosed)))
         << "never offered to, or attached to, the stale ring";
@@ -196,10 +198,10 @@ TEST_F(BlockBackendsTest, backend_killed_when_connected_then_pages_released_devi
     guest.grant(30, 0, kDataGfn, GTF_permit_access);
     EXPECT_EQ(request(ring, port, BLKIF_OP_READ, 0, 30), BLKIF_RSP_OKAY);
     backends->stop_all(kGuest);
-    EXPECT_EQ(backends->backend_pid(kGuest, nodes.devid), -1);
+    EXPECT_EQ(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid), -1);
 }
 
-TEST_F(BlockBackendsTest, bad_disks_when_started_then_refused_naming_them_and_nothing_runs) {
+TEST_F(BackendProcessesTest, bad_disks_when_started_then_refused_naming_them_and_nothing_runs) {
     auto qcow = parse(image + ",qcow2,xvdb,w");
     auto r = backends->start_vbd(kGuest, nodes, qcow, as_daemon());
     ASSERT_FALSE(r.ok());
@@ -224,7 +226,68 @@ TEST_F(BlockBackendsTest, bad_disks_when_started_then_refused_naming_them_and_no
     r = backends->start_vbd(kGuest, nodes, disk, nobody);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("Permission denied"), std::string::npos) << r.error().what;
-    EXPECT_EQ(backends->backend_pid(kGuest, nodes.devid), -1);
+    EXPECT_EQ(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, nodes.devid), -1);
+}
+
+// A vif: the real xenolith-netback launched with its TAP queues, linked to
+// the guest and confined to the vif's xenstore directories; it offers the
+// device, is relaunched when killed, and lets go of everything when stopped.
+TEST_F(BackendProcessesTest, vif_served_when_started_then_offered_relaunched_and_stopped) {
+    config::NicConfig nic;
+    nic.devid = 0;
+    auto vn = toolstack::vif_nodes(nic, kGuest, 0);
+    ASSERT_TRUE(vn) << vn.error().what;
+    ASSERT_EQ(store->with_own_connection([&](xenstore::Server& srv, xenstore::Connection& c) {
+                  return toolstack::apply_vif_nodes(srv, c, *vn);
+              }),
+              xenstore::XsErr::ok);
+    // A TAP of this test's own (it goes when its last fd closes).
+    const std::string name = "xbpt" + std::to_string(::getpid() % 100000);
+    auto taps = backend::net::open_tap(name, 2);
+    ASSERT_TRUE(taps) << taps.error().what;
+    const auto vif = daemon::BackendProcesses::Kind::vif;
+
+    ASSERT_TRUE(backends->start_vif(kGuest, *vn, nic, std::move(*taps)).ok());
+    const pid_t first = backends->backend_pid(kGuest, vif, 0);
+    EXPECT_GT(first, 0);
+    auto vif_state_is = [&](XenbusState st) {
+        const std::string want = std::to_string(static_cast<int>(st));
+        return store->wait_for_node(vn->backend_path + "/state",
+                                    [&](const std::optional<std::string>& v) { return v == want; },
+                                    std::chrono::steady_clock::now() + 5s);
+    };
+    ASSERT_TRUE(vif_state_is(XenbusStateInitWait)) << "the process offers the vif";
+    EXPECT_EQ(store->read(vn->backend_path + "/multi-queue-max-queues"), "2") << "one per TAP queue";
+    EXPECT_EQ(store->read(vn->backend_path + "/feature-rx-copy"), "1");
+    EXPECT_EQ(backends->backend_pid(kGuest, daemon::BackendProcesses::Kind::vbd, 0), -1)
+        << "vbd and vif devids are separate";
+
+    ASSERT_EQ(::kill(first, SIGKILL), 0);
+    for (int i = 0; i < 300; ++i) {
+        pid_t now = backends->backend_pid(kGuest, vif, 0);
+        if (now > 0 && now != first) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_NE(backends->backend_pid(kGuest, vif, 0), first) << "relaunched";
+    EXPECT_GT(backends->backend_pid(kGuest, vif, 0), 0);
+
+    backends->stop_vif(kGuest, 0);
+    EXPECT_EQ(backends->backend_pid(kGuest, vif, 0), -1);
+    EXPECT_NE(::access(("/sys/class/net/" + name).c_str(), F_OK), 0)
+        << "the TAP went with the back-end's fds";
+}
+
+TEST_F(BackendProcessesTest, vif_refused_when_domain_gone_then_nothing_runs) {
+    config::NicConfig nic;
+    nic.devid = 1;
+    auto vn = toolstack::vif_nodes(nic, kGuest + 1, 0);
+    ASSERT_TRUE(vn) << vn.error().what;
+    auto taps = backend::net::open_tap("xbpu" + std::to_string(::getpid() % 100000), 1);
+    ASSERT_TRUE(taps) << taps.error().what;
+    auto r = backends->start_vif(kGuest + 1, *vn, nic, std::move(*taps));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().what.find("vif 1: domain 6 is gone"), std::string::npos) << r.error().what;
+    EXPECT_EQ(backends->backend_pid(kGuest + 1, daemon::BackendProcesses::Kind::vif, 1), -1);
 }
 
 }  // namespace
