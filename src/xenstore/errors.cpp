@@ -1,5 +1,6 @@
 #include "xenstore/errors.hpp"
 
+#include <cerrno>  // xs_wire.h defines xsd_errors only once EINVAL is known
 #include <cstdint>
 
 extern "C" {
