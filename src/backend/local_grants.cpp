@@ -110,6 +110,7 @@ std::byte* LocalGrantTable::place(const CopyPlace& p, bool writable, std::int16_
 }
 
 void LocalGrantTable::copy(std::span<CopyOp> ops) {
+    ++copy_calls_;
     for (CopyOp& op : ops) {
         // GNTTABOP_copy: neither side may cross its frame.
         if ((op.source.foreign && op.source.offset + op.len > kXenPageSize) ||

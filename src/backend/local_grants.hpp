@@ -51,6 +51,9 @@ public:
     std::uint16_t flags(GrantRef ref) const { return table_.at(ref).flags; }
     std::size_t pins_held() const { return pins_held_; }
     void set_pin_limit(std::size_t limit) { pin_limit_ = limit; }
+    // GNTTABOP_copy calls made so far (each a hypercall, or a link round
+    // trip, on the real thing): what batching is measured by.
+    std::size_t copy_calls() const { return copy_calls_; }
 
     std::pair<GrantMapping, std::int16_t> map(DomId domid, std::span<const GrantRef> refs,
                                               bool writable) override;
@@ -74,6 +77,7 @@ private:
     std::vector<Pins> pins_;
     std::size_t pins_held_ = 0;
     std::size_t pin_limit_ = 1024 * 256;
+    std::size_t copy_calls_ = 0;
 };
 
 }  // namespace xenolith::backend

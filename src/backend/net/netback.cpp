@@ -21,8 +21,10 @@ constexpr std::size_t kMaxFrame = 65536 + 18;
 // The tx batch buffer: several frames, each behind its vnet header; at
 // least one of the largest.
 constexpr std::size_t kTxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
-// Data slots of the largest frame on the rx ring, at a page each.
-constexpr unsigned kMaxRxDataSlots = (kMaxFrame + kXenPageSize - 1) / kXenPageSize;
+// The rx batch buffer: frames read from the TAP wait here, behind their
+// vnet headers, for one grant copy call for the whole batch; room for at
+// least four of the largest.
+constexpr std::size_t kRxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
 
 }  // namespace
 
@@ -54,9 +56,9 @@ Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants
 Netback::Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx)
     : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
       tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kTxBatchBytes),
-      rx_buf_(kVnetHeaderSize + kMaxFrame) {
-    ops_.reserve(kMaxRxDataSlots + 1 + kFatalFollowingSlots);
-    rx_reqs_.reserve(kMaxRxDataSlots + 1);
+      rx_buf_(kRxBatchBytes) {
+    ops_.reserve(RxBackRing::kSize);
+    rx_reqs_.reserve(RxBackRing::kSize);
 }
 
 void Netback::fail(std::string why) {
@@ -266,6 +268,11 @@ void Netback::send_tx(const PendingTx& pend) {
     answer_tx(p, NETIF_RSP_OKAY);
 }
 
+// Host -> guest. Frames are read from the TAP while the ring has buffers
+// for them; each takes its buffers from the ring at once and joins the rx
+// batch, and the batch is copied into the guest with one grant copy call
+// (across a link, one round trip for up to a budget of frames) and then
+// answered, in ring order.
 void Netback::process_rx() {
     unsigned done = 0;
     rx_more_ = false;
@@ -279,7 +286,7 @@ void Netback::process_rx() {
             // The frame waits for the front end's buffers; feature-rx-notify
             // wakes us when enough are posted.
             if (rx_.wait_for_requests(held_->slots)) {
-                place_rx(*held_);
+                queue_rx(*held_);
                 held_.reset();
                 ++done;
                 continue;
@@ -291,6 +298,7 @@ void Netback::process_rx() {
             if (rx_deadline_ms() == 0) {
                 ++stats_.rx_no_room;
                 held_.reset();
+                rx_used_ = 0;
                 continue;
             }
             break;
@@ -305,7 +313,9 @@ void Netback::process_rx() {
             if (rx_.final_check_for_requests()) continue;
             break;
         }
-        ssize_t n = ::read(cfg_.tap_fd, rx_buf_.data(), rx_buf_.size());
+        if (rx_used_ + kVnetHeaderSize + kMaxFrame > rx_buf_.size()) flush_rx();
+        std::byte* head = rx_buf_.data() + rx_used_;
+        ssize_t n = ::read(cfg_.tap_fd, head, kVnetHeaderSize + kMaxFrame);
         if (n < 0) break;  // EAGAIN: nothing queued (anything else: the TAP is gone)
         ++done;
         if (static_cast<std::size_t>(n) < kVnetHeaderSize + 14) {
@@ -313,21 +323,34 @@ void Netback::process_rx() {
             continue;
         }
         VnetHeader h;
-        std::memcpy(&h, rx_buf_.data(), sizeof h);
-        auto fr = judge_rx(std::span<std::byte>(rx_buf_.data() + kVnetHeaderSize,
-                                                static_cast<std::size_t>(n) - kVnetHeaderSize), h);
+        std::memcpy(&h, head, sizeof h);
+        auto fr = judge_rx(std::span<std::byte>(head + kVnetHeaderSize, static_cast<std::size_t>(n) - kVnetHeaderSize),
+                           h);
         if (!fr) continue;
+        fr->at = rx_used_ + kVnetHeaderSize;
+        rx_used_ += static_cast<std::size_t>(n);
         if (fr->slots <= available) {
-            place_rx(*fr);
+            queue_rx(*fr);
         } else {
-            held_ = fr;
-            held_since_ = std::chrono::steady_clock::now();
+            hold_rx(*fr);
         }
     }
+    flush_rx();
     if (rx_unpushed_) {
         rx_unpushed_ = false;
         if (rx_.push_responses()) evtchn_.notify(cfg_.rx_port);
     }
+}
+
+// A frame with too few buffers posted: the batch ahead of it is copied out,
+// and it moves to the front of the buffer to wait there.
+void Netback::hold_rx(RxFrame fr) {
+    flush_rx();
+    std::memmove(rx_buf_.data() + kVnetHeaderSize, rx_buf_.data() + fr.at, fr.len);
+    fr.at = kVnetHeaderSize;
+    rx_used_ = kVnetHeaderSize + fr.len;
+    held_ = fr;
+    held_since_ = std::chrono::steady_clock::now();
 }
 
 int Netback::tx_deadline_ms() const {
@@ -382,31 +405,51 @@ std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, co
     return fr;
 }
 
-void Netback::place_rx(const RxFrame& fr) {
-    std::span<std::byte> frame(rx_buf_.data() + kVnetHeaderSize, fr.len);
+// Takes the frame's buffers from the ring (private copies: the front end
+// may rewrite the shared slots, but not what is copied where) and adds its
+// copies to the batch. Slot 0 holds the first page of data, slot 1 the GSO
+// extra info (its buffer unused, as Linux lays it out), the rest the
+// following pages.
+void Netback::queue_rx(const RxFrame& fr) {
+    PendingRx pend{fr, rx_reqs_.size(), ops_.size()};
     bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
-    unsigned slots = fr.slots;
-    // Slot 0 holds the first page of data, slot 1 the GSO extra info (its
-    // buffer unused, as Linux lays it out), the rest the following pages.
-    rx_reqs_.clear();
-    for (unsigned i = 0; i < slots; ++i) rx_reqs_.push_back(rx_.peek(i));
-    ops_.clear();
+    std::byte* frame = rx_buf_.data() + fr.at;
     std::size_t at = 0;
-    for (unsigned i = 0; i < slots; ++i) {
+    for (unsigned i = 0; i < fr.slots; ++i) {
+        netif_rx_request req = rx_.peek(i);
+        rx_reqs_.push_back(req);
         if (gso && i == 1) continue;
-        std::size_t len = std::min(kXenPageSize, frame.size() - at);
+        std::size_t len = std::min(kXenPageSize, fr.len - at);
         CopyOp op;
-        op.source = CopyPlace{false, 0, 0, 0, frame.data() + at};
-        op.dest = CopyPlace{true, cfg_.frontend, rx_reqs_[i].gref, 0, nullptr};
+        op.source = CopyPlace{false, 0, 0, 0, frame + at};
+        op.dest = CopyPlace{true, cfg_.frontend, req.gref, 0, nullptr};
         op.len = static_cast<std::uint16_t>(len);
         ops_.push_back(op);
         at += len;
     }
-    grants_.copy(ops_);
+    rx_.consume(fr.slots);
+    rx_batch_.push_back(pend);
+}
 
-    at = 0;
-    unsigned op = 0;
-    for (unsigned i = 0; i < slots; ++i) {
+void Netback::flush_rx() {
+    if (rx_batch_.empty()) return;
+    grants_.copy(ops_);
+    for (const PendingRx& pend : rx_batch_) answer_rx(pend);
+    rx_batch_.clear();
+    ops_.clear();
+    rx_reqs_.clear();
+    rx_used_ = 0;
+    rx_unpushed_ = true;
+}
+
+// One copied frame's responses: a slot per page, the GSO extra info in
+// slot 1, NETRXF_more_data on all but the last data slot.
+void Netback::answer_rx(const PendingRx& pend) {
+    const RxFrame& fr = pend.frame;
+    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    std::size_t at = 0;
+    std::size_t op = pend.first_op;
+    for (unsigned i = 0; i < fr.slots; ++i) {
         if (gso && i == 1) {
             netif_extra_info e{};
             e.type = XEN_NETIF_EXTRA_TYPE_GSO;
@@ -418,10 +461,10 @@ void Netback::place_rx(const RxFrame& fr) {
         const CopyOp& c = ops_[op++];
         at += c.len;
         netif_rx_response r{};
-        r.id = rx_reqs_[i].id;
+        r.id = rx_reqs_[pend.first_req + i].id;
         r.offset = 0;
         if (i == 0) r.flags = static_cast<std::uint16_t>(fr.csum_flags | (gso ? NETRXF_extra_info : 0));
-        if (at < frame.size()) r.flags = static_cast<std::uint16_t>(r.flags | NETRXF_more_data);
+        if (at < fr.len) r.flags = static_cast<std::uint16_t>(r.flags | NETRXF_more_data);
         if (c.status == GNTST_okay) {
             r.status = static_cast<std::int16_t>(c.len);
         } else {
@@ -430,10 +473,8 @@ void Netback::place_rx(const RxFrame& fr) {
         }
         rx_.respond(r);
     }
-    rx_.consume(slots);
-    rx_unpushed_ = true;
     ++stats_.rx_packets;
-    stats_.rx_bytes += frame.size();
+    stats_.rx_bytes += fr.len;
 }
 
 }  // namespace xenolith::backend::net

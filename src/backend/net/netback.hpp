@@ -129,14 +129,25 @@ private:
     void send_tx(const PendingTx& pend);
     // A frame read from the TAP, judged against the front end's features.
     struct RxFrame {
-        std::size_t len = 0;  // in rx_buf_, after the vnet header
+        std::size_t at = 0;   // its bytes' offset in rx_buf_ (after its vnet header)
+        std::size_t len = 0;
         std::uint16_t csum_flags = 0;
         std::uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
         std::uint16_t gso_size = 0;
         unsigned slots = 0;  // rx ring slots it takes
     };
+    // A frame whose slots are taken from the ring, waiting in the rx batch
+    // for its copies.
+    struct PendingRx {
+        RxFrame frame;
+        std::size_t first_req = 0;  // in rx_reqs_
+        std::size_t first_op = 0;   // in ops_
+    };
     std::optional<RxFrame> judge_rx(std::span<std::byte> frame, const VnetHeader& h);
-    void place_rx(const RxFrame& fr);
+    void queue_rx(const RxFrame& fr);
+    void flush_rx();
+    void answer_rx(const PendingRx& pend);
+    void hold_rx(RxFrame fr);
 
     QueueConfig cfg_;
     Grants& grants_;
@@ -151,13 +162,15 @@ private:
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
     std::vector<std::byte> tx_buf_;  // the tx batch: frames behind their vnet headers
-    std::vector<std::byte> rx_buf_;  // vnet header + the largest frame
+    std::vector<std::byte> rx_buf_;  // the rx batch: frames read from the TAP behind their vnet headers
     std::vector<PendingTx> tx_batch_;
     std::vector<CopyOp> tx_ops_;
     std::size_t tx_batch_used_ = 0;
-    std::vector<CopyOp> ops_;
-    std::vector<netif_rx_request> rx_reqs_;
-    std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay in rx_buf_
+    std::vector<PendingRx> rx_batch_;
+    std::size_t rx_used_ = 0;  // bytes of rx_buf_ holding batched or held frames
+    std::vector<CopyOp> ops_;  // the rx batch's copies
+    std::vector<netif_rx_request> rx_reqs_;  // the rx batch's buffers, taken from the ring
+    std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay at the start of rx_buf_
     std::chrono::steady_clock::time_point held_since_;
 };
 

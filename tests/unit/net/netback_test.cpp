@@ -465,6 +465,72 @@ TEST(NetbackRx, no_buffers_then_tap_left_alone_and_event_requested) {
     EXPECT_EQ(g.rx->next_response().status, static_cast<std::int16_t>(f.size()));
 }
 
+TEST(NetbackRx, several_frames_queued_then_one_copy_call_and_answered_in_order) {
+    NetFront g;
+    g.start(all_features());
+    g.post_rx(16, 20);
+    std::vector<std::vector<std::byte>> frames;
+    for (std::size_t payload : {40u, 1400u, 6000u, 200u}) {
+        frames.push_back(make_frame(false, false, payload));
+        g.host_write(VnetHeader{}, frames.back());
+    }
+    std::size_t calls_before = g.gt.copy_calls();
+    g.netback->on_tap();
+    EXPECT_EQ(g.gt.copy_calls() - calls_before, 1u);
+    std::size_t page = 20;
+    std::uint16_t id = 100;
+    for (const auto& f : frames) {
+        std::vector<std::byte> got;
+        for (bool more = true; more;) {
+            ASSERT_TRUE(g.rx->has_response());
+            auto r = g.rx->next_response();
+            EXPECT_EQ(r.id, id++);
+            ASSERT_GT(r.status, 0);
+            got.insert(got.end(), g.gt.page(page), g.gt.page(page) + r.status);
+            ++page;
+            more = r.flags & NETRXF_more_data;
+        }
+        EXPECT_EQ(got, f);
+    }
+    EXPECT_FALSE(g.rx->has_response());
+    EXPECT_EQ(g.netback->stats().rx_packets, 4u);
+    EXPECT_EQ(g.be.notifications_sent(), 1u);  // one push for the batch
+}
+
+TEST(NetbackRx, frame_held_behind_a_batch_then_batch_delivered_and_held_frame_intact_with_what_follows) {
+    NetFront g;
+    g.start(all_features());
+    g.post_rx(2, 20);
+    auto first = make_frame(false, false, 100);
+    auto held = make_frame(false, true, 9000);  // three slots; one is left
+    auto after = make_frame(true, false, 300);
+    g.host_write(VnetHeader{}, first);
+    g.host_write(VnetHeader{}, held);
+    g.host_write(VnetHeader{}, after);
+    g.netback->on_tap();
+    ASSERT_TRUE(g.rx->has_response());
+    auto r = g.rx->next_response();
+    EXPECT_EQ(r.status, static_cast<std::int16_t>(first.size()));
+    EXPECT_EQ(std::memcmp(g.gt.page(20), first.data(), first.size()), 0);
+    EXPECT_FALSE(g.rx->has_response());
+    g.post_rx(4, 22, 102);
+    g.netback->on_event();
+    std::vector<std::byte> got;
+    for (unsigned i = 0; i < 3; ++i) {
+        ASSERT_TRUE(g.rx->has_response());
+        r = g.rx->next_response();
+        EXPECT_EQ(r.id, 101 + i);
+        got.insert(got.end(), g.gt.page(21 + i), g.gt.page(21 + i) + r.status);
+    }
+    EXPECT_EQ(got, held);
+    ASSERT_TRUE(g.rx->has_response());
+    r = g.rx->next_response();
+    EXPECT_EQ(r.id, 104);
+    EXPECT_EQ(r.status, static_cast<std::int16_t>(after.size()));
+    EXPECT_EQ(std::memcmp(g.gt.page(24), after.data(), after.size()), 0);
+    EXPECT_EQ(g.netback->stats().rx_packets, 3u);
+}
+
 TEST(NetbackRx, multi_page_frame_for_non_sg_front_end_then_dropped) {
     NetFront g;
     g.start();  // no feature-sg
