@@ -382,6 +382,8 @@ std::optional<GuestFrame> NetfrontHarness::take_rx(unsigned q) {
             queue.partial = GuestFrame{};
             queue.partial->queue = q;
             queue.partial->meta.flags = r.flags;
+            // A frame spanning slots: one allocation, not one per page.
+            if (r.flags & NETRXF_more_data) queue.partial->data.reserve(65536 + 18);
         }
         if (r.status < 0) {
             queue.partial->error = true;
