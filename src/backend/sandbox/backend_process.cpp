@@ -136,6 +136,10 @@ struct Pipe {
     UniqueFd read, write;
 };
 
+// How long a child may take from fork to exec (or to a sandbox ready for
+// its function): namespaces, identities and the filter, nothing slow.
+constexpr int kSetupTimeoutMs = 20000;
+
 Result<Pipe> make_pipe() {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return make_error(fmt::format("pipe: {}", std::strerror(errno)));
@@ -166,16 +170,27 @@ Result<BackendProcess> BackendProcess::launch(const SandboxSpec& spec, Child&& c
     pipe->write.reset();
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     int open_err = errno;
+    // Bounded: a child stuck before its exec (or its sandbox) must not
+    // hold up the thread that launches and serves every back-end.
+    pollfd ready{pipe->read.get(), POLLIN, 0};
+    int polled;
+    do polled = ::poll(&ready, 1, kSetupTimeoutMs);
+    while (polled < 0 && errno == EINTR);
     ChildFailure f{};
-    ssize_t got;
-    do got = ::read(pipe->read.get(), &f, sizeof f);
-    while (got < 0 && errno == EINTR);
-    if (got == static_cast<ssize_t>(sizeof f) || !pidfd.valid()) {
+    ssize_t got = -1;
+    if (polled > 0) {
+        do got = ::read(pipe->read.get(), &f, sizeof f);
+        while (got < 0 && errno == EINTR);
+    }
+    if (polled <= 0 || got == static_cast<ssize_t>(sizeof f) || !pidfd.valid()) {
         int status = 0;
-        if (pidfd.valid()) ::kill(pid, SIGKILL);
+        ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
         if (!pidfd.valid())
             return make_error(fmt::format("{}: pidfd_open: {}", spec.name, std::strerror(open_err)));
+        if (polled <= 0)
+            return make_error(fmt::format("{}: sandbox: not set up within {} s (killed)", spec.name,
+                                          kSetupTimeoutMs / 1000));
         const char* step = f.step >= 0 && f.step < kStepCount ? kStepNames[f.step] : "?";
         return make_error(fmt::format("{}: sandbox: {}: {}", spec.name, step, std::strerror(f.err)));
     }

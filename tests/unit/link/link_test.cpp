@@ -288,7 +288,9 @@ protected:
     }
     sandbox::BackendProcess start(std::function<int(LinkClient&, int)> body) {
         server = std::make_unique<LinkServer>(sp.server, provider);
-        loop = std::make_unique<ServerThread>(*server);
+        // The server thread starts after the fork: a child forked while
+        // another thread holds a lock of ASan's allocator deadlocks in
+        // its first allocation (the seccomp filter's).
         auto proc = sandbox::BackendProcess::fork_function(
             {"link-test", {sp.client, report[1]}, {}, {}}, [body] {
                 auto c = LinkClient::connect(sandbox::kFirstPassedFd);
@@ -296,6 +298,7 @@ protected:
                 return body(**c, sandbox::kFirstPassedFd + 1);
             });
         EXPECT_TRUE(proc.ok()) << (proc.ok() ? "" : proc.error().what);
+        loop = std::make_unique<ServerThread>(*server);
         ::close(sp.client);
         ::close(report[1]);
         report[1] = -1;
