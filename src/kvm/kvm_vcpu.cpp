@@ -133,6 +133,106 @@ Result<std::uint64_t> Vcpu::get_msr(std::uint32_t index) {
     return std::uint64_t{req.entry.data};
 }
 
+namespace {
+// Buffer for KVM_GET_MSRS / KVM_SET_MSRS: the 8-byte header, then entries.
+std::vector<std::uint8_t> msrs_buffer(std::size_t count) {
+    return std::vector<std::uint8_t>(sizeof(MsrsHeader) + count * sizeof(kvm_msr_entry));
+}
+kvm_msr_entry* msrs_entries(std::vector<std::uint8_t>& buf) {
+    return reinterpret_cast<kvm_msr_entry*>(buf.data() + sizeof(MsrsHeader));
+}
+}  // namespace
+
+Status Vcpu::get_lapic(kvm_lapic_state& lapic) {
+    assert_owner("get_lapic");
+    if (ioctl(fd_.get(), KVM_GET_LAPIC, &lapic) < 0) return ioctl_error("KVM_GET_LAPIC");
+    return ok_status();
+}
+Status Vcpu::set_lapic(const kvm_lapic_state& lapic) {
+    assert_owner("set_lapic");
+    if (ioctl(fd_.get(), KVM_SET_LAPIC, &lapic) < 0) return ioctl_error("KVM_SET_LAPIC");
+    return ok_status();
+}
+
+Status Vcpu::get_xsave(XsaveArea& xsave) {
+    assert_owner("get_xsave");
+    if (ioctl(fd_.get(), kIoctlGetXsave, &xsave) < 0) return ioctl_error("KVM_GET_XSAVE");
+    return ok_status();
+}
+Status Vcpu::set_xsave(const XsaveArea& xsave) {
+    assert_owner("set_xsave");
+    if (ioctl(fd_.get(), kIoctlSetXsave, &xsave) < 0) return ioctl_error("KVM_SET_XSAVE");
+    return ok_status();
+}
+
+Status Vcpu::get_xcrs(kvm_xcrs& xcrs) {
+    assert_owner("get_xcrs");
+    if (ioctl(fd_.get(), KVM_GET_XCRS, &xcrs) < 0) return ioctl_error("KVM_GET_XCRS");
+    return ok_status();
+}
+Status Vcpu::set_xcrs(const kvm_xcrs& xcrs) {
+    assert_owner("set_xcrs");
+    if (ioctl(fd_.get(), KVM_SET_XCRS, &xcrs) < 0) return ioctl_error("KVM_SET_XCRS");
+    return ok_status();
+}
+
+Result<std::vector<MsrValue>> Vcpu::get_msrs(std::span<const std::uint32_t> indices) {
+    assert_owner("get_msrs");
+    std::vector<std::uint8_t> buf = msrs_buffer(indices.size());
+    reinterpret_cast<MsrsHeader*>(buf.data())->nmsrs = static_cast<std::uint32_t>(indices.size());
+    kvm_msr_entry* entries = msrs_entries(buf);
+    for (std::size_t i = 0; i < indices.size(); ++i) entries[i].index = indices[i];
+    const int done = ioctl(fd_.get(), kIoctlGetMsrs, buf.data());
+    if (done < 0) return ioctl_error("KVM_GET_MSRS");
+    if (static_cast<std::size_t>(done) < indices.size()) {
+        return make_error(fmt::format("KVM_GET_MSRS: MSR {:#x} cannot be read", indices[static_cast<std::size_t>(done)]));
+    }
+    std::vector<MsrValue> out;
+    out.reserve(indices.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) out.push_back({entries[i].index, entries[i].data});
+    return out;
+}
+
+Status Vcpu::set_msrs(std::span<const MsrValue> msrs) {
+    assert_owner("set_msrs");
+    std::vector<std::uint8_t> buf = msrs_buffer(msrs.size());
+    reinterpret_cast<MsrsHeader*>(buf.data())->nmsrs = static_cast<std::uint32_t>(msrs.size());
+    kvm_msr_entry* entries = msrs_entries(buf);
+    for (std::size_t i = 0; i < msrs.size(); ++i) {
+        entries[i].index = msrs[i].index;
+        entries[i].data = msrs[i].value;
+    }
+    const int done = ioctl(fd_.get(), kIoctlSetMsrs, buf.data());
+    if (done < 0) return ioctl_error("KVM_SET_MSRS");
+    if (static_cast<std::size_t>(done) < msrs.size()) {
+        const MsrValue& bad = msrs[static_cast<std::size_t>(done)];
+        return make_error(fmt::format("KVM_SET_MSRS: MSR {:#x} refused value {:#x}", bad.index, bad.value));
+    }
+    return ok_status();
+}
+
+Status Vcpu::get_vcpu_events(kvm_vcpu_events& events) {
+    assert_owner("get_vcpu_events");
+    if (ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_GET_VCPU_EVENTS");
+    return ok_status();
+}
+Status Vcpu::set_vcpu_events(const kvm_vcpu_events& events) {
+    assert_owner("set_vcpu_events");
+    if (ioctl(fd_.get(), KVM_SET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_SET_VCPU_EVENTS");
+    return ok_status();
+}
+
+Status Vcpu::get_debugregs(kvm_debugregs& debugregs) {
+    assert_owner("get_debugregs");
+    if (ioctl(fd_.get(), KVM_GET_DEBUGREGS, &debugregs) < 0) return ioctl_error("KVM_GET_DEBUGREGS");
+    return ok_status();
+}
+Status Vcpu::set_debugregs(const kvm_debugregs& debugregs) {
+    assert_owner("set_debugregs");
+    if (ioctl(fd_.get(), KVM_SET_DEBUGREGS, &debugregs) < 0) return ioctl_error("KVM_SET_DEBUGREGS");
+    return ok_status();
+}
+
 Result<std::uint32_t> Vcpu::mp_state() {
     kvm_mp_state st{};
     if (ioctl(fd_.get(), KVM_GET_MP_STATE, &st) < 0) return ioctl_error("KVM_GET_MP_STATE");

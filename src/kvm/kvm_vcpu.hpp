@@ -18,8 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include <span>
+
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "kvm/kvm_state_abi.hpp"
 
 namespace xenolith::kvm {
 
@@ -60,6 +63,32 @@ public:
     // Hands register changes still waiting for the next KVM_RUN to the
     // kernel now, so KVM_GET_REGS sees them (vCPU thread, outside KVM_RUN).
     Status flush_regs();
+
+    // Architectural state for save/restore (ARCHITECTURE.md, "vCPU state
+    // translation"). Thin ioctl wrappers; like the register caches they
+    // belong to the owner thread (a save posts its work to the vCPU).
+    // api.rst "KVM_GET_LAPIC" / "KVM_SET_LAPIC" (in-kernel irqchip; in
+    // x2APIC mode the ID register is 32-bit only with KVM_X2APIC_API_USE_32BIT_IDS).
+    Status get_lapic(kvm_lapic_state& lapic);
+    Status set_lapic(const kvm_lapic_state& lapic);
+    // api.rst "KVM_GET_XSAVE" / "KVM_SET_XSAVE": the legacy 4 KiB
+    // buffer (KVM_GET_XSAVE2 is needed only for dynamic features like AMX,
+    // which xenolith does not enable).
+    Status get_xsave(XsaveArea& xsave);
+    Status set_xsave(const XsaveArea& xsave);
+    // api.rst "KVM_GET_XCRS" / "KVM_SET_XCRS".
+    Status get_xcrs(kvm_xcrs& xcrs);
+    Status set_xcrs(const kvm_xcrs& xcrs);
+    // api.rst "KVM_GET_MSRS" / "KVM_SET_MSRS": the kernel stops at the
+    // first MSR it cannot read or write; the error names that MSR.
+    Result<std::vector<MsrValue>> get_msrs(std::span<const std::uint32_t> indices);
+    Status set_msrs(std::span<const MsrValue> msrs);
+    // api.rst "KVM_GET_VCPU_EVENTS" / "KVM_SET_VCPU_EVENTS".
+    Status get_vcpu_events(kvm_vcpu_events& events);
+    Status set_vcpu_events(const kvm_vcpu_events& events);
+    // api.rst "KVM_GET_DEBUGREGS" / "KVM_SET_DEBUGREGS".
+    Status get_debugregs(kvm_debugregs& debugregs);
+    Status set_debugregs(const kvm_debugregs& debugregs);
 
     // KVM_NMI: queue an NMI for the next guest entry.
     Status nmi();
