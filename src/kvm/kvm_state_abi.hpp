@@ -21,6 +21,8 @@ static_assert(sizeof(XsaveArea) == 4096);
 inline constexpr unsigned long kIoctlGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
 inline constexpr unsigned long kIoctlSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
 inline constexpr unsigned long kIoctlSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
+// The numbers the kernel itself uses (C's sizeof of the uapi structs).
+static_assert(kIoctlGetXsave == 0x9000aea4 && kIoctlSetXsave == 0x5000aea5 && kIoctlSetMsrs == 0x4008ae89);
 
 // One MSR for KVM_GET_MSRS / KVM_SET_MSRS.
 struct MsrValue {
