@@ -57,7 +57,7 @@ for variant in release asan; do
     cmake -S "$top" -B "$dir" -G Ninja "${flags[@]}" >/dev/null
     ninja -C "$dir" -j"$(nproc)"
     echo "=== $variant unit tests"
-    (cd "$dir" && ctest --output-on-failure -j"$(nproc)") || status=1
+    (cd "$dir" && ctest --output-on-failure --timeout 300 -j"$(nproc)") || status=1
     echo "=== $variant integration suites"
     kvm_note
     run_suites "$dir" || status=1
