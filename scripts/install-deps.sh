@@ -6,7 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       liblz4-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev
       xenstore-utils python3 jq libtext-template-perl libncurses-dev gdb
       liburing-dev fio libseccomp-dev libzydis-dev ccache
-      iproute2 nftables)
+      iproute2 nftables iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
