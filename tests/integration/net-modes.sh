@@ -13,6 +13,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh" "${1:?usage: net-modes.sh BUILD_DIR}" net-modes
+source "$here/vif-lib.sh"
 for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
 
 responder=$build/src/backend/xenolith-netfront-responder
@@ -43,7 +44,6 @@ cleanup_extra() {
     jobs -p | xargs -r kill 2>/dev/null
     for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
 }
-newns() { ip netns add "$1" && namespaces+=("$1") && ip -n "$1" link set lo up; }
 
 if [ "$(id -u)" != 0 ]; then
     skip "network modes: needs root (TAPs, namespaces)"
@@ -61,36 +61,10 @@ if [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null || ! newns "$host" 2>/dev
     exit
 fi
 
-scripts=$work/scripts
-mkdir -p "$scripts"
-cp "$here/../../dist/scripts/"* "$scripts/"
-export XEN_HOTPLUG_LOG=$work/xen-hotplug.log XEN_LOCK_DIR=$work/locks XEN_SCRIPT_DIR=$scripts
+install_scripts
 
-node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
-link_has() { ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q -- "$3"; }
 link_gone() { ! ip -n "$1" -o link show dev "$2" >/dev/null 2>&1; }
-not() { ! "$@"; }
 
-# backend DOMID DEVID key=value...: the back-end directory libxl would write.
-backend() {
-    local domid=$1 devid=$2; shift 2
-    local be=/local/domain/0/backend/vif/$domid/$devid
-    xenstore-rm "$be" 2>/dev/null
-    xenstore-write "$be/frontend" "/local/domain/$domid/device/vif/$devid" \
-        "$be/frontend-id" "$domid" "$be/online" 1 "$be/state" 1 "$be/handle" "$devid" \
-        "$be/mac" "00:16:3e:00:$domid:$devid" "$be/type" vif "$be/hotplug-status" "" \
-        "/local/domain/$domid/device/vif/$devid/state" 1
-    local kv
-    for kv in "$@"; do xenstore-write "$be/${kv%%=*}" "${kv#*=}"; done
-    echo "$be"
-}
-# run SCRIPT COMMAND VIF XENBUS_PATH [name=value...]: as xenolithd runs it.
-run() {
-    local script=$1 cmd=$2 vif=$3 be=$4; shift 4
-    ip netns exec "$host" env vif="$vif" XENBUS_PATH="${be#/local/domain/0/}" \
-        timeout 30 "$scripts/$script" "$cmd" "$@" \
-        >"$work/out" 2>"$work/err"
-}
 # guest VIF --mac MAC --ip ADDR [responder options...]: the stand-in guest
 # on TAP VIF in the host namespace; succeeds once its front end connected.
 guest_started() { grep -qx ready "$work/$1.out" || ! kill -0 "${guest_pid[$1]}" 2>/dev/null; }
@@ -101,31 +75,6 @@ guest() {
     guest_pid[$vif]=$!
     wait_for 20 guest_started "$vif"
     grep -qx ready "$work/$vif.out"
-}
-# udp_echo NS ADDR: a UDP echo on ADDR:7 in NS (bound to the address, so
-# replies come from it, as a guest's connected socket wants them);
-# udp_ping NS ADDR: from NS, one round trip.
-udp_echo() {
-    ip netns exec "$1" /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 7))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(d, a)' "$2" &
-}
-udp_ping() {
-    ip netns exec "$1" timeout 20 /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-for _ in range(10):
-    s.sendto(b"xenolith", (sys.argv[1], 7))
-    try:
-        if s.recv(64) == b"xenolith": sys.exit(0)
-    except socket.timeout:
-        pass
-sys.exit(1)' "$2"
 }
 # host_ping ADDR: two ICMP echoes from the host namespace, answered. With
 # iputils ping when installed; else the same from a raw socket.

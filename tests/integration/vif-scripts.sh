@@ -10,6 +10,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh" "${1:?usage: vif-scripts.sh BUILD_DIR}" vif-scripts
+source "$here/vif-lib.sh"
 for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
 
 tag=xlv$$
@@ -20,7 +21,6 @@ cleanup_extra() {
     local ns
     for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
 }
-newns() { ip netns add "$1" && namespaces+=("$1") && ip -n "$1" link set lo up; }
 
 if ! command -v ip >/dev/null || ! newns "$host" 2>/dev/null; then
     skip "vif scripts: ip netns is not available here (needs iproute2 and CAP_SYS_ADMIN)"
@@ -49,9 +49,7 @@ summary vif-scripts
 fi
 
 # The scripts as installed in /etc/xen/scripts, plus a user's wrapper.
-scripts=$work/scripts
-mkdir -p "$scripts"
-cp "$here/../../dist/scripts/"* "$scripts/"
+install_scripts
 cat >"$scripts/vif-bridge-qlen" <<'WRAP'
 #!/bin/bash
 dir=$(dirname "$0")
@@ -59,62 +57,14 @@ ip link set "$vif" qlen 1000
 exec "$dir/vif-bridge" "$@"
 WRAP
 chmod +x "$scripts/vif-bridge-qlen"
-export XEN_HOTPLUG_LOG=$work/xen-hotplug.log XEN_LOCK_DIR=$work/locks XEN_SCRIPT_DIR=$scripts
 
-node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
-link_has() { ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q -- "$3"; }
 link_lacks() { ip -n "$1" -o link show dev "$2" >/dev/null 2>&1 && ! link_has "$@"; }
-not() { ! "$@"; }
 route_has() { ip -n "$host" route show | grep -q -- "$1"; }
 
-# backend DOMID DEVID key=value...: the back-end directory libxl would write.
-backend() {
-    local domid=$1 devid=$2; shift 2
-    local be=/local/domain/0/backend/vif/$domid/$devid
-    xenstore-rm "$be" 2>/dev/null
-    xenstore-write "$be/frontend" "/local/domain/$domid/device/vif/$devid" \
-        "$be/frontend-id" "$domid" "$be/online" 1 "$be/state" 1 "$be/handle" "$devid" \
-        "$be/mac" "00:16:3e:00:$domid:$devid" "$be/type" vif "$be/hotplug-status" "" \
-        "/local/domain/$domid/device/vif/$devid/state" 1
-    local kv
-    for kv in "$@"; do xenstore-write "$be/${kv%%=*}" "${kv#*=}"; done
-    echo "$be"
-}
-# run SCRIPT COMMAND VIF XENBUS_PATH [name=value...]: as xenolithd runs it.
-run() {
-    local script=$1 cmd=$2 vif=$3 be=$4; shift 4
-    # As libxl passes it: relative to the back-end domain's home.
-    ip netns exec "$host" env vif="$vif" XENBUS_PATH="${be#/local/domain/0/}" \
-        "$scripts/$script" "$cmd" "$@" \
-        >"$work/out" 2>"$work/err"
-}
 # guest_end NS VIF ADDR/PREFIX: the vif as a veth whose far end (eth0) is in NS.
 guest_end() {
     newns "$1" && ip -n "$host" link add "$2" type veth peer name eth0 netns "$1" &&
         ip -n "$1" addr add "$3" dev eth0 && ip -n "$1" link set eth0 up
-}
-# udp_echo NS: a UDP echo on port 7 in NS; udp_ping NS ADDR: from NS, one round trip.
-udp_echo() {
-    ip netns exec "$1" /usr/bin/python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 7))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(d, a)' &
-}
-udp_ping() {
-    ip netns exec "$1" /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-for _ in range(10):
-    s.sendto(b"xenolith", (sys.argv[1], 7))
-    try:
-        if s.recv(64) == b"xenolith": sys.exit(0)
-    except socket.timeout:
-        pass
-sys.exit(1)' "$2"
 }
 
 # --- vif-bridge ---------------------------------------------------------------
