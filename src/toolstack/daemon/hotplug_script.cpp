@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "xenstore/xenstore_service.hpp"
+
 extern char** environ;
 
 namespace xenolith::toolstack {
@@ -130,6 +132,26 @@ Environment vif_hotplug_env(const VifNodes& nodes, const std::string& script,
                                 : "vif" + std::to_string(nodes.frontend_domid) + "." +
                                       std::to_string(nodes.devid));
     return env;
+}
+
+HotplugReport run_hotplug_script_and_wait(xenstore::XenstoreService& store,
+                                          const std::string& backend_path, const HotplugScript& s) {
+    const auto started = std::chrono::steady_clock::now();
+    HotplugReport r{run_hotplug_script(s), std::nullopt, std::nullopt};
+    if (r.ran.ok()) {
+        // Xen's scripts report through hotplug-status (what udev-run
+        // scripts are waited for by): "connected", or "error" with
+        // hotplug-error.
+        store.wait_for_node(
+            backend_path + "/hotplug-status",
+            [&](const std::optional<std::string>& v) {
+                r.status = v;
+                return v && (*v == "connected" || *v == "error");
+            },
+            started + s.timeout);
+    }
+    if (!r.connected()) r.error = store.read(backend_path + "/hotplug-error");
+    return r;
 }
 
 }  // namespace xenolith::toolstack

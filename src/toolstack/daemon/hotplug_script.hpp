@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,10 @@
 #include "base/result.hpp"
 #include "toolstack/daemon/vbd_nodes.hpp"
 #include "toolstack/daemon/vif_nodes.hpp"
+
+namespace xenolith::xenstore {
+class XenstoreService;
+}
 
 namespace xenolith::toolstack {
 
@@ -35,6 +40,20 @@ struct HotplugScript {
 // outlives its timeout (its process group is then killed, as libxl kills
 // it); the message starts "<script> <action>".
 Status run_hotplug_script(const HotplugScript& s);
+
+// What a script that plugs a device reported, as libxl takes it
+// (device_hotplug_child_death_cb, then the wait on hotplug-status).
+struct HotplugReport {
+    Status ran;                         // run_hotplug_script's verdict
+    std::optional<std::string> status;  // hotplug-status once "connected" or "error"; else as last read
+    std::optional<std::string> error;   // hotplug-error, read when the script failed or did not connect
+    bool connected() const { return ran.ok() && status == "connected"; }
+};
+// Runs `s` for the device whose back-end is `backend_path`, then waits for
+// its hotplug-status to say "connected" or "error", until the script's
+// timeout from its start.
+HotplugReport run_hotplug_script_and_wait(xenstore::XenstoreService& store,
+                                          const std::string& backend_path, const HotplugScript& s);
 
 // get_hotplug_env for a vbd: script, XENBUS_TYPE, XENBUS_PATH (relative to
 // the back-end domain's home, as libxl writes it) and XENBUS_BASE_PATH;

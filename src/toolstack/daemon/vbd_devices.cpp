@@ -115,32 +115,17 @@ Status VbdDevices::run_add_script(const Attached& a,
             if (w.path == node(a.nodes.backend_path, "script")) return w.value;
         return std::string();
     }();
-    const auto started = std::chrono::steady_clock::now();
     HotplugScript s{script, "add",
                     vbd_hotplug_env(a.nodes, script, opts_.xenstore_socket),
                     opts_.hotplug_timeout};
     const std::string be = a.nodes.backend_path;
-    if (auto st = run_hotplug_script(s); !st) {
+    HotplugReport r = run_hotplug_script_and_wait(store_, be, s);
+    if (!r.connected()) {
         // device_hotplug_child_death_cb: the script's own account, if any.
-        if (auto why = store_.read(node(be, "hotplug-error")))
-            return make_error("script: " + *why);
-        return st;
-    }
-    // Xen's scripts report through hotplug-status (what udev-run scripts
-    // are waited for by): "connected", or "error" with hotplug-error.
-    std::optional<std::string> status;
-    store_.wait_for_node(
-        node(be, "hotplug-status"),
-        [&](const std::optional<std::string>& v) {
-            status = v;
-            return v && (*v == "connected" || *v == "error");
-        },
-        started + opts_.hotplug_timeout);
-    if (!status || *status != "connected") {
-        if (auto why = store_.read(node(be, "hotplug-error")))
-            return make_error("script: " + *why);
+        if (r.error) return make_error("script: " + *r.error);
+        if (!r.ran) return r.ran;
         return make_error(fmt::format("{} add: hotplug-status is {}", script,
-                                      status ? "'" + *status + "'" : "not set"));
+                                      r.status ? "'" + *r.status + "'" : "not set"));
     }
     physical_device = store_.read(node(be, "physical-device"));
     return ok_status();

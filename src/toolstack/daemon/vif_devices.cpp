@@ -198,34 +198,18 @@ Status VifDevices::attach_all(domid_t domid, const std::vector<config::NicConfig
 }
 
 Status VifDevices::run_online_script(const Attached& a) {
-    const std::string& be = a.nodes.backend_path;
-    const auto started = std::chrono::steady_clock::now();
     HotplugScript s{a.nodes.script, "online",
                     vif_hotplug_env(a.nodes, a.nodes.script, a.nic.gatewaydev.value_or(""),
                                     opts_.xenstore_socket),
                     opts_.hotplug_timeout};
-    if (auto st = run_hotplug_script(s); !st) {
-        // device_hotplug_child_death_cb: the script's own account, if any.
-        if (auto why = store_.read(node(be, "hotplug-error")); why && !why->empty())
-            return make_error(fmt::format("{} online: {}", a.nodes.script, *why));
-        return st;
-    }
-    std::optional<std::string> status;
-    store_.wait_for_node(
-        node(be, "hotplug-status"),
-        [&](const std::optional<std::string>& v) {
-            status = v;
-            return v && (*v == "connected" || *v == "error");
-        },
-        started + opts_.hotplug_timeout);
-    if (!status || *status != "connected") {
-        if (auto why = store_.read(node(be, "hotplug-error")); why && !why->empty())
-            return make_error(fmt::format("{} online: {}", a.nodes.script, *why));
-        return make_error(fmt::format("{} online: hotplug-status is {}", a.nodes.script,
-                                      status && !status->empty() ? "'" + *status + "'"
-                                                                 : "not set"));
-    }
-    return ok_status();
+    HotplugReport r = run_hotplug_script_and_wait(store_, a.nodes.backend_path, s);
+    if (r.connected()) return ok_status();
+    // device_hotplug_child_death_cb: the script's own account, if any.
+    if (r.error && !r.error->empty())
+        return make_error(fmt::format("{} online: {}", a.nodes.script, *r.error));
+    if (!r.ran) return r.ran;
+    return make_error(fmt::format("{} online: hotplug-status is {}", a.nodes.script,
+                                  r.status && !r.status->empty() ? "'" + *r.status + "'" : "not set"));
 }
 
 void VifDevices::undo(domid_t domid, const Attached& a) {
