@@ -29,16 +29,6 @@ std::optional<std::uint32_t> qualifier(const std::string& q, bool& unreachable) 
     return (*d)["domid"].get<std::uint32_t>();
 }
 
-void print_log(const nlohmann::json& reply) {
-    if (reply.contains("log") && reply["log"].is_array()) {
-        for (const auto& line : reply["log"])
-            if (line.is_string() && !line.get<std::string>().empty())
-                std::fprintf(stderr, "%s\n", line.get<std::string>().c_str());
-    } else if (!reply.value("ok", false)) {
-        std::fprintf(stderr, "%s\n", reply.value("error", std::string()).c_str());
-    }
-}
-
 }  // namespace
 
 // xl_parse.c parse_disk_config_multistring: the components are read as

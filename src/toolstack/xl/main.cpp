@@ -205,6 +205,16 @@ std::uint32_t domain_qualifier(const std::string& q) {
     return (*d)["domid"].get<std::uint32_t>();
 }
 
+void print_log(const nlohmann::json& reply) {
+    if (reply.contains("log") && reply["log"].is_array()) {
+        for (const auto& line : reply["log"])
+            if (line.is_string() && !line.get<std::string>().empty())
+                std::fprintf(stderr, "%s\n", line.get<std::string>().c_str());
+    } else if (!reply.value("ok", false)) {
+        std::fprintf(stderr, "%s\n", reply.value("error", std::string()).c_str());
+    }
+}
+
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id) {
     auto reply = request({{"cmd", "list"}, {"config", false}});
     if (!reply) return std::nullopt;

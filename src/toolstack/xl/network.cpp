@@ -15,16 +15,6 @@ namespace xenolith::xl {
 
 namespace {
 
-void print_log(const nlohmann::json& reply) {
-    if (reply.contains("log") && reply["log"].is_array()) {
-        for (const auto& line : reply["log"])
-            if (line.is_string() && !line.get<std::string>().empty())
-                std::fprintf(stderr, "%s\n", line.get<std::string>().c_str());
-    } else if (!reply.value("ok", false)) {
-        std::fprintf(stderr, "%s\n", reply.value("error", std::string()).c_str());
-    }
-}
-
 // xl's set_default_nic_values: xl.conf's vif.default.* (the file
 // XENOLITH_XL_CONF names, else /etc/xen/xl.conf) before the arguments.
 bool apply_xl_conf_defaults(config::NicConfig& nic) {

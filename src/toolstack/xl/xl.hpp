@@ -89,6 +89,9 @@ std::uint32_t domain_qualifier(const std::string& q);
 // Looks a domain up by qualifier, as find_domain reads it, in a "list"
 // reply (without configs): null when no domain matches.
 std::optional<nlohmann::json> find_domain(const std::string& name_or_id);
+// A device command's reply onto stderr as xl prints libxl's log: the
+// daemon's log lines, else its error when the request failed.
+void print_log(const nlohmann::json& reply);
 
 int print_usage(const char* name);
 
