@@ -4,6 +4,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -38,6 +40,54 @@ Status FdSink::write(ByteSpan bytes) {
             return make_error(fmt::format("write: {}", std::strerror(errno)));
         }
         bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return ok_status();
+}
+
+Status ByteSink::write_gather(std::span<const ByteSpan> pieces) {
+    for (ByteSpan p : pieces) {
+        if (auto st = write(p); !st) return st;
+    }
+    return ok_status();
+}
+
+Status FdSink::write_gather(std::span<const ByteSpan> pieces) {
+    // writev takes at most IOV_MAX (1024) pieces and may stop anywhere,
+    // even inside a piece: keep a window of iovecs and advance through it.
+    constexpr std::size_t kMaxIov = 1024;
+    std::array<iovec, kMaxIov> iov{};
+    std::size_t next = 0;  // first piece not yet in the window
+    std::size_t skip = 0;  // bytes of pieces[next - count] already written
+    while (next < pieces.size()) {
+        std::size_t count = 0;
+        for (std::size_t i = next; i < pieces.size() && count < kMaxIov; ++i) {
+            if (pieces[i].empty()) continue;
+            iov[count++] = {const_cast<std::uint8_t*>(pieces[i].data()), pieces[i].size()};
+        }
+        if (count == 0) break;
+        iov[0].iov_base = static_cast<std::uint8_t*>(iov[0].iov_base) + skip;
+        iov[0].iov_len -= skip;
+        const ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(count));
+        if (n < 0) {
+            if (errno == EINTR) {
+                iov[0].iov_base = static_cast<std::uint8_t*>(iov[0].iov_base) - skip;
+                iov[0].iov_len += skip;
+                continue;
+            }
+            return make_error(fmt::format("write: {}", std::strerror(errno)));
+        }
+        // Walk the pieces the kernel took.
+        auto left = static_cast<std::size_t>(n) + skip;
+        skip = 0;
+        while (next < pieces.size()) {
+            const std::size_t len = pieces[next].size();
+            if (left < len) {
+                skip = left;
+                break;
+            }
+            left -= len;
+            ++next;
+        }
     }
     return ok_status();
 }
@@ -135,6 +185,22 @@ Status write_record(ByteSink& out, std::uint32_t type, ByteSpan body) {
     frame.insert(frame.end(), body.begin(), body.end());
     frame.resize(frame.size() + static_cast<std::size_t>(record_padding(body.size())), 0);
     return out.write(frame);
+}
+
+Status write_record_gather(ByteSink& out, std::uint32_t type, std::span<const ByteSpan> body) {
+    std::uint64_t length = 0;
+    for (ByteSpan p : body) length += p.size();
+    if (length > std::numeric_limits<std::uint32_t>::max()) return make_error(fmt::format("record body of {} bytes exceeds 32 bits", length));
+    std::vector<std::uint8_t> header;
+    put_le32(header, type);
+    put_le32(header, static_cast<std::uint32_t>(length));
+    static constexpr std::array<std::uint8_t, kRecordAlign> kZeros{};
+    std::vector<ByteSpan> pieces;
+    pieces.reserve(body.size() + 2);
+    pieces.push_back(header);
+    pieces.insert(pieces.end(), body.begin(), body.end());
+    pieces.push_back(ByteSpan(kZeros).first(static_cast<std::size_t>(record_padding(length))));
+    return out.write_gather(pieces);
 }
 
 }  // namespace xenolith::migration

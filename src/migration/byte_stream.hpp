@@ -49,6 +49,10 @@ class ByteSink {
 public:
     virtual ~ByteSink() = default;
     virtual Status write(ByteSpan bytes) = 0;
+    // Writes the pieces in order, as one write() of their concatenation
+    // would. Sinks over a descriptor gather them (writev), so guest pages
+    // go out without being copied into a frame first.
+    virtual Status write_gather(std::span<const ByteSpan> pieces);
 };
 
 class VectorSink final : public ByteSink {
@@ -65,6 +69,7 @@ class FdSink final : public ByteSink {
 public:
     explicit FdSink(int fd) : fd_(fd) {}
     Status write(ByteSpan bytes) override;
+    Status write_gather(std::span<const ByteSpan> pieces) override;
 
 private:
     int fd_;
@@ -155,5 +160,7 @@ Result<std::vector<std::uint8_t>> read_record_body(InputStream& in, std::uint32_
 
 // Writes header, body and zero padding.
 Status write_record(ByteSink& out, std::uint32_t type, ByteSpan body);
+// The same for a body given in pieces (their total is the length).
+Status write_record_gather(ByteSink& out, std::uint32_t type, std::span<const ByteSpan> body);
 
 }  // namespace xenolith::migration

@@ -1,0 +1,87 @@
+#include "save/page_receiver.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace xenolith::save {
+
+namespace {
+
+namespace pf = migration::pfinfo;
+
+bool is_special_gfn(std::uint64_t gfn) {
+    const std::uint64_t first = kSpecialPagesBase >> kPageShift;
+    return gfn >= first && gfn - first < kSpecialPageCount;
+}
+
+}  // namespace
+
+std::uint64_t PageReceiver::max_pfn() const {
+    return std::max(memory_.max_ram_gfn(), (kSpecialPagesBase >> kPageShift) + kSpecialPageCount - 1);
+}
+
+Status PageReceiver::populate(std::uint64_t gfn) {
+    if (memory_.is_populated(gfn)) return ok_status();
+    if (!memory_.may_charge(1)) {
+        return make_error(fmt::format("pfn {:#x} would take the domain beyond its {} pages (max_pages)", gfn,
+                                      memory_.max_pages()));
+    }
+    if (!memory_.populate_page(gfn)) return make_error(fmt::format("pfn {:#x} could not be populated", gfn));
+    return ok_status();
+}
+
+Status PageReceiver::apply(const migration::PageDataView& page_data) {
+    ++counts_.records;
+    std::size_t next_page = 0;
+    for (const migration::PageDataPfn& p : page_data.pfns) {
+        const bool ram = memory_.is_ram_gfn(p.pfn);
+        const bool special = is_special_gfn(p.pfn);
+        if (!ram && !special) {
+            return make_error(fmt::format("pfn {:#x} is not RAM or a toolstack page of this domain", p.pfn));
+        }
+        switch (p.type) {
+        case pf::kNotab: {
+            if (ram) {
+                if (auto st = populate(p.pfn); !st) return st;
+            }
+            auto off = memory_.frame_offset(p.pfn);
+            if (!off) return make_error(fmt::format("pfn {:#x} has no page to write", p.pfn));
+            std::memcpy(memory_.page_at_offset(*off), page_data.data.data() + next_page * kPageSize, kPageSize);
+            ++next_page;
+            ++counts_.pages_written;
+            break;
+        }
+        case pf::kXtab:
+            if (special) {
+                return make_error(fmt::format("pfn {:#x} is a toolstack page (xenstore/console rings) and cannot "
+                                              "be absent",
+                                              p.pfn));
+            }
+            if (memory_.is_populated(p.pfn)) {
+                if (!memory_.remove_page(p.pfn))
+                    return make_error(fmt::format("pfn {:#x} could not be released", p.pfn));
+                ++counts_.pages_released;
+            }
+            break;
+        case pf::kXalloc:
+            if (ram) {
+                if (auto st = populate(p.pfn); !st) return st;
+            }
+            if (auto off = memory_.frame_offset(p.pfn)) std::memset(memory_.page_at_offset(*off), 0, kPageSize);
+            ++counts_.pages_zeroed;
+            break;
+        case pf::kBroken:
+            return make_error(fmt::format("pfn {:#x} is marked broken by the sender; xenolith cannot give a guest "
+                                          "a frame that faults",
+                                          p.pfn));
+        default:
+            return make_error(fmt::format("pfn {:#x} has page type {:#x}, which an HVM/PVH image never carries",
+                                          p.pfn, p.type));
+        }
+    }
+    return ok_status();
+}
+
+}  // namespace xenolith::save

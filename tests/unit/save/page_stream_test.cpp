@@ -1,0 +1,254 @@
+// Guest memory through a real libxc stream and into a second domain's
+// memory: what a save file or a migration carries of RAM.
+#include <cstring>
+#include <thread>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "migration/libxc_stream.hpp"
+#include "save/page_receiver.hpp"
+#include "save/page_sender.hpp"
+
+namespace xenolith::save {
+namespace page_stream_test {  // named: the tests compile as unity batches
+
+using migration::LibxcLimits;
+using migration::LibxcStreamReader;
+using migration::LibxcStreamWriter;
+using migration::VectorSink;
+namespace pf = migration::pfinfo;
+
+constexpr std::uint64_t kMiB = 1 << 20;
+
+std::unique_ptr<GuestMemory> make_memory(std::uint64_t ram, std::uint64_t physmap = 0) {
+    auto m = GuestMemory::create(ram, "page-stream-test", physmap);
+    EXPECT_TRUE(m) << (m ? "" : m.error().what);
+    return std::move(*m);
+}
+
+// Writes a pattern that names the frame into every populated RAM page and
+// each special page.
+void fill(GuestMemory& m, std::uint8_t salt) {
+    for (std::uint64_t gfn = 0; gfn <= m.max_ram_gfn(); ++gfn) {
+        if (auto off = m.frame_offset(gfn)) {
+            std::uint8_t* p = m.page_at_offset(*off);
+            std::memcpy(p, &gfn, sizeof gfn);
+            std::memset(p + 8, salt, kPageSize - 8);
+        }
+    }
+    for (unsigned i = 0; i < kSpecialPageCount; ++i) {
+        std::uint8_t* p = m.host_ptr(m.special_page_gpa(i), kPageSize);
+        std::memset(p, static_cast<int>(0xa0 + i), kPageSize);
+    }
+}
+
+// A libxc stream holding just the memory.
+std::vector<std::uint8_t> save_memory(const GuestMemory& m, PageSendCounts* counts = nullptr) {
+    VectorSink sink;
+    LibxcStreamWriter w(sink);
+    EXPECT_TRUE(w.write_headers({}, {}));
+    EXPECT_TRUE(w.write_record(migration::libxc_rec::kStaticDataEnd, {}));
+    PageSender sender(m, sink);
+    EXPECT_TRUE(sender.send_all());
+    EXPECT_TRUE(w.write_end());
+    if (counts) *counts = sender.counts();
+    return sink.take();
+}
+
+// Reads the stream and applies each PAGE_DATA; the first error.
+std::string restore_memory(const std::vector<std::uint8_t>& stream, GuestMemory& m) {
+    migration::MemorySource src(stream);
+    migration::InputStream in(src);
+    PageReceiver receiver(m);
+    LibxcLimits limits;
+    limits.max_pfn = receiver.max_pfn();
+    LibxcStreamReader r(in, limits);
+    if (auto st = r.read_headers(); !st) return st.error().what;
+    while (!r.finished()) {
+        auto rec = r.next();
+        if (!rec) return rec.error().what;
+        if (rec->type != migration::libxc_rec::kPageData) continue;
+        auto view = migration::decode_page_data(rec->body, limits);
+        if (!view) return view.error().what;
+        if (auto st = receiver.apply(*view); !st) return st.error().what;
+    }
+    return "";
+}
+
+void expect_same_memory(const GuestMemory& a, const GuestMemory& b) {
+    ASSERT_EQ(a.max_ram_gfn(), b.max_ram_gfn());
+    for (std::uint64_t gfn = 0; gfn <= a.max_ram_gfn(); ++gfn) {
+        if (!a.is_ram_gfn(gfn)) continue;
+        ASSERT_EQ(a.is_populated(gfn), b.is_populated(gfn)) << "gfn " << gfn;
+        if (!a.is_populated(gfn)) continue;
+        ASSERT_EQ(0, std::memcmp(a.page_at_offset(*a.frame_offset(gfn)), b.page_at_offset(*b.frame_offset(gfn)),
+                                 kPageSize))
+            << "gfn " << gfn;
+    }
+    for (unsigned i = 0; i < kSpecialPageCount; ++i) {
+        ASSERT_EQ(0, std::memcmp(a.host_ptr(a.special_page_gpa(i), kPageSize),
+                                 b.host_ptr(b.special_page_gpa(i), kPageSize), kPageSize));
+    }
+    EXPECT_EQ(a.populated_pages(), b.populated_pages());
+}
+
+TEST(PageStream, MemoryWithABalloonArrivesExactly) {
+    auto src = make_memory(8 * kMiB);
+    fill(*src, 0x11);
+    ASSERT_TRUE(src->remove_range(100, 50));  // ballooned out
+    ASSERT_TRUE(src->remove_page(7));
+    PageSendCounts counts;
+    const auto stream = save_memory(*src, &counts);
+    EXPECT_EQ(counts.pages_absent, 51u);
+    EXPECT_EQ(counts.pages_with_data, 2048u - 51u + kSpecialPageCount);
+    EXPECT_EQ(counts.records, (2048u + kSpecialPageCount + 1023u) / 1024u);
+
+    auto dst = make_memory(8 * kMiB);
+    EXPECT_EQ(restore_memory(stream, *dst), "");
+    expect_same_memory(*src, *dst);
+}
+
+TEST(PageStream, FramesTheSourceGrewIntoArePopulatedUpToMaxPages) {
+    // memory=8 MiB, maxmem=16: the source populated 10 frames above 8 MiB.
+    auto src = make_memory(8 * kMiB, 16 * kMiB);
+    src->set_max_pages(2048 + 10);
+    for (std::uint64_t gfn = 2048; gfn < 2058; ++gfn) ASSERT_TRUE(src->populate_page(gfn));
+    fill(*src, 0x22);
+    const auto stream = save_memory(*src);
+
+    auto dst = make_memory(8 * kMiB, 16 * kMiB);
+    dst->set_max_pages(2048 + 10);
+    EXPECT_EQ(restore_memory(stream, *dst), "");
+    expect_same_memory(*src, *dst);
+
+    // The same stream into a domain allowed fewer pages is refused.
+    auto small = make_memory(8 * kMiB, 16 * kMiB);
+    small->set_max_pages(2048 + 5);
+    const std::string err = restore_memory(stream, *small);
+    EXPECT_NE(err.find("beyond its 2053 pages (max_pages)"), std::string::npos) << err;
+}
+
+TEST(PageStream, MemoryAboveFourGiBIsCarried) {
+    // 3.75 GiB of low RAM ends at the MMIO hole; the rest resumes at 4 GiB.
+    // (Sparse memfds: only the frames sent are touched.)
+    auto src = make_memory(3840 * kMiB + 4 * kMiB);
+    const std::uint64_t high = kHighRamBase >> kPageShift;
+    ASSERT_TRUE(src->is_ram_gfn(high + 1023));
+    ASSERT_FALSE(src->is_ram_gfn(high + 1024));
+    std::memset(src->host_ptr((high + 1000) << kPageShift, kPageSize), 0x77, kPageSize);
+    VectorSink sink;
+    LibxcStreamWriter w(sink);
+    ASSERT_TRUE(w.write_headers({}, {}));
+    ASSERT_TRUE(w.write_record(migration::libxc_rec::kStaticDataEnd, {}));
+    PageSender sender(*src, sink);
+    EXPECT_EQ(sender.frame_limit(), high + 1024);
+    const std::vector<std::uint64_t> gfns = {high + 1000, high + 1023};
+    ASSERT_TRUE(sender.send(gfns));
+    ASSERT_TRUE(w.write_end());
+
+    auto dst = make_memory(3840 * kMiB + 4 * kMiB);
+    EXPECT_EQ(restore_memory(sink.take(), *dst), "");
+    EXPECT_EQ(dst->host_ptr((high + 1000) << kPageShift, kPageSize)[100], 0x77);
+}
+
+// Hand-built records for what a sender should never send.
+std::vector<std::uint8_t> stream_of(const std::vector<migration::PageDataPfn>& pfns) {
+    VectorSink sink;
+    LibxcStreamWriter w(sink);
+    EXPECT_TRUE(w.write_headers({}, {}));
+    EXPECT_TRUE(w.write_record(migration::libxc_rec::kStaticDataEnd, {}));
+    std::size_t with_data = 0;
+    for (const auto& p : pfns) with_data += migration::page_type_has_data(p.type) ? 1 : 0;
+    const std::vector<std::uint8_t> data(with_data * kPageSize, 0x5a);
+    EXPECT_TRUE(w.write_record(migration::libxc_rec::kPageData, migration::encode_page_data(pfns, data)));
+    EXPECT_TRUE(w.write_end());
+    return sink.take();
+}
+
+TEST(PageStream, HostileFramesAreRefusedByName) {
+    struct Case {
+        std::vector<migration::PageDataPfn> pfns;
+        const char* message;
+    };
+    const std::uint64_t special = kSpecialPagesBase >> kPageShift;
+    const std::vector<Case> cases = {
+        // In the MMIO hole below the special pages: not RAM.
+        {{{0xF0000, pf::kNotab}}, "pfn 0xf0000 is not RAM or a toolstack page of this domain"},
+        // Beyond the domain's memory: stopped by the reader's max_pfn.
+        {{{0x200000, pf::kNotab}}, "beyond the domain's max_pfn"},
+        {{{special + 1, pf::kXtab}}, "is a toolstack page (xenstore/console rings) and cannot be absent"},
+        {{{5, pf::kBroken}}, "pfn 0x5 is marked broken by the sender"},
+        {{{5, pf::kL1tab}}, "only x86 PV streams carry"},
+    };
+    for (const Case& c : cases) {
+        auto dst = make_memory(8 * kMiB);
+        const std::string err = restore_memory(stream_of(c.pfns), *dst);
+        EXPECT_NE(err.find(c.message), std::string::npos) << "got: " << err;
+    }
+}
+
+TEST(PageStream, XallocPopulatesZeroedAndXtabReleases) {
+    auto dst = make_memory(8 * kMiB, 16 * kMiB);
+    dst->set_max_pages(4096);
+    std::memset(dst->host_ptr(9 * kPageSize, kPageSize), 0xee, kPageSize);
+    EXPECT_EQ(restore_memory(stream_of({{9, pf::kXalloc}, {3000, pf::kXalloc}, {10, pf::kXtab}}), *dst), "");
+    EXPECT_EQ(dst->host_ptr(9 * kPageSize, kPageSize)[0], 0);
+    EXPECT_TRUE(dst->is_populated(3000));
+    EXPECT_FALSE(dst->is_populated(10));
+}
+
+TEST(PageStream, SendNamesFramesInTheOrderGivenAndSkipsWhatIsNotTheGuests) {
+    auto src = make_memory(8 * kMiB);
+    fill(*src, 0x33);
+    ASSERT_TRUE(src->add_hole_page(0x100000 - 0x100));  // a shared_info-like frame
+    VectorSink sink;
+    PageSender sender(*src, sink);
+    const std::vector<std::uint64_t> gfns = {5, 3, 0xF0000, 0x100000 - 0x100, 4};
+    ASSERT_TRUE(sender.send(gfns));
+    EXPECT_EQ(sender.counts().pages_with_data, 3u);
+    EXPECT_EQ(sender.counts().records, 1u);
+    const auto& b = sink.bytes();
+    ASSERT_EQ(b.size(), 8u + 8u + 24u + 3 * kPageSize);
+    EXPECT_EQ(migration::le32(b, 0), migration::libxc_rec::kPageData);
+    EXPECT_EQ(migration::le32(b, 8), 3u);  // count
+    EXPECT_EQ(migration::le64(b, 16), 5u);
+    EXPECT_EQ(migration::le64(b, 24), 3u);
+    EXPECT_EQ(migration::le64(b, 32), 4u);
+    EXPECT_EQ(migration::le64(b, 40), 5u);  // the first page's data: its gfn
+    EXPECT_EQ(migration::le64(b, 40 + 2 * kPageSize), 4u);
+}
+
+TEST(PageStream, GatheredWritesThroughAPipeMatchTheBufferedStream) {
+    auto src = make_memory(4 * kMiB);
+    fill(*src, 0x44);
+    const auto buffered = save_memory(*src);
+
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::vector<std::uint8_t> piped;
+    std::thread reader([&] {
+        std::uint8_t buf[65536];
+        for (;;) {
+            const ssize_t n = read(fds[0], buf, sizeof buf);
+            if (n <= 0) break;
+            piped.insert(piped.end(), buf, buf + n);
+        }
+    });
+    {
+        migration::FdSink sink(fds[1]);
+        LibxcStreamWriter w(sink);
+        ASSERT_TRUE(w.write_headers({}, {}));
+    ASSERT_TRUE(w.write_record(migration::libxc_rec::kStaticDataEnd, {}));
+        PageSender sender(*src, sink);
+        ASSERT_TRUE(sender.send_all());
+        ASSERT_TRUE(w.write_end());
+    }
+    close(fds[1]);
+    reader.join();
+    close(fds[0]);
+    EXPECT_EQ(piped, buffered);
+}
+
+}  // namespace page_stream_test
+}  // namespace xenolith::save
