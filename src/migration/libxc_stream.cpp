@@ -28,23 +28,40 @@ bool page_type_has_data(std::uint8_t type) {
 
 // ---- body codecs ----
 
-Result<PageDataView> decode_page_data(ByteSpan body, const LibxcLimits& limits) {
-    if (body.size() < 8) return make_error(fmt::format("length {} is shorter than the 8-byte count header", body.size()));
-    const std::uint32_t count = le32(body, 0);
+namespace {
+
+// The count header of a PAGE_DATA body, checked against the body's length.
+Result<std::uint32_t> decode_page_data_count(ByteSpan head, std::uint64_t body_length, const LibxcLimits& limits) {
+    if (body_length < 8 || head.size() < 8) {
+        return make_error(fmt::format("length {} is shorter than the 8-byte count header", body_length));
+    }
+    const std::uint32_t count = le32(head, 0);
     if (count == 0) return make_error("page count is 0 (must be at least 1)");
     if (count > limits.max_pages_per_record) {
         return make_error(fmt::format("page count {} exceeds the limit of {} per record", count,
                                       limits.max_pages_per_record));
     }
     const std::uint64_t pfn_bytes = 8 + std::uint64_t{count} * 8;
-    if (body.size() < pfn_bytes) {
-        return make_error(fmt::format("length {} too short for {} pfn entries ({} bytes)", body.size(), count, pfn_bytes));
+    if (body_length < pfn_bytes) {
+        return make_error(fmt::format("length {} too short for {} pfn entries ({} bytes)", body_length, count, pfn_bytes));
     }
-    PageDataView view;
-    view.pfns.reserve(count);
+    return count;
+}
+
+}  // namespace
+
+Result<std::vector<PageDataPfn>> decode_page_data_pfns(ByteSpan head, std::uint64_t body_length,
+                                                       const LibxcLimits& limits) {
+    auto counted = decode_page_data_count(head, body_length, limits);
+    if (!counted) return counted.error();
+    const std::uint32_t count = *counted;
+    const std::uint64_t pfn_bytes = 8 + std::uint64_t{count} * 8;
+    if (head.size() < pfn_bytes) return make_error("pfn list incomplete");
+    std::vector<PageDataPfn> pfns;
+    pfns.reserve(count);
     std::uint64_t with_data = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint64_t raw = le64(body, 8 + std::size_t{i} * 8);
+        const std::uint64_t raw = le64(head, 8 + std::size_t{i} * 8);
         const PageDataPfn p{raw & kPageDataPfnMask, static_cast<std::uint8_t>(raw >> 60)};
         if (p.type > pfinfo::kL4tab && p.type < pfinfo::kBroken) {
             if (p.type < pfinfo::kL1tabPinned)
@@ -60,15 +77,21 @@ Result<PageDataView> decode_page_data(ByteSpan body, const LibxcLimits& limits) 
                                           limits.max_pfn));
         }
         if (page_type_has_data(p.type)) ++with_data;
-        view.pfns.push_back(p);
+        pfns.push_back(p);
     }
     const std::uint64_t expected = pfn_bytes + with_data * kX86PageSize;
-    if (body.size() != expected) {
+    if (body_length != expected) {
         return make_error(fmt::format("length {} does not match {} pfns with {} pages of data (expected {})",
-                                      body.size(), count, with_data, expected));
+                                      body_length, count, with_data, expected));
     }
-    view.data = body.subspan(static_cast<std::size_t>(pfn_bytes));
-    return view;
+    return pfns;
+}
+
+Result<PageDataView> decode_page_data(ByteSpan body, const LibxcLimits& limits) {
+    auto pfns = decode_page_data_pfns(body, body.size(), limits);
+    if (!pfns) return pfns.error();
+    const std::size_t pfn_bytes = 8 + pfns->size() * 8;
+    return PageDataView{std::move(*pfns), body.subspan(pfn_bytes)};
 }
 
 std::vector<std::uint8_t> encode_page_data(std::span<const PageDataPfn> pfns, ByteSpan data) {
@@ -405,6 +428,12 @@ Result<LibxcRecord> LibxcStreamReader::next() {
     if (length > cap) return record_error(type, at, fmt::format("length {} exceeds the cap {} for this type", length, cap));
     if (auto st = check_order(type); !st) return record_error(type, at, st.error().what);
 
+    if (type == r::kPageData && page_sink_) {
+        if (auto st = stream_page_data(length); !st) return record_error(type, at, st.error().what);
+        failed_ = false;
+        return LibxcRecord{type, records_, at, {}};
+    }
+
     auto body = read_record_body(in_, length);
     if (!body) return record_error(type, at, body.error().what);
     if (auto st = check_body(type, *body); !st) return record_error(type, at, st.error().what);
@@ -412,6 +441,47 @@ Result<LibxcRecord> LibxcStreamReader::next() {
     if (type == r::kEnd) end_seen_ = true;
     failed_ = false;
     return LibxcRecord{type, records_, at, std::move(*body)};
+}
+
+Status LibxcStreamReader::stream_page_data(std::uint32_t length) {
+    std::vector<std::uint8_t> head(8);
+    if (length < 8) return make_error(fmt::format("length {} is shorter than the 8-byte count header", length));
+    if (auto st = in_.read_exact(head); !st) return make_error("count header " + st.error().what);
+    auto counted = decode_page_data_count(head, length, limits_);
+    if (!counted) return counted.error();
+    head.resize(8 + std::size_t{*counted} * 8);
+    if (auto st = in_.read_exact(std::span(head).subspan(8)); !st) return make_error("pfn list " + st.error().what);
+    auto pfns = decode_page_data_pfns(head, length, limits_);
+    if (!pfns) return pfns.error();
+    if (auto st = page_sink_->begin_pages(*pfns); !st) return st;
+    // Pages whose frames are adjacent are read as one run: one read for a
+    // record of contiguous memory rather than one per page.
+    std::uint8_t* run = nullptr;
+    std::size_t run_len = 0, run_index = 0;
+    auto read_run = [&]() -> Status {
+        if (run_len == 0) return ok_status();
+        if (auto st = in_.read_exact(std::span(run, run_len)); !st) {
+            return make_error(fmt::format("data of pfn {:#x} (index {}) {}", (*pfns)[run_index].pfn, run_index,
+                                          st.error().what));
+        }
+        run_len = 0;
+        return ok_status();
+    };
+    for (std::size_t i = 0; i < pfns->size(); ++i) {
+        if (!page_type_has_data((*pfns)[i].type)) continue;
+        auto dest = page_sink_->page_destination(i);
+        if (!dest) return dest.error();
+        if (run_len != 0 && *dest == run + run_len) {
+            run_len += kX86PageSize;
+            continue;
+        }
+        if (auto st = read_run(); !st) return st;
+        run = *dest;
+        run_len = kX86PageSize;
+        run_index = i;
+    }
+    if (auto st = read_run(); !st) return st;
+    return ok_status();  // 8 + 8n + 4096k: a multiple of 8, never padded
 }
 
 // ---- writer ----

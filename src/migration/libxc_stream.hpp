@@ -154,6 +154,10 @@ struct LibxcLimits {
 // Body codecs. decode_* check everything the type's layout allows
 // checking; errors say why without a prefix (the reader adds one).
 Result<PageDataView> decode_page_data(ByteSpan body, const LibxcLimits& limits);
+// The pfn list alone, from the first 8 + 8 * count bytes of a body that is
+// `body_length` long (for readers that place the pages themselves).
+Result<std::vector<PageDataPfn>> decode_page_data_pfns(ByteSpan head, std::uint64_t body_length,
+                                                       const LibxcLimits& limits);
 std::vector<std::uint8_t> encode_page_data(std::span<const PageDataPfn> pfns, ByteSpan data);
 Result<TscInfo> decode_tsc_info(ByteSpan body);
 std::vector<std::uint8_t> encode_tsc_info(const TscInfo& tsc);
@@ -166,6 +170,18 @@ std::vector<std::uint8_t> encode_msr_policy(std::span<const MsrPolicyEntry> msrs
 
 std::vector<std::uint8_t> encode_libxc_image_header(const LibxcImageHeader& header);
 std::vector<std::uint8_t> encode_libxc_domain_header(const LibxcDomainHeader& header);
+
+// Takes PAGE_DATA pages as they are read, so that 4 KiB pages go from the
+// stream straight into guest memory, with no record buffer between.
+class PageDataSink {
+public:
+    virtual ~PageDataSink() = default;
+    // The record's pfn list, checked against the limits, before its data.
+    virtual Status begin_pages(std::span<const PageDataPfn> pfns) = 0;
+    // Where the 4096 bytes of pfns[index] go; asked for each pfn whose
+    // type carries data, in order, just before they are read.
+    virtual Result<std::uint8_t*> page_destination(std::size_t index) = 0;
+};
 
 // Pulls records one at a time, each checked against its type's layout, its
 // cap and its place in the stream before it is handed out. Errors read
@@ -183,10 +199,14 @@ public:
 
     Result<LibxcRecord> next();
     bool finished() const { return end_seen_; }
+    // From now on PAGE_DATA bodies go to `sink` as they are read, and
+    // next() hands such records out with an empty body.
+    void set_page_sink(PageDataSink* sink) { page_sink_ = sink; }
 
 private:
     Status check_order(std::uint32_t type);
     Status check_body(std::uint32_t type, ByteSpan body);
+    Status stream_page_data(std::uint32_t length);
     Error record_error(std::uint32_t type, std::uint64_t offset, const std::string& why) const;
 
     InputStream& in_;
@@ -202,6 +222,7 @@ private:
     bool params_seen_ = false;
     bool context_seen_ = false;
     std::uint64_t records_ = 0;
+    PageDataSink* page_sink_ = nullptr;
 };
 
 // Writes a libxc stream. The writer frames and pads; what goes in each

@@ -32,10 +32,11 @@ Status PageReceiver::populate(std::uint64_t gfn) {
     return ok_status();
 }
 
-Status PageReceiver::apply(const migration::PageDataView& page_data) {
+Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
     ++counts_.records;
-    std::size_t next_page = 0;
-    for (const migration::PageDataPfn& p : page_data.pfns) {
+    destinations_.assign(pfns.size(), nullptr);
+    for (std::size_t i = 0; i < pfns.size(); ++i) {
+        const migration::PageDataPfn& p = pfns[i];
         const bool ram = memory_.is_ram_gfn(p.pfn);
         const bool special = is_special_gfn(p.pfn);
         if (!ram && !special) {
@@ -48,8 +49,7 @@ Status PageReceiver::apply(const migration::PageDataView& page_data) {
             }
             auto off = memory_.frame_offset(p.pfn);
             if (!off) return make_error(fmt::format("pfn {:#x} has no page to write", p.pfn));
-            std::memcpy(memory_.page_at_offset(*off), page_data.data.data() + next_page * kPageSize, kPageSize);
-            ++next_page;
+            destinations_[i] = memory_.page_at_offset(*off);
             ++counts_.pages_written;
             break;
         }
@@ -80,6 +80,27 @@ Status PageReceiver::apply(const migration::PageDataView& page_data) {
             return make_error(fmt::format("pfn {:#x} has page type {:#x}, which an HVM/PVH image never carries",
                                           p.pfn, p.type));
         }
+    }
+    return ok_status();
+}
+
+Result<std::uint8_t*> PageReceiver::page_destination(std::size_t index) {
+    if (index >= destinations_.size() || destinations_[index] == nullptr) {
+        return make_error(fmt::format("no page data expected at index {}", index));
+    }
+    return destinations_[index];
+}
+
+Status PageReceiver::apply(const migration::PageDataView& page_data) {
+    if (auto st = begin_pages(page_data.pfns); !st) return st;
+    std::size_t next_page = 0;
+    for (std::size_t i = 0; i < page_data.pfns.size(); ++i) {
+        if (!migration::page_type_has_data(page_data.pfns[i].type)) continue;
+        if ((next_page + 1) * kPageSize > page_data.data.size()) return make_error("page data shorter than its pfn list");
+        auto dest = page_destination(i);
+        if (!dest) return dest.error();
+        std::memcpy(*dest, page_data.data.data() + next_page * kPageSize, kPageSize);
+        ++next_page;
     }
     return ok_status();
 }

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "base/result.hpp"
 #include "memory/guest_memory.hpp"
@@ -28,7 +30,7 @@ struct PageReceiveCounts {
     std::uint64_t pages_zeroed = 0;
 };
 
-class PageReceiver {
+class PageReceiver final : public migration::PageDataSink {
 public:
     // The domain is built and not running; nothing else changes its
     // memory while records are applied.
@@ -41,12 +43,19 @@ public:
     // frames before the bad one may have been written.
     Status apply(const migration::PageDataView& page_data);
 
+    // The same, as a stream reader's sink: the pages are read straight
+    // into their frames (LibxcStreamReader::set_page_sink).
+    Status begin_pages(std::span<const migration::PageDataPfn> pfns) override;
+    Result<std::uint8_t*> page_destination(std::size_t index) override;
+
     const PageReceiveCounts& counts() const { return counts_; }
 
 private:
     Status populate(std::uint64_t gfn);
 
     GuestMemory& memory_;
+    // The frames of the current record's data pages, by pfn index.
+    std::vector<std::uint8_t*> destinations_;
     PageReceiveCounts counts_;
 };
 

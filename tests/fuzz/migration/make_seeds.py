@@ -73,6 +73,7 @@ seeds = {
     rec(2, struct.pack("<II", 2, 0) + b"physmap/1/size\0" + b"1000\0") +
     rec(3, struct.pack("<II", 2, 0) + b"QEVM") + rec(0),
     "hvm": b"\x03" + hvm_context(),
+    "restore": b"\x04" + libxc(3),
 }
 # A checkpointed stream: the libxc stream pauses at each CHECKPOINT, libxl
 # closes the checkpoint, and the next LIBXC_CONTEXT resumes it.
