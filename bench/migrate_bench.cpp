@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "migration/libxc_stream.hpp"
-#include "save/dirty_bitmap.hpp"
+#include "memory/dirty_bitmap.hpp"
 #include "save/page_receiver.hpp"
 #include "save/page_sender.hpp"
 #include "save/precopy.hpp"
@@ -101,11 +101,11 @@ bool same(const GuestMemory& a, const GuestMemory& b) {
 
 class BitmapLog final : public save::DirtyLog {
 public:
-    explicit BitmapLog(save::DirtyBitmap& b) : b_(b) {}
+    explicit BitmapLog(DirtyBitmap& b) : b_(b) {}
     Result<std::vector<std::uint64_t>> take_dirty() override { return b_.take(); }
 
 private:
-    save::DirtyBitmap& b_;
+    DirtyBitmap& b_;
 };
 
 int cmd_save(std::uint64_t mib, const char* file) {
@@ -149,7 +149,7 @@ int cmd_migrate(std::uint64_t mib, bool busy) {
     mig::LibxcStreamWriter w(sink);
     begin(w);
     save::PageSender sender(*src, sink);
-    save::DirtyBitmap dirty(sender.frame_limit());
+    DirtyBitmap dirty(sender.frame_limit());
     BitmapLog log(dirty);
 
     // The busy guest: rewrites a 16 MiB working set (from 1/4 of RAM up)

@@ -1,6 +1,8 @@
 #include <cstdint>
 #include "domain/domain.hpp"
 
+#include <linux/kvm.h>
+
 #include <time.h>
 
 #include <algorithm>
@@ -103,6 +105,43 @@ Status Domain::register_memory_slots() {
                                              memory_->region_host(r));
             !st)
             return st;
+    }
+    return ok_status();
+}
+
+namespace {
+// Hole pages (shared_info, grant frames) are the hypervisor's: a save
+// does not send them, so their writes need no log.
+bool saved_region(const MemoryRegion& r) {
+    return r.is_ram || r.gpa == kSpecialPagesBase;
+}
+}  // namespace
+
+Status Domain::set_dirty_logging(DirtyBitmap* software) {
+    std::lock_guard lock(memory_mu_);
+    const auto regions = memory_->regions();
+    if (regions.size() != next_kvm_slot_) return make_error("memory regions and KVM slots disagree");
+    const std::uint32_t flags = software ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+    for (std::uint32_t slot = 0; slot < regions.size(); ++slot) {
+        const MemoryRegion& r = regions[slot];
+        if (!saved_region(r)) continue;
+        if (auto st = vm_->set_memory_region(slot, r.gpa, r.size, memory_->region_host(r), flags); !st) return st;
+    }
+    memory_->set_dirty_log(software);
+    return ok_status();
+}
+
+Status Domain::collect_dirty(DirtyBitmap& out) {
+    std::lock_guard lock(memory_mu_);
+    const auto regions = memory_->regions();
+    std::vector<std::uint64_t> words;
+    for (std::uint32_t slot = 0; slot < regions.size(); ++slot) {
+        const MemoryRegion& r = regions[slot];
+        if (!saved_region(r)) continue;
+        const std::uint64_t pages = r.size >> kPageShift;
+        words.assign((pages + 63) / 64, 0);
+        if (auto st = vm_->get_dirty_log(slot, words); !st) return st;
+        out.merge_words(r.gpa >> kPageShift, words.data(), pages);
     }
     return ok_status();
 }

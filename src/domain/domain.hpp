@@ -154,8 +154,17 @@ public:
     // The guest's memory map (XENMEM_memory_map and start_info agree).
     const std::vector<x86::MemmapEntry>& memory_map() const { return memmap_; }
     void set_memory_map(std::vector<x86::MemmapEntry> m) { memmap_ = std::move(m); }
-    // Registers every guest memory region with KVM (at build time).
+    // Registers every guest memory region with KVM (at build time). KVM
+    // slot i is always memory().regions()[i]: regions are only appended,
+    // each with the next slot.
     Status register_memory_slots();
+
+    // Live migration's dirty tracking. On: KVM logs the guest's writes to
+    // its RAM and toolstack pages, and `software` receives the writes KVM
+    // cannot see (GuestMemory::set_dirty_log). collect_dirty() moves what
+    // KVM logged since the last call into `out`. Off: both stop.
+    Status set_dirty_logging(DirtyBitmap* software);
+    Status collect_dirty(DirtyBitmap& out);
 
     // memory_op add_to_physmap(shared_info): moves shared_info to `gfn`.
     long map_shared_info(std::uint64_t gfn);

@@ -46,8 +46,9 @@ public:
         length_ = got.length;
         return GNTST_okay;
     }
-    std::int16_t claim_frame(std::uint64_t gfn) {
+    std::int16_t claim_frame(std::uint64_t gfn, bool readonly) {
         if (!domain_->memory->hold_frame(gfn)) return GNTST_bad_page;
+        readonly_ = readonly;
         gfn_ = gfn;
         start_ = 0;
         length_ = kFrameSize;
@@ -66,8 +67,12 @@ public:
 private:
     void release() {
         if (!gfn_) return;
-        if (ref_) domain_->table->release(*ref_, readonly_, *domain_->memory);
-        else domain_->memory->release_frame(*gfn_);
+        if (ref_) {
+            domain_->table->release(*ref_, readonly_, *domain_->memory);  // marks a written frame dirty
+        } else {
+            if (!readonly_) domain_->memory->mark_dirty(*gfn_);
+            domain_->memory->release_frame(*gfn_);
+        }
         gfn_.reset();
         ref_.reset();
     }
@@ -96,9 +101,9 @@ std::int16_t copy_one(const gnttab_copy_t& op, domid_t self, const DomainLookup&
     if (std::int16_t rc = dst.lock_domain(op.dest.domid, dst_gref, self, lookup); rc) return rc;
 
     std::int16_t rc = src_gref ? src.claim_grant(op.source.u.ref, self, true)
-                               : src.claim_frame(op.source.u.gmfn);
+                               : src.claim_frame(op.source.u.gmfn, true);
     if (rc) return rc;
-    rc = dst_gref ? dst.claim_grant(op.dest.u.ref, self, false) : dst.claim_frame(op.dest.u.gmfn);
+    rc = dst_gref ? dst.claim_grant(op.dest.u.ref, self, false) : dst.claim_frame(op.dest.u.gmfn, false);
     if (rc) return rc;
 
     // Page bounds on both sides before either grant's range.

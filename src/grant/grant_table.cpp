@@ -497,6 +497,9 @@ void GrantTable::release(grant_ref_t ref, bool readonly, GuestMemory& mem) {
     Active& act = it->second;
     if (!(act.pin & (readonly ? kReadMask : kWriteMask))) return;
     act.pin -= readonly ? kPinRead : kPinWrite;
+    // A back-end may have written through a writable pin: a live
+    // migration must send the frame again (Xen marks it dirty on unmap).
+    if (!readonly) mem.mark_dirty(act.gfn);
     mem.release_frame(act.gfn);
     reduce_status_locked(ref, act, readonly);
     if (!act.pin) active_.erase(it);

@@ -20,15 +20,24 @@ Error ioctl_error(const char* what) {
 }  // namespace
 
 Status Vm::set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
-                             void* host) {
+                             void* host, std::uint32_t flags) {
     kvm_userspace_memory_region r{};
     r.slot = slot;
+    r.flags = flags;
     r.guest_phys_addr = gpa;
     r.memory_size = size;
     r.userspace_addr = reinterpret_cast<std::uint64_t>(host);
     srcu_used_ = true;  // kvm_swap_active_memslots: synchronize_srcu_expedited
     if (ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0)
         return ioctl_error("KVM_SET_USER_MEMORY_REGION");
+    return ok_status();
+}
+
+Status Vm::get_dirty_log(std::uint32_t slot, std::span<std::uint64_t> bitmap) {
+    kvm_dirty_log log{};  // zeroed whole: api.rst asks for cleared padding
+    log.slot = slot;       // address space 0 (bits 16-31): no SMM here
+    log.dirty_bitmap = bitmap.data();
+    if (ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) return ioctl_error("KVM_GET_DIRTY_LOG");
     return ok_status();
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
@@ -31,8 +32,17 @@ public:
     int fd() const { return fd_.get(); }
     const System& system() const { return sys_; }
 
+    // KVM_SET_USER_MEMORY_REGION. Setting an existing slot again with the
+    // same placement and other `flags` changes only its flags (api.rst:
+    // KVM_MEM_LOG_DIRTY_PAGES turns dirty logging on and off this way).
     Status set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
-                             void* host);
+                             void* host, std::uint32_t flags = 0);
+    // KVM_GET_DIRTY_LOG for a slot logging dirty pages: bit i of `bitmap`
+    // is the slot's page i, written since the previous call. KVM clears
+    // its log as it answers, since xenolith never enables
+    // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2. `bitmap` holds at least
+    // ceil(pages / 64) words, as the kernel writes whole longs.
+    Status get_dirty_log(std::uint32_t slot, std::span<std::uint64_t> bitmap);
     Status create_irqchip();
     // Makes every MSR access KVM does not handle itself exit to userspace, and
     // forces exits for `msr` even if KVM knows it (the Xen hypercall-page MSR).

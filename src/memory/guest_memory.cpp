@@ -135,6 +135,7 @@ bool GuestMemory::remove_range(std::uint64_t gfn, std::uint64_t count) {
     if (!punch(*first, count)) return false;
     for (std::uint64_t i = *first; i <= *last; ++i) set_released(i, true);
     populated_ -= count;
+    if (DirtyBitmap* log = dirty_log_.load(std::memory_order_acquire)) log->mark_range(gfn, count);
     return true;
 }
 
@@ -145,6 +146,7 @@ bool GuestMemory::populate_page(std::uint64_t gfn) {
     if (released(*i)) {
         set_released(*i, false);
         ++populated_;
+        mark_dirty(gfn);
     }
     return true;
 }
@@ -159,6 +161,7 @@ bool GuestMemory::replace_page(std::uint64_t gfn) {
     if (held_locked(*i, 1)) return false;
     if (!punch(*i, 1)) return false;
     ++unmapped_;
+    mark_dirty(gfn);
     return true;
 }
 

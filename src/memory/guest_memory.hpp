@@ -20,6 +20,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "memory/dirty_bitmap.hpp"
 
 namespace xenolith {
 
@@ -122,6 +123,15 @@ public:
     // The host address of a frame by its memfd offset (from frame_offset).
     std::uint8_t* page_at_offset(std::uint64_t offset) const { return base_ + offset; }
 
+    // Live migration. While a log is set, frames that change outside
+    // KVM's sight are marked in it: population changes here, and what grant
+    // code writes on the guest's behalf (mark_dirty). The log outlives its
+    // use: clear it (nullptr) before it goes.
+    void set_dirty_log(DirtyBitmap* log) { dirty_log_.store(log, std::memory_order_release); }
+    void mark_dirty(std::uint64_t gfn) const {
+        if (DirtyBitmap* log = dirty_log_.load(std::memory_order_acquire)) log->mark(gfn);
+    }
+
     // Xen's reservation: tot_pages counts every page the domain holds, the
     // populated frames plus pages it was given with no frame (increase_
     // reservation for a translated guest, pages displaced by populate);
@@ -177,6 +187,7 @@ private:
     mutable std::mutex frames_mu_;
     std::unordered_map<std::uint64_t, unsigned> holds_;  // memfd page index -> holds
     std::atomic<std::size_t> held_{0};                    // holds_.size()
+    std::atomic<DirtyBitmap*> dirty_log_{nullptr};
     std::atomic<std::uint64_t> populated_{0};
     std::atomic<std::uint64_t> unmapped_{0};
     std::atomic<std::uint64_t> max_pages_{0};

@@ -68,6 +68,29 @@ TEST_F(GrantCopyTest, own_frame_to_a_writable_grant) {
     EXPECT_EQ(front.flags(10), GTF_permit_access);
 }
 
+TEST_F(GrantCopyTest, frames_written_for_the_guest_are_marked_for_a_live_migration) {
+    // Each domain's memory logs what changes outside KVM's sight.
+    DirtyBitmap front_log(front.mem->max_ram_gfn() + 1), back_log(back.mem->max_ram_gfn() + 1);
+    front.mem->set_dirty_log(&front_log);
+    back.mem->set_dirty_log(&back_log);
+    front.grant(10, kBack, kDataGfn, GTF_permit_access);
+    front.grant(11, kBack, kDataGfn + 1, GTF_permit_access | GTF_readonly);
+    // Into the front end's writable grant: its frame is dirty.
+    gnttab_copy_t op = grant_to_grant(DOMID_SELF, 0, 0, kFront, 10, 0, 64);
+    op.source.u.gmfn = kDataGfn + 7;
+    op.flags = GNTCOPY_dest_gref;
+    ASSERT_EQ(copy(op), GNTST_okay);
+    // Out of a read-only grant into the back end's own frame: only that one.
+    gnttab_copy_t in = grant_to_grant(kFront, 11, 0, DOMID_SELF, 0, 0, 64);
+    in.dest.u.gmfn = kDataGfn + 9;
+    in.flags = GNTCOPY_source_gref;
+    ASSERT_EQ(copy(in), GNTST_okay);
+    EXPECT_EQ(front_log.take(), std::vector<std::uint64_t>{kDataGfn});
+    EXPECT_EQ(back_log.take(), std::vector<std::uint64_t>{kDataGfn + 9});
+    front.mem->set_dirty_log(nullptr);
+    back.mem->set_dirty_log(nullptr);
+}
+
 TEST_F(GrantCopyTest, a_guest_copies_between_two_of_its_own_grants) {
     // Both granted to itself, as guests/tests/gnttab.c does.
     front.grant(10, kFront, kDataGfn, GTF_permit_access | GTF_readonly);

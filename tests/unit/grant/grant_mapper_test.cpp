@@ -52,6 +52,21 @@ TEST_F(GrantMapperTest, writable_map_sets_reading_and_writing_until_unmap) {
     EXPECT_EQ(guest.mem->frame_holds(kDataGfn), 0u);
 }
 
+TEST_F(GrantMapperTest, a_writable_mapping_marks_its_frame_dirty_when_it_goes) {
+    DirtyBitmap log(guest.mem->max_ram_gfn() + 1);
+    guest.mem->set_dirty_log(&log);
+    guest.grant(10, kBackend, kDataGfn, GTF_permit_access);
+    guest.grant(11, kBackend, kDataGfn + 1, GTF_permit_access);
+    Mapping rw, ro;
+    ASSERT_EQ(map(10, kRw, &rw), GNTST_okay);
+    ASSERT_EQ(map(11, kRo, &ro), GNTST_okay);
+    EXPECT_TRUE(log.take().empty());  // nothing known written yet
+    ASSERT_EQ(backend.unmap(rw.handle), GNTST_okay);
+    ASSERT_EQ(backend.unmap(ro.handle), GNTST_okay);
+    EXPECT_EQ(log.take(), std::vector<std::uint64_t>{kDataGfn});
+    guest.mem->set_dirty_log(nullptr);
+}
+
 TEST_F(GrantMapperTest, readonly_map_sets_only_reading) {
     guest.grant(10, kBackend, kDataGfn, GTF_permit_access | GTF_readonly);
     Mapping m;

@@ -1,11 +1,12 @@
-#include "save/dirty_bitmap.hpp"
+#include "memory/dirty_bitmap.hpp"
+#include "memory/guest_memory.hpp"
 
 #include <algorithm>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-namespace xenolith::save {
+namespace xenolith {
 namespace dirty_bitmap_test {  // named: the tests compile as unity batches
 
 using Gfns = std::vector<std::uint64_t>;
@@ -66,5 +67,25 @@ TEST(DirtyBitmap, ConcurrentMarksAreNeverLost) {
     for (std::uint64_t g = 0; g < seen.size(); ++g) ASSERT_EQ(seen[g], g);
 }
 
+TEST(DirtyBitmap, GuestMemoryMarksBalloonChangesWhileALogIsSet) {
+    auto m = GuestMemory::create(8 << 20, "dirty-test", 16 << 20);
+    ASSERT_TRUE(m);
+    GuestMemory& mem = **m;
+    mem.set_max_pages(4096);
+    ASSERT_TRUE(mem.remove_page(3));  // no log yet: nothing recorded
+    DirtyBitmap log(mem.max_ram_gfn() + 1);
+    mem.set_dirty_log(&log);
+    ASSERT_TRUE(mem.remove_range(100, 3));
+    ASSERT_TRUE(mem.populate_page(3));
+    ASSERT_TRUE(mem.replace_page(50));
+    ASSERT_TRUE(mem.populate_page(3000));
+    EXPECT_FALSE(mem.populate_page(1 << 20));  // not RAM: nothing to mark
+    mem.mark_dirty(7);
+    EXPECT_EQ(log.take(), (Gfns{3, 7, 50, 100, 101, 102, 3000}));
+    mem.set_dirty_log(nullptr);
+    ASSERT_TRUE(mem.remove_page(8));
+    EXPECT_TRUE(log.take().empty());
+}
+
 }  // namespace dirty_bitmap_test
-}  // namespace xenolith::save
+}  // namespace xenolith

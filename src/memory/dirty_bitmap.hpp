@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-namespace xenolith::save {
+namespace xenolith {
 
 class DirtyBitmap {
 public:
@@ -39,4 +39,4 @@ private:
     std::uint64_t nwords_;
 };
 
-}  // namespace xenolith::save
+}  // namespace xenolith

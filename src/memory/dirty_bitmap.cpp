@@ -1,8 +1,8 @@
-#include "save/dirty_bitmap.hpp"
+#include "memory/dirty_bitmap.hpp"
 
 #include <bit>
 
-namespace xenolith::save {
+namespace xenolith {
 
 DirtyBitmap::DirtyBitmap(std::uint64_t frames)
     : frames_(frames), words_(new std::atomic<std::uint64_t>[(frames + 63) / 64]), nwords_((frames + 63) / 64) {
@@ -51,4 +51,4 @@ void DirtyBitmap::merge_words(std::uint64_t first, const std::uint64_t* bits, st
     }
 }
 
-}  // namespace xenolith::save
+}  // namespace xenolith
