@@ -98,7 +98,9 @@ std::span<const std::uint32_t> saved_msr_indices();
 std::span<const std::uint32_t> cpu_msr_indices();
 
 // The MSRs to hand to KVM_SET_MSRS on restore: every MSR in the state but
-// the read-only MTRRcap.
+// the read-only MTRRcap, by index (IA32_TSC before IA32_TSC_DEADLINE).
+// Write them after the LAPIC: KVM ignores a TSC deadline unless LVTT is
+// already in TSC-deadline mode.
 std::vector<kvm::MsrValue> restorable_msrs(const VcpuArchState& s);
 
 // Xen's packed segment attributes (struct segment_register's attr: type,
