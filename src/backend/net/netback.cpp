@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,9 +19,15 @@ namespace {
 // The largest frame either way: a 64 KiB GSO packet and its Ethernet and
 // VLAN headers (the TAP's gso_max_size is 64 KiB of IP).
 constexpr std::size_t kMaxFrame = 65536 + 18;
-// The tx batch buffer: several frames, each behind its vnet header; at
-// least one of the largest.
-constexpr std::size_t kTxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
+// The bytes of a tx frame copied into the back-end's own memory before its
+// headers are read (the rest goes to the TAP straight from the guest's
+// pages): enough for Ethernet, VLAN, IPv6 and TCP with options; longer
+// headers are read from a private copy of the whole frame.
+constexpr std::size_t kTxHeadBytes = 256;
+// Data slots held per tx batch: one link message's worth.
+constexpr std::size_t kTxBatchSpans = 256;
+// A tx packet's iovecs: its head, then at most a slot each.
+constexpr std::size_t kTxMaxIov = 1 + 1 + kMaxFollowingSlots;
 // The rx batch buffer: frames read from the TAP wait here, behind their
 // vnet headers, for one grant copy call for the whole batch; room for at
 // least four of the largest.
@@ -38,7 +45,8 @@ TapOffload offload_for(const FrontendFeatures& f) {
     return o;
 }
 
-Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants, EventChannels& evtchn) {
+Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants, link::GrantHolder& holder,
+                                                 EventChannels& evtchn) {
     GrantRef tx_ref[] = {cfg.tx_ring_ref};
     auto [tx, tx_st] = grants.map(cfg.frontend, tx_ref, true);
     if (tx_st != GNTST_okay)
@@ -50,13 +58,18 @@ Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants
         return make_error(fmt::format("mapping rx-ring-ref {} of domain {}: grant status {}", cfg.rx_ring_ref,
                                       cfg.frontend, rx_st));
     if (cfg.budget == 0) cfg.budget = 1;
-    return std::unique_ptr<Netback>(new Netback(std::move(cfg), grants, evtchn, std::move(tx), std::move(rx)));
+    return std::unique_ptr<Netback>(
+        new Netback(std::move(cfg), grants, holder, evtchn, std::move(tx), std::move(rx)));
 }
 
-Netback::Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx)
-    : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
-      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kTxBatchBytes),
-      rx_buf_(kRxBatchBytes) {
+Netback::Netback(QueueConfig cfg, Grants& grants, link::GrantHolder& holder, EventChannels& evtchn,
+                 GrantMapping tx, GrantMapping rx)
+    : cfg_(std::move(cfg)), grants_(grants), holder_(holder), evtchn_(evtchn), tx_map_(std::move(tx)),
+      rx_map_(std::move(rx)), tx_(tx_map_.data()), rx_(rx_map_.data()), tx_head_(kVnetHeaderSize + kTxHeadBytes),
+      tx_whole_(kVnetHeaderSize + kMaxFrame), rx_buf_(kRxBatchBytes) {
+    tx_spans_.reserve(kTxBatchSpans);
+    tx_hold_.reserve(kTxBatchSpans);
+    tx_iov_.reserve(kTxMaxIov);
     ops_.reserve(RxBackRing::kSize);
     rx_reqs_.reserve(RxBackRing::kSize);
 }
@@ -185,67 +198,97 @@ void Netback::process_tx() {
     }
 }
 
-// Adds a consumed packet's copies to the batch (its bytes go to the
-// batch buffer behind room for its vnet header); a full batch is copied
-// out first. One grant copy call per batch: across a link, one round trip
-// for up to a budget of packets.
+// Adds a consumed packet's data slots to the batch; a full batch is sent
+// first. The batch's pages are held with one call (across a link, one
+// round trip for up to a budget of packets) and each packet is written to
+// the TAP straight from them.
 void Netback::queue_tx(const TxPacket& p) {
-    std::size_t need = kVnetHeaderSize + p.total;
-    if (!tx_batch_.empty() && tx_batch_used_ + need > tx_buf_.size()) flush_tx();
+    if (!tx_batch_.empty() && tx_spans_.size() + p.data_slots > kTxBatchSpans) flush_tx();
     PendingTx pend;
     pend.packet = p;
-    pend.at = tx_batch_used_;
-    pend.first_op = tx_ops_.size();
-    std::byte* frame = tx_buf_.data() + pend.at + kVnetHeaderSize;
+    pend.first_span = tx_spans_.size();
     std::size_t at = 0;
     for (unsigned i = 0; i < p.data_slots; ++i) {
         const netif_tx_request& r = p.data[i];
-        CopyOp op;
-        op.source = CopyPlace{true, cfg_.frontend, r.gref, r.offset, nullptr};
-        op.dest = CopyPlace{false, 0, 0, 0, frame + at};
-        op.len = r.size;
-        tx_ops_.push_back(op);
+        link::HeldSpan span;
+        span.ref = r.gref;
+        span.offset = r.offset;
+        span.len = r.size;
+        tx_spans_.push_back(span);
         at += r.size;
     }
     pend.len = at;
-    tx_batch_used_ += kVnetHeaderSize + at;
     tx_batch_.push_back(pend);
 }
 
 void Netback::flush_tx() {
     if (tx_batch_.empty()) return;
-    grants_.copy(tx_ops_);
+    holder_.hold(cfg_.frontend, tx_spans_, false, tx_hold_);
     for (const PendingTx& pend : tx_batch_) send_tx(pend);
+    // Given back before any answer is pushed: the front end may end its
+    // grants as soon as it sees them answered.
+    tx_hold_.release();
     tx_batch_.clear();
-    tx_ops_.clear();
-    tx_batch_used_ = 0;
+    tx_spans_.clear();
 }
 
-// One copied-out packet to the TAP, behind its vnet header, and answered.
+namespace {
+
+// Copies `n` bytes from `from` on of a frame laid out in held spans.
+void gather(std::span<const link::HeldSpan> spans, std::size_t from, std::size_t n, std::byte* to) {
+    for (const link::HeldSpan& s : spans) {
+        if (n == 0) return;
+        if (from >= s.len) {
+            from -= s.len;
+            continue;
+        }
+        std::size_t k = std::min<std::size_t>(s.len - from, n);
+        std::memcpy(to, s.data + from, k);
+        to += k;
+        n -= k;
+        from = 0;
+    }
+}
+
+}  // namespace
+
+// One packet to the TAP and answered. Its headers are read from a private
+// copy of its first bytes (the guest may rewrite its pages meanwhile; what
+// was judged is what is sent), which go out behind the vnet header; the rest
+// is written from the guest's held pages.
 void Netback::send_tx(const PendingTx& pend) {
     const TxPacket& p = pend.packet;
-    for (std::size_t i = 0; i < p.data_slots; ++i) {
-        if (tx_ops_[pend.first_op + i].status != GNTST_okay) {
+    const auto spans = std::span<const link::HeldSpan>(tx_spans_).subspan(pend.first_span, p.data_slots);
+    for (const link::HeldSpan& s : spans) {
+        if (s.status != GNTST_okay) {
             ++stats_.tx_errors;
             return answer_tx(p, NETIF_RSP_ERROR);
         }
     }
-    std::byte* head = tx_buf_.data() + pend.at;
-    std::span<std::byte> f(head + kVnetHeaderSize, pend.len);
-    const std::size_t at = pend.len;
+    const std::size_t len = pend.len;
+    std::byte* head = tx_head_.data();
+    std::size_t copied = std::min(len, kTxHeadBytes);
+    gather(spans, 0, copied, head + kVnetHeaderSize);
     VnetHeader h{};
     bool blank = p.flags & NETTXF_csum_blank;
     bool gso = p.gso_type != XEN_NETIF_GSO_TYPE_NONE;
     if (blank || gso) {
         // A GSO packet is checksum-offloaded whether or not the front end
         // said so (Linux forces CHECKSUM_PARTIAL and reseeds the sum).
-        auto o = l4_offsets(f);
+        auto o = l4_offsets(std::span<const std::byte>(head + kVnetHeaderSize, copied), len);
+        if (!o && copied < len) {
+            head = tx_whole_.data();
+            copied = len;
+            gather(spans, 0, len, head + kVnetHeaderSize);
+            o = l4_offsets(std::span<const std::byte>(head + kVnetHeaderSize, len));
+        }
         bool fits = o && (!gso || (o->protocol == IPPROTO_TCP && o->ipv6 == (p.gso_type == XEN_NETIF_GSO_TYPE_TCPV6)));
         if (!fits) {
             ++stats_.tx_dropped;
             return answer_tx(p, NETIF_RSP_OKAY);
         }
-        if (!blank) seed_pseudo_header(f, *o);
+        // The checksum field lies inside the headers read, so in the copy.
+        if (!blank) seed_pseudo_header(std::span<std::byte>(head + kVnetHeaderSize, copied), *o);
         h.flags = kVnetNeedsCsum;
         h.csum_start = o->l4_start;
         h.csum_offset = o->csum_offset;
@@ -258,10 +301,21 @@ void Netback::send_tx(const PendingTx& pend) {
         h.flags = kVnetDataValid;
     }
     std::memcpy(head, &h, sizeof h);
-    ssize_t n = ::write(cfg_.tap_fd, head, kVnetHeaderSize + at);
-    if (n == static_cast<ssize_t>(kVnetHeaderSize + at)) {
+    tx_iov_.clear();
+    tx_iov_.push_back(iovec{head, kVnetHeaderSize + copied});
+    std::size_t skip = copied;
+    for (const link::HeldSpan& s : spans) {
+        if (skip >= s.len) {
+            skip -= s.len;
+            continue;
+        }
+        tx_iov_.push_back(iovec{s.data + skip, s.len - skip});
+        skip = 0;
+    }
+    ssize_t n = ::writev(cfg_.tap_fd, tx_iov_.data(), static_cast<int>(tx_iov_.size()));
+    if (n == static_cast<ssize_t>(kVnetHeaderSize + len)) {
         ++stats_.tx_packets;
-        stats_.tx_bytes += at;
+        stats_.tx_bytes += len;
     } else {
         ++stats_.tx_dropped;  // the TAP is full or down: dropped, as a NIC would
     }

@@ -23,6 +23,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/uio.h>
+
+#include "backend/link/grant_hold.hpp"
 #include "backend/net/credit.hpp"
 #include "backend/net/ring.hpp"
 #include "backend/net/tap.hpp"
@@ -80,7 +83,10 @@ struct QueueStats {
 class Netback {
 public:
     // Maps both rings (writable); an error naming the ring that did not map.
-    static Result<std::unique_ptr<Netback>> create(QueueConfig cfg, Grants& grants, EventChannels& evtchn);
+    // `holder` holds the guest's data pages while the TAP is read or written
+    // straight from them (usually the same object as `grants`).
+    static Result<std::unique_ptr<Netback>> create(QueueConfig cfg, Grants& grants, link::GrantHolder& holder,
+                                                   EventChannels& evtchn);
     Netback(const Netback&) = delete;
     Netback& operator=(const Netback&) = delete;
 
@@ -113,14 +119,14 @@ public:
     const QueueStats& stats() const { return stats_; }
 
 private:
-    Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
+    Netback(QueueConfig cfg, Grants& grants, link::GrantHolder& holder, EventChannels& evtchn, GrantMapping tx,
+            GrantMapping rx);
     void fail(std::string why);
-    // A consumed packet waiting in the tx batch for its copies.
+    // A consumed packet waiting in the tx batch for its pages to be held.
     struct PendingTx {
         TxPacket packet;
-        std::size_t at = 0;   // its vnet header's offset in tx_buf_
-        std::size_t len = 0;  // frame bytes after the header
-        std::size_t first_op = 0;
+        std::size_t first_span = 0;  // its data slots in tx_spans_
+        std::size_t len = 0;         // frame bytes
     };
     void answer_unread_tx(unsigned slots, unsigned extras, std::int16_t status);
     void answer_tx(const TxPacket& p, std::int16_t status);
@@ -151,6 +157,7 @@ private:
 
     QueueConfig cfg_;
     Grants& grants_;
+    link::GrantHolder& holder_;
     EventChannels& evtchn_;
     GrantMapping tx_map_, rx_map_;
     TxBackRing tx_;
@@ -161,11 +168,15 @@ private:
     bool tx_limited_ = false;  // the packet at req_cons waits for credit
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
-    std::vector<std::byte> tx_buf_;  // the tx batch: frames behind their vnet headers
+    // The tx batch: its packets' data slots, held for reading together (one
+    // link round trip), then each packet written to the TAP from them.
+    std::vector<link::HeldSpan> tx_spans_;
+    link::GrantHold tx_hold_;
+    std::vector<std::byte> tx_head_;   // a vnet header and a private copy of the frame's first bytes
+    std::vector<std::byte> tx_whole_;  // a frame whose headers reach past that copy, copied whole
+    std::vector<iovec> tx_iov_;
     std::vector<std::byte> rx_buf_;  // the rx batch: frames read from the TAP behind their vnet headers
     std::vector<PendingTx> tx_batch_;
-    std::vector<CopyOp> tx_ops_;
-    std::size_t tx_batch_used_ = 0;
     std::vector<PendingRx> rx_batch_;
     std::size_t rx_used_ = 0;  // bytes of rx_buf_ holding batched or held frames
     std::vector<CopyOp> ops_;  // the rx batch's copies
