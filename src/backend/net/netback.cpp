@@ -483,6 +483,7 @@ void Netback::place_rx(std::size_t len, unsigned most) {
         if (!fr) return;
         if (!fr->needs_whole) {
             fr->lost_pages = lost;
+            ++stats_.rx_in_place;
             take_rx_slots(*fr);
             return;
         }

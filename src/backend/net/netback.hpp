@@ -78,6 +78,7 @@ struct QueueStats {
     std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
     std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
     std::uint64_t rx_copy_errors = 0;   // slots answered NETIF_RSP_ERROR (bad rx grant)
+    std::uint64_t rx_in_place = 0;      // frames read from the TAP straight into the guest's buffers
 };
 
 class Netback {
