@@ -128,4 +128,25 @@ void LocalGrantTable::copy(std::span<CopyOp> ops) {
     }
 }
 
+void LocalGrantTable::hold(DomId domid, std::span<link::HeldSpan> spans, bool writable, link::GrantHold& into) {
+    ++hold_calls_;
+    for (link::HeldSpan& s : spans) {
+        s.data = nullptr;
+        std::size_t frame = 0;
+        s.status = domid != granter_ ? std::int16_t{GNTST_bad_domain} : acquire(s.ref, writable, &frame);
+        if (s.status != GNTST_okay) continue;
+        if (s.offset + std::size_t{s.len} > kXenPageSize) {
+            release(s.ref, writable);
+            s.status = GNTST_bad_copy_arg;
+            continue;
+        }
+        into.add(this, (std::uint64_t{s.ref} << 1) | (writable ? 1 : 0));
+        s.data = page(frame) + s.offset;
+    }
+}
+
+void LocalGrantTable::release_held(std::span<const std::uint64_t> cookies) {
+    for (std::uint64_t c : cookies) release(static_cast<GrantRef>(c >> 1), (c & 1) != 0);
+}
+
 }  // namespace xenolith::backend

@@ -13,12 +13,16 @@
 #include <span>
 #include <vector>
 
+#include "backend/link/grant_hold.hpp"
 #include "backend/services.hpp"
 #include "base/unique_fd.hpp"
 
 namespace xenolith::backend {
 
-class LocalGrantTable final : public Grants, private GrantMapping::Owner {
+class LocalGrantTable final : public Grants,
+                              public link::GrantHolder,
+                              private GrantMapping::Owner,
+                              private link::GrantHold::Owner {
 public:
     // A guest `granter` with `pages` pages of RAM and `entries` grant
     // entries, granting to back-end domain `grantee`.
@@ -58,8 +62,14 @@ public:
     std::pair<GrantMapping, std::int16_t> map(DomId domid, std::span<const GrantRef> refs,
                                               bool writable) override;
     void copy(std::span<CopyOp> ops) override;
+    // Pins each span as acquire() does (a copy side's checks, in the
+    // link server's order: domain, entry, page bounds); GrantHolder calls
+    // made so far, as copy_calls() counts copies.
+    void hold(DomId domid, std::span<link::HeldSpan> spans, bool writable, link::GrantHold& into) override;
+    std::size_t hold_calls() const { return hold_calls_; }
 
 private:
+    void release_held(std::span<const std::uint64_t> cookies) override;
     void unmap(std::byte* addr, std::size_t pages, std::uintptr_t cookie) override;
     // The frame behind `ref` if `domid` may use it as asked, else a GNTST code.
     std::int16_t check(DomId domid, GrantRef ref, bool writable, std::size_t& frame) const;
@@ -78,6 +88,7 @@ private:
     std::size_t pins_held_ = 0;
     std::size_t pin_limit_ = 1024 * 256;
     std::size_t copy_calls_ = 0;
+    std::size_t hold_calls_ = 0;
 };
 
 }  // namespace xenolith::backend

@@ -69,6 +69,7 @@ void LinkClient::send_only(const void* msg, std::size_t len) {
 std::size_t LinkClient::round_trip(std::size_t request_len, MsgType reply_type, std::size_t min_len,
                                    std::size_t* nfds, UniqueFd* fds) {
     if (broken_) return 0;
+    ++round_trips_;
     const std::uint32_t id = next_id_++;
     Header h = load<Header>(out_);
     h.id = id;
@@ -222,6 +223,72 @@ void LinkClient::copy_chunk(std::span<CopyOp> ops) {
         Release release{};
         release.h = {static_cast<std::uint16_t>(MsgType::copy_release), 0, 0};
         release.handle = rep.handle;
+        send_only(&release, sizeof release);
+    }
+}
+
+std::uint64_t LinkClient::round_trips() const {
+    std::lock_guard lock(mu_);
+    return round_trips_;
+}
+
+void LinkClient::hold(DomId domid, std::span<HeldSpan> spans, bool writable, GrantHold& into) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < spans.size(); i += kMaxCopyBatch)
+        hold_chunk(domid, spans.subspan(i, std::min(kMaxCopyBatch, spans.size() - i)), writable, into);
+}
+
+void LinkClient::hold_chunk(DomId domid, std::span<HeldSpan> spans, bool writable, GrantHold& into) {
+    const std::size_t count = spans.size();
+    Header h{static_cast<std::uint16_t>(MsgType::copy), static_cast<std::uint16_t>(count), 0};
+    std::memcpy(out_, &h, sizeof h);
+    for (std::size_t i = 0; i < count; ++i) {
+        // The held side is foreign, the other the back-end's own memory.
+        CopySideWire granted{};
+        granted.foreign = 1;
+        granted.domid = domid;
+        granted.ref = spans[i].ref;
+        granted.offset = spans[i].offset;
+        CopyOpWire w{};
+        (writable ? w.dest : w.source) = granted;
+        w.len = spans[i].len;
+        std::memcpy(out_ + sizeof(CopyRequest) + i * sizeof w, &w, sizeof w);
+    }
+    const std::size_t len = round_trip(sizeof(CopyRequest) + count * sizeof(CopyOpWire),
+                                       MsgType::copy_reply, sizeof(CopyReply));
+    const auto rep = len ? load<CopyReply>(in_) : CopyReply{};
+    if (len && (rep.h.count != count || len != sizeof(CopyReply) + count * sizeof(CopyResult))) broken_ = true;
+    for (std::size_t i = 0; i < count; ++i) {
+        HeldSpan& s = spans[i];
+        s.data = nullptr;
+        if (broken_) {
+            s.status = GNTST_general_error;
+            continue;
+        }
+        const auto res = load<CopyResult>(in_ + sizeof(CopyReply) + i * sizeof(CopyResult));
+        if (res.status > 0) broken_ = true;  // not a GNTST code
+        s.status = broken_ ? std::int16_t{GNTST_general_error} : res.status;
+        if (s.status != GNTST_okay) continue;
+        // The server checked the bounds; checked again, its answer is not
+        // trusted either.
+        const std::uint64_t offset = writable ? res.dest_offset : res.source_offset;
+        if (!page_ok(offset) || s.offset + std::size_t{s.len} > kXenPageSize) {
+            s.status = GNTST_general_error;
+            continue;
+        }
+        s.data = view_ + offset + s.offset;
+    }
+    // Whatever the server holds is given back with the hold, even if the
+    // reply was refused: a broken link drops the pins with the connection.
+    if (len && rep.handle != kNoHandle) into.add(this, rep.handle);
+}
+
+void LinkClient::release_held(std::span<const std::uint64_t> cookies) {
+    std::lock_guard lock(mu_);
+    for (std::uint64_t c : cookies) {
+        Release release{};
+        release.h = {static_cast<std::uint16_t>(MsgType::copy_release), 0, 0};
+        release.handle = static_cast<std::uint32_t>(c);
         send_only(&release, sizeof release);
     }
 }

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <vector>
 
+#include "backend/link/grant_hold.hpp"
 #include "backend/link/wire.hpp"
 #include "backend/services.hpp"
 #include "base/result.hpp"
@@ -24,7 +25,11 @@
 
 namespace xenolith::backend::link {
 
-class LinkClient final : private Grants, private EventChannels, private GrantMapping::Owner {
+class LinkClient final : private Grants,
+                         private EventChannels,
+                         private GrantHolder,
+                         private GrantMapping::Owner,
+                         private GrantHold::Owner {
 public:
     // Takes ownership of `socket_fd` and waits for the server's hello.
     static Result<std::unique_ptr<LinkClient>> connect(int socket_fd);
@@ -34,6 +39,13 @@ public:
 
     Grants& grants() { return *this; }
     EventChannels& evtchn() { return *this; }
+    // Holds go over the copy messages (a hold is a copy side whose copying
+    // is the caller's: the same acquire, checks and codes on the server),
+    // one round trip per kMaxCopyBatch spans; release is fire-and-forget.
+    GrantHolder& holder() { return *this; }
+    // Requests that waited for a reply, since connect: what batching is
+    // measured by.
+    std::uint64_t round_trips() const;
 
     DomId frontend() const { return frontend_; }
     std::uint64_t memory_bytes() const { return memory_bytes_; }
@@ -49,6 +61,10 @@ private:
     void copy(std::span<CopyOp> ops) override;
     void unmap(std::byte* addr, std::size_t pages, std::uintptr_t cookie) override;
     void copy_chunk(std::span<CopyOp> ops);
+    // GrantHolder
+    void hold(DomId domid, std::span<HeldSpan> spans, bool writable, GrantHold& into) override;
+    void hold_chunk(DomId domid, std::span<HeldSpan> spans, bool writable, GrantHold& into);
+    void release_held(std::span<const std::uint64_t> cookies) override;
     // EventChannels
     std::pair<Port, int> bind_interdomain(DomId remote, Port remote_port) override;
     void unbind(Port local) override;
@@ -75,6 +91,7 @@ private:
     std::uint64_t memory_bytes_ = 0;
     std::byte* view_ = nullptr;  // the whole memfd, read-write, for copies
     std::uint32_t next_id_ = 1;
+    std::uint64_t round_trips_ = 0;
     bool broken_ = false;
     std::vector<Binding> bindings_;
     alignas(8) std::byte out_[kMaxMessage];

@@ -44,9 +44,10 @@ struct Hello {
 };
 
 // Batches are bounded so both ends can use fixed buffers: a blkback
-// request maps at most 256 indirect segments plus 8 indirect pages.
+// request maps at most 256 indirect segments plus 8 indirect pages; a
+// netif ring's worth of slots (256) is held with one copy message.
 inline constexpr std::size_t kMaxMapBatch = 512;
-inline constexpr std::size_t kMaxCopyBatch = 128;
+inline constexpr std::size_t kMaxCopyBatch = 256;
 
 struct MapRequest {
     Header h;

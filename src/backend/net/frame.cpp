@@ -34,13 +34,17 @@ void put16(std::span<std::byte> f, std::size_t at, std::uint16_t v) {
 
 }  // namespace
 
-std::optional<L4Offsets> l4_offsets(std::span<const std::byte> f) {
-    if (f.size() < kEthHeader || f.size() > 0xffff) return std::nullopt;
+std::optional<L4Offsets> l4_offsets(std::span<const std::byte> f) { return l4_offsets(f, f.size()); }
+
+std::optional<L4Offsets> l4_offsets(std::span<const std::byte> f, std::size_t frame_len) {
+    // Reads stay inside `f` (have), lengths are judged against the frame.
+    const std::size_t have = f.size();
+    if (have > frame_len || frame_len < kEthHeader || frame_len > 0xffff || have < kEthHeader) return std::nullopt;
     std::size_t at = 12;
     std::uint16_t type = be16(f, at);
     at += 2;
     if (type == kEtherVlan) {
-        if (f.size() < at + 4) return std::nullopt;
+        if (have < at + 4) return std::nullopt;
         type = be16(f, at + 2);
         at += 4;
     }
@@ -49,27 +53,27 @@ std::optional<L4Offsets> l4_offsets(std::span<const std::byte> f) {
     std::uint8_t proto = 0;
     std::size_t l3_end = 0;  // end of the IP datagram
     if (type == kEtherIpv4) {
-        if (f.size() < at + 20) return std::nullopt;
+        if (have < at + 20) return std::nullopt;
         std::uint8_t vihl = u8(f, at);
         std::size_t ihl = (vihl & 0x0f) * 4u;
-        if ((vihl >> 4) != 4 || ihl < 20 || f.size() < at + ihl) return std::nullopt;
+        if ((vihl >> 4) != 4 || ihl < 20 || have < at + ihl) return std::nullopt;
         std::uint16_t total = be16(f, at + 2);
         if ((be16(f, at + 6) & 0x3fff) != 0) return std::nullopt;  // MF or a fragment offset
-        if (total < ihl || at + total > f.size()) return std::nullopt;
+        if (total < ihl || at + total > frame_len) return std::nullopt;
         proto = u8(f, at + 9);
         l3_end = at + total;
         at += ihl;
     } else if (type == kEtherIpv6) {
-        if (f.size() < at + 40 || (u8(f, at) >> 4) != 6) return std::nullopt;
+        if (have < at + 40 || (u8(f, at) >> 4) != 6) return std::nullopt;
         std::size_t payload = be16(f, at + 4);
         l3_end = at + 40 + payload;
-        if (l3_end > f.size()) return std::nullopt;
+        if (l3_end > frame_len) return std::nullopt;
         proto = u8(f, at + 6);
         at += 40;
         o.ipv6 = true;
         for (unsigned n = 0;; ++n) {
             if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING && proto != IPPROTO_DSTOPTS) break;
-            if (n == kMaxIpv6ExtHeaders || at + 8 > l3_end) return std::nullopt;
+            if (n == kMaxIpv6ExtHeaders || at + 8 > l3_end || at + 2 > have) return std::nullopt;
             proto = u8(f, at);
             at += (u8(f, at + 1) + 1u) * 8u;
         }
@@ -77,13 +81,13 @@ std::optional<L4Offsets> l4_offsets(std::span<const std::byte> f) {
         return std::nullopt;
     }
     if (proto == IPPROTO_TCP) {
-        if (at + 20 > l3_end) return std::nullopt;
+        if (at + 20 > l3_end || at + 20 > have) return std::nullopt;
         std::size_t doff = (u8(f, at + 12) >> 4) * 4u;
         if (doff < 20 || at + doff > l3_end) return std::nullopt;
         o.csum_offset = 16;
         o.headers_len = static_cast<std::uint16_t>(at + doff);
     } else if (proto == IPPROTO_UDP) {
-        if (at + 8 > l3_end) return std::nullopt;
+        if (at + 8 > l3_end || at + 8 > have) return std::nullopt;
         o.csum_offset = 6;
         o.headers_len = static_cast<std::uint16_t>(at + 8);
     } else {

@@ -27,6 +27,11 @@ struct L4Offsets {
 // allowed) over IPv4 (no fragments) or IPv6 (hop-by-hop, routing and
 // destination options skipped, at most 8 of them; no fragments).
 std::optional<L4Offsets> l4_offsets(std::span<const std::byte> frame);
+// The same from the first bytes of a `frame_len`-byte frame (a private copy
+// of its head when the rest stays in the guest's pages): lengths are
+// checked against `frame_len`, and headers reaching past `head` are "no
+// offsets", so the caller may try again with more of the frame.
+std::optional<L4Offsets> l4_offsets(std::span<const std::byte> head, std::size_t frame_len);
 
 // Writes the pseudo-header sum (not inverted) into the checksum field, as a
 // stack does before handing a CHECKSUM_PARTIAL packet on.

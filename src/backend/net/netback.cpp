@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,13 +19,23 @@ namespace {
 // The largest frame either way: a 64 KiB GSO packet and its Ethernet and
 // VLAN headers (the TAP's gso_max_size is 64 KiB of IP).
 constexpr std::size_t kMaxFrame = 65536 + 18;
-// The tx batch buffer: several frames, each behind its vnet header; at
-// least one of the largest.
-constexpr std::size_t kTxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
-// The rx batch buffer: frames read from the TAP wait here, behind their
-// vnet headers, for one grant copy call for the whole batch; room for at
-// least four of the largest.
-constexpr std::size_t kRxBatchBytes = 4 * (kVnetHeaderSize + kMaxFrame);
+// The bytes of a tx frame copied into the back-end's own memory before its
+// headers are read (the rest goes to the TAP straight from the guest's
+// pages): enough for Ethernet, VLAN, IPv6 and TCP with options; longer
+// headers are read from a private copy of the whole frame.
+constexpr std::size_t kTxHeadBytes = 256;
+// Data slots held per tx batch: one link message's worth.
+constexpr std::size_t kTxBatchSpans = 256;
+// A tx packet's iovecs: its head, then at most a slot each.
+constexpr std::size_t kTxMaxIov = 1 + 1 + kMaxFollowingSlots;
+// rx slots the largest frame takes: its pages and a GSO extra.
+constexpr unsigned kMaxFrameSlots = (kMaxFrame + kXenPageSize - 1) / kXenPageSize + 1;
+// rx buffers taken ahead at most: a ring's worth, one link message.
+constexpr unsigned kRxHoldMax = RxBackRing::kSize;
+// A frame read in place: its vnet header, its pages, what does not fit.
+constexpr std::size_t kRxMaxIov = 1 + kMaxFrameSlots + 1;
+// The bytes of a frame read in place that are judged from a private copy.
+constexpr std::size_t kRxHeadBytes = 256;
 
 }  // namespace
 
@@ -38,7 +49,8 @@ TapOffload offload_for(const FrontendFeatures& f) {
     return o;
 }
 
-Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants, EventChannels& evtchn) {
+Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants, link::GrantHolder& holder,
+                                                 EventChannels& evtchn) {
     GrantRef tx_ref[] = {cfg.tx_ring_ref};
     auto [tx, tx_st] = grants.map(cfg.frontend, tx_ref, true);
     if (tx_st != GNTST_okay)
@@ -50,15 +62,23 @@ Result<std::unique_ptr<Netback>> Netback::create(QueueConfig cfg, Grants& grants
         return make_error(fmt::format("mapping rx-ring-ref {} of domain {}: grant status {}", cfg.rx_ring_ref,
                                       cfg.frontend, rx_st));
     if (cfg.budget == 0) cfg.budget = 1;
-    return std::unique_ptr<Netback>(new Netback(std::move(cfg), grants, evtchn, std::move(tx), std::move(rx)));
+    return std::unique_ptr<Netback>(new Netback(std::move(cfg), holder, evtchn, std::move(tx), std::move(rx)));
 }
 
-Netback::Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx)
-    : cfg_(std::move(cfg)), grants_(grants), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
-      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_buf_(kTxBatchBytes),
-      rx_buf_(kRxBatchBytes) {
-    ops_.reserve(RxBackRing::kSize);
-    rx_reqs_.reserve(RxBackRing::kSize);
+Netback::Netback(QueueConfig cfg, link::GrantHolder& holder, EventChannels& evtchn, GrantMapping tx,
+                 GrantMapping rx)
+    : cfg_(std::move(cfg)), holder_(holder), evtchn_(evtchn), tx_map_(std::move(tx)), rx_map_(std::move(rx)),
+      tx_(tx_map_.data()), rx_(rx_map_.data()), tx_head_(kVnetHeaderSize + kTxHeadBytes),
+      tx_whole_(kVnetHeaderSize + kMaxFrame), rx_buf_(kVnetHeaderSize + kMaxFrame), rx_head_(kRxHeadBytes),
+      rx_scratch_(kXenPageSize) {
+    tx_spans_.reserve(kTxBatchSpans);
+    tx_hold_.reserve(kTxBatchSpans);
+    tx_iov_.reserve(kTxMaxIov);
+    rx_reqs_.reserve(kRxHoldMax);
+    rx_spans_.reserve(kRxHoldMax);
+    rx_hold_.reserve(kRxHoldMax);
+    rx_batch_.reserve(kRxHoldMax);
+    rx_iov_.reserve(kRxMaxIov);
 }
 
 void Netback::fail(std::string why) {
@@ -185,67 +205,97 @@ void Netback::process_tx() {
     }
 }
 
-// Adds a consumed packet's copies to the batch (its bytes go to the
-// batch buffer behind room for its vnet header); a full batch is copied
-// out first. One grant copy call per batch: across a link, one round trip
-// for up to a budget of packets.
+// Adds a consumed packet's data slots to the batch; a full batch is sent
+// first. The batch's pages are held with one call (across a link, one
+// round trip for up to a budget of packets) and each packet is written to
+// the TAP straight from them.
 void Netback::queue_tx(const TxPacket& p) {
-    std::size_t need = kVnetHeaderSize + p.total;
-    if (!tx_batch_.empty() && tx_batch_used_ + need > tx_buf_.size()) flush_tx();
+    if (!tx_batch_.empty() && tx_spans_.size() + p.data_slots > kTxBatchSpans) flush_tx();
     PendingTx pend;
     pend.packet = p;
-    pend.at = tx_batch_used_;
-    pend.first_op = tx_ops_.size();
-    std::byte* frame = tx_buf_.data() + pend.at + kVnetHeaderSize;
+    pend.first_span = tx_spans_.size();
     std::size_t at = 0;
     for (unsigned i = 0; i < p.data_slots; ++i) {
         const netif_tx_request& r = p.data[i];
-        CopyOp op;
-        op.source = CopyPlace{true, cfg_.frontend, r.gref, r.offset, nullptr};
-        op.dest = CopyPlace{false, 0, 0, 0, frame + at};
-        op.len = r.size;
-        tx_ops_.push_back(op);
+        link::HeldSpan span;
+        span.ref = r.gref;
+        span.offset = r.offset;
+        span.len = r.size;
+        tx_spans_.push_back(span);
         at += r.size;
     }
     pend.len = at;
-    tx_batch_used_ += kVnetHeaderSize + at;
     tx_batch_.push_back(pend);
 }
 
 void Netback::flush_tx() {
     if (tx_batch_.empty()) return;
-    grants_.copy(tx_ops_);
+    holder_.hold(cfg_.frontend, tx_spans_, false, tx_hold_);
     for (const PendingTx& pend : tx_batch_) send_tx(pend);
+    // Given back before any answer is pushed: the front end may end its
+    // grants as soon as it sees them answered.
+    tx_hold_.release();
     tx_batch_.clear();
-    tx_ops_.clear();
-    tx_batch_used_ = 0;
+    tx_spans_.clear();
 }
 
-// One copied-out packet to the TAP, behind its vnet header, and answered.
+namespace {
+
+// Copies `n` bytes from `from` on of a frame laid out in held spans.
+void gather(std::span<const link::HeldSpan> spans, std::size_t from, std::size_t n, std::byte* to) {
+    for (const link::HeldSpan& s : spans) {
+        if (n == 0) return;
+        if (from >= s.len) {
+            from -= s.len;
+            continue;
+        }
+        std::size_t k = std::min<std::size_t>(s.len - from, n);
+        std::memcpy(to, s.data + from, k);
+        to += k;
+        n -= k;
+        from = 0;
+    }
+}
+
+}  // namespace
+
+// One packet to the TAP and answered. Its headers are read from a private
+// copy of its first bytes (the guest may rewrite its pages meanwhile; what
+// was judged is what is sent), which go out behind the vnet header; the rest
+// is written from the guest's held pages.
 void Netback::send_tx(const PendingTx& pend) {
     const TxPacket& p = pend.packet;
-    for (std::size_t i = 0; i < p.data_slots; ++i) {
-        if (tx_ops_[pend.first_op + i].status != GNTST_okay) {
+    const auto spans = std::span<const link::HeldSpan>(tx_spans_).subspan(pend.first_span, p.data_slots);
+    for (const link::HeldSpan& s : spans) {
+        if (s.status != GNTST_okay) {
             ++stats_.tx_errors;
             return answer_tx(p, NETIF_RSP_ERROR);
         }
     }
-    std::byte* head = tx_buf_.data() + pend.at;
-    std::span<std::byte> f(head + kVnetHeaderSize, pend.len);
-    const std::size_t at = pend.len;
+    const std::size_t len = pend.len;
+    std::byte* head = tx_head_.data();
+    std::size_t copied = std::min(len, kTxHeadBytes);
+    gather(spans, 0, copied, head + kVnetHeaderSize);
     VnetHeader h{};
     bool blank = p.flags & NETTXF_csum_blank;
     bool gso = p.gso_type != XEN_NETIF_GSO_TYPE_NONE;
     if (blank || gso) {
         // A GSO packet is checksum-offloaded whether or not the front end
         // said so (Linux forces CHECKSUM_PARTIAL and reseeds the sum).
-        auto o = l4_offsets(f);
+        auto o = l4_offsets(std::span<const std::byte>(head + kVnetHeaderSize, copied), len);
+        if (!o && copied < len) {
+            head = tx_whole_.data();
+            copied = len;
+            gather(spans, 0, len, head + kVnetHeaderSize);
+            o = l4_offsets(std::span<const std::byte>(head + kVnetHeaderSize, len));
+        }
         bool fits = o && (!gso || (o->protocol == IPPROTO_TCP && o->ipv6 == (p.gso_type == XEN_NETIF_GSO_TYPE_TCPV6)));
         if (!fits) {
             ++stats_.tx_dropped;
             return answer_tx(p, NETIF_RSP_OKAY);
         }
-        if (!blank) seed_pseudo_header(f, *o);
+        // The checksum field lies inside the headers read, so in the copy.
+        if (!blank) seed_pseudo_header(std::span<std::byte>(head + kVnetHeaderSize, copied), *o);
         h.flags = kVnetNeedsCsum;
         h.csum_start = o->l4_start;
         h.csum_offset = o->csum_offset;
@@ -258,24 +308,38 @@ void Netback::send_tx(const PendingTx& pend) {
         h.flags = kVnetDataValid;
     }
     std::memcpy(head, &h, sizeof h);
-    ssize_t n = ::write(cfg_.tap_fd, head, kVnetHeaderSize + at);
-    if (n == static_cast<ssize_t>(kVnetHeaderSize + at)) {
+    tx_iov_.clear();
+    tx_iov_.push_back(iovec{head, kVnetHeaderSize + copied});
+    std::size_t skip = copied;
+    for (const link::HeldSpan& s : spans) {
+        if (skip >= s.len) {
+            skip -= s.len;
+            continue;
+        }
+        tx_iov_.push_back(iovec{s.data + skip, s.len - skip});
+        skip = 0;
+    }
+    ssize_t n = ::writev(cfg_.tap_fd, tx_iov_.data(), static_cast<int>(tx_iov_.size()));
+    if (n == static_cast<ssize_t>(kVnetHeaderSize + len)) {
         ++stats_.tx_packets;
-        stats_.tx_bytes += at;
+        stats_.tx_bytes += len;
     } else {
         ++stats_.tx_dropped;  // the TAP is full or down: dropped, as a NIC would
     }
     answer_tx(p, NETIF_RSP_OKAY);
 }
 
-// Host -> guest. Frames are read from the TAP while the ring has buffers
-// for them; each takes its buffers from the ring at once and joins the rx
-// batch, and the batch is copied into the guest with one grant copy call
-// (across a link, one round trip for up to a budget of frames) and then
-// answered, in ring order.
+// Host -> guest. While the ring has buffers posted for the largest frame,
+// the next of them are held writable with one call (across a link, one
+// round trip) and frames are read from the TAP straight into them, laid out
+// as Linux's netback lays them out; the batch is answered in ring order,
+// the buffers given back, then one push and notification. With fewer
+// buffers posted a frame is read into the back-end's own buffer and copied
+// in (or held until the front end posts enough).
 void Netback::process_rx() {
     unsigned done = 0;
     rx_more_ = false;
+    const unsigned most = cfg_.features.sg ? kMaxFrameSlots : 1;
     while (!failed_) {
         if (done >= cfg_.budget) {
             // As for tx: re-arm the event index when nothing is left.
@@ -286,7 +350,7 @@ void Netback::process_rx() {
             // The frame waits for the front end's buffers; feature-rx-notify
             // wakes us when enough are posted.
             if (rx_.wait_for_requests(held_->slots)) {
-                queue_rx(*held_);
+                deliver_local(*held_);
                 held_.reset();
                 ++done;
                 continue;
@@ -298,7 +362,6 @@ void Netback::process_rx() {
             if (rx_deadline_ms() == 0) {
                 ++stats_.rx_no_room;
                 held_.reset();
-                rx_used_ = 0;
                 continue;
             }
             break;
@@ -313,27 +376,28 @@ void Netback::process_rx() {
             if (rx_.final_check_for_requests()) continue;
             break;
         }
-        if (rx_used_ + kVnetHeaderSize + kMaxFrame > rx_buf_.size()) flush_rx();
-        std::byte* head = rx_buf_.data() + rx_used_;
-        ssize_t n = ::read(cfg_.tap_fd, head, kVnetHeaderSize + kMaxFrame);
+        bool in_place = rx_reqs_.size() - rx_used_ >= most;
+        if (!in_place && available >= most) {
+            // Buffers are taken ahead only for frames that are there.
+            if (!tap_readable()) break;
+            hold_rx_buffers(most);
+            in_place = true;
+        }
+        ssize_t n = in_place ? read_in_place(most) : ::read(cfg_.tap_fd, rx_buf_.data(), rx_buf_.size());
         if (n < 0) break;  // EAGAIN: nothing queued (anything else: the TAP is gone)
         ++done;
         if (static_cast<std::size_t>(n) < kVnetHeaderSize + 14) {
             ++stats_.rx_unsupported;
             continue;
         }
-        VnetHeader h;
-        std::memcpy(&h, head, sizeof h);
-        auto fr = judge_rx(std::span<std::byte>(head + kVnetHeaderSize, static_cast<std::size_t>(n) - kVnetHeaderSize),
-                           h);
-        if (!fr) continue;
-        fr->at = rx_used_ + kVnetHeaderSize;
-        rx_used_ += static_cast<std::size_t>(n);
-        if (fr->slots <= available) {
-            queue_rx(*fr);
-        } else {
-            hold_rx(*fr);
+        const std::size_t len = static_cast<std::size_t>(n) - kVnetHeaderSize;
+        if (in_place) {
+            place_rx(len, most);
+            continue;
         }
+        std::memcpy(&rx_vnet_, rx_buf_.data(), sizeof rx_vnet_);
+        std::span<std::byte> whole(rx_buf_.data() + kVnetHeaderSize, len);
+        if (auto fr = judge_rx(whole, whole, len, rx_vnet_)) route_local(*fr);
     }
     flush_rx();
     if (rx_unpushed_) {
@@ -342,13 +406,135 @@ void Netback::process_rx() {
     }
 }
 
-// A frame with too few buffers posted: the batch ahead of it is copied out,
-// and it moves to the front of the buffer to wait there.
+bool Netback::tap_readable() const {
+    pollfd p{cfg_.tap_fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+// Makes at least `need` buffers held and untaken: the batch so far is
+// answered and given back, then the next posted requests (at least `need`,
+// as many as the last batches used, at most a ring) are copied privately
+// and their pages held writable. The ring has `need` posted.
+void Netback::hold_rx_buffers(unsigned need) {
+    if (rx_reqs_.size() - rx_used_ >= need) return;
+    const bool ran_out = !rx_reqs_.empty();
+    flush_rx();
+    if (ran_out) rx_hold_want_ = std::min(kRxHoldMax, rx_hold_want_ * 2);
+    const unsigned n = std::min(rx_.unconsumed(), std::max(need, rx_hold_want_));
+    for (unsigned i = 0; i < n; ++i) {
+        netif_rx_request req = rx_.peek(i);
+        rx_reqs_.push_back(req);
+        link::HeldSpan span;
+        span.ref = req.gref;
+        span.offset = 0;
+        span.len = static_cast<std::uint16_t>(kXenPageSize);
+        rx_spans_.push_back(span);
+    }
+    holder_.hold(cfg_.frontend, rx_spans_, true, rx_hold_);
+}
+
+// Reads the next frame into the untaken held buffers in Linux's GSO layout
+// (data pages in slots 0, 2, 3...: slot 1 is the extra info's if the frame
+// is GSO, which is known only once read); a buffer whose hold failed takes
+// its bytes into scratch, and what passes the buffers (a multi-page frame
+// for a front end without feature-sg) into rx_buf_ at its place in the
+// frame.
+ssize_t Netback::read_in_place(unsigned most) {
+    rx_iov_.clear();
+    rx_iov_.push_back(iovec{&rx_vnet_, kVnetHeaderSize});
+    std::size_t room = 0;
+    for (unsigned i = 0; i < most && room < kMaxFrame; ++i) {
+        if (i == 1) continue;
+        const link::HeldSpan& s = rx_spans_[rx_used_ + i];
+        rx_iov_.push_back(iovec{s.status == GNTST_okay ? s.data : rx_scratch_.data(), kXenPageSize});
+        room += kXenPageSize;
+    }
+    rx_page_iovs_ = rx_iov_.size() - 1;
+    if (room < kMaxFrame) rx_iov_.push_back(iovec{rx_buf_.data() + kVnetHeaderSize + room, kMaxFrame - room});
+    return ::readv(cfg_.tap_fd, rx_iov_.data(), static_cast<int>(rx_iov_.size()));
+}
+
+// A frame just read in place (data page j at rx_iov_[1 + j]). A frame that
+// is already where Linux puts it (GSO, or one page) is judged from a
+// private copy of its head and taken as it lies; anything else (a
+// multi-page frame without GSO, whose pages sit one slot late; one that
+// passed the buffers; one whose checksum must be completed across pages) is
+// gathered into rx_buf_ and goes the local way.
+void Netback::place_rx(std::size_t len, unsigned most) {
+    const std::size_t pages = (len + kXenPageSize - 1) / kXenPageSize;
+    const std::size_t page_iovs = rx_page_iovs_;
+    std::uint32_t lost = 0;
+    for (std::size_t j = 0; j < pages && j < page_iovs; ++j)
+        if (rx_iov_[1 + j].iov_base == rx_scratch_.data()) lost |= 1u << j;
+    auto page = [&](std::size_t j) { return static_cast<std::byte*>(rx_iov_[1 + j].iov_base); };
+    const bool gso = (rx_vnet_.gso_type & ~kVnetGsoEcn) != kVnetGsoNone;
+    const bool lies_right = pages <= page_iovs && (pages == 1 || (gso && most > 1));
+    std::optional<RxFrame> fr;
+    if (lies_right) {
+        // The head, privately: the guest may rewrite its buffers meanwhile.
+        std::size_t head = std::min(len, kRxHeadBytes);
+        for (std::size_t at = 0; at < head;) {
+            std::size_t k = std::min(kXenPageSize, head - at);
+            std::memcpy(rx_head_.data() + at, page(at / kXenPageSize), k);
+            at += k;
+        }
+        std::span<std::byte> whole = pages == 1 ? std::span<std::byte>(page(0), len) : std::span<std::byte>();
+        fr = judge_rx(std::span<const std::byte>(rx_head_.data(), head), whole, len, rx_vnet_);
+        if (!fr) return;
+        if (!fr->needs_whole) {
+            fr->lost_pages = lost;
+            ++stats_.rx_in_place;
+            take_rx_slots(*fr);
+            return;
+        }
+    }
+    // Gathered in one piece; what passed the buffers is already in place.
+    std::byte* to = rx_buf_.data() + kVnetHeaderSize;
+    for (std::size_t j = 0; j < pages && j < page_iovs; ++j)
+        std::memmove(to + j * kXenPageSize, page(j), std::min(kXenPageSize, len - j * kXenPageSize));
+    std::span<std::byte> whole(to, len);
+    fr = judge_rx(whole, whole, len, rx_vnet_);
+    if (!fr) return;
+    fr->lost_pages = lost;
+    route_local(*fr);
+}
+
+// A frame in rx_buf_: copied into buffers if enough are posted, else held.
+void Netback::route_local(RxFrame fr) {
+    if (fr.slots <= rx_.unconsumed()) {
+        deliver_local(fr);
+    } else {
+        hold_rx(fr);
+    }
+}
+
+// Copies a frame from rx_buf_ into held buffers (taken ahead if need be)
+// in Linux's layout, and takes their slots.
+void Netback::deliver_local(const RxFrame& fr) {
+    hold_rx_buffers(fr.slots);
+    const bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+    const std::byte* frame = rx_buf_.data() + kVnetHeaderSize;
+    std::size_t at = 0;
+    for (unsigned i = 0; i < fr.slots; ++i) {
+        if (gso && i == 1) continue;
+        const link::HeldSpan& s = rx_spans_[rx_used_ + i];
+        const std::size_t n = std::min(kXenPageSize, fr.len - at);
+        if (s.status == GNTST_okay) std::memcpy(s.data, frame + at, n);
+        at += n;
+    }
+    take_rx_slots(fr);
+}
+
+void Netback::take_rx_slots(const RxFrame& fr) {
+    rx_batch_.push_back(PendingRx{fr, rx_used_});
+    rx_used_ += fr.slots;
+    rx_.consume(fr.slots);
+}
+
+// A frame with too few buffers posted: the batch ahead of it is answered,
+// and it waits in rx_buf_ (the TAP is not read meanwhile).
 void Netback::hold_rx(RxFrame fr) {
     flush_rx();
-    std::memmove(rx_buf_.data() + kVnetHeaderSize, rx_buf_.data() + fr.at, fr.len);
-    fr.at = kVnetHeaderSize;
-    rx_used_ = kVnetHeaderSize + fr.len;
     held_ = fr;
     held_since_ = std::chrono::steady_clock::now();
 }
@@ -365,16 +551,29 @@ int Netback::rx_deadline_ms() const {
     return left > 0 ? static_cast<int>(left) : 0;
 }
 
-std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, const VnetHeader& h) {
+// `head` is the frame's first bytes (private), `whole` the frame in one
+// piece when it is (empty otherwise), `len` its length.
+std::optional<Netback::RxFrame> Netback::judge_rx(std::span<const std::byte> head, std::span<std::byte> whole,
+                                                  std::size_t len, const VnetHeader& h) {
     const FrontendFeatures& fe = cfg_.features;
     RxFrame fr;
-    fr.len = frame.size();
+    fr.len = len;
     if (h.flags & kVnetNeedsCsum) {
-        auto o = l4_offsets(frame);
+        auto o = l4_offsets(head, len);
+        if (!o && head.size() < len) {
+            if (whole.empty()) {
+                fr.needs_whole = true;
+                return fr;
+            }
+            o = l4_offsets(whole);
+        }
         bool v6 = o && o->ipv6;
         if (fe.csum && (!v6 || fe.ipv6_csum)) {
             fr.csum_flags = NETRXF_csum_blank | NETRXF_data_validated;
-        } else if (complete_checksum(frame, h.csum_start, h.csum_offset, o && o->protocol == IPPROTO_UDP)) {
+        } else if (whole.empty()) {
+            fr.needs_whole = true;
+            return fr;
+        } else if (complete_checksum(whole, h.csum_start, h.csum_offset, o && o->protocol == IPPROTO_UDP)) {
             fr.csum_flags = NETRXF_data_validated;
         } else {
             ++stats_.rx_unsupported;
@@ -396,7 +595,7 @@ std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, co
         return std::nullopt;
     }
     fr.gso_size = h.gso_size;
-    auto data_slots = static_cast<unsigned>((frame.size() + kXenPageSize - 1) / kXenPageSize);
+    auto data_slots = static_cast<unsigned>((len + kXenPageSize - 1) / kXenPageSize);
     if (data_slots > 1 && !fe.sg) {
         ++stats_.rx_unsupported;
         return std::nullopt;
@@ -405,50 +604,31 @@ std::optional<Netback::RxFrame> Netback::judge_rx(std::span<std::byte> frame, co
     return fr;
 }
 
-// Takes the frame's buffers from the ring (private copies: the front end
-// may rewrite the shared slots, but not what is copied where) and adds its
-// copies to the batch. Slot 0 holds the first page of data, slot 1 the GSO
-// extra info (its buffer unused, as Linux lays it out), the rest the
-// following pages.
-void Netback::queue_rx(const RxFrame& fr) {
-    PendingRx pend{fr, rx_reqs_.size(), ops_.size()};
-    bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
-    std::byte* frame = rx_buf_.data() + fr.at;
-    std::size_t at = 0;
-    for (unsigned i = 0; i < fr.slots; ++i) {
-        netif_rx_request req = rx_.peek(i);
-        rx_reqs_.push_back(req);
-        if (gso && i == 1) continue;
-        std::size_t len = std::min(kXenPageSize, fr.len - at);
-        CopyOp op;
-        op.source = CopyPlace{false, 0, 0, 0, frame + at};
-        op.dest = CopyPlace{true, cfg_.frontend, req.gref, 0, nullptr};
-        op.len = static_cast<std::uint16_t>(len);
-        ops_.push_back(op);
-        at += len;
-    }
-    rx_.consume(fr.slots);
-    rx_batch_.push_back(pend);
-}
-
+// Answers the batch in ring order and gives its buffers back (before the
+// caller pushes the answers: the front end may end its grants as soon as
+// it sees them); buffers held but not taken stay posted.
 void Netback::flush_rx() {
-    if (rx_batch_.empty()) return;
-    grants_.copy(ops_);
-    for (const PendingRx& pend : rx_batch_) answer_rx(pend);
+    if (!rx_batch_.empty()) {
+        for (const PendingRx& pend : rx_batch_) answer_rx(pend);
+        rx_unpushed_ = true;
+    }
+    if (!rx_reqs_.empty() && rx_used_ * 2 < rx_reqs_.size())
+        rx_hold_want_ = std::max<unsigned>(static_cast<unsigned>(rx_used_) * 2, kMaxFrameSlots);
+    rx_hold_.release();
     rx_batch_.clear();
-    ops_.clear();
     rx_reqs_.clear();
+    rx_spans_.clear();
     rx_used_ = 0;
-    rx_unpushed_ = true;
 }
 
-// One copied frame's responses: a slot per page, the GSO extra info in
-// slot 1, NETRXF_more_data on all but the last data slot.
+// One frame's responses: a slot per page, the GSO extra info in slot 1,
+// NETRXF_more_data on all but the last data slot; a slot whose buffer
+// failed its hold (or whose bytes were lost so) is NETIF_RSP_ERROR.
 void Netback::answer_rx(const PendingRx& pend) {
     const RxFrame& fr = pend.frame;
     bool gso = fr.gso_type != XEN_NETIF_GSO_TYPE_NONE;
     std::size_t at = 0;
-    std::size_t op = pend.first_op;
+    unsigned page = 0;
     for (unsigned i = 0; i < fr.slots; ++i) {
         if (gso && i == 1) {
             netif_extra_info e{};
@@ -458,19 +638,20 @@ void Netback::answer_rx(const PendingRx& pend) {
             rx_.respond(e);
             continue;
         }
-        const CopyOp& c = ops_[op++];
-        at += c.len;
+        const std::size_t len = std::min(kXenPageSize, fr.len - at);
+        at += len;
         netif_rx_response r{};
-        r.id = rx_reqs_[pend.first_req + i].id;
+        r.id = rx_reqs_[pend.first_slot + i].id;
         r.offset = 0;
         if (i == 0) r.flags = static_cast<std::uint16_t>(fr.csum_flags | (gso ? NETRXF_extra_info : 0));
         if (at < fr.len) r.flags = static_cast<std::uint16_t>(r.flags | NETRXF_more_data);
-        if (c.status == GNTST_okay) {
-            r.status = static_cast<std::int16_t>(c.len);
+        if (rx_spans_[pend.first_slot + i].status == GNTST_okay && !(fr.lost_pages >> page & 1u)) {
+            r.status = static_cast<std::int16_t>(len);
         } else {
             r.status = NETIF_RSP_ERROR;
             ++stats_.rx_copy_errors;
         }
+        ++page;
         rx_.respond(r);
     }
     ++stats_.rx_packets;

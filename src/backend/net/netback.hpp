@@ -23,6 +23,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/uio.h>
+
+#include "backend/link/grant_hold.hpp"
 #include "backend/net/credit.hpp"
 #include "backend/net/ring.hpp"
 #include "backend/net/tap.hpp"
@@ -75,12 +78,16 @@ struct QueueStats {
     std::uint64_t rx_no_room = 0;       // dropped: the front end did not post enough buffers in time
     std::uint64_t rx_unsupported = 0;   // dropped: needs a feature the front end lacks, or malformed
     std::uint64_t rx_copy_errors = 0;   // slots answered NETIF_RSP_ERROR (bad rx grant)
+    std::uint64_t rx_in_place = 0;      // frames read from the TAP straight into the guest's buffers
 };
 
 class Netback {
 public:
     // Maps both rings (writable); an error naming the ring that did not map.
-    static Result<std::unique_ptr<Netback>> create(QueueConfig cfg, Grants& grants, EventChannels& evtchn);
+    // `holder` holds the guest's data pages while the TAP is read or written
+    // straight from them (usually the same object as `grants`).
+    static Result<std::unique_ptr<Netback>> create(QueueConfig cfg, Grants& grants, link::GrantHolder& holder,
+                                                   EventChannels& evtchn);
     Netback(const Netback&) = delete;
     Netback& operator=(const Netback&) = delete;
 
@@ -113,14 +120,13 @@ public:
     const QueueStats& stats() const { return stats_; }
 
 private:
-    Netback(QueueConfig cfg, Grants& grants, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
+    Netback(QueueConfig cfg, link::GrantHolder& holder, EventChannels& evtchn, GrantMapping tx, GrantMapping rx);
     void fail(std::string why);
-    // A consumed packet waiting in the tx batch for its copies.
+    // A consumed packet waiting in the tx batch for its pages to be held.
     struct PendingTx {
         TxPacket packet;
-        std::size_t at = 0;   // its vnet header's offset in tx_buf_
-        std::size_t len = 0;  // frame bytes after the header
-        std::size_t first_op = 0;
+        std::size_t first_span = 0;  // its data slots in tx_spans_
+        std::size_t len = 0;         // frame bytes
     };
     void answer_unread_tx(unsigned slots, unsigned extras, std::int16_t status);
     void answer_tx(const TxPacket& p, std::int16_t status);
@@ -129,28 +135,40 @@ private:
     void send_tx(const PendingTx& pend);
     // A frame read from the TAP, judged against the front end's features.
     struct RxFrame {
-        std::size_t at = 0;   // its bytes' offset in rx_buf_ (after its vnet header)
         std::size_t len = 0;
         std::uint16_t csum_flags = 0;
         std::uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
         std::uint16_t gso_size = 0;
         unsigned slots = 0;  // rx ring slots it takes
+        // Data pages whose bytes were lost: read into a buffer whose hold
+        // failed, they cannot be answered as delivered.
+        std::uint32_t lost_pages = 0;
+        // Judging needs the whole frame in one piece (a checksum to
+        // complete, headers past the private copy): read in place across
+        // several buffers, it is gathered first.
+        bool needs_whole = false;
     };
-    // A frame whose slots are taken from the ring, waiting in the rx batch
-    // for its copies.
+    // A frame in held buffers (slots taken from the ring), waiting for its
+    // answers.
     struct PendingRx {
         RxFrame frame;
-        std::size_t first_req = 0;  // in rx_reqs_
-        std::size_t first_op = 0;   // in ops_
+        std::size_t first_slot = 0;  // in rx_reqs_ / rx_spans_
     };
-    std::optional<RxFrame> judge_rx(std::span<std::byte> frame, const VnetHeader& h);
-    void queue_rx(const RxFrame& fr);
+    std::optional<RxFrame> judge_rx(std::span<const std::byte> head, std::span<std::byte> whole, std::size_t len,
+                                    const VnetHeader& h);
+    bool tap_readable() const;
+    void hold_rx_buffers(unsigned need);
+    ssize_t read_in_place(unsigned most);
+    void place_rx(std::size_t len, unsigned most);
+    void route_local(RxFrame fr);
+    void deliver_local(const RxFrame& fr);
+    void take_rx_slots(const RxFrame& fr);
     void flush_rx();
     void answer_rx(const PendingRx& pend);
     void hold_rx(RxFrame fr);
 
     QueueConfig cfg_;
-    Grants& grants_;
+    link::GrantHolder& holder_;
     EventChannels& evtchn_;
     GrantMapping tx_map_, rx_map_;
     TxBackRing tx_;
@@ -161,16 +179,33 @@ private:
     bool tx_limited_ = false;  // the packet at req_cons waits for credit
     bool tx_unpushed_ = false, rx_unpushed_ = false;
     QueueStats stats_;
-    std::vector<std::byte> tx_buf_;  // the tx batch: frames behind their vnet headers
-    std::vector<std::byte> rx_buf_;  // the rx batch: frames read from the TAP behind their vnet headers
+    // The tx batch: its packets' data slots, held for reading together (one
+    // link round trip), then each packet written to the TAP from them.
+    std::vector<link::HeldSpan> tx_spans_;
+    link::GrantHold tx_hold_;
+    std::vector<std::byte> tx_head_;   // a vnet header and a private copy of the frame's first bytes
+    std::vector<std::byte> tx_whole_;  // a frame whose headers reach past that copy, copied whole
+    std::vector<iovec> tx_iov_;
     std::vector<PendingTx> tx_batch_;
-    std::vector<CopyOp> tx_ops_;
-    std::size_t tx_batch_used_ = 0;
+    // A vnet header and one frame: read here when fewer buffers are posted
+    // than the largest frame needs, gathered here when a frame read in place
+    // must be judged whole; a held frame waits here.
+    std::vector<std::byte> rx_buf_;
+    // Buffers taken ahead: the next posted requests (private copies) and
+    // their pages, held writable with one call, that frames are read into
+    // in place; answered and given back together.
+    std::vector<netif_rx_request> rx_reqs_;
+    std::vector<link::HeldSpan> rx_spans_;
+    link::GrantHold rx_hold_;
+    std::size_t rx_used_ = 0;  // of rx_reqs_: taken by the frames in rx_batch_
+    unsigned rx_hold_want_ = 64;  // buffers to take ahead next time (follows what was used)
     std::vector<PendingRx> rx_batch_;
-    std::size_t rx_used_ = 0;  // bytes of rx_buf_ holding batched or held frames
-    std::vector<CopyOp> ops_;  // the rx batch's copies
-    std::vector<netif_rx_request> rx_reqs_;  // the rx batch's buffers, taken from the ring
-    std::optional<RxFrame> held_;  // waiting for buffers; its bytes stay at the start of rx_buf_
+    std::vector<iovec> rx_iov_;
+    std::size_t rx_page_iovs_ = 0;  // rx_iov_'s entries that are buffers (or scratch)
+    VnetHeader rx_vnet_{};
+    std::vector<std::byte> rx_head_;     // a private copy of an in-place frame's first bytes
+    std::vector<std::byte> rx_scratch_;  // one page: where a buffer whose hold failed would take bytes
+    std::optional<RxFrame> held_;  // waiting for buffers; its bytes are in rx_buf_
     std::chrono::steady_clock::time_point held_since_;
 };
 

@@ -45,7 +45,7 @@ NetbackExit run_netback(const NetbackArgs& args, int link_fd, int xenstore_fd, s
     cfg.csum_offload = args.csum_offload;
     cfg.relaunched = args.relaunched;
     Services services{(*link)->evtchn(), (*link)->grants(), **xs};
-    auto device = VifDevice::create(cfg, services);
+    auto device = VifDevice::create(cfg, services, (*link)->holder());
     if (!device) {
         why = device.error().what;
         return NetbackExit::setup;

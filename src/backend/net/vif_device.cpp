@@ -26,15 +26,16 @@ std::string quoted(const std::string& raw) {
 
 }  // namespace
 
-Result<std::unique_ptr<VifDevice>> VifDevice::create(VifConfig cfg, Services services) {
+Result<std::unique_ptr<VifDevice>> VifDevice::create(VifConfig cfg, Services services,
+                                                     link::GrantHolder& holder) {
     if (cfg.tap_fds.empty()) return make_error(fmt::format("{}: no TAP queue", cfg.backend_path));
-    std::unique_ptr<VifDevice> dev(new VifDevice(std::move(cfg), services));
+    std::unique_ptr<VifDevice> dev(new VifDevice(std::move(cfg), services, holder));
     if (auto st = dev->start(); !st) return st.error();
     return dev;
 }
 
-VifDevice::VifDevice(VifConfig cfg, Services services)
-    : cfg_(std::move(cfg)), svc_(services), need_reset_(cfg_.relaunched) {
+VifDevice::VifDevice(VifConfig cfg, Services services, link::GrantHolder& holder)
+    : cfg_(std::move(cfg)), svc_(services), holder_(holder), need_reset_(cfg_.relaunched) {
     offer_.max_queues = static_cast<unsigned>(cfg_.tap_fds.size());
     offer_.csum_offload = cfg_.csum_offload;
 }
@@ -383,7 +384,7 @@ Status VifDevice::attach_queue(unsigned q, const QueueRings& rings, const Fronte
     qc.budget = cfg_.budget;
     qc.rx_hold_ms = cfg_.rx_hold_ms;
     qc.tx_credit = rate_active_ ? credit_.get() : nullptr;
-    auto nb = Netback::create(qc, svc_.grants, svc_.evtchn);
+    auto nb = Netback::create(qc, svc_.grants, holder_, svc_.evtchn);
     if (!nb) {
         svc_.evtchn.unbind(queue.tx_port);
         if (queue.rx_port != queue.tx_port) svc_.evtchn.unbind(queue.rx_port);

@@ -72,7 +72,9 @@ public:
     // Registers the watches, writes the offer and moves to InitWait (Closed
     // when relaunched). An error only when xenstore refuses the back-end's
     // own nodes or no TAP fd was given.
-    static Result<std::unique_ptr<VifDevice>> create(VifConfig cfg, Services services);
+    // `holder` holds the guest's data pages for the queues' TAP I/O.
+    static Result<std::unique_ptr<VifDevice>> create(VifConfig cfg, Services services,
+                                                     link::GrantHolder& holder);
     ~VifDevice();
     VifDevice(const VifDevice&) = delete;
     VifDevice& operator=(const VifDevice&) = delete;
@@ -101,7 +103,7 @@ public:
 private:
     enum class Goal : std::uint8_t { none, quiesce, close, remove };
 
-    VifDevice(VifConfig cfg, Services services);
+    VifDevice(VifConfig cfg, Services services, link::GrantHolder& holder);
     Status start();
     void read_nodes();
     void read_rate();
@@ -124,6 +126,7 @@ private:
 
     VifConfig cfg_;
     Services svc_;
+    link::GrantHolder& holder_;
     Offer offer_;
     std::vector<Queue> queues_;
     std::unique_ptr<CreditLimiter> credit_;

@@ -81,7 +81,7 @@ TEST(NetbackRate, refused_packet_when_credit_spent_then_left_on_ring_until_windo
     cfg.tap_fd = g.back_end.get();
     cfg.tx_credit = &credit;
     g.netback.reset();
-    auto n = Netback::create(cfg, g.gt, g.be);
+    auto n = Netback::create(cfg, g.gt, g.gt, g.be);
     ASSERT_TRUE(n);
     g.netback = std::move(*n);
     auto f = make_frame(false, false, 40);  // 82 bytes

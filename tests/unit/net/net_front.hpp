@@ -54,7 +54,7 @@ public:
         cfg.tap_fd = tap_fd;
         cfg.budget = budget;
         cfg.rx_hold_ms = rx_hold_ms;
-        auto n = Netback::create(cfg, gt, be);
+        auto n = Netback::create(cfg, gt, gt, be);
         if (!n) std::abort();
         netback = std::move(*n);
     }

@@ -465,7 +465,7 @@ TEST(NetbackRx, no_buffers_then_tap_left_alone_and_event_requested) {
     EXPECT_EQ(g.rx->next_response().status, static_cast<std::int16_t>(f.size()));
 }
 
-TEST(NetbackRx, several_frames_queued_then_one_copy_call_and_answered_in_order) {
+TEST(NetbackRx, several_frames_queued_then_buffers_held_with_one_call_and_answered_in_order) {
     NetFront g;
     g.start(all_features());
     g.post_rx(16, 20);
@@ -474,9 +474,11 @@ TEST(NetbackRx, several_frames_queued_then_one_copy_call_and_answered_in_order) 
         frames.push_back(make_frame(false, false, payload));
         g.host_write(VnetHeader{}, frames.back());
     }
-    std::size_t calls_before = g.gt.copy_calls();
+    std::size_t calls_before = g.gt.hold_calls();
     g.netback->on_tap();
-    EXPECT_EQ(g.gt.copy_calls() - calls_before, 1u);
+    EXPECT_EQ(g.gt.hold_calls() - calls_before, 1u);
+    EXPECT_EQ(g.gt.copy_calls(), 0u);
+    EXPECT_EQ(g.gt.pins_held(), 0u);
     std::size_t page = 20;
     std::uint16_t id = 100;
     for (const auto& f : frames) {
