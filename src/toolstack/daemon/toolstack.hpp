@@ -20,6 +20,7 @@
 #include "domain/domain_table.hpp"
 #include "toolstack/daemon/device_backends.hpp"
 #include "toolstack/daemon/domain_records.hpp"
+#include "toolstack/daemon/domain_transfer.hpp"
 #include "toolstack/daemon/guest_config.hpp"
 #include "toolstack/daemon/vbd_devices.hpp"
 #include "toolstack/daemon/vif_devices.hpp"
@@ -86,6 +87,21 @@ public:
     nlohmann::json libxl_config(const domain::Domain& d);
     // Where coredump-destroy/-restart write <dir>/<name> (xl's XEN_DUMP_DIR).
     void set_dump_dir(std::string dir);
+
+    // xl save / xl migrate's sender: writes the domain's image (xl header,
+    // libxl and libxc streams) to `fd`, then does what `opts.after` says.
+    // On any failure the domain is left running as it was.
+    Result<SaveReport> save(domid_t domid, int fd, const SaveOptions& opts);
+    // xl restore / migrate-receive: builds an empty domain from `cfg` (no
+    // kernel is loaded), fills it from the stream on `fd` (positioned at
+    // the libxl stream, after xl's header), attaches its disks and vifs and
+    // runs it unless opts.paused. A stream refused at any point leaves no
+    // domain behind.
+    Result<std::shared_ptr<domain::Domain>> restore(GuestConfig cfg, int fd,
+                                                    const RestoreOptions& opts);
+    // xl migrate, when the receiver failed: the domain save() kept
+    // suspended runs on, seeing its suspend cancelled.
+    Status resume_suspended(domid_t domid);
 
     // The guest has shut down (any thread): its on_* action runs later, on
     // the death handler's thread.
