@@ -40,8 +40,6 @@ namespace xenolith::domain {
 namespace {
 
 constexpr std::uint64_t kMaxImageBytes = 1ull << 30;
-constexpr unsigned kConsolePage = 0;   // special page indexes
-constexpr unsigned kXenstorePage = 1;
 constexpr std::uint32_t kLapicSvr = 0xf0;
 
 Result<std::vector<std::uint8_t>> read_file(const std::string& path, const char* what) {
@@ -298,13 +296,13 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     evtchn::Port console_port = 0, store_port = 0;
     if (dom->events().alloc_unbound(0, &console_port) || dom->events().alloc_unbound(0, &store_port))
         return make_error("cannot allocate console/xenstore event channels");
-    dom->set_param(HVM_PARAM_CONSOLE_PFN, memory.special_page_gpa(kConsolePage) >> kPageShift);
+    dom->set_param(HVM_PARAM_CONSOLE_PFN, memory.special_page_gpa(kConsoleSpecialPage) >> kPageShift);
     dom->set_param(HVM_PARAM_CONSOLE_EVTCHN, console_port);
-    dom->set_param(HVM_PARAM_STORE_PFN, memory.special_page_gpa(kXenstorePage) >> kPageShift);
+    dom->set_param(HVM_PARAM_STORE_PFN, memory.special_page_gpa(kXenstoreSpecialPage) >> kPageShift);
     dom->set_param(HVM_PARAM_STORE_EVTCHN, store_port);
 
     auto* ring = reinterpret_cast<xencons_interface*>(
-        memory.host_ptr(memory.special_page_gpa(kConsolePage), kPageSize));
+        memory.host_ptr(memory.special_page_gpa(kConsoleSpecialPage), kPageSize));
     auto console = console::ConsoleBackend::create(
         ring, fmt::format("{}/guest-{}.log", req.console_log_dir, id.name));
     if (!console) return console.error();

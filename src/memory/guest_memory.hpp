@@ -34,6 +34,8 @@ inline constexpr std::uint64_t kHighRamBase = 0x100000000;      // RAM resumes a
 // memory map just below the IOAPIC, as Xen's "special pages" are.
 inline constexpr std::uint64_t kSpecialPagesBase = 0xFEBF0000;
 inline constexpr unsigned kSpecialPageCount = 16;
+inline constexpr unsigned kConsoleSpecialPage = 0;   // HVM_PARAM_CONSOLE_PFN
+inline constexpr unsigned kXenstoreSpecialPage = 1;  // HVM_PARAM_STORE_PFN
 // Frames a guest maps into unpopulated space (shared_info, grant frames).
 inline constexpr unsigned kMaxHolePages = 256;
 
