@@ -406,12 +406,12 @@ long Domain::soft_reset() {
     return 0;
 }
 
-void Domain::resume() {
+void Domain::resume(std::string_view after) {
     shutdown_reason_ = 0;
     shutdown_ = false;
     shutting_down_ = false;
     services_.hvlog.append_line(
-        fmt::format("(XEN) Domain {} ({}) resumed after soft reset", id_.domid, name()));
+        fmt::format("(XEN) Domain {} ({}) resumed after {}", id_.domid, name(), after));
     for (auto& v : vcpus_) v->wake();
 }
 

@@ -214,9 +214,10 @@ public:
     // leaves the guest's physmap (its gfn reads as a fresh zeroed page).
     // Returns 0 or a negative XEN errno; the domain stays shut down.
     long soft_reset();
-    // The end of a soft reset (domain_resume): the vCPUs continue where
-    // they stopped, the shutdown forgotten.
-    void resume();
+    // domain_resume, at the end of a soft reset or of a suspend that was
+    // cancelled (`after` says which, for the log): the vCPUs continue
+    // where they stopped, the shutdown forgotten.
+    void resume(std::string_view after);
     // Stops and joins every vCPU thread and closes event channels. Idempotent.
     void destroy();
     RunState state() const;

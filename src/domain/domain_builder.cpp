@@ -179,17 +179,9 @@ private:
 
 }  // namespace
 
-Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& services) {
+Result<std::shared_ptr<Domain>> build_empty_domain(const BuildRequest& req, Services& services) {
     const DomainIdentity& id = req.identity;
-    auto kernel_bytes = read_file(req.kernel, "kernel");
-    if (!kernel_bytes) return kernel_bytes.error();
-    auto image = loader::parse_kernel(*kernel_bytes, req.kernel);
-    if (!image) return image.error();
     const hypercall::Transport transport = hypercall::choose_transport(services.kvm.xen_hvm_caps());
-    if (transport == hypercall::Transport::port_io && loader::needs_direct_hypercall_rewrite(*image)) {
-        auto n = loader::rewrite_direct_hypercalls(*image, req.kernel);
-        if (!n) return n.error();
-    }
 
     // RAM space is laid out up to maxmem, so mem-set can grow the guest.
     auto mem = GuestMemory::create(id.memory_kib * 1024, fmt::format("xenolith-d{}", id.domid),
@@ -197,40 +189,9 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     if (!mem) return mem.error();
     (*mem)->set_max_pages(std::max(req.max_pages, id.memory_kib / 4));
     GuestMemory& memory = **mem;
-    if (auto st = load_kernel(memory, *image, req.kernel); !st) return st.error();
-
-    // Ramdisk (module 0) goes after the kernel, page aligned, in RAM.
-    auto page_up = [](std::uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); };
-    std::uint64_t next_free = page_up(image->paddr_end);
-    std::vector<x86::BootModule> modules;
-    if (!req.ramdisk.empty()) {
-        auto rd = read_file(req.ramdisk, "ramdisk");
-        if (!rd) return rd.error();
-        if (auto st = place(memory, next_free, *rd, "ramdisk '" + req.ramdisk + "'"); !st)
-            return st.error();
-        modules.push_back({next_free, rd->size(), std::nullopt});
-    }
-
     const x86::MemmapEntry special{kSpecialPagesBase, kSpecialPageCount * kPageSize,
                                    XEN_HVM_MEMMAP_TYPE_RESERVED};
     auto memmap = x86::pvh_memory_map(memory.ram_bytes(), std::span(&special, 1));
-    auto acpi = x86::build_acpi_tables(x86::kAcpiGpa, id.vcpus, id.max_vcpus);
-    if (auto st = place(memory, acpi.base_gpa, acpi.bytes, "ACPI tables"); !st)
-        return st.error();
-    x86::StartInfoSpec spec;
-    // Start info, memmap and cmdline go in the reserved area below 1 MiB,
-    // not after the image: Debian's 6.1 kernel stops before its first
-    // printk when they sit right after _end (observed), and the guest must
-    // not be able to allocate over them before it has copied them.
-    spec.base_gpa = x86::kStartInfoGpa;
-    spec.memmap = memmap;
-    spec.cmdline = req.cmdline;
-    spec.modules = modules;
-    spec.rsdp_paddr = acpi.rsdp_gpa;
-    auto si = x86::build_start_info(spec);
-    if (!si) return si.error();
-    if (auto st = place(memory, si->start_info_gpa, si->bytes, "hvm_start_info"); !st)
-        return st.error();
 
     // KVM set-up, in the order that keeps every call off SRCU's slow path
     // (kvm_vm.hpp): the MSR filter first, then memory slots, the irqchip and
@@ -272,13 +233,8 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
         if (!kv) return kv.error();
         if (auto st = (*kv)->set_cpuid(cpuid_for(services.kvm, id.domid, i)); !st) return st;
         if (auto st = enable_lapic(**kv); !st) return st;
-        if (i == 0) {
-            if (auto st = set_pvh_entry_state(**kv, image->phys32_entry, si->start_info_gpa); !st)
-                return st;
-        }
         (*kv)->enable_sync_regs(sync_regs);
         auto v = std::make_unique<Vcpu>(*dom, i, std::move(*kv));
-        if (i == 0) v->mark_initialised();
         v->set_online(i == 0);  // secondary vCPUs wait for VCPUOP_initialise + up
         dom->add_vcpu(std::move(v));
         return ok_status();
@@ -292,7 +248,8 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
         !st)
         return st.error();
 
-    // The toolstack's pages and channels, as libxl sets them up.
+    // The toolstack's pages and channels, as libxl sets them up. A restore
+    // relies on this order: the guest already knows the two ports.
     evtchn::Port console_port = 0, store_port = 0;
     if (dom->events().alloc_unbound(0, &console_port) || dom->events().alloc_unbound(0, &store_port))
         return make_error("cannot allocate console/xenstore event channels");
@@ -309,6 +266,53 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
     if (auto st = (*console)->connect(services.host_events, dom->events(), console_port); !st)
         return st.error();
     dom->set_console(std::move(*console));
+    services.hvlog.append_line(fmt::format("(XEN) d{}: {}", id.domid, times.summary()));
+    return dom;
+}
+
+Status load_pvh_image(Domain& dom, const BuildRequest& req, const loader::KernelImage& kernel) {
+    const DomainIdentity& id = dom.identity();
+    Services& services = dom.services();
+    const loader::KernelImage* image = &kernel;
+    const hypercall::Transport transport = hypercall::choose_transport(services.kvm.xen_hvm_caps());
+    GuestMemory& memory = dom.memory();
+    if (auto st = load_kernel(memory, *image, req.kernel); !st) return st;
+
+    // Ramdisk (module 0) goes after the kernel, page aligned, in RAM.
+    auto page_up = [](std::uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); };
+    std::uint64_t next_free = page_up(image->paddr_end);
+    std::vector<x86::BootModule> modules;
+    if (!req.ramdisk.empty()) {
+        auto rd = read_file(req.ramdisk, "ramdisk");
+        if (!rd) return rd.error();
+        if (auto st = place(memory, next_free, *rd, "ramdisk '" + req.ramdisk + "'"); !st) return st;
+        modules.push_back({next_free, rd->size(), std::nullopt});
+    }
+
+    auto acpi = x86::build_acpi_tables(x86::kAcpiGpa, id.vcpus, id.max_vcpus);
+    if (auto st = place(memory, acpi.base_gpa, acpi.bytes, "ACPI tables"); !st) return st;
+    x86::StartInfoSpec spec;
+    // Start info, memmap and cmdline go in the reserved area below 1 MiB,
+    // not after the image: Debian's 6.1 kernel stops before its first
+    // printk when they sit right after _end (observed), and the guest must
+    // not be able to allocate over them before it has copied them.
+    spec.base_gpa = x86::kStartInfoGpa;
+    spec.memmap = dom.memory_map();
+    spec.cmdline = req.cmdline;
+    spec.modules = modules;
+    spec.rsdp_paddr = acpi.rsdp_gpa;
+    auto si = x86::build_start_info(spec);
+    if (!si) return si.error();
+    if (auto st = place(memory, si->start_info_gpa, si->bytes, "hvm_start_info"); !st) return st;
+
+    // vCPU 0 starts at the PVH entry; its thread does not exist yet.
+    Vcpu& boot = dom.vcpu(0);
+    if (auto st = boot.run_parked([&](kvm::Vcpu& k) {
+            return set_pvh_entry_state(k, image->phys32_entry, si->start_info_gpa);
+        });
+        !st)
+        return st;
+    boot.mark_initialised();
 
     services.hvlog.append_line(fmt::format(
         "(XEN) d{}: {} {} MiB, {} vCPU(s), kernel {} ({}), entry {:#x}, hypercalls via {}{}",
@@ -318,7 +322,23 @@ Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& 
             ? ""
             : fmt::format(", {} direct call site(s) rewritten",
                           image->rewritten_hypercall_sites.size())));
-    services.hvlog.append_line(fmt::format("(XEN) d{}: {}", id.domid, times.summary()));
+    return ok_status();
+}
+
+Result<std::shared_ptr<Domain>> build_domain(const BuildRequest& req, Services& services) {
+    // The image is read and checked first: a bad kernel costs no VM.
+    auto kernel_bytes = read_file(req.kernel, "kernel");
+    if (!kernel_bytes) return kernel_bytes.error();
+    auto image = loader::parse_kernel(*kernel_bytes, req.kernel);
+    if (!image) return image.error();
+    const hypercall::Transport transport = hypercall::choose_transport(services.kvm.xen_hvm_caps());
+    if (transport == hypercall::Transport::port_io && loader::needs_direct_hypercall_rewrite(*image)) {
+        auto n = loader::rewrite_direct_hypercalls(*image, req.kernel);
+        if (!n) return n.error();
+    }
+    auto dom = build_empty_domain(req, services);
+    if (!dom) return dom;
+    if (auto st = load_pvh_image(**dom, req, *image); !st) return st.error();
     return dom;
 }
 

@@ -55,7 +55,7 @@ bool DomainTable::name_taken_locked(const std::string& name, domid_t except) con
     return false;
 }
 
-Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
+Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req, const Builder& build) {
     if (auto st = valid_domain_name(req.identity.name); !st) return st.error();
     {
         std::lock_guard lock(mu_);
@@ -79,7 +79,7 @@ Result<std::shared_ptr<Domain>> DomainTable::create(BuildRequest req) {
         reserved_.emplace(domid, req.identity.name);
     }
     if (test_hold_build_.count()) std::this_thread::sleep_for(test_hold_build_);
-    auto dom = builder_ ? builder_(req) : build_domain(req, *services_);
+    auto dom = build ? build(req) : builder_ ? builder_(req) : build_domain(req, *services_);
     {
         std::lock_guard lock(mu_);
         reserved_.erase(req.identity.domid);

@@ -42,8 +42,10 @@ public:
 
     // Builds and starts a domain. The domid is chosen here; the name must
     // be valid (valid_domain_name) and unique among built domains and those
-    // being built. On failure nothing remains.
-    Result<std::shared_ptr<Domain>> create(BuildRequest req);
+    // being built. On failure nothing remains. `build`, when given, builds
+    // instead of the table's builder (a restore: an empty domain filled
+    // from a stream before anyone can see it).
+    Result<std::shared_ptr<Domain>> create(BuildRequest req, const Builder& build = {});
     // Lookups (find, get, find_by_name, all) see only built domains: a domid
     // reserved by a create in progress and one already destroyed are
     // equally "no such domain" (-ESRCH to a guest).

@@ -18,6 +18,7 @@ Toolstack::Toolstack(domain::DomainTable& table, domain::Services& services,
                      xenstore::XenstoreService& store, DeviceBackends& backends)
     : table_(table),
       services_(services),
+      store_(store),
       vbds_(store, backends, VbdDevicesOptions{0, store.socket_path(), kHotplugTimeout}),
       vifs_(store, backends, [&] {
           VifDevicesOptions o;
@@ -39,13 +40,18 @@ void Toolstack::stop() {
 }
 
 Result<std::shared_ptr<Domain>> Toolstack::create(GuestConfig cfg) {
+    return create_with(std::move(cfg), {});
+}
+
+Result<std::shared_ptr<Domain>> Toolstack::create_with(GuestConfig cfg,
+                                                       const domain::DomainTable::Builder& build) {
     cfg.build.max_pages = initial_max_pages(cfg.build.identity);
     // The domain's xenstore home exists once the table has built it
     // (Services::on_created); its disks are attached before any vCPU runs,
     // and xl's unpause comes last.
     const bool stay_paused = cfg.build.paused;
     cfg.build.paused = true;
-    auto d = table_.create(cfg.build);
+    auto d = table_.create(cfg.build, build);
     if (!d) return d;
     const domid_t domid = (*d)->domid();
     cfg.build.identity.domid = domid;
@@ -254,7 +260,7 @@ Status Toolstack::soft_reset(Domain& d) {
         if (auto st = d.console()->reconnect(d.events(), console_port); !st) return st;
     }
     if (services_.on_soft_reset) services_.on_soft_reset(d);
-    d.resume();
+    d.resume("soft reset");
     return ok_status();
 }
 

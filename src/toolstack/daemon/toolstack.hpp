@@ -108,6 +108,16 @@ public:
     void domain_shut_down(domid_t domid);
 
 private:
+    // create, building with `build` when given (restore).
+    Result<std::shared_ptr<domain::Domain>> create_with(GuestConfig cfg,
+                                                        const domain::DomainTable::Builder& build);
+    // The save side's suspend handshake (libxl's domain_suspend): asks the
+    // guest through control/shutdown and waits for SHUTDOWN_suspend.
+    Status suspend_guest(domain::Domain& d);
+    // The guest comes back from a suspend that did not end in a save or
+    // migration: SCHEDOP_shutdown returns 1 (cancelled), as Xen's fast resume.
+    Status cancel_suspend(domain::Domain& d);
+
     void death_handler();
     void handle_domain_death(const std::shared_ptr<domain::Domain>& d);
     Status soft_reset(domain::Domain& d);
@@ -118,6 +128,7 @@ private:
 
     domain::DomainTable& table_;
     domain::Services& services_;
+    xenstore::XenstoreService& store_;
     VbdDevices vbds_;
     VifDevices vifs_;
 
