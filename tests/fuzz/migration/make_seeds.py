@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes seeds/ for migration_stream_fuzz (input layout in
 migration_stream_fuzz.cpp): valid streams of each layer, laid out by hand
-from the specifications, so the fuzzer starts past the headers."""
+from the specifications, so the fuzzer starts past the headers. seeds/domain-image (mode 5) is
+written by make_domain_image_seed.cpp instead, with the daemon's writer."""
 import json
 import os
 import struct

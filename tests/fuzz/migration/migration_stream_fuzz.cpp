@@ -1,12 +1,15 @@
 // Fuzzes the migration stream readers with hostile bytes. The first byte
 // picks the layer: 0 a whole xl save file, 1 a libxc stream, 2 a libxl
 // stream with its libxc stream, 3 an HVM context blob, 4 a libxc stream
-// restored into a small domain's memory. Checked beyond "no crash":
+// restored into a small domain's memory, 5 a whole saved domain (xl
+// header on) restored into a small two-vCPU domain, as `xl restore` does.
+// Checked beyond "no crash":
 // whatever a reader accepts, the writer re-emits and the reader accepts
 // again with the same content; an HVM context re-emits byte for byte;
 // every error carries its layer's prefix; pages read straight into guest
 // memory (the streaming sink) give the same outcome and the same memory
-// as whole records decoded and applied.
+// as whole records decoded and applied; a domain restored from an image
+// saves again into an image that restores to the same memory and vCPUs.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,7 +20,10 @@
 
 #include "migration/hvm_context.hpp"
 #include "migration/saved_image.hpp"
+#include "migration/xl_savefile.hpp"
+#include "save/domain_image.hpp"
 #include "save/page_receiver.hpp"
+#include "save/page_sender.hpp"
 
 namespace mig = xenolith::migration;
 
@@ -29,7 +35,7 @@ void check(bool ok) {
 
 bool has_prefix(const std::string& s) {
     return s.starts_with("xl save header at offset ") || s.starts_with("libxl stream: ") ||
-           s.starts_with("libxc stream: ") || s.starts_with("saved image: ");
+           s.starts_with("libxc stream: ") || s.starts_with("saved image: ") || s.starts_with("HVM ");
 }
 
 mig::SavedImageLimits limits(std::uint8_t flags) {
@@ -179,6 +185,53 @@ void fuzz_restore(const std::vector<std::uint8_t>& bytes, const mig::LibxcLimits
     }
 }
 
+// A saved domain into `m` (two vCPUs).
+xenolith::Result<xenolith::save::RestoredImage> restore_domain(std::span<const std::uint8_t> bytes,
+                                                               xenolith::GuestMemory& m) {
+    mig::MemorySource src(bytes);
+    mig::InputStream in(src);
+    auto header = mig::read_xl_save_header(in);
+    if (!header) return header.error();
+    return xenolith::save::read_image(in, m, 2, mig::HostVcpuCaps{0x7, false});
+}
+
+std::unique_ptr<xenolith::GuestMemory> small_domain(const char* name) {
+    auto m = xenolith::GuestMemory::create(4 << 20, name, 8 << 20);
+    check(static_cast<bool>(m));
+    (*m)->set_max_pages(1100);
+    return std::move(*m);
+}
+
+void fuzz_domain_image(const std::vector<std::uint8_t>& bytes) {
+    auto a = small_domain("fuzz-image-a");
+    auto first = restore_domain(bytes, *a);
+    if (!first) return check(has_prefix(first.error().what));
+    // What was restored saves again, and that image restores the same.
+    mig::VectorSink sink;
+    xenolith::save::ImageWriter writer(sink);
+    check(static_cast<bool>(writer.write_headers(std::nullopt)));
+    xenolith::save::PageSender pages(*a, sink);
+    check(static_cast<bool>(pages.send_all()));
+    check(static_cast<bool>(writer.write_state(first->state)));
+    auto b = small_domain("fuzz-image-b");
+    const auto again_bytes = sink.take();
+    auto again = restore_domain(again_bytes, *b);
+    check(static_cast<bool>(again));
+    check(again->state.vcpus.size() == first->state.vcpus.size());
+    for (std::size_t i = 0; i < first->state.vcpus.size(); ++i) {
+        const auto& x = first->state.vcpus[i];
+        const auto& y = again->state.vcpus[i];
+        check(x.online == y.online);
+        check(std::memcmp(&x.regs, &y.regs, sizeof x.regs) == 0);
+        check(std::memcmp(&x.lapic, &y.lapic, sizeof x.lapic) == 0);
+    }
+    for (std::uint64_t gfn = 0; gfn < (8 << 20) / 4096; ++gfn) {
+        check(a->is_populated(gfn) == b->is_populated(gfn));
+        if (auto oa = a->frame_offset(gfn))
+            check(std::memcmp(a->page_at_offset(*oa), b->page_at_offset(*b->frame_offset(gfn)), 4096) == 0);
+    }
+}
+
 void fuzz_hvm(const std::vector<std::uint8_t>& bytes) {
     auto ctx = mig::parse_hvm_context(bytes);
     if (!ctx) return check(ctx.error().what.starts_with("HVM context entry "));
@@ -198,6 +251,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 2: fuzz_libxl(bytes, l); break;
     case 3: fuzz_hvm(bytes); break;
     case 4: fuzz_restore(bytes, l.libxc); break;
+    case 5: fuzz_domain_image(bytes); break;
     default: break;
     }
     return 0;

@@ -1,6 +1,8 @@
 // Whole domain images: written as `xl save` writes them, read back into a
 // second domain's memory, and refused when they lie.
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -198,6 +200,21 @@ TEST(DomainImage, NothingAfterTheLibxlEndIsRead) {
     auto r = read_image(in, *dst, 2, migration::HostVcpuCaps{});
     ASSERT_TRUE(r) << r.error().what;
     EXPECT_EQ(image_size, in.offset());
+}
+
+// The fuzz target's mode-5 seed must be an image that restores, or the
+// fuzzer starts from a refusal.
+TEST(DomainImage, TheFuzzSeedRestores) {
+    std::ifstream f(XENOLITH_MIGRATION_SEEDS "/domain-image", std::ios::binary);
+    ASSERT_TRUE(f) << "missing seed";
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(bytes.empty());
+    ASSERT_EQ(5, bytes[0]);  // the fuzz target's mode byte
+    auto m = memory_of(4 * kMiB, 8 * kMiB);
+    m->set_max_pages(1100);
+    auto r = restore_image(std::span(bytes).subspan(1), *m);
+    ASSERT_TRUE(r) << r.error().what;
+    EXPECT_EQ(2u, r->state.vcpus.size());
 }
 
 }  // namespace domain_image_test
