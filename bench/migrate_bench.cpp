@@ -1,8 +1,9 @@
 // bench/migrate.sh's driver: guest memory through xenolith's save and
 // live-migration paths (src/save) against plain copies of the same bytes.
 //
-//   migrate_bench save    MiB FILE      libxc stream of MiB of guest RAM into FILE
-//   migrate_bench restore MiB FILE      FILE into a fresh domain's RAM
+//   migrate_bench save    MiB FILE      a whole saved domain (xl header, libxl
+//                                       and libxc streams) of MiB of RAM
+//   migrate_bench restore MiB FILE      FILE into a fresh domain
 //   migrate_bench migrate MiB idle|busy pre-copy over a socketpair into a
 //                                       second domain's RAM, checked equal
 //   migrate_bench plain   MiB           the same RAM as plain bytes over the
@@ -25,8 +26,14 @@
 #include <thread>
 #include <unistd.h>
 
+extern "C" {
+#include <xen/hvm/params.h>
+}
+
 #include "migration/libxc_stream.hpp"
+#include "migration/xl_savefile.hpp"
 #include "memory/dirty_bitmap.hpp"
+#include "save/domain_image.hpp"
 #include "save/page_receiver.hpp"
 #include "save/page_sender.hpp"
 #include "save/precopy.hpp"
@@ -68,25 +75,25 @@ void check(const Status& st, const char* what) {
     if (!st) die(std::string(what) + ": " + st.error().what);
 }
 
-void begin(mig::LibxcStreamWriter& w) {
-    check(w.write_headers({}, {}), "headers");
-    check(w.write_record(mig::libxc_rec::kStaticDataEnd, {}), "static data end");
+// What the image carries besides memory: one vCPU as a suspended guest
+// leaves it, the toolstack pages' params.
+save::DomainState one_vcpu(const GuestMemory& m) {
+    save::DomainState s;
+    s.vcpus.resize(1);
+    s.vcpus[0].sregs.cr0 = 0x60000010;
+    s.vcpus[0].regs.rflags = 2;
+    s.params = {{HVM_PARAM_STORE_PFN, m.special_page_gpa(kXenstoreSpecialPage) >> kPageShift},
+                {HVM_PARAM_CONSOLE_PFN, m.special_page_gpa(kConsoleSpecialPage) >> kPageShift}};
+    return s;
 }
 
-// Reads a libxc stream into `m`; the time the END record was seen.
+// Reads a whole image into `m`; the time the libxl END was seen.
 double receive(int fd, GuestMemory& m) {
     mig::FdSource src(fd);
     mig::InputStream in(src);
-    save::PageReceiver receiver(m);
-    mig::LibxcLimits limits;
-    limits.max_pfn = receiver.max_pfn();
-    mig::LibxcStreamReader r(in, limits);
-    check(r.read_headers(), "reading headers");
-    r.set_page_sink(&receiver);
-    while (!r.finished()) {
-        auto rec = r.next();
-        if (!rec) die(rec.error().what);
-    }
+    if (auto h = mig::read_xl_save_header(in); !h) die(h.error().what);
+    auto image = save::read_image(in, m, 1, mig::HostVcpuCaps{});
+    if (!image) die(image.error().what);
     return now_ms();
 }
 
@@ -115,11 +122,11 @@ int cmd_save(std::uint64_t mib, const char* file) {
     const int fd = ::open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) die(std::string("open ") + file);
     mig::FdSink sink(fd);
-    mig::LibxcStreamWriter w(sink);
-    begin(w);
+    save::ImageWriter w(sink);
+    check(w.write_headers(std::nullopt), "headers");
     save::PageSender sender(*m, sink);
     check(sender.send_all(), "sending pages");
-    check(w.write_end(), "end");
+    check(w.write_state(one_vcpu(*m)), "state");
     ::close(fd);
     std::printf("save mib=%llu ms=%.1f\n", static_cast<unsigned long long>(mib), now_ms() - t0);
     return 0;
@@ -128,6 +135,7 @@ int cmd_save(std::uint64_t mib, const char* file) {
 int cmd_restore(std::uint64_t mib, const char* file) {
     auto m = guest(mib, "bench-restore");
     const double t0 = now_ms();
+
     const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) die(std::string("open ") + file);
     receive(fd, *m);
@@ -146,8 +154,8 @@ int cmd_migrate(std::uint64_t mib, bool busy) {
     std::thread receiver([&] { received_at = receive(sv[1], *dst); });
 
     mig::FdSink sink(sv[0]);
-    mig::LibxcStreamWriter w(sink);
-    begin(w);
+    save::ImageWriter w(sink);
+    check(w.write_headers(std::nullopt), "headers");
     save::PageSender sender(*src, sink);
     DirtyBitmap dirty(sender.frame_limit());
     BitmapLog log(dirty);
@@ -176,7 +184,7 @@ int cmd_migrate(std::uint64_t mib, bool busy) {
         paused_at = now_ms();
         return ok_status();
     };
-    hooks.send_paused_state = [&] { return w.write_end(); };
+    hooks.send_paused_state = [&] { return w.write_state(one_vcpu(*src)); };
     hooks.resume_after_failure = [] {};
     const double t0 = now_ms();
     auto r = save::run_precopy(sender, log, {}, hooks);

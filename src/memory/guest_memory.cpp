@@ -120,6 +120,27 @@ bool GuestMemory::is_populated(std::uint64_t gfn) const {
     return i && !released(*i);
 }
 
+void GuestMemory::prefault_populated() {
+#ifdef MADV_POPULATE_WRITE
+    constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
+#else
+    constexpr int kPopulateWrite = 23;  // Linux 5.14's value; older kernels say EINVAL
+#endif
+    const std::uint64_t last = max_ram_gfn();
+    for (std::uint64_t gfn = 0; gfn <= last;) {
+        if (!is_populated(gfn)) {
+            ++gfn;
+            continue;
+        }
+        // A run of populated frames within one region: contiguous memory.
+        const std::uint64_t first = gfn;
+        std::uint8_t* start = host_ptr(first << kPageShift, kPageSize);
+        while (gfn <= last && is_populated(gfn) && host_ptr(gfn << kPageShift, kPageSize) == start + ((gfn - first) << kPageShift))
+            ++gfn;
+        if (::madvise(start, (gfn - first) << kPageShift, kPopulateWrite) != 0 && errno == EINVAL) return;
+    }
+}
+
 bool GuestMemory::remove_page(std::uint64_t gfn) { return remove_range(gfn, 1); }
 
 bool GuestMemory::remove_range(std::uint64_t gfn, std::uint64_t count) {
