@@ -83,6 +83,16 @@ Result<SaveReport> Toolstack::save(domid_t domid, int fd, const SaveOptions& opt
     if (!d) return make_error(fmt::format("domain {} does not exist", domid));
     if (d->is_shut_down()) return make_error(fmt::format("domain {} is not running", domid));
     const nlohmann::json config = libxl_config(*d);
+    // nomigrate= (b_info.disable_migrate, a libxl defbool): Xen refuses to
+    // migrate such a domain; saving it to a file stays allowed.
+    if (opts.live && config.is_object()) {
+        const auto b_info = config.find("b_info");
+        const nlohmann::json* flag = nullptr;
+        if (b_info != config.end() && b_info->is_object() && b_info->contains("disable_migrate"))
+            flag = &(*b_info)["disable_migrate"];
+        if (flag && flag->is_string() && *flag == "True")
+            return make_error(fmt::format("domain {} has migration disabled (nomigrate)", domid));
+    }
     std::optional<std::string> config_json;
     if (!config.is_null()) config_json = config.dump();
 
