@@ -27,23 +27,6 @@ std::string_view hvm_type_name(std::uint16_t code) {
     }
 }
 
-bool is_per_vcpu(std::uint16_t code) {
-    switch (code) {
-    case hvm_code::kCpu:
-    case hvm_code::kLapic:
-    case hvm_code::kLapicRegs:
-    case hvm_code::kMtrr:
-    case hvm_code::kCpuXsave:
-    case hvm_code::kViridianVcpu:
-    case hvm_code::kVmceVcpu:
-    case hvm_code::kTscAdjust:
-    case hvm_code::kCpuMsr:
-        return true;
-    default:
-        return false;
-    }
-}
-
 Status expect(const HvmEntry& e, std::uint16_t code) {
     if (e.typecode != code) {
         return make_error(fmt::format("entry typecode {} is not {} ({})", e.typecode, code, hvm_type_name(code)));
@@ -146,7 +129,7 @@ Result<HvmContext> parse_hvm_context(ByteSpan blob, const HvmContextLimits& limi
             return ctx;
         }
         if (e.typecode == hvm_code::kHeader && e.instance != 0) return fail("HEADER instance must be 0");
-        if (is_per_vcpu(e.typecode) && e.instance >= limits.max_vcpus) {
+        if (is_per_vcpu_hvm_code(e.typecode) && e.instance >= limits.max_vcpus) {
             return fail(fmt::format("{} instance {} is not a vCPU (max {})", hvm_type_name(e.typecode), e.instance,
                                     limits.max_vcpus));
         }
@@ -284,5 +267,22 @@ HvmEntry encode_hvm_msrs(std::uint16_t vcpu, const std::vector<HvmMsr>& msrs) {
 }
 
 HvmEntry hvm_end_entry() { return HvmEntry{hvm_code::kEnd, 0, {}}; }
+
+bool is_per_vcpu_hvm_code(std::uint16_t code) {
+    switch (code) {
+    case hvm_code::kCpu:
+    case hvm_code::kLapic:
+    case hvm_code::kLapicRegs:
+    case hvm_code::kMtrr:
+    case hvm_code::kCpuXsave:
+    case hvm_code::kViridianVcpu:
+    case hvm_code::kVmceVcpu:
+    case hvm_code::kTscAdjust:
+    case hvm_code::kCpuMsr:
+        return true;
+    default:
+        return false;
+    }
+}
 
 }  // namespace xenolith::migration

@@ -179,4 +179,7 @@ HvmEntry encode_hvm_tsc_adjust(std::uint16_t vcpu, const HvmTscAdjust& v);
 HvmEntry encode_hvm_msrs(std::uint16_t vcpu, const std::vector<HvmMsr>& msrs);
 HvmEntry hvm_end_entry();
 
+// Whether entries of this typecode describe one vCPU each (instance = vCPU).
+bool is_per_vcpu_hvm_code(std::uint16_t typecode);
+
 }  // namespace xenolith::migration

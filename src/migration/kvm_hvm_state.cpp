@@ -376,23 +376,6 @@ constexpr std::array<std::uint32_t, 11> kFixedMtrrs{
     msr::kMtrrFix4kC0000 + 5, msr::kMtrrFix4kC0000 + 6, msr::kMtrrFix4kC0000 + 7,
 };
 
-bool is_per_vcpu_code(std::uint16_t code) {
-    switch (code) {
-    case hvm_code::kCpu:
-    case hvm_code::kLapic:
-    case hvm_code::kLapicRegs:
-    case hvm_code::kMtrr:
-    case hvm_code::kCpuXsave:
-    case hvm_code::kViridianVcpu:
-    case hvm_code::kVmceVcpu:
-    case hvm_code::kTscAdjust:
-    case hvm_code::kCpuMsr:
-        return true;
-    default:
-        return false;
-    }
-}
-
 // The records this translation writes and reads itself.
 bool is_translated_code(std::uint16_t code) {
     switch (code) {
@@ -828,7 +811,7 @@ Result<HvmContext> build_hvm_context(const HvmSaveHeader& header, std::span<cons
             return make_error(fmt::format("HVM context: an opaque entry has typecode {}, which the vCPU state fills",
                                           e.typecode));
         }
-        if (is_per_vcpu_code(e.typecode) && e.instance >= vcpus.size()) {
+        if (is_per_vcpu_hvm_code(e.typecode) && e.instance >= vcpus.size()) {
             return make_error(fmt::format("HVM context: typecode {} entry for vCPU {}, but the domain has {}",
                                           e.typecode, e.instance, vcpus.size()));
         }
@@ -887,7 +870,7 @@ Result<AppliedHvmContext> apply_hvm_context(const HvmContext& context, std::size
         const HvmEntry& e = context.entries[i];
         if (e.typecode == hvm_code::kEnd) break;
         if (e.typecode == hvm_code::kHeader) return make_error("HVM context: a second HEADER entry");
-        if (is_per_vcpu_code(e.typecode) && e.instance >= vcpu_count) {
+        if (is_per_vcpu_hvm_code(e.typecode) && e.instance >= vcpu_count) {
             return make_error(fmt::format("HVM context: typecode {} entry for vCPU {}, but the domain has {} vCPUs",
                                           e.typecode, e.instance, vcpu_count));
         }
