@@ -174,7 +174,7 @@ void resume_at_sender(std::uint32_t domid) {
     // save_domain_core_begin: the config that will travel.
     std::optional<nlohmann::json> override;
     if (config_file) {
-        if (!config_file_readable(*config_file)) {
+        if (!file_readable(*config_file)) {
             std::fprintf(stderr, "unable to read overridden config file\n");
             std::exit(EXIT_FAILURE);
         }

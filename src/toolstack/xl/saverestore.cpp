@@ -23,7 +23,7 @@ namespace {
 // save_domain_core_begin with a config file: it is read and parsed as xl
 // create reads one (exiting on errors), and sent as libxl JSON.
 nlohmann::json override_config(const std::string& file) {
-    if (!config_file_readable(file)) {
+    if (!file_readable(file)) {
         std::fprintf(stderr, "unable to read overridden config file\n");
         std::exit(EXIT_FAILURE);
     }

@@ -1,5 +1,6 @@
 #include "toolstack/xl/transfer.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,12 @@ void check_errnoval(int errnoval, const char* where, const char* call) {
     if (!errnoval) return;
     std::fprintf(stderr, "xl: fatal error: %s: %s: %s\n", where, std::strerror(errnoval), call);
     std::exit(EXIT_FAILURE);
+}
+
+bool file_readable(const std::string& file) {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    char byte;
+    return fd.valid() && (::read(fd.get(), &byte, 1) >= 0 || errno == EAGAIN);
 }
 
 std::optional<nlohmann::json> run_transfer(const nlohmann::json& req, int stream,

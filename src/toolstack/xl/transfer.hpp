@@ -24,6 +24,9 @@ int write_exactly(int fd, const void* data, std::size_t size, const char* source
 // text>: <call>" when `errnoval` is not 0.
 void check_errnoval(int errnoval, const char* where, const char* call);
 
+// Whether `file` opens and reads (libxl_read_file_contents), silently.
+bool file_readable(const std::string& file);
+
 // One save or restore request: sends `req` on a fresh connection, hands
 // `stream` over when the daemon asks for it (after `on_ask` saw that
 // reply), prints the progress lines the daemon sends to stderr, and
