@@ -205,8 +205,7 @@ private:
         // xl turns NUMA placement off for per-vCPU hard maps (a list cpus=)
         // or any soft map: keep that said.
         if (auto placement = defbool(b, "numa_placement", "b_info.numa_placement");
-            placement && !*placement && !cfg_.vcpu_hard_affinity.empty() &&
-            cfg_.vcpu_soft_affinity.empty())
+            placement && !*placement && cfg_.vcpu_soft_affinity.empty())
             cfg_.cpus = Value::list({});
         if (!cfg_.vcpu_soft_affinity.empty()) cfg_.cpus_soft = Value::list({});
         if (cfg_.type == DomainType::hvm)

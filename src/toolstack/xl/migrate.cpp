@@ -26,8 +26,6 @@
 
 namespace xenolith::xl {
 
-void print_saving_to(const std::string& source, const nlohmann::json& ask);
-
 namespace {
 
 using migration::XlMigrateMessage;

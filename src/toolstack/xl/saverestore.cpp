@@ -32,18 +32,6 @@ nlohmann::json override_config(const std::string& file) {
     return config::to_json(*cfg);
 }
 
-}  // namespace
-
-// Prints save_domain_core_writeconfig's line from the header the daemon
-// announces with its request for the descriptor.
-void print_saving_to(const std::string& source, const nlohmann::json& ask) {
-    const nlohmann::json h = ask.value("header", nlohmann::json::object());
-    std::fprintf(stderr, "Saving to %s new xl format (info 0x%" PRIx32 "/0x%" PRIx32 "/%" PRIu32 ")\n",
-                 source.c_str(), h.value("mandatory_flags", std::uint32_t{0}),
-                 h.value("optional_flags", std::uint32_t{0}),
-                 h.value("optional_data_len", std::uint32_t{0}));
-}
-
 // The domain's configuration must exist before anything is written
 // (save_domain_core_begin runs before the file is opened).
 bool domain_has_config(std::uint32_t domid) {
@@ -54,6 +42,18 @@ bool domain_has_config(std::uint32_t domid) {
             if (d["domid"] == domid) return true;
     std::fprintf(stderr, "unable to retrieve domain configuration\n");
     return false;
+}
+
+}  // namespace
+
+// Prints save_domain_core_writeconfig's line from the header the daemon
+// announces with its request for the descriptor.
+void print_saving_to(const std::string& source, const nlohmann::json& ask) {
+    const nlohmann::json h = ask.value("header", nlohmann::json::object());
+    std::fprintf(stderr, "Saving to %s new xl format (info 0x%" PRIx32 "/0x%" PRIx32 "/%" PRIu32 ")\n",
+                 source.c_str(), h.value("mandatory_flags", std::uint32_t{0}),
+                 h.value("optional_flags", std::uint32_t{0}),
+                 h.value("optional_data_len", std::uint32_t{0}));
 }
 
 // main_save: "cpD", at least 2 operands, at most 3.

@@ -35,6 +35,11 @@ bool file_readable(const std::string& file);
 std::optional<nlohmann::json> run_transfer(const nlohmann::json& req, int stream,
                                            const std::function<void(const nlohmann::json&)>& on_ask);
 
+// save_domain_core_writeconfig's "Saving to <source> new xl format (info
+// M/O/L)", from the header the daemon announces when it asks for the
+// descriptor.
+void print_saving_to(const std::string& source, const nlohmann::json& ask);
+
 // create_domain's restore path: the xl header read from `fd` (named
 // `source` in messages), the config from it or from `config_file`, then a
 // "restore" request passing `fd` on. Returns the new domid, or a negative
