@@ -73,7 +73,7 @@ echo "=== fuzz"
 fuzz="$top/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DXENOLITH_FUZZ=ON -DXENOLITH_GUESTS=OFF >/dev/null
-targets=(fuzz_loader fuzz_config fuzz_device_spec fuzz_cpulist pagewalk_fuzz xenstore_fuzz
+targets=(fuzz_loader fuzz_config fuzz_device_spec fuzz_libxl_json fuzz_cpulist pagewalk_fuzz xenstore_fuzz
          xenstore_ring_fuzz hypercall_args_fuzz blkback_fuzz vbd_fuzz link_fuzz netback_fuzz
          migration_stream_fuzz netproc_fuzz)
 ninja -C "$fuzz" -j"$(nproc)" "${targets[@]}"

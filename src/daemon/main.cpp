@@ -79,12 +79,20 @@ void serve_client(daemon::Hypervisor& hv, UniqueFd fd) {
         if (!*msg) return;
         const nlohmann::json& req = **msg;
         const bool named = req.contains("cmd") && req["cmd"].is_string();  // else: unknown
-        if (named && (req["cmd"] == "console" || req["cmd"] == "wait")) {
-            // These two keep the connection; a wrongly typed field in one
+        const bool transfer = named && (req["cmd"] == "save" || req["cmd"] == "restore");
+        if (named && (req["cmd"] == "console" || req["cmd"] == "wait" || transfer)) {
+            // These keep the connection; a wrongly typed field in one
             // ends it with an error reply, never the daemon.
             try {
                 if (req["cmd"] == "console") daemon::serve_console(hv, fd.get(), req);
-                else daemon::serve_wait(hv, fd.get(), req);
+                else if (req["cmd"] == "wait") daemon::serve_wait(hv, fd.get(), req);
+                else {
+                    struct Busy {
+                        Busy() { ++g_requests_busy; }
+                        ~Busy() { --g_requests_busy; ++g_domain_churn; }  // a domain came or went
+                    } busy;
+                    daemon::serve_transfer(hv, fd.get(), req);
+                }
             } catch (const nlohmann::json::exception& e) {
                 (void)control::send_message(
                     fd.get(), {{"ok", false}, {"error", std::string("malformed request: ") + e.what()}});

@@ -182,26 +182,39 @@ Status check_caller_may_read(const std::string& path, const char* what) {
     return ok_status();
 }
 
+}  // namespace
+
+Result<AdmittedGuest> admit_guest(Hypervisor& hv, const json& req, GuestSource source) {
+    auto b = parse_create_request(hv, req);
+    if (!b) return b.error();
+    // Before the table reserves a domid: a host without KVM makes nothing.
+    if (!hv.kvm())
+        return make_error(fmt::format("cannot create domain: no usable /dev/kvm ({})",
+                                      hv.kvm_unavailable()));
+    // A restored guest's kernel is in its image: the file is not read.
+    if (source == GuestSource::kernel)
+        for (auto [path, what] : {std::pair{&b->build.kernel, "kernel"},
+                                  std::pair{&b->build.ramdisk, "ramdisk"}})
+            if (auto st = check_caller_may_read(*path, what); !st) return st.error();
+    for (const auto& disk : b->disks)
+        if (auto st = check_disk_access(disk); !st) return st.error();
+    auto ticket = admission().admit(b->build.identity.name, b->build.identity.max_memory_kib,
+                                    memory_promised_to_domains(hv));
+    if (!ticket) return ticket.error();
+    return AdmittedGuest{std::move(*b), std::move(*ticket)};
+}
+
+namespace {
+
 json create(Hypervisor& hv, const json& req) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto c0 = domain::process_cpu_time();
-    auto b = parse_create_request(hv, req);
-    if (!b) return fail(b.error().what);
-    // Before the table reserves a domid: a host without KVM makes nothing.
-    if (!hv.kvm())
-        return fail(fmt::format("cannot create domain: no usable /dev/kvm ({})",
-                                hv.kvm_unavailable()));
-    for (auto [path, what] :
-         {std::pair{&b->build.kernel, "kernel"}, std::pair{&b->build.ramdisk, "ramdisk"}})
-        if (auto st = check_caller_may_read(*path, what); !st) return fail(st.error().what);
-    for (const auto& disk : b->disks)
-        if (auto st = check_disk_access(disk); !st) return fail(st.error().what);
-    auto ticket = admission().admit(b->build.identity.name, b->build.identity.max_memory_kib,
-                                    memory_promised_to_domains(hv));
-    if (!ticket) return fail(ticket.error().what);
-    b->build.identity.requested_at = t0;
-    b->build.identity.requested_cpu = c0;
-    auto d = hv.toolstack().create(std::move(*b));
+    auto admitted = admit_guest(hv, req, GuestSource::kernel);
+    if (!admitted) return fail(admitted.error().what);
+    toolstack::GuestConfig& cfg = admitted->config;
+    cfg.build.identity.requested_at = t0;
+    cfg.build.identity.requested_cpu = c0;
+    auto d = hv.toolstack().create(std::move(cfg));
     if (!d) return fail(d.error().what);
     return {{"ok", true}, {"domid", (*d)->domid()}};
 }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/admission.hpp"
 #include "daemon/hypervisor.hpp"
 #include "domain/domain.hpp"
 
@@ -53,6 +54,20 @@ nlohmann::json domain_entry(Hypervisor& hv, domain::Domain& d, bool with_config,
 // (xl create and xl config-update send the same shape).
 Result<toolstack::GuestConfig> parse_create_request(Hypervisor& hv, const nlohmann::json& req);
 
+// Where a new domain's memory and vCPUs come from: a kernel the daemon
+// loads (create), or an image on a stream (restore, migrate-receive).
+enum class GuestSource { kernel, image };
+
+// A create-shaped request, validated and admitted: the checks create and
+// restore share (the request's fields, KVM, the caller's access to the
+// kernel and ramdisk when they are loaded and to every disk, host memory).
+// The ticket holds the memory until the domain is in the table.
+struct AdmittedGuest {
+    toolstack::GuestConfig config;
+    MemoryAdmission::Ticket ticket;
+};
+Result<AdmittedGuest> admit_guest(Hypervisor& hv, const nlohmann::json& req, GuestSource source);
+
 // One request: "cmd" names it; the handler gets the whole request.
 struct RequestHandler {
     std::string_view cmd;
@@ -70,6 +85,9 @@ Status parse_create_affinity(const nlohmann::json& req, domain::DomainIdentity& 
 std::span<const RequestHandler> memory_requests();
 std::span<const RequestHandler> manage_requests();
 std::span<const RequestHandler> device_requests();
+// resume_suspended (request_transfer.cpp); save and restore keep the
+// connection (requests.hpp).
+std::span<const RequestHandler> transfer_requests();
 
 // The disks of a create request ("disks": [{"spec", "file", "line",
 // "column"}]), parsed again here (request_device.cpp).

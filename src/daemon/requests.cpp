@@ -16,7 +16,8 @@ json handle_request(Hypervisor& hv, const json& req) {
     const std::string cmd =
         req.contains("cmd") && req["cmd"].is_string() ? req["cmd"].get<std::string>() : "";
     for (auto family : {domain_requests(), host_requests(), vcpu_requests(), memory_requests(),
-                        manage_requests(), device_requests()})
+                        manage_requests(), device_requests(),
+                        transfer_requests()})
         for (const RequestHandler& h : family)
             if (h.cmd == cmd) {
                 // A field of the wrong type must not take the daemon down.

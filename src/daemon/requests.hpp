@@ -20,4 +20,10 @@ void serve_console(Hypervisor& hv, int fd, const nlohmann::json& req);
 // sends the event. Gives up when the client goes away.
 void serve_wait(Hypervisor& hv, int fd, const nlohmann::json& req);
 
+// "save" and "restore": validate, reply {"ok":true,"send_fd":true}, take
+// the client's descriptor (control/fd_passing.hpp), stream the domain to
+// or from it with {"progress": line} messages, then the final reply
+// (request_transfer.cpp).
+void serve_transfer(Hypervisor& hv, int fd, const nlohmann::json& req);
+
 }  // namespace xenolith::daemon

@@ -15,6 +15,9 @@
 namespace xenolith::xl {
 
 bool dryrun_only = false;
+bool progress_use_cr = false;
+bool timestamps = false;
+int verbose_count = 0;
 
 namespace {
 
@@ -81,6 +84,37 @@ const Command kCommands[] = {
      "[options] <Domain>\n"
      "-t <type>       console type, pv , serial or vuart\n"
      "-n <number>     console number"},
+    {"save", cmd_save, "Save a domain state to restore later",
+     "[options] <Domain> <CheckpointFile> [<ConfigFile>]\n\n"
+     "Options:\n\n"
+     "-h  Print this help.\n"
+     "-c  Leave domain running after creating the snapshot.\n"
+     "-p  Leave domain paused after creating the snapshot.\n"
+     "-D  Store the domain id in the configuration.", false, true},
+    {"migrate", cmd_migrate, "Migrate a domain to another host",
+     "[options] <Domain> <host>\n\n"
+     "Options:\n\n"
+     "-h              Print this help.\n"
+     "-C <config>     Send <config> instead of config file from creation.\n"
+     "-s <sshcommand> Use <sshcommand> instead of ssh.  String will be passed\n"
+     "                to sh. If empty, run <host> instead of ssh <host> xl\n"
+     "                migrate-receive [-d -e]\n"
+     "-e              Do not wait in the background (on <host>) for the death\n"
+     "                of the domain.\n"
+     "--debug         Print huge (!) amount of debug during the migration process.\n"
+     "-p              Do not unpause domain after migrating it.\n"
+     "-D              Preserve the domain id", false, true},
+    {"restore", cmd_restore, "Restore a domain from a saved state",
+     "[options] [<ConfigFile>] <CheckpointFile>\n\n"
+     "Options:\n\n"
+     "-h                       Print this help.\n"
+     "-p                       Do not unpause domain after restoring it.\n"
+     "-e                       Do not wait in the background for the death of the domain.\n"
+     "-d                       Enable debug messages.\n"
+     "-V, --vncviewer          Connect to the VNC display after the domain is created.\n"
+     "-A, --vncviewer-autopass Pass VNC password to viewer via stdin.", false, true},
+    {"migrate-receive", cmd_migrate_receive, "Restore a domain from a saved state",
+     "- for internal use only", false, true},
     {"domid", cmd_domid, "Convert a domain name to domain id", "<DomainName>"},
     {"domname", cmd_domname, "Convert a domain id to domain name", "<DomainId>"},
     {"uptime", cmd_uptime, "Print uptime for all/some domains",
@@ -310,7 +344,10 @@ int main(int argc, char** argv) {
     while ((opt = ::getopt(argc, argv, "+vftTN")) >= 0) {
         switch (opt) {
         case 'N': dryrun_only = true; break;
-        case 'v': case 'f': case 't': case 'T': break;
+        case 'v': ++verbose_count; break;
+        case 't': progress_use_cr = true; break;
+        case 'T': timestamps = true; break;
+        case 'f': break;
         default:
             std::fprintf(stderr, "unknown global option\n");
             return EXIT_FAILURE;

@@ -34,6 +34,11 @@ struct Command {
 // that implements a dry run (Command::can_dryrun) to act without changing
 // anything; main refuses -N for the others.
 extern bool dryrun_only;
+// -t (progress with carriage returns), -T (timestamps) and the number of
+// -v's: only xl migrate uses them, to pass them on to the receiver.
+extern bool progress_use_cr;
+extern bool timestamps;
+extern int verbose_count;
 
 // libxl's ERROR_* codes that xl prints or exits with.
 inline constexpr int kLibxlErrorFail = -3;
@@ -148,6 +153,10 @@ int cmd_network_list(const Args& a);
 int cmd_network_attach(const Args& a);
 int cmd_network_detach(const Args& a);
 int cmd_cd_insert(const Args& a);
+int cmd_save(const Args& a);
+int cmd_restore(const Args& a);
+int cmd_migrate(const Args& a);
+int cmd_migrate_receive(const Args& a);
 int cmd_cd_eject(const Args& a);
 
 }  // namespace xenolith::xl

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# xl save, restore, migrate and migrate-receive through the real xl against
+# real xenolithds: usage and exit statuses, xl's messages for missing
+# domains and for missing, garbage and truncated save files, the daemon's
+# save/restore requests (descriptor passing), migration through `-s` with
+# a local "ssh" that runs the receiver against a second daemon. With KVM:
+# a guest saved and restored answers on its console under its name, and
+# migrates between the two daemons.
+#   xl-save.sh BUILD_DIR
+set -u
+source "$(dirname "$0")/lib.sh" "${1:?usage: xl-save.sh BUILD_DIR}" xl-save
+
+# A second daemon: the migration target.
+run2="$work/run2"
+"$build/src/daemon/xenolithd" --run-dir "$run2" --log-dir "$work/log2" --xl-conf "$daemon_xl_conf" \
+    >"$work/xenolithd2.log" 2>&1 &
+daemon2=$!
+cleanup_extra() { kill "$daemon2" 2>/dev/null; wait "$daemon2" 2>/dev/null; }
+for _ in $(seq 100); do [ -S "$run2/xenolithd.sock" ] && break; sleep 0.05; done
+xl_dir=$(dirname "$xl")
+# `xl migrate -s "$to_run2" D "$path_host"` runs
+#   exec env XENOLITH_RUN_DIR=<run2> PATH=<xl's dir>:$PATH xl migrate-receive
+to_run2="env XENOLITH_RUN_DIR=$run2"
+path_host="PATH=$xl_dir:$PATH"
+
+# savefile PATH [mandatory optional_len_delta json|-] [tail bytes]: an xl
+# save header (json "-": none), then 64 zero bytes standing for the stream.
+savefile() {
+    python3 - "$@" <<'PY'
+import struct, sys
+path = sys.argv[1]
+mandatory = int(sys.argv[2], 0) if len(sys.argv) > 2 else 3
+delta = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+cfg = sys.argv[4] if len(sys.argv) > 4 else '{"c_info":{"type":"pvh","name":"saved1"},"b_info":{"max_memkb":65536,"target_memkb":65536,"kernel":"/nonexistent/k.elf"}}'
+opt = struct.pack("<I", 0) if cfg == "-" else struct.pack("<I", len(cfg) + 1) + cfg.encode() + b"\0"
+hdr = b"Xen saved domain, xl format\n \0 \r" + struct.pack("<IIII", 0x01020304, mandatory, 0, len(opt) + delta)
+open(path, "wb").write(hdr + opt + b"\0" * 64)
+PY
+}
+has() { grep -qF -- "$1" "${2:-$work/err}"; }
+out_has() { grep -qF -- "$1" "$work/out"; }
+
+# ---- usage --------------------------------------------------------------
+check "save: no operands exit 2" expect_rc 2 "$xl" save
+check "... says how many" has "'xl save' requires at least 2 arguments."
+check "... and prints the usage on stdout" out_has "Usage: xl [-vtTf] save [options] <Domain> <CheckpointFile> [<ConfigFile>]"
+check "save: four operands exit 1 with the usage" expect_rc 1 "$xl" save a b c d
+check "... on stdout" out_has "Save a domain state to restore later."
+check "save: unknown option exit 2" expect_rc 2 "$xl" save -x 1 "$work/f"
+check "... xl's message" has "option \`x' not supported."
+check "restore: no operands exit 2" expect_rc 2 "$xl" restore
+check "... says how many" has "'xl restore' requires at least 1 argument."
+check "restore: three operands exit 1 with the usage" expect_rc 1 "$xl" restore a b c
+check "... on stdout" out_has "Usage: xl [-vtTf] restore [options] [<ConfigFile>] <CheckpointFile>"
+check "migrate: one operand exit 2" expect_rc 2 "$xl" migrate 1
+check "... says how many" has "'xl migrate' requires at least 2 arguments."
+check "migrate-receive: an operand exit 1 with the usage" expect_rc 1 "$xl" migrate-receive x
+check "... on stdout" out_has "migrate-receive - for internal use only"
+check "migrate-receive -r (Remus) is refused" expect_rc 1 "$xl" migrate-receive -r </dev/null
+check "xl help lists save" grep -qE '^ save +Save a domain state to restore later$' <("$xl" help)
+check "xl help lists migrate-receive" grep -qE '^ migrate-receive +Restore a domain from a saved state$' <("$xl" help)
+
+# ---- xl save of a domain that is not there ----------------------------------
+check "save of a missing domid exits 1" expect_rc 1 "$xl" save 77 "$work/s77"
+check "... as xl: unable to retrieve domain configuration" has "unable to retrieve domain configuration"
+check "... before the file is created" test ! -e "$work/s77"
+check "save of a missing name exits 1" expect_rc 1 "$xl" save nosuch "$work/s-nosuch"
+check "... invalid domain identifier" has "nosuch is an invalid domain identifier (rc=-6)"
+check "save with an unreadable config file exits 1" expect_rc 1 "$xl" save 77 "$work/s77" "$work/nope.cfg"
+check "... unable to read overridden config file" has "unable to read overridden config file"
+
+# ---- xl restore of bad files ---------------------------------------------------
+check "restore of a missing file exits 1" expect_rc 1 "$xl" restore "$work/missing.save"
+check "... Can't open restore file" has "Can't open restore file: No such file or directory"
+head -c 200 /dev/urandom >"$work/garbage.save"
+check "restore of garbage exits 1" expect_rc 1 "$xl" restore "$work/garbage.save"
+check "... wrong magic" has "File has wrong magic number - corrupt or for a different tool?"
+printf 'Xen saved domain, xl format\n \0 \r\4\3' >"$work/short.save"
+check "restore of a truncated header exits 1" expect_rc 1 "$xl" restore "$work/short.save"
+check "... libxl's truncation line" has "libxl: error: libxl_utils.c:505:libxl_read_exactly: file/stream truncated reading header from $work/short.save"
+check "... and xl's fatal error" has 'xl: fatal error: xl_vmcontrol.c:713: Protocol error: libxl_read_exactly( ctx, restore_fd, &hdr, sizeof(hdr), restore_source, "header")'
+python3 -c 'import sys,struct; open(sys.argv[1],"wb").write(b"Xen saved domain, xl format\n \0 \r"+struct.pack(">IIII",0x01020304,3,0,0))' "$work/be.save"
+check "restore of a big-endian file exits 1" expect_rc 1 "$xl" restore "$work/be.save"
+check "... wrong byte order" has "File has wrong byte order"
+savefile "$work/flags.save" 0x7
+check "restore with an unknown mandatory flag exits 1" expect_rc 1 "$xl" restore "$work/flags.save"
+check "... names it" has "Savefile has mandatory flag(s) 0x4 which are not supported; need newer xl"
+check "... after the Loading line" has "Loading new save file $work/flags.save (new xl fmt info 0x7/0x0/"
+savefile "$work/optshort.save" 3 100000
+check "restore with truncated optional data exits 1" expect_rc 1 "$xl" restore "$work/optshort.save"
+check "... truncated reading optdata" has "file/stream truncated reading optdata from $work/optshort.save"
+python3 -c 'import sys,struct; opt=struct.pack("<I",500)+b"{}"; open(sys.argv[1],"wb").write(b"Xen saved domain, xl format\n \0 \r"+struct.pack("<IIII",0x01020304,3,0,len(opt))+opt)' "$work/cfgshort.save"
+check "restore with a config longer than its data exits 1" expect_rc 1 "$xl" restore "$work/cfgshort.save"
+check "... Savefile truncated." has "Savefile truncated."
+savefile "$work/noconfig.save" 2 0 -
+check "restore of a file without config exits 1" expect_rc 1 "$xl" restore "$work/noconfig.save"
+check "... Config file not specified and none in save file" has "Config file not specified and none in save file"
+savefile "$work/noname.save" 3 0 '{"c_info":{"type":"pvh"},"b_info":{"max_memkb":65536}}'
+check "restore of a config without a name exits 1" expect_rc 1 "$xl" restore "$work/noname.save"
+check "... names the field" has "<saved>: c_info.name: missing"
+savefile "$work/good.save"
+check "restore with a missing config file exits 1" expect_rc 1 "$xl" restore "$work/nope.cfg" "$work/good.save"
+check "... Failed to read config file" has "Failed to read config file: $work/nope.cfg: No such file or directory"
+if [ "$XENOLITH_HAVE_KVM" = 0 ]; then
+    check "restore without KVM exits 1" expect_rc 1 "$xl" restore "$work/good.save"
+    check "... the Loading line" has "Loading new save file $work/good.save (new xl fmt info 0x3/0x0/"
+    check "... Savefile contains xl domain config" has " Savefile contains xl domain config in JSON format"
+    check "... Parsing config from <saved>" has "Parsing config from <saved>"
+    check "... create's error" has "cannot create domain: no usable /dev/kvm"
+    "$xl" restore -d "$work/good.save" 2>"$work/err"
+    check "restore -d prints the saved config as JSON on stderr" has '"name": "saved1"'
+fi
+
+# ---- the daemon's requests, spoken directly ---------------------------------
+# ask JSON: one request on a fresh connection; prints the first reply.
+ask() {
+    python3 - "$XENOLITH_RUN_DIR/xenolithd.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())
+PY
+}
+check "save without a domid is refused" grep -q '"save: no domid"' <(ask '{"cmd":"save"}')
+check "save of a missing domid: xl's message" grep -q 'unable to retrieve domain configuration' <(ask '{"cmd":"save","domid":77}')
+check "save with a bad 'after' is refused" grep -q 'must be \\"destroy\\"' <(ask '{"cmd":"save","domid":77,"after":"explode"}')
+check "save with a non-boolean 'live' is refused" grep -q 'live' <(ask '{"cmd":"save","domid":77,"live":3}')
+check "save with a config override: not yet" grep -q 'not supported yet' <(ask '{"cmd":"save","domid":77,"config":{}}')
+check "resume_suspended of a missing domid" grep -q 'invalid domain identifier' <(ask '{"cmd":"resume_suspended","domid":77}')
+check "restore with a bad request is refused before the stream" grep -q '"ok":false' <(ask '{"cmd":"restore"}')
+if [ "$XENOLITH_HAVE_KVM" = 0 ]; then
+    check "restore without KVM fails as create, before asking for the stream" \
+        grep -q 'cannot create domain: no usable /dev/kvm' \
+        <(ask '{"cmd":"restore","name":"r","kernel":"/k","memory_kib":65536}')
+fi
+
+# ---- migrate and migrate-receive without a guest -------------------------------
+marker="$work/receiver-ran"
+check "migrate of a missing domid exits 1" expect_rc 1 "$xl" migrate -s "touch $marker; :" 77 host
+check "... unable to retrieve domain configuration" has "unable to retrieve domain configuration"
+check "... without running the receiver" test ! -e "$marker"
+check "migrate of a missing name exits 1" expect_rc 1 "$xl" migrate -s "$to_run2" nosuch "$path_host"
+check "... invalid domain identifier" has "nosuch is an invalid domain identifier (rc=-6)"
+"$xl" migrate-receive <"$work/garbage.save" >"$work/recv.out" 2>"$work/err"
+check "migrate-receive of garbage exits 1" test $? -eq 1
+check "... after sending the banner" grep -q 'xl migration receiver ready, send binary domain data' "$work/recv.out"
+check "... migration target: Ready to receive domain." has "migration target: Ready to receive domain."
+check "... wrong magic" has "File has wrong magic number - corrupt or for a different tool?"
+check "... Domain creation failed (code -6)" has "migration target: Domain creation failed (code -6)."
+XENOLITH_RUN_DIR="$run2" "$xl" migrate-receive <"$work/good.save" >"$work/recv.out" 2>"$work/err"
+check "migrate-receive of a stream it cannot restore exits 1" test $? -eq 1
+check "... reads the header from the stream" has "Loading new save file <incoming migration stream> (new xl fmt info 0x3/0x0/"
+check "... Domain creation failed (code -3)" has "migration target: Domain creation failed (code -3)."
+check "... and leaves no domain behind" bash -c "! XENOLITH_RUN_DIR='$run2' '$xl' list | grep -q saved1"
+if [ "$XENOLITH_HAVE_KVM" = 0 ]; then
+    check "... (create's KVM error)" has "cannot create domain: no usable /dev/kvm"
+fi
+
+# ---- guests: save, restore, migrate -------------------------------------------
+if needs_kvm "save/restore/migrate of a running guest"; then
+    # console_input waits (a minute) for "ping" on its console, answers
+    # "pong" and succeeds: it must still do so after each move.
+    cfg=$(guest_cfg sr-guest console_input 16)
+    "$xl" create -q "$cfg"
+    check "guest is waiting" wait_for 20 grep -q 'type ping' "$work/log/guest-sr-guest.log"
+    first=$("$xl" domid sr-guest)
+
+    check "save -c exits 0" expect_rc 0 "$xl" save -c sr-guest "$work/sr-c.save"
+    check "... Saving to ... new xl format" has "Saving to $work/sr-c.save new xl format (info 0x3/0x0/"
+    check "... the guest runs on" test "$("$xl" domid sr-guest)" = "$first"
+    check "... the file starts with xl's magic" \
+        bash -c "head -c 27 '$work/sr-c.save' | grep -q 'Xen saved domain, xl format'"
+    check "... mode 0644" test "$(stat -c %a "$work/sr-c.save")" = 644
+
+    # The daemon refuses descriptors it cannot write the image to.
+    fdask() {  # JSON, then a python expression opening the file to pass
+        python3 - "$XENOLITH_RUN_DIR/xenolithd.sock" "$1" "$2" <<'PY'
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+f = s.makefile()
+first = json.loads(f.readline())
+if first.get("send_fd"):
+    fd = eval(sys.argv[3])
+    socket.send_fds(s, [b"F"], [fd])
+    print(f.readline().strip())
+else:
+    print(json.dumps(first))
+PY
+    }
+    id=$("$xl" domid sr-guest)
+    check "save into a directory descriptor is refused" grep -q 'not a pipe, socket or regular file' \
+        <(fdask "{\"cmd\":\"save\",\"domid\":$id,\"after\":\"resume\"}" "os.open('$work', os.O_RDONLY)")
+    check "save into a read-only descriptor is refused" grep -q 'not open for writing' \
+        <(fdask "{\"cmd\":\"save\",\"domid\":$id,\"after\":\"resume\"}" "os.open('$work/sr-c.save', os.O_RDONLY)")
+    check "... and the guest still runs" test "$("$xl" domid sr-guest)" = "$id"
+
+    check "save (destroy) exits 0" expect_rc 0 "$xl" save sr-guest "$work/sr.save"
+    check "... the domain is gone" expect_rc 1 "$xl" domid sr-guest
+    check "restore exits 0" expect_rc 0 "$xl" restore "$work/sr.save"
+    check "... Loading new save file" has "Loading new save file $work/sr.save (new xl fmt info 0x3/0x0/"
+    check "... the guest is back under its name" wait_for 10 "$xl" domid sr-guest
+    check "... running (not paused)" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 !~ /p/)}'"
+    (sleep 1; echo ping) | timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
+    check "... and its console answers (ping -> pong)" grep -q '^pong' "$work/out"
+    "$xl" destroy sr-guest
+
+    check "restore -p of the checkpoint exits 0" expect_rc 0 "$xl" restore -p "$work/sr-c.save"
+    check "... left paused" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 ~ /p/)}'"
+    "$xl" unpause sr-guest
+
+    # Migration to the second daemon through a local "ssh".
+    check "migrate exits 0" expect_rc 0 "$xl" migrate -s "$to_run2" sr-guest "$path_host"
+    check "... Migration successful." has "Migration successful."
+    check "... the sender's copy is gone" expect_rc 1 "$xl" domid sr-guest
+    check "... no --migratedaway left" bash -c "! '$xl' list | grep -q migratedaway"
+    check "... the receiver runs it under its name" \
+        bash -c "XENOLITH_RUN_DIR='$run2' '$xl' domid sr-guest"
+    (sleep 1; echo ping) | XENOLITH_RUN_DIR="$run2" timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
+    check "... and its console answers there (ping -> pong)" grep -q '^pong' "$work/out"
+    XENOLITH_RUN_DIR="$run2" "$xl" destroy sr-guest
+
+    # A receiver that fails: the sender resumes its copy.
+    "$xl" create -q "$cfg"
+    check "migrate to a failing receiver exits 1" expect_rc 1 "$xl" migrate -s "false #" sr-guest x
+    check "... the sender keeps the domain, running" test -n "$("$xl" domid sr-guest)"
+    check "... under its own name" bash -c "! '$xl' list | grep -q migratedaway"
+    "$xl" destroy sr-guest
+fi
+
+summary xl-save
