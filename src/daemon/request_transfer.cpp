@@ -87,9 +87,9 @@ Result<toolstack::AfterSave> parse_after(const json& req) {
 // What xl prints as "Saving to <file> new xl format (info M/O/L)": the
 // header of an image with the domain's configuration as its JSON (the
 // flags and optional-data length encode_xl_save_header gives it).
-json expected_header(Hypervisor& hv, const domain::Domain& d) {
+json expected_header(Hypervisor& hv, const domain::Domain& d, const std::optional<json>& override_cfg) {
     migration::XlSaveHeader h;
-    const json cfg = hv.toolstack().libxl_config(d);
+    const json cfg = override_cfg ? *override_cfg : hv.toolstack().libxl_config(d);
     if (!cfg.is_null()) h.config_json = config::libxl_json_text(cfg);
     const auto bytes = migration::encode_xl_save_header(h);
     const ByteSpan b(bytes);
@@ -113,13 +113,14 @@ void serve_save(Hypervisor& hv, int fd, const json& req) {
         (void)control::send_message(fd, fail(after.error().what));
         return;
     }
+    // xl save/migrate with a config file store it instead of the domain's own.
+    std::optional<json> override_cfg;
     if (req.contains("config")) {
-        // xl save/migrate with a config file store it instead of the
-        // domain's own; the toolstack's save takes no override yet.
-        (void)control::send_message(
-            fd, fail("save: storing a configuration other than the domain's own is not "
-                     "supported yet"));
-        return;
+        if (!req["config"].is_object()) {
+            (void)control::send_message(fd, fail("save: \"config\" must be a libxl configuration object"));
+            return;
+        }
+        override_cfg = req["config"];
     }
     if (*domid == 0) {
         (void)control::send_message(fd, fail("save: domain 0 is the host; it cannot be saved"));
@@ -134,7 +135,7 @@ void serve_save(Hypervisor& hv, int fd, const json& req) {
     }
     // The expected header goes with the request for the descriptor, so
     // that xl prints its line before the stream starts, as xl does.
-    json ask = {{"ok", true}, {"send_fd", true}, {"header", expected_header(hv, *d)}};
+    json ask = {{"ok", true}, {"send_fd", true}, {"header", expected_header(hv, *d, override_cfg)}};
     if (!control::send_message(fd, ask)) return;
     auto stream = control::recv_fd(fd);
     if (!stream) {
@@ -148,6 +149,7 @@ void serve_save(Hypervisor& hv, int fd, const json& req) {
     toolstack::SaveOptions opts;
     opts.live = req.value("live", false);
     opts.after = *after;
+    opts.config = std::move(override_cfg);
     opts.progress = progress_to(fd);
     auto report = hv.toolstack().save(static_cast<domid_t>(*domid), stream->get(), opts);
     stream->reset();  // the client sees end of stream once the daemon is done

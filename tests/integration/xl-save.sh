@@ -125,7 +125,8 @@ check "save without a domid is refused" grep -q '"save: no domid"' <(ask '{"cmd"
 check "save of a missing domid: xl's message" grep -q 'unable to retrieve domain configuration' <(ask '{"cmd":"save","domid":77}')
 check "save with a bad 'after' is refused" grep -q 'must be \\"destroy\\"' <(ask '{"cmd":"save","domid":77,"after":"explode"}')
 check "save with a non-boolean 'live' is refused" grep -q 'live' <(ask '{"cmd":"save","domid":77,"live":3}')
-check "save with a config override: not yet" grep -q 'not supported yet' <(ask '{"cmd":"save","domid":77,"config":{}}')
+check "save with a config override that is not an object is refused" grep -q 'must be a libxl configuration object' <(ask '{"cmd":"save","domid":77,"config":3}')
+check "save with a config override of a missing domid: xl's message" grep -q 'unable to retrieve domain configuration' <(ask '{"cmd":"save","domid":77,"config":{}}')
 check "resume_suspended of a missing domid" grep -q 'invalid domain identifier' <(ask '{"cmd":"resume_suspended","domid":77}')
 check "restore with a bad request is refused before the stream" grep -q '"ok":false' <(ask '{"cmd":"restore"}')
 if [ "$XENOLITH_HAVE_KVM" = 0 ]; then

@@ -14,6 +14,7 @@ extern "C" {
 #include "kvm/kvm_vcpu.hpp"
 #include "migration/byte_stream.hpp"
 #include "save/domain_save.hpp"
+#include "toolstack/config/json.hpp"
 #include "toolstack/daemon/toolstack.hpp"
 #include "xenstore/xenstore_service.hpp"
 
@@ -108,8 +109,11 @@ Result<SaveReport> Toolstack::save(domid_t domid, int fd, const SaveOptions& opt
         if (flag && flag->is_string() && *flag == "True")
             return make_error(fmt::format("domain {} has migration disabled (nomigrate)", domid));
     }
+    // The header's JSON as xl writes it (and as the daemon announced it to
+    // xl for its "Saving to ..." line: request_transfer's expected_header).
+    const nlohmann::json& stored = opts.config ? *opts.config : config;
     std::optional<std::string> config_json;
-    if (!config.is_null()) config_json = config.dump();
+    if (!stored.is_null()) config_json = config::libxl_json_text(stored);
 
     migration::FdSink sink(fd);
     save::DomainSaveHooks hooks;
@@ -145,6 +149,8 @@ Result<SaveReport> Toolstack::save(domid_t domid, int fd, const SaveOptions& opt
 Status Toolstack::resume_suspended(domid_t domid) {
     auto d = table_.get(domid);
     if (!d) return make_error(fmt::format("domain {} does not exist", domid));
+    // xl migrate asks after any failure, also one before the suspend.
+    if (!d->is_shut_down()) return ok_status();
     return cancel_suspend(*d);
 }
 

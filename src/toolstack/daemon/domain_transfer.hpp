@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "base/result.hpp"
 #include "domain/domain.hpp"
@@ -34,6 +37,9 @@ struct SaveOptions {
     // Pre-copy while the guest runs (xl migrate), else one stop-and-copy.
     bool live = false;
     AfterSave after = AfterSave::destroy;
+    // xl save DOM FILE CFG / xl migrate -C CFG: the libxl configuration the
+    // image carries instead of the domain's own.
+    std::optional<nlohmann::json> config;
     ProgressFn progress;
 };
 
