@@ -8,7 +8,8 @@
 //                                       second domain's RAM, checked equal
 //   migrate_bench plain   MiB           the same RAM as plain bytes over the
 //                                       same socketpair, read straight into
-//                                       the destination's memory
+//                                       the destination's memory (prefaulted
+//                                       as a restore's is)
 //
 // No KVM: the "guest" is its memory. A busy guest is a thread rewriting a
 // 16 MiB working set and marking the software dirty bitmap as it goes, so
@@ -214,6 +215,9 @@ int cmd_plain(std::uint64_t mib) {
     std::uint8_t* to = dst->host_ptr(0, bytes < kLowRamLimit ? bytes : kLowRamLimit);
     if (!from || !to) die("plain copies RAM below the MMIO hole only");
     const double t0 = now_ms();
+    // As a restore does (read_image): the destination's RAM faulted in at
+    // once, so both sides pay the same for fresh memory.
+    dst->prefault_populated();
     std::thread reader([&] {
         for (std::uint64_t got = 0; got < bytes;) {
             const ssize_t n = ::read(sv[1], to + got, bytes - got);
