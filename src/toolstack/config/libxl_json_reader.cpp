@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "control/protocol.hpp"
+
 #include "toolstack/config/cpulist.hpp"
 #include "toolstack/config/disk.hpp"
 #include "toolstack/config/nic.hpp"
@@ -396,26 +398,6 @@ private:
     std::optional<Error> error_;
 };
 
-// Brackets outside strings, counted without parsing.
-bool nests_deeper_than(std::string_view text, unsigned max_depth) {
-    unsigned depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) return true;
-        } else if ((c == ']' || c == '}') && depth) {
-            --depth;
-        }
-    }
-    return false;
-}
-
 }  // namespace
 
 Result<DomainConfig> domain_config_from_json(const json& config, std::string_view source) {
@@ -423,7 +405,8 @@ Result<DomainConfig> domain_config_from_json(const json& config, std::string_vie
 }
 
 Result<DomainConfig> domain_config_from_json_text(std::string_view text, std::string_view source) {
-    if (nests_deeper_than(text, kMaxDepth))
+    // The control protocol's bracket count, values unbounded here.
+    if (!control::check_json_shape(text, kMaxDepth, std::numeric_limits<std::size_t>::max()))
         return make_error(fmt::format("{}: the config nests too deeply", source));
     const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return make_error(fmt::format("{}: the config is not valid JSON", source));
