@@ -120,7 +120,8 @@ static void test_shared_info_layout(void)
     check(s->evtchn_pending[word] & bit, "port %u not pending in 32-bit word %u", ipi.port, word);
     check(v->evtchn_pending_sel == 0 && v->evtchn_upcall_pending == 0,
           "masked port %u selected: sel %#lx", ipi.port, (unsigned long)v->evtchn_pending_sel);
-    __atomic_and_fetch(&s->evtchn_mask[word], ~bit, __ATOMIC_SEQ_CST);
+    // EVTCHNOP_unmask clears the mask bit itself; as on Xen, it marks the
+    // vCPU only when it was the one to clear it.
     struct evtchn_unmask unmask = { .port = ipi.port };
     check_rc(HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &unmask), 0, "unmask");
     check(v->evtchn_pending_sel == (1ul << word) && v->evtchn_upcall_pending == 1,
