@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -27,20 +30,37 @@ namespace {
 constexpr unsigned kBackendMaptrackFrames = 1024;
 constexpr std::uint64_t kWakeTag = 0;
 
+struct DeviceNumber {
+    unsigned long major = 0, minor = 0;
+};
+
 // A hotplug script's physical-device ("fe:0", hex major:minor, as Xen's
-// block script writes it) as the device node to open.
-std::optional<std::string> device_node(const std::string& physical) {
+// block script writes it).
+std::optional<DeviceNumber> parse_physical_device(const std::string& physical) {
     auto colon = physical.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == physical.size()) return std::nullopt;
     try {
         std::size_t a = 0, b = 0;
-        unsigned long major = std::stoul(physical.substr(0, colon), &a, 16);
-        unsigned long minor = std::stoul(physical.substr(colon + 1), &b, 16);
+        DeviceNumber dev{std::stoul(physical.substr(0, colon), &a, 16),
+                         std::stoul(physical.substr(colon + 1), &b, 16)};
         if (a != colon || b != physical.size() - colon - 1) return std::nullopt;
-        return fmt::format("/dev/block/{}:{}", major, minor);
+        return dev;
     } catch (const std::exception&) {
         return std::nullopt;
     }
+}
+
+// The node to open for a block device number: udev's /dev/block/M:N, or,
+// on hosts without udev's links, /dev/<DEVNAME> as sysfs names it. The
+// opened file is checked against the number either way.
+std::string device_node(DeviceNumber dev) {
+    std::string link = fmt::format("/dev/block/{}:{}", dev.major, dev.minor);
+    if (::access(link.c_str(), F_OK) == 0) return link;
+    std::ifstream uevent(fmt::format("/sys/dev/block/{}:{}/uevent", dev.major, dev.minor));
+    for (std::string line; std::getline(uevent, line);)
+        if (line.rfind("DEVNAME=", 0) == 0 && line.find("..") == std::string::npos)
+            return "/dev/" + line.substr(8);
+    return link;
 }
 
 }  // namespace
@@ -91,19 +111,26 @@ Status BackendProcesses::start_vbd(domid_t domid, const toolstack::VbdNodes& nod
     UniqueFd fd;
     if (!empty) {
         std::string path = *disk.target;
+        std::optional<DeviceNumber> physical;
         if (open.physical_device) {
-            auto node = device_node(*open.physical_device);
-            if (!node)
+            auto dev = parse_physical_device(*open.physical_device);
+            if (!dev)
                 return make_error(fmt::format("{}: hotplug script's physical-device '{}' is not "
                                               "major:minor",
                                               what, *open.physical_device));
-            path = *node;
+            path = device_node(*dev);
+            physical = dev;
         }
         ActAsCaller as(open.as ? &*open.as : nullptr);
         if (!as.ok()) return make_error(fmt::format("{}: cannot take the requester's identity", what));
         const bool writable = disk.readwrite && !disk.is_cdrom;
         fd.reset(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
         if (!fd.valid()) return make_error(fmt::format("{}: {}: {}", what, path, std::strerror(errno)));
+        struct stat st{};
+        if (physical && (::fstat(fd.get(), &st) != 0 || !S_ISBLK(st.st_mode) ||
+                         st.st_rdev != makedev(physical->major, physical->minor)))
+            return make_error(fmt::format("{}: {} is not block device {:x}:{:x}", what, path,
+                                          physical->major, physical->minor));
     }
     UniqueFd binary(::open(binaries_.blkback.c_str(), O_RDONLY | O_CLOEXEC));
     if (!binary.valid())

@@ -63,7 +63,11 @@ skip_suite_without_kvm() {
 }
 check() {  # description, then a command that must succeed
     local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
+    if "$@"; then passed=$((passed + 1)); return; fi
+    failed=$((failed + 1)); echo "FAIL: $what"
+    # The last command's stderr (expect_rc keeps it) says why, in CI's log too.
+    [ -s "$work/err" ] && head -n 5 "$work/err" | sed 's/^/    stderr: /'
+    return 0
 }
 expect_rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; [ $? -eq "$want" ]; }
 wait_for() {  # seconds, command: poll until it succeeds
