@@ -126,7 +126,8 @@ SCRIPT
         check "vif= at create: the TAP" in_ns ip link show dev "vif$domid.0"
         check "  online ran" grep -qx "online vif$domid.0 backend/vif/$domid/0" "$work/vif.log"
         check "network-list: its row" bash -c "'$xl' network-list nets | grep -qE '^0 +0 +00:16:3e:00:00:01 '"
-        check "list -l: the nic" bash -c "'$xl' list -l nets | jq -e '.[0].config.nics[0].mac == \"00:16:3e:00:00:01\"'"
+        "$xl" list -l nets >"$work/listl" 2>"$work/err"
+        check "list -l: the nic" bash -c 'jq -e "$1" "$2" >/dev/null || { cat "$2"; false; }' _ '.[0].config.nics[0].mac == "00:16:3e:00:00:01"' "$work/listl"
         check "network-attach" expect_rc 0 "$xl" network-attach nets "script=$work/vif-test" vifname=web0
         check "  named as asked" in_ns ip link show dev web0
         check "network-detach by MAC" expect_rc 0 "$xl" network-detach nets 00:16:3e:00:00:01

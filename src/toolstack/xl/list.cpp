@@ -62,9 +62,7 @@ json retrieved_config(const json& d) {
     // scheduler, credit2, for a domain created without cpu_weight=/cap=
     // (xenolith's vCPUs are host threads: it applies neither).
     b["sched_params"] = {{"sched", "credit2"}, {"weight", 256}, {"cap", 0}};
-    // Devices absent from xenstore are dropped: no vif is ever attached
-    // (no network back-end yet); the daemon's "disks" are the attached ones.
-    config.erase("nics");
+    // The daemon's "disks" and "nics" are the attached ones.
     return config;
 }
 
