@@ -159,9 +159,9 @@ fi
 
 # ---- guests: save, restore, migrate -------------------------------------------
 if needs_kvm "save/restore/migrate of a running guest"; then
-    # console_input waits (a minute) for "ping" on its console, answers
-    # "pong" and succeeds: it must still do so after each move.
-    cfg=$(guest_cfg sr-guest console_input 16)
+    # pvsuspend answers "ping" on its console with "pong" and suspends when
+    # asked: it must still answer after each move.
+    cfg=$(guest_cfg sr-guest pvsuspend 16)
     "$xl" create -q "$cfg"
     check "guest is waiting" wait_for 20 grep -q 'type ping' "$work/log/guest-sr-guest.log"
     first=$("$xl" domid sr-guest)
@@ -169,6 +169,8 @@ if needs_kvm "save/restore/migrate of a running guest"; then
     check "save -c exits 0" expect_rc 0 "$xl" save -c sr-guest "$work/sr-c.save"
     check "... Saving to ... new xl format" has "Saving to $work/sr-c.save new xl format (info 0x3/0x0/"
     check "... the guest runs on" test "$("$xl" domid sr-guest)" = "$first"
+    check "... and saw its suspend cancelled (SCHEDOP_shutdown returned 1)" \
+        grep -q 'suspend cancelled, running on' "$work/log/guest-sr-guest.log"
     check "... the file starts with xl's magic" \
         bash -c "head -c 27 '$work/sr-c.save' | grep -q 'Xen saved domain, xl format'"
     check "... mode 0644" test "$(stat -c %a "$work/sr-c.save")" = 644
@@ -202,6 +204,8 @@ PY
     check "... Loading new save file" has "Loading new save file $work/sr.save (new xl fmt info 0x3/0x0/"
     check "... the guest is back under its name" wait_for 10 "$xl" domid sr-guest
     check "... running (not paused)" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 !~ /p/)}'"
+    check "... resumed in the new domain (SCHEDOP_shutdown returned 0)" \
+        wait_for 10 grep -q 'resumed in a new domain' "$work/log/guest-sr-guest.log"
     (sleep 1; echo ping) | timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
     check "... and its console answers (ping -> pong)" grep -q '^pong' "$work/out"
     "$xl" destroy sr-guest
@@ -219,6 +223,9 @@ PY
         bash -c "XENOLITH_RUN_DIR='$run2' '$xl' domid sr-guest"
     (sleep 1; echo ping) | XENOLITH_RUN_DIR="$run2" timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
     check "... and its console answers there (ping -> pong)" grep -q '^pong' "$work/out"
+    # Its console log keeps the name the domain was received under, as
+    # xenconsoled's does.
+    check "... after resuming there" grep -q 'resumed in a new domain' "$work/log2/guest-sr-guest--incoming.log"
     XENOLITH_RUN_DIR="$run2" "$xl" destroy sr-guest
 
     # A receiver that fails: the sender resumes its copy.
