@@ -12,6 +12,15 @@
  *    again, sets its upcall, and reconnects console and xenstore through
  *    the ports the toolstack put in the HVM params; xenstore watches are
  *    registered again. "poweroff" ends the test.
+ *  - checks, after each resume, what must have survived: a 1 MiB pattern
+ *    written at boot, the dirtied pages' last values, a counter, time that
+ *    moved forward, and, in the new domain, a timer VIRQ and an IPI that
+ *    are delivered on freshly bound ports;
+ *  - prints how long it was away, in its own Xen system time (the host's
+ *    monotonic clock): the downtime a guest sees, handshakes included;
+ *  - with "dirty=N" on its command line, writes one word into every page
+ *    of N MiB (from 16 MiB up) between polls: a guest that keeps dirtying
+ *    memory during a live migration (bench/migrate.sh).
  * Runs for at most 10 minutes.
  */
 #include <kit/test.h>
@@ -22,7 +31,79 @@ const char test_title[] = "pvsuspend: suspend, cancel and resume across save/res
 #define WAIT_SLICE_NS 20000000ull /* 20 ms: how soon console input is seen */
 #define RUN_SLICES    30000u      /* 10 min of slices */
 
+#define PATTERN_BASE  0x1000000ul /* 16 MiB: RAM, far from the image */
+#define PATTERN_PAGES 256u        /* 1 MiB */
+#define DIRTY_BASE    0x1100000ul /* right after the pattern */
+
 static char line[64];
+static unsigned long dirty_pages;
+static unsigned long dirty_generation;
+static volatile unsigned long suspend_count;
+
+static unsigned long pattern_word(unsigned long page, unsigned long word)
+{
+    return (page * 0x9e3779b97f4a7c15ul) ^ (word * 0xbf58476d1ce4e5b9ul) ^ 0x5a5a5a5a5a5a5a5aul;
+}
+
+static void write_pattern(void)
+{
+    for (unsigned long pg = 0; pg < PATTERN_PAGES; pg++) {
+        unsigned long *w = (unsigned long *)(PATTERN_BASE + (pg << PAGE_SHIFT));
+
+        for (unsigned long i = 0; i < PAGE_SIZE / sizeof(*w); i++)
+            w[i] = pattern_word(pg, i);
+    }
+}
+
+/* Memory as it was: the pattern, and every dirtied page's last value. */
+static bool memory_intact(void)
+{
+    for (unsigned long pg = 0; pg < PATTERN_PAGES; pg++) {
+        const unsigned long *w = (const unsigned long *)(PATTERN_BASE + (pg << PAGE_SHIFT));
+
+        for (unsigned long i = 0; i < PAGE_SIZE / sizeof(*w); i++)
+            if (w[i] != pattern_word(pg, i)) {
+                xtf_failure("pattern page %lu word %lu changed\n", pg, i);
+                return false;
+            }
+    }
+    for (unsigned long i = 0; i < dirty_pages; i++)
+        if (*(volatile unsigned long *)(DIRTY_BASE + (i << PAGE_SHIFT)) != dirty_generation) {
+            xtf_failure("dirtied page %lu lost its last write\n", i);
+            return false;
+        }
+    return true;
+}
+
+/* In the new domain: ports bound now deliver (a timer VIRQ, an IPI). */
+static bool events_deliver(void)
+{
+    evtchn_port_t timer, ipi;
+    bool ok = true;
+
+    if (evtchn_bind_virq(VIRQ_TIMER, 0, &timer) || evtchn_bind_ipi(0, &ipi)) {
+        xtf_failure("binding VIRQ_TIMER or an IPI after resume failed\n");
+        return false;
+    }
+    evtchn_bind_handler(timer, NULL, NULL);
+    evtchn_bind_handler(ipi, NULL, NULL);
+    unsigned int t0 = evtchn_count(timer), i0 = evtchn_count(ipi);
+
+    if (HYPERVISOR_set_timer_op(xen_time_now() + 1000000) || !evtchn_wait(timer, t0 + 1)) {
+        xtf_failure("no timer VIRQ after resume\n");
+        ok = false;
+    }
+    evtchn_send(ipi);
+    if (!evtchn_wait(ipi, i0 + 1)) {
+        xtf_failure("no IPI after resume\n");
+        ok = false;
+    }
+    evtchn_unbind_handler(timer);
+    evtchn_unbind_handler(ipi);
+    evtchn_close(timer);
+    evtchn_close(ipi);
+    return ok;
+}
 static size_t line_len;
 
 /* Everything that lives in the domain, not in guest memory: connected
@@ -67,16 +148,39 @@ static void poll_console(void)
     WRITE_ONCE(ring->in_cons, cons);
 }
 
+/* "dirty=N" in the command line: N MiB as pages (0 without it). */
+static unsigned long parse_dirty_pages(const char *cmd)
+{
+    const char *p = strstr(cmd, "dirty=");
+    unsigned long mib = 0;
+
+    if (!p)
+        return 0;
+    for (p += 6; *p >= '0' && *p <= '9'; p++)
+        mib = mib * 10 + (unsigned long)(*p - '0');
+    return mib << (20 - PAGE_SHIFT);
+}
+
+static void dirty_memory(void)
+{
+    dirty_generation++;
+    for (unsigned long i = 0; i < dirty_pages; i++)
+        WRITE_ONCE(*(volatile unsigned long *)(DIRTY_BASE + (i << PAGE_SHIFT)), dirty_generation);
+}
+
 /* SCHEDOP_shutdown(SHUTDOWN_suspend): 0 resumed in a new domain, 1 cancelled. */
 static void suspend(void)
 {
     struct sched_shutdown s = { .reason = SHUTDOWN_suspend };
 
     printk("pvsuspend: suspending\n");
+    uint64_t before = xen_time_now();
+    unsigned long count = ++suspend_count;
     long rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
 
     if (rc == 1) {
-        printk("pvsuspend: suspend cancelled, running on\n");
+        if (memory_intact())
+            printk("pvsuspend: suspend cancelled, running on\n");
         return;
     }
     if (rc != 0) {
@@ -89,20 +193,35 @@ static void suspend(void)
         xtf_error("reconnecting after resume failed: %ld\n", rc);
         return;
     }
-    printk("pvsuspend: resumed in a new domain; type ping\n");
+    uint64_t after = xen_time_now();
+
+    if (!memory_intact() || suspend_count != count || !events_deliver())
+        return;
+    if (after <= before) {
+        xtf_failure("time went back across the resume: %lu -> %lu\n", (unsigned long)before,
+                    (unsigned long)after);
+        return;
+    }
+    printk("pvsuspend: memory, counter, timer and IPI checked\n");
+    printk("pvsuspend: resumed in a new domain after %lu us; type ping\n",
+           (unsigned long)((after - before) / 1000));
 }
 
 void test_main(const struct hvm_start_info *si)
 {
-    (void)si;
+    const char *cmdline = si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
+
+    dirty_pages = parse_dirty_pages(cmdline);
+    write_pattern();
     if (connect_to_toolstack()) {
         xtf_error("cannot connect to the toolstack\n");
         return;
     }
-    printk("pvsuspend: ready; type ping\n");
+    printk("pvsuspend: ready; dirtying %lu pages; type ping\n", dirty_pages);
 
     for (unsigned int slice = 0; slice < RUN_SLICES; slice++) {
         poll_console();
+        dirty_memory();
         long got = xs_wait_watch(NULL, 0, NULL, 0, WAIT_SLICE_NS);
 
         if (got < 0) {

@@ -33,13 +33,17 @@ daemon_args+=(--xl-conf "$daemon_xl_conf")
 export XENOLITH_XL_CONF="$daemon_xl_conf"  # xl reads the same one
 daemon_wrap=()
 [ -n "${daemon_netns:-}" ] && daemon_wrap=(ip netns exec "$daemon_netns")
-"${daemon_wrap[@]}" "$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
-    "${daemon_args[@]}" >"$work/xenolithd.log" 2>&1 &
-daemon=$!
+# start_daemon: the suite's xenolithd (again, after stop_daemon), ready.
+start_daemon() {
+    "${daemon_wrap[@]}" "$build/src/daemon/xenolithd" --run-dir "$XENOLITH_RUN_DIR" --log-dir "$work/log" \
+        "${daemon_args[@]}" >>"$work/xenolithd.log" 2>&1 &
+    daemon=$!
+    for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
+}
 stop_daemon() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
 cleanup_extra() { :; }
 trap 'cleanup_extra; stop_daemon' EXIT
-for _ in $(seq 100); do [ -S "$XENOLITH_RUN_DIR/xenolithd.sock" ] && break; sleep 0.05; done
+start_daemon
 
 # have_kvm: /dev/kvm exists and opens read-write (what xenolithd needs).
 have_kvm() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }

@@ -160,8 +160,10 @@ fi
 # ---- guests: save, restore, migrate -------------------------------------------
 if needs_kvm "save/restore/migrate of a running guest"; then
     # pvsuspend answers "ping" on its console with "pong" and suspends when
-    # asked: it must still answer after each move.
-    cfg=$(guest_cfg sr-guest pvsuspend 16)
+    # asked: it must still answer after each move, and it checks its memory
+    # (a pattern, and 2 MiB it keeps dirtying), a counter, time, a timer
+    # VIRQ and an IPI after each resume.
+    cfg=$(guest_cfg sr-guest pvsuspend 32 'extra = "dirty=2"')
     "$xl" create -q "$cfg"
     check "guest is waiting" wait_for 20 grep -q 'type ping' "$work/log/guest-sr-guest.log"
     first=$("$xl" domid sr-guest)
@@ -170,7 +172,7 @@ if needs_kvm "save/restore/migrate of a running guest"; then
     check "... Saving to ... new xl format" has "Saving to $work/sr-c.save new xl format (info 0x3/0x0/"
     check "... the guest runs on" test "$("$xl" domid sr-guest)" = "$first"
     check "... and saw its suspend cancelled (SCHEDOP_shutdown returned 1)" \
-        grep -q 'suspend cancelled, running on' "$work/log/guest-sr-guest.log"
+        wait_for 10 grep -q 'suspend cancelled, running on' "$work/log/guest-sr-guest.log"
     check "... the file starts with xl's magic" \
         bash -c "head -c 27 '$work/sr-c.save' | grep -q 'Xen saved domain, xl format'"
     check "... mode 0644" test "$(stat -c %a "$work/sr-c.save")" = 644
@@ -206,6 +208,19 @@ PY
     check "... running (not paused)" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 !~ /p/)}'"
     check "... resumed in the new domain (SCHEDOP_shutdown returned 0)" \
         wait_for 10 grep -q 'resumed in a new domain' "$work/log/guest-sr-guest.log"
+    check "... with memory, counter, timer and IPI as they should be" \
+        wait_for 10 grep -q 'memory, counter, timer and IPI checked' "$work/log/guest-sr-guest.log"
+    (sleep 1; echo ping) | timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
+    check "... and its console answers (ping -> pong)" grep -q '^pong' "$work/out"
+    "$xl" destroy sr-guest
+
+    # The image outlives the daemon that wrote it.
+    stop_daemon
+    check "the socket is gone with the daemon" test ! -S "$XENOLITH_RUN_DIR/xenolithd.sock"
+    start_daemon
+    check "restore into a restarted xenolithd exits 0" expect_rc 0 "$xl" restore "$work/sr.save"
+    check "... the guest resumed there" wait_for 10 bash -c \
+        "grep -c 'memory, counter, timer and IPI checked' '$work/log/guest-sr-guest.log' | grep -qx 2"
     (sleep 1; echo ping) | timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
     check "... and its console answers (ping -> pong)" grep -q '^pong' "$work/out"
     "$xl" destroy sr-guest
@@ -226,6 +241,9 @@ PY
     # Its console log keeps the name the domain was received under, as
     # xenconsoled's does.
     check "... after resuming there" grep -q 'resumed in a new domain' "$work/log2/guest-sr-guest--incoming.log"
+    check "... with its state checked" \
+        wait_for 10 grep -q 'memory, counter, timer and IPI checked' "$work/log2/guest-sr-guest--incoming.log"
+    check "... and no check failed" bash -c "! grep -qi 'fail' '$work/log2/guest-sr-guest--incoming.log'"
     XENOLITH_RUN_DIR="$run2" "$xl" destroy sr-guest
 
     # A receiver that fails: the sender resumes its copy.
