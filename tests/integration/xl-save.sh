@@ -5,17 +5,33 @@
 # save/restore requests (descriptor passing), migration through `-s` with
 # a local "ssh" that runs the receiver against a second daemon. With KVM:
 # a guest saved and restored answers on its console under its name, and
-# migrates between the two daemons.
+# migrates between the two daemons, with its memory, a counter, time and
+# event delivery checked by the guest itself; the image restores into a
+# restarted daemon; a guest's disk and vif come back attached after
+# restore and migration. Both daemons run in a network namespace this
+# suite creates and removes, so vif TAPs never touch the host's network.
 #   xl-save.sh BUILD_DIR
 set -u
+ns=xlsave$$
+have_netns=0
+if command -v ip >/dev/null && ip netns add "$ns" 2>/dev/null; then
+    have_netns=1
+    daemon_netns=$ns
+fi
 source "$(dirname "$0")/lib.sh" "${1:?usage: xl-save.sh BUILD_DIR}" xl-save
+ns_wrap=()
+[ "$have_netns" = 1 ] && ns_wrap=(ip netns exec "$ns")
 
 # A second daemon: the migration target.
 run2="$work/run2"
-"$build/src/daemon/xenolithd" --run-dir "$run2" --log-dir "$work/log2" --xl-conf "$daemon_xl_conf" \
+"${ns_wrap[@]}" "$build/src/daemon/xenolithd" --run-dir "$run2" --log-dir "$work/log2" --xl-conf "$daemon_xl_conf" \
     >"$work/xenolithd2.log" 2>&1 &
 daemon2=$!
-cleanup_extra() { kill "$daemon2" 2>/dev/null; wait "$daemon2" 2>/dev/null; }
+cleanup_extra() {
+    kill "$daemon2" 2>/dev/null; wait "$daemon2" 2>/dev/null
+    stop_daemon
+    [ "$have_netns" = 1 ] && ip netns del "$ns" 2>/dev/null
+}
 for _ in $(seq 100); do [ -S "$run2/xenolithd.sock" ] && break; sleep 0.05; done
 xl_dir=$(dirname "$xl")
 # `xl migrate -s "$to_run2" D "$path_host"` runs
@@ -252,6 +268,53 @@ PY
     check "... the sender keeps the domain, running" test -n "$("$xl" domid sr-guest)"
     check "... under its own name" bash -c "! '$xl' list | grep -q migratedaway"
     "$xl" destroy sr-guest
+fi
+
+# ---- a guest with a disk and a vif --------------------------------------------
+if needs_kvm "save/restore/migrate with a disk and a vif"; then
+    # The vif script records its calls and reports connected, as Xen's do.
+    cat >"$work/vif-test" <<SCRIPT
+#!/bin/sh
+echo "\$1 \$vif \$XENBUS_PATH" >>"$work/vif.log"
+[ "\$1" = online ] && xenstore-write "\$XENBUS_PATH/hotplug-status" connected
+exit 0
+SCRIPT
+    chmod +x "$work/vif-test"
+    truncate -s 8M "$work/dv.img"
+    vif_line=()
+    [ "$have_netns" = 1 ] && vif_line=("vif = [ 'mac=00:16:3e:00:00:07,script=$work/vif-test' ]")
+    [ "$have_netns" = 1 ] || skip "the vif half (no network namespace here)"
+    cfg=$(guest_cfg dv pvsuspend 32 "disk = [ '$work/dv.img,raw,xvda,rw' ]" "${vif_line[@]}")
+    in_ns() { "${ns_wrap[@]}" "$@"; }
+    # devices RUN_DIR DOMID: block-list and network-list rows, back-ends in InitWait.
+    xs_at() { XENSTORED_PATH=$1/xenstored/socket xenstore-read "$2" 2>/dev/null; }
+    devices_back() {
+        local run=$1 id=$2
+        XENOLITH_RUN_DIR=$run "$xl" block-list dv | grep -qE "^51712 +0 +$id +" || return 1
+        test "$(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/state")" = 2 || return 1
+        test "$(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/params")" = "$work/dv.img" || return 1
+        [ "$have_netns" = 1 ] || return 0
+        XENOLITH_RUN_DIR=$run "$xl" network-list dv | grep -qE "^0 +0 +00:16:3e:00:00:07 " || return 1
+        test "$(xs_at "$run" "/local/domain/0/backend/vif/$id/0/state")" = 2 || return 1
+        in_ns ip link show dev "vif$id.0" >/dev/null 2>&1
+    }
+    "$xl" create -q "$cfg"
+    id=$("$xl" domid dv)
+    check "a guest with a disk and a vif" wait_for 10 devices_back "$XENOLITH_RUN_DIR" "$id"
+    check "save exits 0" expect_rc 0 "$xl" save dv "$work/dv.save"
+    check "... its back-end went with it" wait_for 10 test "$(pgrep -P "$daemon" -f "xenolith-blkback --frontend-domid=$id " | wc -l)" -eq 0
+    [ "$have_netns" = 1 ] && check "... and its TAP" bash -c "! ${ns_wrap[*]} ip link show dev vif$id.0 2>/dev/null"
+    check "restore exits 0" expect_rc 0 "$xl" restore "$work/dv.save"
+    id=$("$xl" domid dv)
+    check "... disk and vif attached again, back-ends waiting for the front-ends" \
+        wait_for 10 devices_back "$XENOLITH_RUN_DIR" "$id"
+    [ "$have_netns" = 1 ] && check "... the vif script ran online for it" grep -qx "online vif$id.0 backend/vif/$id/0" "$work/vif.log"
+    check "... the guest resumed" wait_for 10 grep -q 'memory, counter, timer and IPI checked' "$work/log/guest-dv.log"
+    check "migrate exits 0" expect_rc 0 "$xl" migrate -s "$to_run2" dv "$path_host"
+    id2=$(XENOLITH_RUN_DIR="$run2" "$xl" domid dv)
+    check "... the receiver attached the same disk and vif" wait_for 10 devices_back "$run2" "$id2"
+    check "... the sender's TAP is gone" bash -c "! ${ns_wrap[*]} ip link show dev vif$id.0 2>/dev/null"
+    XENOLITH_RUN_DIR="$run2" "$xl" destroy dv
 fi
 
 summary xl-save
