@@ -16,6 +16,11 @@
  *    written at boot, the dirtied pages' last values, a counter, time that
  *    moved forward, and, in the new domain, a timer VIRQ and an IPI that
  *    are delivered on freshly bound ports;
+ *  - with "disk" on its command line, drives xvda through the kit's
+ *    blkfront: one 4 KiB write per poll, round-robin over 16 slots, each
+ *    holding its write's sequence number; after a resume into a new domain
+ *    it connects to the new back-end and reads every slot back: each must
+ *    hold the last write acknowledged to it (none lost, none torn);
  *  - prints how long it was away, in its own Xen system time (the host's
  *    monotonic clock): the downtime a guest sees, handshakes included;
  *  - with "dirty=N" on its command line, writes one word into every page
@@ -23,6 +28,7 @@
  *    memory during a live migration (bench/migrate.sh).
  * Runs for at most 10 minutes.
  */
+#include <kit/blkfront.h>
 #include <kit/test.h>
 #include <kit/xenstore.h>
 
@@ -39,6 +45,53 @@ static char line[64];
 static unsigned long dirty_pages;
 static unsigned long dirty_generation;
 static volatile unsigned long suspend_count;
+
+#define DISK_VDEV  51712u /* xvda */
+#define DISK_SLOTS 16u
+#define DISK_MAGIC 0x78656e6f6c697468ul /* "xenolith" */
+static bool use_disk;
+static unsigned long disk_seq;
+static unsigned long disk_acked[DISK_SLOTS];
+static unsigned long disk_buf[PAGE_SIZE / sizeof(unsigned long)];
+
+/* Slot s is sectors 8s..8s+7; its page is the magic, then the sequence
+ * number in every other word. */
+static long disk_write_next(void)
+{
+    unsigned long seq = ++disk_seq;
+    unsigned int slot = seq % DISK_SLOTS;
+
+    disk_buf[0] = DISK_MAGIC;
+    for (unsigned int i = 1; i < sizeof(disk_buf) / sizeof(disk_buf[0]); i++)
+        disk_buf[i] = seq;
+    long rc = blkfront_write(slot * 8ull, disk_buf);
+
+    if (!rc)
+        disk_acked[slot] = seq;
+    return rc;
+}
+
+/* Every slot holds the last write acknowledged to it, whole. */
+static bool disk_intact(void)
+{
+    for (unsigned int slot = 0; slot < DISK_SLOTS; slot++) {
+        if (!disk_acked[slot])
+            continue;
+        long rc = blkfront_read(slot * 8ull, disk_buf);
+
+        if (rc) {
+            xtf_failure("reading slot %u back failed: %ld\n", slot, rc);
+            return false;
+        }
+        for (unsigned int i = 1; i < sizeof(disk_buf) / sizeof(disk_buf[0]); i++)
+            if (disk_buf[0] != DISK_MAGIC || disk_buf[i] != disk_acked[slot]) {
+                xtf_failure("slot %u word %u holds %#lx, want %#lx (acknowledged)\n", slot, i,
+                            disk_buf[i], disk_acked[slot]);
+                return false;
+            }
+    }
+    return true;
+}
 
 static unsigned long pattern_word(unsigned long page, unsigned long word)
 {
@@ -118,6 +171,8 @@ static long connect_to_toolstack(void)
     rc = xs_connect();
     if (!rc)
         rc = xs_watch("control/shutdown", "ctl");
+    if (!rc && use_disk)
+        rc = blkfront_connect(DISK_VDEV);
     return rc;
 }
 
@@ -179,7 +234,7 @@ static void suspend(void)
     long rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
 
     if (rc == 1) {
-        if (memory_intact())
+        if (memory_intact() && (!use_disk || disk_intact()))
             printk("pvsuspend: suspend cancelled, running on\n");
         return;
     }
@@ -197,6 +252,11 @@ static void suspend(void)
 
     if (!memory_intact() || suspend_count != count || !events_deliver())
         return;
+    if (use_disk) {
+        if (!disk_intact())
+            return;
+        printk("pvsuspend: disk: %lu writes, every acknowledged one read back\n", disk_seq);
+    }
     if (after <= before) {
         xtf_failure("time went back across the resume: %lu -> %lu\n", (unsigned long)before,
                     (unsigned long)after);
@@ -212,16 +272,23 @@ void test_main(const struct hvm_start_info *si)
     const char *cmdline = si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
 
     dirty_pages = parse_dirty_pages(cmdline);
+    use_disk = strstr(cmdline, "disk") != NULL;
     write_pattern();
     if (connect_to_toolstack()) {
         xtf_error("cannot connect to the toolstack\n");
         return;
     }
+    if (use_disk)
+        printk("pvsuspend: disk connected, %lu sectors\n", (unsigned long)blkfront_sectors());
     printk("pvsuspend: ready; dirtying %lu pages; type ping\n", dirty_pages);
 
     for (unsigned int slice = 0; slice < RUN_SLICES; slice++) {
         poll_console();
         dirty_memory();
+        if (use_disk && disk_write_next()) {
+            xtf_failure("disk write %lu failed\n", disk_seq);
+            return;
+        }
         long got = xs_wait_watch(NULL, 0, NULL, 0, WAIT_SLICE_NS);
 
         if (got < 0) {

@@ -284,14 +284,17 @@ SCRIPT
     vif_line=()
     [ "$have_netns" = 1 ] && vif_line=("vif = [ 'mac=00:16:3e:00:00:07,script=$work/vif-test' ]")
     [ "$have_netns" = 1 ] || skip "the vif half (no network namespace here)"
-    cfg=$(guest_cfg dv pvsuspend 32 "disk = [ '$work/dv.img,raw,xvda,rw' ]" "${vif_line[@]}")
+    # The guest writes to its disk through the kit's blkfront all along, and
+    # reads every acknowledged write back after each resume.
+    cfg=$(guest_cfg dv pvsuspend 32 'extra = "disk"' "disk = [ '$work/dv.img,raw,xvda,rw' ]" "${vif_line[@]}")
     in_ns() { "${ns_wrap[@]}" "$@"; }
-    # devices RUN_DIR DOMID: block-list and network-list rows, back-ends in InitWait.
+    # devices RUN_DIR DOMID: block-list and network-list rows, back-ends offered.
     xs_at() { XENSTORED_PATH=$1/xenstored/socket xenstore-read "$2" 2>/dev/null; }
     devices_back() {
         local run=$1 id=$2
         XENOLITH_RUN_DIR=$run "$xl" block-list dv | grep -qE "^51712 +0 +$id +" || return 1
-        test "$(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/state")" = 2 || return 1
+        # InitWait, or Connected once the guest's blkfront has connected.
+        case $(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/state") in 2 | 4) ;; *) return 1 ;; esac
         test "$(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/params")" = "$work/dv.img" || return 1
         [ "$have_netns" = 1 ] || return 0
         XENOLITH_RUN_DIR=$run "$xl" network-list dv | grep -qE "^0 +0 +00:16:3e:00:00:07 " || return 1
@@ -301,6 +304,8 @@ SCRIPT
     "$xl" create -q "$cfg"
     id=$("$xl" domid dv)
     check "a guest with a disk and a vif" wait_for 10 devices_back "$XENOLITH_RUN_DIR" "$id"
+    check "... its blkfront connected to blkback" wait_for 10 grep -q 'disk connected, 16384 sectors' "$work/log/guest-dv.log"
+    sleep 1  # writes going on
     check "save exits 0" expect_rc 0 "$xl" save dv "$work/dv.save"
     check "... its back-end went with it" wait_for 10 test "$(pgrep -P "$daemon" -f "xenolith-blkback --frontend-domid=$id " | wc -l)" -eq 0
     [ "$have_netns" = 1 ] && check "... and its TAP" bash -c "! ${ns_wrap[*]} ip link show dev vif$id.0 2>/dev/null"
@@ -310,9 +315,15 @@ SCRIPT
         wait_for 10 devices_back "$XENOLITH_RUN_DIR" "$id"
     [ "$have_netns" = 1 ] && check "... the vif script ran online for it" grep -qx "online vif$id.0 backend/vif/$id/0" "$work/vif.log"
     check "... the guest resumed" wait_for 10 grep -q 'memory, counter, timer and IPI checked' "$work/log/guest-dv.log"
+    check "... reconnected its disk and read every acknowledged write back" \
+        grep -qE 'disk: [0-9]+ writes, every acknowledged one read back' "$work/log/guest-dv.log"
+    sleep 1
     check "migrate exits 0" expect_rc 0 "$xl" migrate -s "$to_run2" dv "$path_host"
     id2=$(XENOLITH_RUN_DIR="$run2" "$xl" domid dv)
     check "... the receiver attached the same disk and vif" wait_for 10 devices_back "$run2" "$id2"
+    check "... the guest reconnected its disk there, no acknowledged write lost" wait_for 10 \
+        bash -c "grep -cE 'disk: [0-9]+ writes, every acknowledged one read back' '$work/log2/guest-dv--incoming.log' | grep -qx 1"
+    check "... and no check failed" bash -c "! grep -qi 'fail' '$work/log/guest-dv.log' '$work/log2/guest-dv--incoming.log'"
     check "... the sender's TAP is gone" bash -c "! ${ns_wrap[*]} ip link show dev vif$id.0 2>/dev/null"
     XENOLITH_RUN_DIR="$run2" "$xl" destroy dv
 fi
