@@ -25,7 +25,9 @@
  *    monotonic clock): the downtime a guest sees, handshakes included;
  *  - with "dirty=N" on its command line, writes one word into every page
  *    of N MiB (from 16 MiB up) between polls: a guest that keeps dirtying
- *    memory during a live migration (bench/migrate.sh).
+ *    memory during a live migration (bench/xl-migrate.sh);
+ *  - with "fill=N", writes every page of N MiB (from 32 MiB up) once at
+ *    boot: a guest whose memory is in use, not a fresh one.
  * Runs for at most 10 minutes.
  */
 #include <kit/blkfront.h>
@@ -40,6 +42,7 @@ const char test_title[] = "pvsuspend: suspend, cancel and resume across save/res
 #define PATTERN_BASE  0x1000000ul /* 16 MiB: RAM, far from the image */
 #define PATTERN_PAGES 256u        /* 1 MiB */
 #define DIRTY_BASE    0x1100000ul /* right after the pattern */
+#define FILL_BASE     0x2000000ul /* 32 MiB */
 
 static char line[64];
 static unsigned long dirty_pages;
@@ -203,17 +206,23 @@ static void poll_console(void)
     WRITE_ONCE(ring->in_cons, cons);
 }
 
-/* "dirty=N" in the command line: N MiB as pages (0 without it). */
-static unsigned long parse_dirty_pages(const char *cmd)
+/* "<key>N" in the command line: N MiB as pages (0 without it). */
+static unsigned long parse_mib_pages(const char *cmd, const char *key)
 {
-    const char *p = strstr(cmd, "dirty=");
+    const char *p = strstr(cmd, key);
     unsigned long mib = 0;
 
     if (!p)
         return 0;
-    for (p += 6; *p >= '0' && *p <= '9'; p++)
+    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
         mib = mib * 10 + (unsigned long)(*p - '0');
     return mib << (20 - PAGE_SHIFT);
+}
+
+static void fill_memory(unsigned long pages)
+{
+    for (unsigned long i = 0; i < pages; i++)
+        WRITE_ONCE(*(volatile unsigned long *)(FILL_BASE + (i << PAGE_SHIFT)), i + 1);
 }
 
 static void dirty_memory(void)
@@ -271,7 +280,8 @@ void test_main(const struct hvm_start_info *si)
 {
     const char *cmdline = si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
 
-    dirty_pages = parse_dirty_pages(cmdline);
+    dirty_pages = parse_mib_pages(cmdline, "dirty=");
+    fill_memory(parse_mib_pages(cmdline, "fill="));
     use_disk = strstr(cmdline, "disk") != NULL;
     write_pattern();
     if (connect_to_toolstack()) {

@@ -120,12 +120,42 @@ bool GuestMemory::is_populated(std::uint64_t gfn) const {
     return i && !released(*i);
 }
 
-void GuestMemory::prefault_populated() {
+namespace {
 #ifdef MADV_POPULATE_WRITE
-    constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
+constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
 #else
-    constexpr int kPopulateWrite = 23;  // Linux 5.14's value; older kernels say EINVAL
+constexpr int kPopulateWrite = 23;  // Linux 5.14's value; older kernels say EINVAL
 #endif
+}  // namespace
+
+void GuestMemory::prefault(std::uint8_t* host, std::uint64_t bytes) {
+    if (bytes) (void)::madvise(host, bytes, kPopulateWrite);
+}
+
+bool MemfdHoles::never_written(std::uint64_t offset) {
+    if (offset >= begin_ && offset < end_) return hole_;
+    const off_t at = static_cast<off_t>(offset);
+    const off_t data = ::lseek(fd_, at, SEEK_DATA);
+    begin_ = offset;
+    if (data < 0) {
+        // ENXIO: no data from here to the end. Anything else (a file that
+        // cannot tell): the page counts as written, which is never wrong.
+        hole_ = errno == ENXIO;
+        end_ = hole_ ? std::numeric_limits<std::uint64_t>::max() : offset + kPageSize;
+        return hole_;
+    }
+    if (data > at) {
+        hole_ = true;
+        end_ = static_cast<std::uint64_t>(data);
+        return true;
+    }
+    const off_t hole = ::lseek(fd_, at, SEEK_HOLE);
+    hole_ = false;
+    end_ = hole > at ? static_cast<std::uint64_t>(hole) : offset + kPageSize;
+    return false;
+}
+
+void GuestMemory::prefault_populated() {
     const std::uint64_t last = max_ram_gfn();
     for (std::uint64_t gfn = 0; gfn <= last;) {
         if (!is_populated(gfn)) {

@@ -114,6 +114,9 @@ public:
     // 0.52 s). Best effort: a kernel without it (before 5.14) faults as
     // the fill goes. Unpopulated frames stay unbacked.
     void prefault_populated();
+    // The same for `bytes` of this memory from `host` (a run of frames
+    // about to be filled).
+    static void prefault(std::uint8_t* host, std::uint64_t bytes);
 
     // Frames held by a grant mapping or copy (Xen's page references from
     // map_grant_ref / acquire_grant_for_copy). A held frame is never
@@ -201,6 +204,23 @@ private:
     std::atomic<std::uint64_t> max_pages_{0};
     std::atomic<std::uint64_t> reservation_cpu_ns_{0};
     std::atomic<std::uint64_t> reservation_ops_{0};
+};
+
+// Which pages of a memfd were never written: SEEK_DATA/SEEK_HOLE, with the
+// extent last found remembered, so a scan costs a syscall per extent, not
+// per page. A page in a hole reads as zeros and holds no host memory.
+// The owner calls forget() whenever the file may have changed under an
+// extent it relies on.
+class MemfdHoles {
+public:
+    explicit MemfdHoles(int memfd) : fd_(memfd) {}
+    bool never_written(std::uint64_t offset);
+    void forget() { begin_ = end_ = 0; }
+
+private:
+    int fd_;
+    std::uint64_t begin_ = 0, end_ = 0;  // empty: nothing known
+    bool hole_ = false;
 };
 
 }  // namespace xenolith

@@ -89,8 +89,6 @@ void clear_special_page(GuestMemory& memory, unsigned special) {
 
 Result<RestoredImage> read_libxc_image(migration::InputStream& in, GuestMemory& memory,
                                        std::size_t vcpu_count, const migration::HostVcpuCaps& caps) {
-    // The image fills nearly every populated frame: fault them in at once.
-    memory.prefault_populated();
     PageReceiver receiver(memory);
     migration::LibxcLimits limits;
     limits.max_pfn = receiver.max_pfn();

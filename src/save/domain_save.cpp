@@ -194,7 +194,7 @@ Result<DomainSaveStats> save_domain_image(domain::Domain& d, migration::ByteSink
         stats.rounds = static_cast<unsigned>(result->rounds.size());
         stats.paused_ns = result->paused_ns;
     }
-    stats.pages = sender.counts().pages_with_data + sender.counts().pages_absent;
+    stats.pages = sender.counts().pages_with_data + sender.counts().pages_absent + sender.counts().pages_unwritten;
     stats.bytes = sink.count();
     return stats;
 }

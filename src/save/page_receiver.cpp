@@ -50,6 +50,7 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
             auto off = memory_.frame_offset(p.pfn);
             if (!off) return make_error(fmt::format("pfn {:#x} has no page to write", p.pfn));
             destinations_[i] = memory_.page_at_offset(*off);
+            holes_.forget();
             ++counts_.pages_written;
             break;
         }
@@ -62,6 +63,7 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
             if (memory_.is_populated(p.pfn)) {
                 if (!memory_.remove_page(p.pfn))
                     return make_error(fmt::format("pfn {:#x} could not be released", p.pfn));
+                holes_.forget();
                 ++counts_.pages_released;
             }
             break;
@@ -69,7 +71,8 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
             if (ram) {
                 if (auto st = populate(p.pfn); !st) return st;
             }
-            if (auto off = memory_.frame_offset(p.pfn)) std::memset(memory_.page_at_offset(*off), 0, kPageSize);
+            if (auto off = memory_.frame_offset(p.pfn); off && !holes_.never_written(*off))
+                std::memset(memory_.page_at_offset(*off), 0, kPageSize);
             ++counts_.pages_zeroed;
             break;
         case pf::kBroken:
@@ -80,6 +83,19 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
             return make_error(fmt::format("pfn {:#x} has page type {:#x}, which an HVM/PVH image never carries",
                                           p.pfn, p.type));
         }
+    }
+    // The frames about to be filled, faulted in a run at a time rather
+    // than a page fault per page as the data is read into them.
+    for (std::size_t i = 0; i < destinations_.size();) {
+        if (!destinations_[i]) {
+            ++i;
+            continue;
+        }
+        std::uint8_t* start = destinations_[i];
+        std::size_t n = 1;
+        while (i + n < destinations_.size() && destinations_[i + n] == start + n * kPageSize) ++n;
+        GuestMemory::prefault(start, n * kPageSize);
+        i += n;
     }
     return ok_status();
 }

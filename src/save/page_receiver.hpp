@@ -7,7 +7,8 @@
 //           populated first, charged against max_pages)
 //   XTAB    the frame was absent on the sender: a populated RAM frame is
 //           released, so the balloon is as it was
-//   XALLOC  populated, contents zero
+//   XALLOC  populated, contents zero (a frame never written here is left
+//           unbacked: it reads as zeros already)
 //   BROKEN  refused: the sender lost that page, and xenolith has no way to
 //           give a guest a frame that faults on access
 // Page-table types only x86 PV streams carry are refused by the decoder.
@@ -56,6 +57,9 @@ private:
     GuestMemory& memory_;
     // The frames of the current record's data pages, by pfn index.
     std::vector<std::uint8_t*> destinations_;
+    // Which frames were never written here, for XALLOC; forgotten whenever
+    // a record writes or releases frames.
+    MemfdHoles holes_{memory_.memfd()};
     PageReceiveCounts counts_;
 };
 

@@ -28,6 +28,8 @@ Status PageSender::add(std::uint64_t gfn) {
             // Released between the two looks (a balloon racing a live
             // round): absent now, and the balloon marked it dirty.
             type = migration::pfinfo::kXtab;
+        } else if (memory_.is_ram_gfn(gfn) && holes_.never_written(*off)) {
+            type = migration::pfinfo::kXalloc;
         } else {
             type = migration::pfinfo::kNotab;
             page = memory_.page_at_offset(*off);
@@ -51,6 +53,8 @@ Status PageSender::add(std::uint64_t gfn) {
         }
         run_end_ = page + kPageSize;
         ++counts_.pages_with_data;
+    } else if (type == migration::pfinfo::kXalloc) {
+        ++counts_.pages_unwritten;
     } else {
         ++counts_.pages_absent;
     }
@@ -75,6 +79,7 @@ Status PageSender::flush() {
 }
 
 Status PageSender::send(std::span<const std::uint64_t> gfns) {
+    holes_.forget();
     for (std::uint64_t gfn : gfns) {
         if (auto st = add(gfn); !st) return st;
     }
@@ -82,6 +87,7 @@ Status PageSender::send(std::span<const std::uint64_t> gfns) {
 }
 
 Status PageSender::send_all() {
+    holes_.forget();
     std::vector<MemoryRegion> regions(memory_.regions().begin(), memory_.regions().end());
     std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.gpa < b.gpa; });
     for (const MemoryRegion& r : regions) {

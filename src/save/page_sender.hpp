@@ -5,6 +5,10 @@
 //   - every RAM frame of its physmap: populated ones as NOTAB with their
 //     4 KiB, unpopulated ones (ballooned out, or never grown into) as XTAB
 //     with no data, so the receiver reproduces the balloon exactly;
+//     populated frames the guest never wrote (their memfd range is still a
+//     hole, so they read as zeros) as XALLOC: allocated, no data, as Xen's
+//     stream allows — most of an idle guest's memory costs 8 bytes, not 4 KiB
+//     read, faulted in on this side and copied;
 //   - the toolstack's special pages (xenstore and console rings), with
 //     data: the rings' contents and indexes must survive.
 // Frames a guest mapped into unpopulated space (shared_info, grant
@@ -30,6 +34,7 @@ struct PageSendCounts {
     std::uint64_t records = 0;
     std::uint64_t pages_with_data = 0;  // NOTAB
     std::uint64_t pages_absent = 0;     // XTAB
+    std::uint64_t pages_unwritten = 0;  // XALLOC: never written, zero
     std::uint64_t bytes = 0;            // record bytes written, framing included
 };
 
@@ -65,6 +70,9 @@ private:
     std::uint32_t batched_ = 0;
     const std::uint8_t* run_end_ = nullptr;  // end of data_.back() when it can grow
     PageSendCounts counts_;
+    // Forgotten at each send: a page written after its extent was looked
+    // up is in the next round's dirty set, and is looked up again then.
+    MemfdHoles holes_{memory_.memfd()};
 };
 
 }  // namespace xenolith::save

@@ -36,13 +36,13 @@ Result<PrecopyResult> run_precopy(PageSender& sender, DirtyLog& log, const Preco
     PrecopyResult result;
     const std::uint64_t start = now_ns();
 
-    const std::uint64_t frames_before = sender.counts().pages_with_data + sender.counts().pages_absent;
+    const std::uint64_t frames_before = sender.counts().pages_with_data + sender.counts().pages_absent + sender.counts().pages_unwritten;
     if (auto st = timed_round(
             sender, 0, false, 0, [&] { return sender.send_all(); }, result, hooks);
         !st) {
         return st.error();
     }
-    result.rounds.back().pages = sender.counts().pages_with_data + sender.counts().pages_absent - frames_before;
+    result.rounds.back().pages = sender.counts().pages_with_data + sender.counts().pages_absent + sender.counts().pages_unwritten - frames_before;
 
     std::vector<std::uint64_t> dirty;
     for (unsigned iteration = 1;; ++iteration) {

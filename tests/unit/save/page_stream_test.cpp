@@ -238,6 +238,36 @@ TEST(PageStream, AStreamCutInsideAPageIsRefusedNamingThePage) {
         << rec.error().what;
 }
 
+TEST(PageStream, PagesNeverWrittenGoAsXallocWithoutTheirData) {
+    auto src = make_memory(8 * kMiB);
+    const std::uint64_t written[] = {3, 100, 2047};
+    for (std::uint64_t gfn : written) std::memset(src->page_at_offset(*src->frame_offset(gfn)), 0x5a, kPageSize);
+    PageSendCounts counts;
+    auto stream = save_memory(*src, &counts);
+    const std::uint64_t ram_pages = 8 * kMiB / kPageSize;
+    EXPECT_EQ(counts.pages_unwritten, ram_pages - std::size(written));
+    EXPECT_EQ(counts.pages_with_data, std::size(written) + kSpecialPageCount);
+    EXPECT_LT(stream.size(), (std::size(written) + kSpecialPageCount + 16) * kPageSize);
+
+    // Into memory that held something else: the unwritten pages read zero.
+    auto dst = make_memory(8 * kMiB);
+    fill(*dst, 0x77);
+    ASSERT_EQ(restore_memory(stream, *dst), "");
+    expect_same_memory(*src, *dst);
+}
+
+TEST(PageStream, APageWrittenAfterARoundIsSentWithItsDataNextRound) {
+    auto m = make_memory(4 * kMiB);
+    VectorSink sink;
+    PageSender sender(*m, sink);
+    ASSERT_TRUE(sender.send_all());  // all holes: XALLOC, learned as one extent
+    EXPECT_EQ(sender.counts().pages_with_data, kSpecialPageCount);
+    std::memset(m->page_at_offset(*m->frame_offset(7)), 1, kPageSize);
+    const std::uint64_t dirty[] = {7, 8};
+    ASSERT_TRUE(sender.send(dirty));
+    EXPECT_EQ(sender.counts().pages_with_data, kSpecialPageCount + 1);  // 7, not 8
+}
+
 TEST(PageStream, XallocPopulatesZeroedAndXtabReleases) {
     auto dst = make_memory(8 * kMiB, 16 * kMiB);
     dst->set_max_pages(4096);

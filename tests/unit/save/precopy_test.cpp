@@ -2,6 +2,7 @@
 // round sends, when it stops, and that a failure leaves the guest running.
 #include "save/precopy.hpp"
 
+#include <cstring>
 #include <deque>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,13 @@ namespace precopy_test {  // named: the tests compile as unity batches
 
 constexpr std::uint64_t kMiB = 1 << 20;
 using Gfns = std::vector<std::uint64_t>;
+
+// Writes every RAM page, so each goes with its 4 KiB (never-written pages
+// go as XALLOC, without data).
+void write_all(GuestMemory& m) {
+    for (std::uint64_t gfn = 0; gfn <= m.max_ram_gfn(); ++gfn)
+        if (auto off = m.frame_offset(gfn)) std::memset(m.page_at_offset(*off), 1, kPageSize);
+}
 
 // Answers the scripted sets in turn, then nothing.
 class ScriptedLog final : public DirtyLog {
@@ -118,6 +126,7 @@ TEST(Precopy, ABusyGuestStopsAfterMaxIterations) {
 TEST(Precopy, AFailureBeforeThePauseLeavesTheGuestAlone) {
     auto mem = GuestMemory::create(8 * kMiB, "precopy-test");
     ASSERT_TRUE(mem);
+    write_all(**mem);
     FailingSink sink(1 * kMiB);
     PageSender sender(**mem, sink);
     ScriptedLog log({});
@@ -131,6 +140,7 @@ TEST(Precopy, AFailureBeforeThePauseLeavesTheGuestAlone) {
 TEST(Precopy, AFailureWhilePausedResumesTheGuest) {
     auto mem = GuestMemory::create(8 * kMiB, "precopy-test");
     ASSERT_TRUE(mem);
+    write_all(**mem);
     // Round 0 fits (8 MiB + the special pages and framing); the paused
     // round does not.
     FailingSink sink(8 * kMiB + 200 * 1024);
