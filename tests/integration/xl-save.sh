@@ -267,6 +267,29 @@ PY
     check "migrate to a failing receiver exits 1" expect_rc 1 "$xl" migrate -s "false #" sr-guest x
     check "... the sender keeps the domain, running" test -n "$("$xl" domid sr-guest)"
     check "... under its own name" bash -c "! '$xl' list | grep -q migratedaway"
+    wait_for 20 grep -c 'ready;' "$work/log/guest-sr-guest.log" >/dev/null
+
+    # A receiver that dies in the middle of the stream (after 1 MB): the
+    # sender resumes its guest, the receiver keeps no half-made domain.
+    check "migrate to a receiver that dies mid-stream exits 1" expect_rc 1 "$xl" migrate -s \
+        "sh -c 'head -c 1000000 | env XENOLITH_RUN_DIR=$run2 PATH=$xl_dir:\$PATH xl migrate-receive' #" sr-guest x
+    check "... the sender's guest runs on" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 !~ /p/)}'"
+    check "... saw its suspend cancelled" wait_for 10 bash -c \
+        "grep -c 'suspend cancelled, running on' '$work/log/guest-sr-guest.log' | grep -qx 2"
+    check "... the receiver kept nothing" wait_for 10 bash -c "! XENOLITH_RUN_DIR='$run2' '$xl' list | grep -q sr-guest"
+
+    # A save onto a full file system fails; the guest runs on.
+    mkdir -p "$work/full"
+    if mount -t tmpfs -o size=1m tmpfs "$work/full" 2>/dev/null; then
+        check "save onto a full file system exits 1" expect_rc 1 "$xl" save sr-guest "$work/full/sr.save"
+        check "... saying so" grep -q 'No space left on device' "$work/err"
+        check "... the guest runs on, resumed" bash -c "'$xl' list sr-guest | awk 'NR==2 {exit !(\$5 !~ /p/)}'"
+        (sleep 1; echo ping) | timeout 60 "$xl" console sr-guest >"$work/out" 2>&1
+        check "... and its console answers (ping -> pong)" grep -q '^pong' "$work/out"
+        umount "$work/full"
+    else
+        skip "save onto a full file system (cannot mount a tmpfs here)"
+    fi
     "$xl" destroy sr-guest
 fi
 
