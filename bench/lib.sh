@@ -4,3 +4,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh" "${1:-build-
 bench_work=$work bench_daemon=$daemon
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# median_of VALUES...: the same, of its arguments.
+median_of() { printf '%s\n' "$@" | median; }

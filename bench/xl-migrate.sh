@@ -31,7 +31,7 @@ shift $(($# > 2 ? 2 : $#)) || true
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(256 1024 4096)
 [ -x "$build/guests/pvsuspend.elf" ] || { echo "build first: ninja -C $build xenolithd xl guests/all" >&2; exit 1; }
-source "$top/tests/integration/lib.sh" "$build" xl-migrate-bench
+source "$top/bench/lib.sh" "$build"
 have_kvm || { echo "no usable /dev/kvm: this benchmark migrates a real guest" >&2; exit 1; }
 run2=$work/run2
 "$build/src/daemon/xenolithd" --run-dir "$run2" --log-dir "$work/log2" --xl-conf "$daemon_xl_conf" \
@@ -42,7 +42,6 @@ for _ in $(seq 100); do [ -S "$run2/xenolithd.sock" ] && break; sleep 0.05; done
 to_run2="env XENOLITH_RUN_DIR=$run2"
 path_host="PATH=$(dirname "$xl"):$PATH"
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # migrate_once NAME MIB EXTRA -> "total_ms paused_ms downtime_ms rounds pages bytes"
@@ -95,8 +94,9 @@ for mib in "${sizes[@]}"; do
             ram_ratio+=("$(echo "scale=2; $ram_plain / $t" | bc)")
         done
         printf '%5d MiB %s: total %5s ms (%sx plain copy of the RAM, %s ms)  paused %5s ms  guest downtime %6s ms  rounds %s  pages %s  stream %6s MB/s (%sx plain pipe of its bytes)\n' \
-            "$mib" "$kind" "$(median "${total[@]}")" "$(median "${ram_ratio[@]}")" "$ram_plain" \
-            "$(median "${paused[@]}")" "$(median "${down[@]}")" \
-            "$(median "${rounds[@]}")" "$(median "${pages[@]}")" "$(median "${mbps[@]}")" "$(median "${ratio[@]}")"
+            "$mib" "$kind" "$(median_of "${total[@]}")" "$(median_of "${ram_ratio[@]}")" "$ram_plain" \
+            "$(median_of "${paused[@]}")" "$(median_of "${down[@]}")" \
+            "$(median_of "${rounds[@]}")" "$(median_of "${pages[@]}")" "$(median_of "${mbps[@]}")" \
+            "$(median_of "${ratio[@]}")"
     done
 done
