@@ -79,6 +79,19 @@ wait_for() {  # seconds, command: poll until it succeeds
     for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
     return 1
 }
+# write_vif_test_script: $work/vif-test, a vif hotplug script that records
+# each call ("<command> <vif> <XENBUS_PATH>") in $work/vif.log and, on
+# online, reports connected, as Xen's scripts do.
+write_vif_test_script() {
+    cat >"$work/vif-test" <<SCRIPT
+#!/bin/sh
+echo "\$1 \$vif \$XENBUS_PATH" >>"$work/vif.log"
+[ "\$1" = online ] && xenstore-write "\$XENBUS_PATH/hotplug-status" connected
+exit 0
+SCRIPT
+    chmod +x "$work/vif-test"
+}
+
 # guest_cfg NAME ELF MEMORY_MIB [cfg lines...] -> path of a PVH config file
 guest_cfg() {
     local name=$1 elf=$2 mem=$3; shift 3

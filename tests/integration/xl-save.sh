@@ -295,14 +295,7 @@ fi
 
 # ---- a guest with a disk and a vif --------------------------------------------
 if needs_kvm "save/restore/migrate with a disk and a vif"; then
-    # The vif script records its calls and reports connected, as Xen's do.
-    cat >"$work/vif-test" <<SCRIPT
-#!/bin/sh
-echo "\$1 \$vif \$XENBUS_PATH" >>"$work/vif.log"
-[ "\$1" = online ] && xenstore-write "\$XENBUS_PATH/hotplug-status" connected
-exit 0
-SCRIPT
-    chmod +x "$work/vif-test"
+    write_vif_test_script
     truncate -s 8M "$work/dv.img"
     vif_line=()
     [ "$have_netns" = 1 ] && vif_line=("vif = [ 'mac=00:16:3e:00:00:07,script=$work/vif-test' ]")

@@ -112,14 +112,7 @@ check "  naming the file" grep -qF "$work/bad-xl.conf:1" "$work/err"
 
 # ---- guests ------------------------------------------------------------------------
 if needs_kvm "vif= at create, network-attach/-list/-detach, destroy's cleanup"; then
-    # The vif script: records its calls and reports connected, as Xen's do.
-    cat >"$work/vif-test" <<SCRIPT
-#!/bin/sh
-echo "\$1 \$vif \$XENBUS_PATH" >>"$work/vif.log"
-[ "\$1" = online ] && xenstore-write "\$XENBUS_PATH/hotplug-status" connected
-exit 0
-SCRIPT
-    chmod +x "$work/vif-test"
+    write_vif_test_script
     cfg=$(guest_cfg nets demo 32 "vif = [ 'mac=00:16:3e:00:00:01,script=$work/vif-test' ]")
     if "$xl" create -p "$cfg" >"$work/out" 2>"$work/err"; then
         domid=$("$xl" domid nets)
