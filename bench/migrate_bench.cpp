@@ -215,8 +215,9 @@ int cmd_plain(std::uint64_t mib) {
     std::uint8_t* to = dst->host_ptr(0, bytes < kLowRamLimit ? bytes : kLowRamLimit);
     if (!from || !to) die("plain copies RAM below the MMIO hole only");
     const double t0 = now_ms();
-    // As a restore does (read_image): the destination's RAM faulted in at
-    // once, so both sides pay the same for fresh memory.
+    // The destination's RAM faulted in before it is filled, as a restore
+    // faults in each record's frames first: both sides pay the same for
+    // fresh memory.
     dst->prefault_populated();
     std::thread reader([&] {
         for (std::uint64_t got = 0; got < bytes;) {

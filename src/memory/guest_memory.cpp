@@ -128,8 +128,8 @@ constexpr int kPopulateWrite = 23;  // Linux 5.14's value; older kernels say EIN
 #endif
 }  // namespace
 
-void GuestMemory::prefault(std::uint8_t* host, std::uint64_t bytes) {
-    if (bytes) (void)::madvise(host, bytes, kPopulateWrite);
+bool GuestMemory::prefault(std::uint8_t* host, std::uint64_t bytes) {
+    return bytes == 0 || ::madvise(host, bytes, kPopulateWrite) == 0 || errno != EINVAL;
 }
 
 bool MemfdHoles::never_written(std::uint64_t offset) {
@@ -167,7 +167,7 @@ void GuestMemory::prefault_populated() {
         std::uint8_t* start = host_ptr(first << kPageShift, kPageSize);
         while (gfn <= last && is_populated(gfn) && host_ptr(gfn << kPageShift, kPageSize) == start + ((gfn - first) << kPageShift))
             ++gfn;
-        if (::madvise(start, (gfn - first) << kPageShift, kPopulateWrite) != 0 && errno == EINVAL) return;
+        if (!prefault(start, (gfn - first) << kPageShift)) return;
     }
 }
 

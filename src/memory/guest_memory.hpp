@@ -115,8 +115,8 @@ public:
     // the fill goes. Unpopulated frames stay unbacked.
     void prefault_populated();
     // The same for `bytes` of this memory from `host` (a run of frames
-    // about to be filled).
-    static void prefault(std::uint8_t* host, std::uint64_t bytes);
+    // about to be filled). False when the kernel cannot (EINVAL).
+    static bool prefault(std::uint8_t* host, std::uint64_t bytes);
 
     // Frames held by a grant mapping or copy (Xen's page references from
     // map_grant_ref / acquire_grant_for_copy). A held frame is never

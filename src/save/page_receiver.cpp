@@ -94,7 +94,7 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
         std::uint8_t* start = destinations_[i];
         std::size_t n = 1;
         while (i + n < destinations_.size() && destinations_[i + n] == start + n * kPageSize) ++n;
-        GuestMemory::prefault(start, n * kPageSize);
+        (void)GuestMemory::prefault(start, n * kPageSize);
         i += n;
     }
     return ok_status();
