@@ -114,9 +114,11 @@ public:
     // 0.52 s). Best effort: a kernel without it (before 5.14) faults as
     // the fill goes. Unpopulated frames stay unbacked.
     void prefault_populated();
-    // The same for `bytes` of this memory from `host` (a run of frames
-    // about to be filled). False when the kernel cannot (EINVAL).
-    static bool prefault(std::uint8_t* host, std::uint64_t bytes);
+    // Fills frames from memfd offset `offset` (frame_offset's) with
+    // `bytes`, through the file rather than the mapping: a page not yet
+    // backed is then allocated and filled at once, not faulted in zeroed
+    // first, and a host out of memory is an error here, not a SIGBUS.
+    Status write_frames(std::uint64_t offset, std::span<const std::uint8_t> bytes);
 
     // Frames held by a grant mapping or copy (Xen's page references from
     // map_grant_ref / acquire_grant_for_copy). A held frame is never

@@ -172,15 +172,16 @@ std::vector<std::uint8_t> encode_libxc_image_header(const LibxcImageHeader& head
 std::vector<std::uint8_t> encode_libxc_domain_header(const LibxcDomainHeader& header);
 
 // Takes PAGE_DATA pages as they are read, so that 4 KiB pages go from the
-// stream straight into guest memory, with no record buffer between.
+// stream into guest memory through one small buffer, never a whole record.
 class PageDataSink {
 public:
     virtual ~PageDataSink() = default;
     // The record's pfn list, checked against the limits, before its data.
     virtual Status begin_pages(std::span<const PageDataPfn> pfns) = 0;
-    // Where the 4096 bytes of pfns[index] go; asked for each pfn whose
-    // type carries data, in order, just before they are read.
-    virtual Result<std::uint8_t*> page_destination(std::size_t index) = 0;
+    // The data of pfns[indexes[0]], pfns[indexes[1]], ... back to back in
+    // `data` (4096 bytes each), in stream order; only pfns whose type
+    // carries data are named.
+    virtual Status store_pages(std::span<const std::size_t> indexes, ByteSpan data) = 0;
 };
 
 // Pulls records one at a time, each checked against its type's layout, its
@@ -223,6 +224,11 @@ private:
     bool context_seen_ = false;
     std::uint64_t records_ = 0;
     PageDataSink* page_sink_ = nullptr;
+    // PAGE_DATA data on its way to the sink: 32 pages (128 KiB) fit the
+    // cache, and are few enough that reading and storing them never stalls
+    // the sender for long.
+    static constexpr std::size_t kPageDataBatch = 32;
+    std::vector<std::uint8_t> page_batch_;
 };
 
 // Writes a libxc stream. The writer frames and pads; what goes in each

@@ -34,7 +34,7 @@ Status PageReceiver::populate(std::uint64_t gfn) {
 
 Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
     ++counts_.records;
-    destinations_.assign(pfns.size(), nullptr);
+    destinations_.assign(pfns.size(), Destination{});
     for (std::size_t i = 0; i < pfns.size(); ++i) {
         const migration::PageDataPfn& p = pfns[i];
         const bool ram = memory_.is_ram_gfn(p.pfn);
@@ -49,7 +49,7 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
             }
             auto off = memory_.frame_offset(p.pfn);
             if (!off) return make_error(fmt::format("pfn {:#x} has no page to write", p.pfn));
-            destinations_[i] = memory_.page_at_offset(*off);
+            destinations_[i] = Destination{p.pfn, *off};
             holes_.forget();
             ++counts_.pages_written;
             break;
@@ -84,41 +84,45 @@ Status PageReceiver::begin_pages(std::span<const migration::PageDataPfn> pfns) {
                                           p.pfn, p.type));
         }
     }
-    // The frames about to be filled, faulted in a run at a time rather
-    // than a page fault per page as the data is read into them.
-    for (std::size_t i = 0; i < destinations_.size();) {
-        if (!destinations_[i]) {
-            ++i;
-            continue;
-        }
-        std::uint8_t* start = destinations_[i];
+    return ok_status();
+}
+
+// The pages go into the memfd with pwrite rather than being copied through
+// the mapping: the kernel then fills each new page from the data instead of
+// first faulting it in zeroed, and a host short of memory answers with an
+// error rather than a SIGBUS.
+Status PageReceiver::store_pages(std::span<const std::size_t> indexes, ByteSpan data) {
+    if (data.size() != indexes.size() * kPageSize) {
+        return make_error(fmt::format("{} bytes of page data for {} pages", data.size(), indexes.size()));
+    }
+    std::size_t i = 0;
+    while (i < indexes.size()) {
+        auto expected = [&](std::size_t index) {
+            return index < destinations_.size() && destinations_[index].offset != Destination::kNone;
+        };
+        if (!expected(indexes[i])) return make_error(fmt::format("no page data expected at index {}", indexes[i]));
+        // Pages whose frames are adjacent in the memfd go in one write.
+        const Destination& first = destinations_[indexes[i]];
         std::size_t n = 1;
-        while (i + n < destinations_.size() && destinations_[i + n] == start + n * kPageSize) ++n;
-        (void)GuestMemory::prefault(start, n * kPageSize);
+        while (i + n < indexes.size() && expected(indexes[i + n]) &&
+               destinations_[indexes[i + n]].offset == first.offset + n * kPageSize)
+            ++n;
+        if (auto st = memory_.write_frames(first.offset, data.subspan(i * kPageSize, n * kPageSize)); !st) {
+            return make_error(fmt::format("pfn {:#x}: {}", first.pfn, st.error().what));
+        }
         i += n;
     }
     return ok_status();
 }
 
-Result<std::uint8_t*> PageReceiver::page_destination(std::size_t index) {
-    if (index >= destinations_.size() || destinations_[index] == nullptr) {
-        return make_error(fmt::format("no page data expected at index {}", index));
-    }
-    return destinations_[index];
-}
-
 Status PageReceiver::apply(const migration::PageDataView& page_data) {
     if (auto st = begin_pages(page_data.pfns); !st) return st;
-    std::size_t next_page = 0;
+    std::vector<std::size_t> indexes;
     for (std::size_t i = 0; i < page_data.pfns.size(); ++i) {
-        if (!migration::page_type_has_data(page_data.pfns[i].type)) continue;
-        if ((next_page + 1) * kPageSize > page_data.data.size()) return make_error("page data shorter than its pfn list");
-        auto dest = page_destination(i);
-        if (!dest) return dest.error();
-        std::memcpy(*dest, page_data.data.data() + next_page * kPageSize, kPageSize);
-        ++next_page;
+        if (migration::page_type_has_data(page_data.pfns[i].type)) indexes.push_back(i);
     }
-    return ok_status();
+    if (page_data.data.size() < indexes.size() * kPageSize) return make_error("page data shorter than its pfn list");
+    return store_pages(indexes, page_data.data.first(indexes.size() * kPageSize));
 }
 
 }  // namespace xenolith::save

@@ -44,10 +44,10 @@ public:
     // frames before the bad one may have been written.
     Status apply(const migration::PageDataView& page_data);
 
-    // The same, as a stream reader's sink: the pages are read straight
-    // into their frames (LibxcStreamReader::set_page_sink).
+    // The same, as a stream reader's sink: the pages go from the reader's
+    // buffer into their frames (LibxcStreamReader::set_page_sink).
     Status begin_pages(std::span<const migration::PageDataPfn> pfns) override;
-    Result<std::uint8_t*> page_destination(std::size_t index) override;
+    Status store_pages(std::span<const std::size_t> indexes, ByteSpan data) override;
 
     const PageReceiveCounts& counts() const { return counts_; }
 
@@ -55,8 +55,14 @@ private:
     Status populate(std::uint64_t gfn);
 
     GuestMemory& memory_;
-    // The frames of the current record's data pages, by pfn index.
-    std::vector<std::uint8_t*> destinations_;
+    // Where the current record's data pages go, by pfn index: the frame's
+    // memfd offset, or kNone for a pfn that carries no data.
+    struct Destination {
+        static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+        std::uint64_t pfn = 0;
+        std::uint64_t offset = kNone;
+    };
+    std::vector<Destination> destinations_;
     // Which frames were never written here, for XALLOC; forgotten whenever
     // a record writes or releases frames.
     MemfdHoles holes_{memory_.memfd()};

@@ -121,6 +121,32 @@ void expect_same_memory(const GuestMemory& a, const GuestMemory& b) {
     EXPECT_EQ(a.populated_pages(), b.populated_pages());
 }
 
+TEST(PageStream, FramesAreFilledThroughTheMemfdAndNeverOutsideIt) {
+    auto m = make_memory(8 * kMiB);
+    const std::uint64_t last = *m->frame_offset(m->max_ram_gfn());
+    std::vector<std::uint8_t> page(kPageSize, 0x5a);
+    ASSERT_TRUE(m->write_frames(last, page));
+    EXPECT_EQ(0x5a, m->page_at_offset(last)[kPageSize - 1]);  // the mapping sees the write
+    auto st = m->write_frames(last + 1024 * kMiB, page);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().what.find("outside guest memory"), std::string::npos) << st.error().what;
+    EXPECT_FALSE(m->write_frames(~std::uint64_t{0} - 10, page));
+}
+
+TEST(PageStream, ASinkIsRefusedDataThatDoesNotMatchItsPages) {
+    auto m = make_memory(8 * kMiB);
+    PageReceiver receiver(*m);
+    const std::vector<migration::PageDataPfn> pfns{{1, pf::kNotab}, {2, pf::kXalloc}};
+    ASSERT_TRUE(receiver.begin_pages(pfns));
+    std::vector<std::uint8_t> page(kPageSize, 1);
+    const std::size_t data_page[] = {0}, no_data_page[] = {1}, both[] = {0, 0};
+    EXPECT_FALSE(receiver.store_pages(data_page, std::span(page).first(100)));
+    EXPECT_FALSE(receiver.store_pages(no_data_page, page));  // XALLOC carries no data
+    EXPECT_FALSE(receiver.store_pages(both, page));
+    ASSERT_TRUE(receiver.store_pages(data_page, page));
+    EXPECT_EQ(1, m->page_at_offset(*m->frame_offset(1))[0]);
+}
+
 TEST(PageStream, MemoryWithABalloonArrivesExactly) {
     auto src = make_memory(8 * kMiB);
     fill(*src, 0x11);
