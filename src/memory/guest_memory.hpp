@@ -212,12 +212,17 @@ private:
 // extent last found remembered, so a scan costs a syscall per extent, not
 // per page. A page in a hole reads as zeros and holds no host memory.
 // The owner calls forget() whenever the file may have changed under an
-// extent it relies on.
+// extent it relies on. Only a hole is forgotten: a hole since written must
+// not be taken for zeros, but a data extent since punched merely costs
+// its callers a page copied or cleared that reads as zeros anyway, while
+// finding a data extent's end again (SEEK_HOLE) walks the whole extent.
 class MemfdHoles {
 public:
     explicit MemfdHoles(int memfd) : fd_(memfd) {}
     bool never_written(std::uint64_t offset);
-    void forget() { begin_ = end_ = 0; }
+    void forget() {
+        if (hole_) begin_ = end_ = 0;
+    }
 
 private:
     int fd_;

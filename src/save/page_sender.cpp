@@ -17,7 +17,7 @@ std::uint64_t PageSender::frame_limit() const {
     return std::max(memory_.max_ram_gfn() + 1, (kSpecialPagesBase >> kPageShift) + kSpecialPageCount);
 }
 
-Status PageSender::add(std::uint64_t gfn) {
+Status PageSender::add(std::uint64_t gfn, bool written) {
     std::uint8_t type = 0;
     const std::uint8_t* page = nullptr;
     if (memory_.is_ram_gfn(gfn) && !memory_.is_populated(gfn)) {
@@ -28,7 +28,7 @@ Status PageSender::add(std::uint64_t gfn) {
             // Released between the two looks (a balloon racing a live
             // round): absent now, and the balloon marked it dirty.
             type = migration::pfinfo::kXtab;
-        } else if (memory_.is_ram_gfn(gfn) && holes_.never_written(*off)) {
+        } else if (!written && memory_.is_ram_gfn(gfn) && holes_.never_written(*off)) {
             type = migration::pfinfo::kXalloc;
         } else {
             type = migration::pfinfo::kNotab;
@@ -82,6 +82,13 @@ Status PageSender::send(std::span<const std::uint64_t> gfns) {
     holes_.forget();
     for (std::uint64_t gfn : gfns) {
         if (auto st = add(gfn); !st) return st;
+    }
+    return flush();
+}
+
+Status PageSender::send_written(std::span<const std::uint64_t> gfns) {
+    for (std::uint64_t gfn : gfns) {
+        if (auto st = add(gfn, true); !st) return st;
     }
     return flush();
 }

@@ -51,7 +51,7 @@ Result<PrecopyResult> run_precopy(PageSender& sender, DirtyLog& log, const Preco
         dirty = std::move(*taken);
         if (dirty.size() < policy.target_dirty_pages || iteration >= policy.max_iterations) break;
         if (auto st = timed_round(
-                sender, iteration, false, dirty.size(), [&] { return sender.send(dirty); }, result, hooks);
+                sender, iteration, false, dirty.size(), [&] { return sender.send_written(dirty); }, result, hooks);
             !st) {
             return st.error();
         }
@@ -73,7 +73,7 @@ Result<PrecopyResult> run_precopy(PageSender& sender, DirtyLog& log, const Preco
     final_set.erase(std::unique(final_set.begin(), final_set.end()), final_set.end());
     const auto iteration = static_cast<unsigned>(result.rounds.size());
     if (auto st = timed_round(
-            sender, iteration, true, final_set.size(), [&] { return sender.send(final_set); }, result, hooks);
+            sender, iteration, true, final_set.size(), [&] { return sender.send_written(final_set); }, result, hooks);
         !st) {
         return fail(st.error());
     }

@@ -147,6 +147,25 @@ TEST(PageStream, ASinkIsRefusedDataThatDoesNotMatchItsPages) {
     EXPECT_EQ(1, m->page_at_offset(*m->frame_offset(1))[0]);
 }
 
+TEST(PageStream, HolesAreForgottenButDataExtentsAreKept) {
+    auto m = make_memory(8 * kMiB);
+    MemfdHoles holes(m->memfd());
+    const std::uint64_t a = *m->frame_offset(10), b = *m->frame_offset(20);
+    std::vector<std::uint8_t> page(kPageSize, 7);
+    ASSERT_TRUE(m->write_frames(a, page));
+    EXPECT_FALSE(holes.never_written(a));
+    EXPECT_TRUE(holes.never_written(b));
+    ASSERT_TRUE(m->write_frames(b, page));
+    EXPECT_TRUE(holes.never_written(b));  // the remembered hole, until forgotten
+    holes.forget();
+    EXPECT_FALSE(holes.never_written(b));  // a written hole is never taken for zeros
+    ASSERT_TRUE(m->remove_page(20));
+    holes.forget();
+    // A punched page still inside the remembered data extent is sent or
+    // cleared as data: it reads as zeros either way.
+    EXPECT_FALSE(holes.never_written(b));
+}
+
 TEST(PageStream, MemoryWithABalloonArrivesExactly) {
     auto src = make_memory(8 * kMiB);
     fill(*src, 0x11);
@@ -292,6 +311,10 @@ TEST(PageStream, APageWrittenAfterARoundIsSentWithItsDataNextRound) {
     const std::uint64_t dirty[] = {7, 8};
     ASSERT_TRUE(sender.send(dirty));
     EXPECT_EQ(sender.counts().pages_with_data, kSpecialPageCount + 1);  // 7, not 8
+    // From a dirty log: both go with their data, unasked.
+    ASSERT_TRUE(sender.send_written(dirty));
+    EXPECT_EQ(sender.counts().pages_with_data, kSpecialPageCount + 3);
+    EXPECT_EQ(sender.counts().pages_unwritten, 4 * kMiB / kPageSize + 1);  // as before it
 }
 
 TEST(PageStream, XallocPopulatesZeroedAndXtabReleases) {
