@@ -517,4 +517,16 @@ bool GrantTable::any_pinned() const {
     return !active_.empty();
 }
 
+std::vector<std::uint64_t> GrantTable::writably_pinned_frames() const {
+    std::vector<std::uint64_t> frames;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [ref, act] : active_)
+            if (act.pin & kWriteMask) frames.push_back(act.gfn);
+    }
+    std::sort(frames.begin(), frames.end());
+    frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+    return frames;
+}
+
 }  // namespace xenolith::grant

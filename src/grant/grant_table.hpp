@@ -152,6 +152,10 @@ public:
     // Whether any entry is pinned at all (a domain with mappings of its
     // grants outstanding).
     bool any_pinned() const;
+    // The frames of entries some domain holds mapped writable, sorted,
+    // each once: what a migration's paused round sends in any case, since
+    // writes through a mapping are marked dirty only when it goes.
+    std::vector<std::uint64_t> writably_pinned_frames() const;
 
 private:
     struct Page;

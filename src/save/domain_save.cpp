@@ -142,6 +142,8 @@ Result<std::vector<std::uint64_t>> DomainDirtyLog::take_dirty() {
     return bitmap_.take();
 }
 
+std::vector<std::uint64_t> DomainDirtyLog::writably_mapped() { return domain_.grants().writably_pinned_frames(); }
+
 Result<DomainSaveStats> save_domain_image(domain::Domain& d, migration::ByteSink& out,
                                           const std::optional<std::string>& config_json, bool live,
                                           const DomainSaveHooks& hooks) {

@@ -51,6 +51,7 @@ public:
     DomainDirtyLog(const DomainDirtyLog&) = delete;
     DomainDirtyLog& operator=(const DomainDirtyLog&) = delete;
     Result<std::vector<std::uint64_t>> take_dirty() override;
+    std::vector<std::uint64_t> writably_mapped() override;
 
 private:
     DomainDirtyLog(domain::Domain& d, std::uint64_t frames) : domain_(d), bitmap_(frames) {}

@@ -67,9 +67,12 @@ Result<PrecopyResult> run_precopy(PageSender& sender, DirtyLog& log, const Preco
     };
     auto last = log.take_dirty();
     if (!last) return fail(make_error(fmt::format("dirty log while paused: {}", last.error().what)));
-    std::vector<std::uint64_t> final_set;
-    final_set.reserve(dirty.size() + last->size());
-    std::merge(dirty.begin(), dirty.end(), last->begin(), last->end(), std::back_inserter(final_set));
+    std::vector<std::uint64_t> logged, final_set;
+    logged.reserve(dirty.size() + last->size());
+    std::merge(dirty.begin(), dirty.end(), last->begin(), last->end(), std::back_inserter(logged));
+    const std::vector<std::uint64_t> mapped = log.writably_mapped();
+    final_set.reserve(logged.size() + mapped.size());
+    std::merge(logged.begin(), logged.end(), mapped.begin(), mapped.end(), std::back_inserter(final_set));
     final_set.erase(std::unique(final_set.begin(), final_set.end()), final_set.end());
     const auto iteration = static_cast<unsigned>(result.rounds.size());
     if (auto st = timed_round(

@@ -30,6 +30,11 @@ public:
     // Frames written since the previous call (or since logging began), in
     // increasing order; the log forgets them.
     virtual Result<std::vector<std::uint64_t>> take_dirty() = 0;
+    // Frames someone else can write without the log seeing it, in
+    // increasing order: those a back-end holds mapped writable (a
+    // persistent grant is never unmapped, so never marked). The paused
+    // round sends them whatever the log says.
+    virtual std::vector<std::uint64_t> writably_mapped() { return {}; }
 };
 
 struct PrecopyPolicy {

@@ -67,6 +67,21 @@ TEST_F(GrantMapperTest, a_writable_mapping_marks_its_frame_dirty_when_it_goes) {
     guest.mem->set_dirty_log(nullptr);
 }
 
+TEST_F(GrantMapperTest, frames_mapped_writable_are_known_while_they_are_held) {
+    guest.grant(10, kBackend, kDataGfn + 2, GTF_permit_access);
+    guest.grant(11, kBackend, kDataGfn, GTF_permit_access);
+    guest.grant(12, kBackend, kDataGfn + 1, GTF_permit_access);
+    guest.grant(13, kBackend, kDataGfn + 2, GTF_permit_access);  // the same frame again
+    Mapping a, b, c, d;
+    ASSERT_EQ(map(10, kRw, &a), GNTST_okay);
+    ASSERT_EQ(map(11, kRw, &b), GNTST_okay);
+    ASSERT_EQ(map(12, kRo, &c), GNTST_okay);
+    ASSERT_EQ(map(13, kRw, &d), GNTST_okay);
+    EXPECT_EQ(guest.table.writably_pinned_frames(), (std::vector<std::uint64_t>{kDataGfn, kDataGfn + 2}));
+    for (const Mapping* m : {&a, &b, &c, &d}) ASSERT_EQ(backend.unmap(m->handle), GNTST_okay);
+    EXPECT_TRUE(guest.table.writably_pinned_frames().empty());
+}
+
 TEST_F(GrantMapperTest, readonly_map_sets_only_reading) {
     guest.grant(10, kBackend, kDataGfn, GTF_permit_access | GTF_readonly);
     Mapping m;

@@ -34,8 +34,10 @@ public:
         script_.pop_front();
         return g;
     }
+    Gfns writably_mapped() override { return mapped; }
     unsigned calls = 0;
     unsigned fail_at = 0;
+    Gfns mapped;
 
 private:
     std::deque<Gfns> script_;
@@ -104,6 +106,21 @@ TEST(Precopy, RoundsShrinkUntilTheTargetThenStopAndCopy) {
     EXPECT_FALSE(guest.resumed);
     EXPECT_GT(r->paused_ns, 0u);
     EXPECT_LE(r->paused_ns, r->total_ns);
+}
+
+TEST(Precopy, ThePausedRoundSendsWhatBackEndsHoldWritableWhateverTheLogSays) {
+    auto mem = GuestMemory::create(8 * kMiB, "precopy-test");
+    ASSERT_TRUE(mem);
+    migration::VectorSink sink;
+    PageSender sender(**mem, sink);
+    ScriptedLog log({{}, {5, 15}});
+    log.mapped = {3, 15, 1500};  // a persistent grant's frames: never marked dirty
+    Guest guest;
+    auto r = run_precopy(sender, log, {}, guest.hooks());
+    ASSERT_TRUE(r) << r.error().what;
+    ASSERT_EQ(r->rounds.size(), 2u);
+    EXPECT_TRUE(r->rounds[1].paused);
+    EXPECT_EQ(r->rounds[1].pages, 4u);  // 3, 5, 15, 1500
 }
 
 TEST(Precopy, ABusyGuestStopsAfterMaxIterations) {
