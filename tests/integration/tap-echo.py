@@ -30,16 +30,25 @@ HOST_MAC = bytes.fromhex("020000000001")  # locally administered
 def open_tap(iface):
     """An AF_PACKET socket on IFACE for our ethertype, IFACE up."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
-    s.bind((iface, ETHERTYPE))
-    # The test's vif script leaves the TAP down, as the guest left it;
-    # a down TAP takes no frames either way.
+    # The test's vif script leaves the TAP down, and a down TAP takes no
+    # frames either way. Up before the bind: a socket bound to a down
+    # interface starts with a pending ENETDOWN.
     req = struct.pack("16sH14x", iface.encode(), 0)
     flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
     fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", iface.encode(), flags | IFF_UP))
+    s.bind((iface, ETHERTYPE))
     return s
 
 
-def frames(s, deadline):
+def present(iface):
+    try:
+        socket.if_nametoindex(iface)
+        return True
+    except OSError:
+        return False
+
+
+def frames(s, iface, deadline):
     """(source MAC, payload without padding) of each frame from the guest
     until the deadline or until IFACE is gone."""
     while True:
@@ -50,8 +59,11 @@ def frames(s, deadline):
             continue
         try:
             data, addr = s.recvfrom(65536)
-        except OSError:  # ENETDOWN, ENODEV: the TAP went with its back-end
-            return
+        except OSError:  # ENETDOWN: the TAP went down, or away with its back-end
+            if not present(iface):
+                return
+            time.sleep(0.1)
+            continue
         if addr[2] == PACKET_OUTGOING or len(data) < 14:
             continue
         yield data[6:12], data[14:].rstrip(b"\0")
@@ -72,7 +84,7 @@ def ping(iface, n, timeout):
     guest = None
     next_ping = 0.0
     want = b"pong " + n.encode()
-    for src, payload in frames(s, deadline):
+    for src, payload in frames(s, iface, deadline):
         seq = beacon_seq(payload)
         if seq is not None and guest is None:
             guest = src
@@ -90,7 +102,7 @@ def ping(iface, n, timeout):
 def watch(iface, seconds):
     s = open_tap(iface)
     seen = 0
-    for _, payload in frames(s, time.monotonic() + seconds):
+    for _, payload in frames(s, iface, time.monotonic() + seconds):
         seq = beacon_seq(payload)
         if seq is not None:
             seen += 1
