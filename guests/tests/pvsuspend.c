@@ -172,8 +172,8 @@ static long net_answer_pings(void)
 
 static void net_summary(void)
 {
-    printk("pvsuspend: net: %lu frames sent, %lu received, %lu pings answered\n", net_seq + net_pongs,
-           net_received, net_pongs);
+    printk("pvsuspend: net: %lu frames sent, the last numbered %lu, %lu received, %lu pings answered\n",
+           net_seq + net_pongs, net_seq, net_received, net_pongs);
 }
 
 static unsigned long pattern_word(unsigned long page, unsigned long word)
