@@ -362,7 +362,8 @@ if needs_kvm "save/restore/migrate with a disk and a vif"; then
         check "... its frame numbers ran on from before the save" \
             test "$(beacon_seq "$work/net-restored.out")" -gt "$(beacon_seq "$work/net-boot.out")"
         # What the guest sends while it migrates, on the sender's TAP
-        # (the watch ends when the TAP goes with the sender's back-end).
+        # (the watch ends when the TAP goes with the sender's back-end;
+        # started without tap_echo's function so that $! is the helper).
         "${ns_wrap[@]}" python3 "$(dirname "$0")/tap-echo.py" watch "vif$id.0" 120 >"$work/net-migrating.out" 2>&1 &
         watcher=$!
         wait_for 10 grep -q '^beacon' "$work/net-migrating.out"
