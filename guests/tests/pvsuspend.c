@@ -21,6 +21,12 @@
  *    holding its write's sequence number; after a resume into a new domain
  *    it connects to the new back-end and reads every slot back: each must
  *    hold the last write acknowledged to it (none lost, none torn);
+ *  - with "net" on its command line, drives vif 0 through the kit's
+ *    netfront: one Ethernet broadcast per poll (ethertype 0x88b5, payload
+ *    "xenolith-net <sequence number>"), and every frame of that type
+ *    whose payload is "ping <rest>" answered with "pong <rest>" to its
+ *    sender; after a resume into a new domain it connects to the new
+ *    back-end and runs on (tests/integration/tap-echo.py is the far end);
  *  - prints how long it was away, in its own Xen system time (the host's
  *    monotonic clock): the downtime a guest sees, handshakes included;
  *  - with "dirty=N" on its command line, writes one word into every page
@@ -31,6 +37,7 @@
  * Runs for at most 10 minutes.
  */
 #include <kit/blkfront.h>
+#include <kit/netfront.h>
 #include <kit/test.h>
 #include <kit/xenstore.h>
 
@@ -94,6 +101,79 @@ static bool disk_intact(void)
             }
     }
     return true;
+}
+
+#define NET_VIF       0u
+#define NET_ETHERTYPE 0x88b5 /* IEEE 802 local experimental */
+#define NET_MIN_FRAME 60     /* Ethernet's minimum, without the FCS */
+#define ETH_HLEN      14
+static bool use_net;
+static unsigned long net_seq;                 /* beacons sent */
+static unsigned long net_received, net_pongs; /* frames taken, pings answered */
+static uint8_t net_frame[NETFRONT_MAX_FRAME];
+static uint8_t net_rx_frame[NETFRONT_MAX_FRAME];
+
+/* An Ethernet frame from our MAC to `dst` of our ethertype carrying
+ * `payload`, padded to the minimum. */
+static long net_send(const uint8_t *dst, const char *payload, size_t len)
+{
+    size_t total = ETH_HLEN + len;
+
+    if (total > sizeof(net_frame))
+        return -XEN_EINVAL;
+    memcpy(net_frame, dst, 6);
+    memcpy(net_frame + 6, netfront_mac(), 6);
+    net_frame[12] = NET_ETHERTYPE >> 8;
+    net_frame[13] = NET_ETHERTYPE & 0xff;
+    memcpy(net_frame + ETH_HLEN, payload, len);
+    if (total < NET_MIN_FRAME) {
+        memset(net_frame + total, 0, NET_MIN_FRAME - total);
+        total = NET_MIN_FRAME;
+    }
+    return netfront_send(net_frame, total);
+}
+
+static long net_send_beacon(void)
+{
+    static const uint8_t broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    char payload[40];
+    int len = snprintf(payload, sizeof(payload), "xenolith-net %lu", ++net_seq);
+
+    return net_send(broadcast, payload, (size_t)len);
+}
+
+/* Every frame waiting: ours that say "ping <rest>" get "pong <rest>" back
+ * (the rest ends at the frame's end or its padding). */
+static long net_answer_pings(void)
+{
+    size_t len;
+
+    while ((len = netfront_poll_receive(net_rx_frame, sizeof(net_rx_frame)))) {
+        net_received++;
+        if (len < ETH_HLEN + 5 || net_rx_frame[12] != NET_ETHERTYPE >> 8 ||
+            net_rx_frame[13] != (NET_ETHERTYPE & 0xff) || memcmp(net_rx_frame + ETH_HLEN, "ping ", 5))
+            continue;
+        const char *rest = (const char *)net_rx_frame + ETH_HLEN + 5;
+        size_t rest_len = strnlen(rest, len - ETH_HLEN - 5);
+        char payload[64];
+
+        if (rest_len > sizeof(payload) - 5)
+            continue;
+        memcpy(payload, "pong ", 5);
+        memcpy(payload + 5, rest, rest_len);
+        long rc = net_send(net_rx_frame + 6, payload, 5 + rest_len);
+
+        if (rc)
+            return rc;
+        net_pongs++;
+    }
+    return 0;
+}
+
+static void net_summary(void)
+{
+    printk("pvsuspend: net: %lu frames sent, the last numbered %lu, %lu received, %lu pings answered\n",
+           net_seq + net_pongs, net_seq, net_received, net_pongs);
 }
 
 static unsigned long pattern_word(unsigned long page, unsigned long word)
@@ -176,6 +256,8 @@ static long connect_to_toolstack(void)
         rc = xs_watch("control/shutdown", "ctl");
     if (!rc && use_disk)
         rc = blkfront_connect(DISK_VDEV);
+    if (!rc && use_net)
+        rc = netfront_connect(NET_VIF);
     return rc;
 }
 
@@ -245,6 +327,8 @@ static void suspend(void)
     if (rc == 1) {
         if (memory_intact() && (!use_disk || disk_intact()))
             printk("pvsuspend: suspend cancelled, running on\n");
+        if (use_net)
+            net_summary();
         return;
     }
     if (rc != 0) {
@@ -266,6 +350,10 @@ static void suspend(void)
             return;
         printk("pvsuspend: disk: %lu writes, every acknowledged one read back\n", disk_seq);
     }
+    if (use_net) {
+        printk("pvsuspend: net reconnected\n");
+        net_summary();
+    }
     if (after <= before) {
         xtf_failure("time went back across the resume: %lu -> %lu\n", (unsigned long)before,
                     (unsigned long)after);
@@ -283,6 +371,7 @@ void test_main(const struct hvm_start_info *si)
     dirty_pages = parse_mib_pages(cmdline, "dirty=");
     fill_memory(parse_mib_pages(cmdline, "fill="));
     use_disk = strstr(cmdline, "disk") != NULL;
+    use_net = strstr(cmdline, "net") != NULL;
     write_pattern();
     if (connect_to_toolstack()) {
         xtf_error("cannot connect to the toolstack\n");
@@ -290,6 +379,12 @@ void test_main(const struct hvm_start_info *si)
     }
     if (use_disk)
         printk("pvsuspend: disk connected, %lu sectors\n", (unsigned long)blkfront_sectors());
+    if (use_net) {
+        const uint8_t *m = netfront_mac();
+
+        printk("pvsuspend: net connected, mac %02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3],
+               m[4], m[5]);
+    }
     printk("pvsuspend: ready; dirtying %lu pages; type ping\n", dirty_pages);
 
     for (unsigned int slice = 0; slice < RUN_SLICES; slice++) {
@@ -297,6 +392,14 @@ void test_main(const struct hvm_start_info *si)
         dirty_memory();
         if (use_disk && disk_write_next()) {
             xtf_failure("disk write %lu failed\n", disk_seq);
+            return;
+        }
+        long net_rc = use_net ? net_answer_pings() : 0;
+
+        if (!net_rc && use_net)
+            net_rc = net_send_beacon();
+        if (net_rc) {
+            xtf_failure("net: sending frame %lu failed: %ld\n", net_seq, net_rc);
             return;
         }
         long got = xs_wait_watch(NULL, 0, NULL, 0, WAIT_SLICE_NS);
@@ -316,6 +419,8 @@ void test_main(const struct hvm_start_info *si)
         if (!strcmp(cmd, "suspend")) {
             suspend();
         } else if (!strcmp(cmd, "poweroff")) {
+            if (use_net)
+                net_summary();
             xtf_success(NULL);
             return;
         }

@@ -297,13 +297,30 @@ fi
 if needs_kvm "save/restore/migrate with a disk and a vif"; then
     write_vif_test_script
     truncate -s 8M "$work/dv.img"
-    vif_line=()
-    [ "$have_netns" = 1 ] && vif_line=("vif = [ 'mac=00:16:3e:00:00:07,script=$work/vif-test' ]")
-    [ "$have_netns" = 1 ] || skip "the vif half (no network namespace here)"
+    vif_line=() extra=disk
+    if [ "$have_netns" = 1 ]; then
+        vif_line=("vif = [ 'mac=00:16:3e:00:00:07,script=$work/vif-test' ]")
+        extra="disk net"
+    else
+        skip "the vif half (no network namespace here)"
+    fi
     # The guest writes to its disk through the kit's blkfront all along, and
-    # reads every acknowledged write back after each resume.
-    cfg=$(guest_cfg dv pvsuspend 32 'extra = "disk"' "disk = [ '$work/dv.img,raw,xvda,rw' ]" "${vif_line[@]}")
+    # reads every acknowledged write back after each resume. With the vif
+    # it broadcasts a numbered frame through the kit's netfront all along
+    # and answers ping frames (tap-echo.py is the TAP's end).
+    cfg=$(guest_cfg dv pvsuspend 32 "extra = \"$extra\"" "disk = [ '$work/dv.img,raw,xvda,rw' ]" "${vif_line[@]}")
     in_ns() { "${ns_wrap[@]}" "$@"; }
+    tap_echo() { in_ns python3 "$(dirname "$0")/tap-echo.py" "$@"; }
+    # net_echo TAP N OUT: a guest frame seen on TAP and "ping N" answered
+    # "pong N", tap-echo's lines in OUT; then its checks.
+    net_echo() {
+        local tap=$1 n=$2 out=$3
+        tap_echo ping "$tap" "$n" >"$out" 2>&1
+        check "... a frame from the guest arrives on $tap" grep -qE '^beacon [0-9]+ 00:16:3e:00:00:07$' "$out"
+        check "... and it answers ping $n with pong $n there" grep -qx "pong $n" "$out"
+    }
+    # beacon_seq OUT: the guest's sequence number in tap-echo's first beacon line.
+    beacon_seq() { awk '/^beacon / {print $2; exit}' "$1"; }
     # devices RUN_DIR DOMID: block-list and network-list rows, back-ends offered.
     xs_at() { XENSTORED_PATH=$1/xenstored/socket xenstore-read "$2" 2>/dev/null; }
     devices_back() {
@@ -314,13 +331,19 @@ if needs_kvm "save/restore/migrate with a disk and a vif"; then
         test "$(xs_at "$run" "/local/domain/0/backend/vbd/$id/51712/params")" = "$work/dv.img" || return 1
         [ "$have_netns" = 1 ] || return 0
         XENOLITH_RUN_DIR=$run "$xl" network-list dv | grep -qE "^0 +0 +00:16:3e:00:00:07 " || return 1
-        test "$(xs_at "$run" "/local/domain/0/backend/vif/$id/0/state")" = 2 || return 1
+        # InitWait, or Connected once the guest's netfront has connected.
+        case $(xs_at "$run" "/local/domain/0/backend/vif/$id/0/state") in 2 | 4) ;; *) return 1 ;; esac
         in_ns ip link show dev "vif$id.0" >/dev/null 2>&1
     }
     "$xl" create -q "$cfg"
     id=$("$xl" domid dv)
     check "a guest with a disk and a vif" wait_for 10 devices_back "$XENOLITH_RUN_DIR" "$id"
     check "... its blkfront connected to blkback" wait_for 10 grep -q 'disk connected, 16384 sectors' "$work/log/guest-dv.log"
+    if [ "$have_netns" = 1 ]; then
+        check "... its netfront connected to netback" \
+            wait_for 10 grep -q 'net connected, mac 00:16:3e:00:00:07' "$work/log/guest-dv.log"
+        net_echo "vif$id.0" 1 "$work/net-boot.out"
+    fi
     sleep 1  # writes going on
     check "save exits 0" expect_rc 0 "$xl" save dv "$work/dv.save"
     check "... its back-end went with it" wait_for 10 test "$(pgrep -P "$daemon" -f "xenolith-blkback --frontend-domid=$id " | wc -l)" -eq 0
@@ -333,14 +356,63 @@ if needs_kvm "save/restore/migrate with a disk and a vif"; then
     check "... the guest resumed" wait_for 10 grep -q 'memory, counter, timer and IPI checked' "$work/log/guest-dv.log"
     check "... reconnected its disk and read every acknowledged write back" \
         grep -qE 'disk: [0-9]+ writes, every acknowledged one read back' "$work/log/guest-dv.log"
+    if [ "$have_netns" = 1 ]; then
+        check "... reconnected its vif" grep -q 'net reconnected' "$work/log/guest-dv.log"
+        net_echo "vif$id.0" 2 "$work/net-restored.out"
+        check "... its frame numbers ran on from before the save" \
+            test "$(beacon_seq "$work/net-restored.out")" -gt "$(beacon_seq "$work/net-boot.out")"
+        # What the guest sends while it migrates, on the sender's TAP
+        # (the watch ends when the TAP goes with the sender's back-end;
+        # started without tap_echo's function so that $! is the helper).
+        "${ns_wrap[@]}" python3 "$(dirname "$0")/tap-echo.py" watch "vif$id.0" 120 >"$work/net-migrating.out" 2>&1 &
+        watcher=$!
+        wait_for 10 grep -q '^beacon' "$work/net-migrating.out"
+    fi
     sleep 1
-    check "migrate exits 0" expect_rc 0 "$xl" migrate -s "$to_run2" dv "$path_host"
+    # Through a 1 MB/s link: the live phase (~1.5 s for this guest's stream)
+    # is long enough for its disk and vif I/O to run during it.
+    cat >"$work/slow-pipe" <<'PY'
+#!/usr/bin/env python3
+# slow-pipe RATE: stdin to stdout at RATE bytes/s.
+import os, sys, time
+rate, start, sent = int(sys.argv[1]), time.monotonic(), 0
+while chunk := os.read(0, 65536):
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+    sent += len(chunk)
+    time.sleep(max(0.0, sent / rate - (time.monotonic() - start)))
+PY
+    chmod +x "$work/slow-pipe"
+    migrate_start=$(date +%s.%N)
+    check "migrate over a slow link exits 0" expect_rc 0 "$xl" migrate -s \
+        "sh -c '$work/slow-pipe 1000000 | env XENOLITH_RUN_DIR=$run2 PATH=$xl_dir:\$PATH xl migrate-receive' #" dv x
+    migrate_end=$(date +%s.%N)
     id2=$(XENOLITH_RUN_DIR="$run2" "$xl" domid dv)
     check "... the receiver attached the same disk and vif" wait_for 10 devices_back "$run2" "$id2"
     check "... the guest reconnected its disk there, no acknowledged write lost" wait_for 10 \
         bash -c "grep -cE 'disk: [0-9]+ writes, every acknowledged one read back' '$work/log2/guest-dv--incoming.log' | grep -qx 1"
     check "... and no check failed" bash -c "! grep -qi 'fail' '$work/log/guest-dv.log' '$work/log2/guest-dv--incoming.log'"
     check "... the sender's TAP is gone" bash -c "! ${ns_wrap[*]} ip link show dev vif$id.0 2>/dev/null"
+    if [ "$have_netns" = 1 ]; then
+        wait_for 10 bash -c "! kill -0 $watcher" || kill "$watcher"
+        wait "$watcher" 2>/dev/null
+        check "... the guest reconnected its vif there" \
+            wait_for 10 grep -q 'net reconnected' "$work/log2/guest-dv--incoming.log"
+        net_echo "vif$id2.0" 3 "$work/net-migrated.out"
+        # "beacon SEQ TIME" lines on the sender's TAP: some sent while xl
+        # migrate ran (~25 in its live phase over the slow link), none missing,
+        # up to the last the guest sent before it suspended (its summary
+        # in the new domain says which), and the receiver's first above it.
+        check "... the guest sent frames while it migrated, every number in order" awk -v t0="$migrate_start" \
+            -v t1="$migrate_end" '$1 == "beacon" { if (last && $2 != last + 1) gap = 1; last = $2; if ($3 >= t0 && $3 <= t1) n++ }
+            END { exit !(n >= 5 && !gap) }' "$work/net-migrating.out"
+        last_sent=$(sed -nE 's/.*net: [0-9]+ frames sent, the last numbered ([0-9]+),.*/\1/p' \
+            "$work/log2/guest-dv--incoming.log" | head -n 1)
+        check "... up to the last it sent before it suspended" \
+            test "$(awk '/^beacon / {s = $2} END {print s + 0}' "$work/net-migrating.out")" = "${last_sent:-none}"
+        check "... and its numbers ran on across the migration" \
+            test "$(beacon_seq "$work/net-migrated.out")" -gt "${last_sent:-999999999}"
+    fi
     XENOLITH_RUN_DIR="$run2" "$xl" destroy dv
 fi
 

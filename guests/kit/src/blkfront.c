@@ -3,6 +3,7 @@
 #include <kit/blkfront.h>
 #include <kit/console.h>
 #include <kit/evtchn.h>
+#include <kit/gnttab.h>
 #include <kit/hypercall.h>
 #include <kit/lib.h>
 #include <kit/xenstore.h>
@@ -10,17 +11,13 @@
 #define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define xen_rmb() barrier()
 #define xen_wmb() barrier()
-#include <xen/grant_table.h>
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
 #include <xen/io/ring.h>
 #include <xen/io/xenbus.h>
 
-#define RING_GREF 8 /* the first entries are the toolstack's */
-#define DATA_GREF 9
 #define WAIT_NS   5000000000ull /* 5 s for the back-end to answer */
 
-static uint8_t gnttab_frame[PAGE_SIZE] __page_aligned;
 static uint8_t ring_page[PAGE_SIZE] __page_aligned;
 static uint8_t data_page[PAGE_SIZE] __page_aligned;
 static blkif_front_ring_t ring;
@@ -28,27 +25,6 @@ static evtchn_port_t port;
 static unsigned int handle;
 static uint64_t sectors;
 static char fe_path[32];
-
-static long gnttab_map_frame0(void)
-{
-    struct xen_add_to_physmap xatp = {
-        .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table, .idx = 0,
-        .gpfn = (uintptr_t)gnttab_frame >> PAGE_SHIFT,
-    };
-
-    return HYPERVISOR_memory_op(XENMEM_add_to_physmap, &xatp);
-}
-
-/* A v1 entry granting `page` to domain 0: frame and domid before flags. */
-static void grant(unsigned int ref, const void *page, bool readonly)
-{
-    grant_entry_v1_t *e = &((grant_entry_v1_t *)gnttab_frame)[ref];
-
-    e->frame = (uint32_t)((uintptr_t)page >> PAGE_SHIFT);
-    e->domid = 0;
-    barrier();
-    WRITE_ONCE(e->flags, (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0)));
-}
 
 static long fe_write(const char *key, const char *value)
 {
@@ -84,7 +60,7 @@ long blkfront_connect(unsigned int vdev)
         return -XEN_ENOENT;
     if ((rc = wait_backend_state(be, '0' + XenbusStateInitWait)))
         return rc;
-    if ((rc = gnttab_map_frame0()))
+    if ((rc = gnttab_map()))
         return rc;
 
     blkif_sring_t *sring = (blkif_sring_t *)ring_page;
@@ -92,13 +68,13 @@ long blkfront_connect(unsigned int vdev)
     memset(ring_page, 0, sizeof(ring_page));
     SHARED_RING_INIT(sring);
     FRONT_RING_INIT(&ring, sring, PAGE_SIZE);
-    grant(RING_GREF, ring_page, false);
-    grant(DATA_GREF, data_page, false);
+    gnttab_grant(GREF_BLKFRONT_RING, ring_page, false);
+    gnttab_grant(GREF_BLKFRONT_DATA, data_page, false);
     if ((rc = evtchn_alloc_unbound(0, &port)))
         return rc;
     evtchn_mask(port); /* polled, never taken as an upcall */
 
-    snprintf(value, sizeof(value), "%u", RING_GREF);
+    snprintf(value, sizeof(value), "%u", GREF_BLKFRONT_RING);
     fe_write("ring-ref", value);
     snprintf(value, sizeof(value), "%u", port);
     fe_write("event-channel", value);
@@ -134,7 +110,7 @@ static long one_request(uint8_t op, uint64_t sector)
     req->handle = (blkif_vdev_t)handle;
     req->id = ring.req_prod_pvt;
     req->sector_number = sector;
-    req->seg[0] = (struct blkif_request_segment){ .gref = DATA_GREF, .first_sect = 0, .last_sect = 7 };
+    req->seg[0] = (struct blkif_request_segment){ .gref = GREF_BLKFRONT_DATA, .first_sect = 0, .last_sect = 7 };
     ring.req_prod_pvt++;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ring, notify);
     if (notify)
